@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kcr: checkpoint orchestration.
+ *
+ * 1. The caller's ioctl queues a task_work on the target with TWA_SIGNAL:
+ *    the target runs kcr_park() in its own context on its way back to user
+ *    space (no ptrace, no library inside it, nothing it can observe), where
+ *    it captures its CPU, signal and file state and then parks.
+ * 2. A kernel thread ("kcr-write/PID") writes the image while it is parked.
+ * 3. The target resumes, or is killed with KCR_CKPT_KILL.
+ * A self-checkpoint captures in the ioctl itself; the caller is the target.
+ */
+#include <linux/module.h>
+#include <linux/sched.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/task.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/coredump.h>
+#include <linux/task_work.h>
+#include <linux/kthread.h>
+#include <linux/completion.h>
+#include <linux/wait.h>
+#include <linux/kref.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/utsname.h>
+#include <linux/ktime.h>
+#include <linux/cred.h>
+#include <linux/capability.h>
+#include <linux/seccomp.h>
+#include <linux/timekeeping.h>
+#include <linux/futex.h>
+#include "kcr_internal.h"
+
+#define KCR_PARK_TIMEOUT (10 * HZ)
+
+enum kcr_req_state {
+	KCR_REQ_FREEZING,
+	KCR_REQ_PARKED,
+	KCR_REQ_RESUME, /* states from here on release the parked target */
+	KCR_REQ_KILL,
+	KCR_REQ_ABORTED,
+};
+
+struct kcr_ckpt_req {
+	struct kref ref;
+	struct callback_head work;
+	struct task_struct *task;
+	struct file *out;
+	struct kcr_thread *thread;
+	void *xstate;
+	struct kcr_signal_state *signals;
+	struct kcr_files_state *files;
+	atomic_t state;
+	wait_queue_head_t resume_wq;
+	struct completion parked;
+	struct completion written;
+	struct completion left;
+	int capture_err;
+	int write_err;
+	bool self;
+	u64 pages_saved;
+	u64 image_bytes;
+	u64 freeze_ns;
+	u64 write_ns;
+	struct kcr_reason why;
+};
+
+static void kcr_req_release(struct kref *ref)
+{
+	struct kcr_ckpt_req *req = container_of(ref, struct kcr_ckpt_req, ref);
+
+	kcr_files_state_free(req->files);
+	kcr_signal_state_free(req->signals);
+	kfree(req->xstate);
+	kfree(req->thread);
+	if (req->out)
+		fput(req->out);
+	put_task_struct(req->task);
+	kfree(req);
+}
+
+static void kcr_req_put(struct kcr_ckpt_req *req)
+{
+	kref_put(&req->ref, kcr_req_release);
+}
+
+/* Everything the target must capture about itself, in its own context. */
+static int kcr_capture_current(struct kcr_ckpt_req *req)
+{
+	int err;
+
+	err = kcr_cpu_capture(req->thread, req->xstate, req->self);
+	if (err)
+		return err;
+	kcr_signal_capture(req->signals, req->thread);
+	req->thread->rseq = (u64)(unsigned long)current->rseq;
+	req->thread->rseq_sig = current->rseq_sig;
+	req->thread->clear_child_tid = (u64)(unsigned long)current->clear_child_tid;
+	req->thread->robust_list = (u64)(unsigned long)current->robust_list;
+	req->thread->robust_list_len = sizeof(struct robust_list_head);
+	get_task_comm(req->thread->comm, current);
+	return kcr_files_capture(req->files);
+}
+
+/* task_work callback: runs in the target before it returns to user space. */
+static void kcr_park(struct callback_head *work)
+{
+	struct kcr_ckpt_req *req = container_of(work, struct kcr_ckpt_req, work);
+
+	if (atomic_read(&req->state) == KCR_REQ_FREEZING && !(current->flags & PF_EXITING)) {
+		req->capture_err = kcr_capture_current(req);
+		atomic_set(&req->state, KCR_REQ_PARKED);
+		complete(&req->parked);
+		/* Killable, so SIGKILL (and KCR_CKPT_KILL) always gets through. */
+		wait_event_killable(req->resume_wq, atomic_read(&req->state) >= KCR_REQ_RESUME);
+	} else {
+		req->capture_err = -ESRCH;
+		complete(&req->parked);
+	}
+	complete(&req->left);
+	kcr_req_put(req);
+	module_put(THIS_MODULE);
+}
+
+static void kcr_header_fill(struct kcr_ckpt_req *req, struct kcr_image_header *h,
+			    u32 nr_sections, u64 bytes)
+{
+	const struct cred *cred;
+
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, KCR_IMAGE_MAGIC, sizeof(h->magic));
+	h->version = KCR_IMAGE_VERSION;
+	h->header_size = KCR_HEADER_SIZE;
+	h->arch = KCR_ARCH_X86_64;
+	h->nr_sections = nr_sections;
+	h->image_bytes = bytes;
+	h->created_ns = ktime_get_real_ns();
+	h->pid = task_tgid_vnr(req->task);
+	rcu_read_lock();
+	cred = __task_cred(req->task);
+	h->uid = from_kuid_munged(current_user_ns(), cred->uid);
+	h->gid = from_kgid_munged(current_user_ns(), cred->gid);
+	rcu_read_unlock();
+	h->xstate_size = req->thread->xstate_size;
+	h->xfeatures = kcr_cpu_xfeatures();
+	h->pages_saved = req->pages_saved;
+	h->freeze_ns = req->freeze_ns;
+	strscpy(h->release, utsname()->release, sizeof(h->release));
+	strscpy(h->kversion, utsname()->version, sizeof(h->kversion));
+	memcpy(h->comm, req->thread->comm, sizeof(h->comm));
+	h->checksum = kcr_hash(h, sizeof(*h), 0);
+}
+
+static int kcr_image_write(struct kcr_ckpt_req *req, struct kcr_writer *w)
+{
+	struct kcr_image_header h;
+	struct mm_struct *mm;
+	loff_t pos = 0;
+	int err;
+
+	kcr_section_begin(w, KCR_SEC_THREAD, true);
+	kcr_section_write(w, req->thread, sizeof(*req->thread));
+	kcr_section_write(w, req->xstate, req->thread->xstate_size);
+	kcr_section_end(w, 1);
+
+	mm = get_task_mm(req->task);
+	if (!mm)
+		return -ESRCH;
+	err = kcr_mm_dump(w, req->task, mm, &req->pages_saved, &req->why);
+	mmput(mm);
+	if (err)
+		return err;
+	kcr_signal_dump(w, req->signals);
+	err = kcr_files_dump(w, req->files, &req->why);
+	if (!err)
+		err = kcr_fs_dump(w, req->files, &req->why);
+	if (err)
+		return err;
+	kcr_section_begin(w, KCR_SEC_END, true);
+	kcr_section_end(w, 0);
+	if (w->err)
+		return w->err;
+	/* The header goes last: an image without a valid header is never mistaken for whole. */
+	req->image_bytes = w->pos;
+	kcr_header_fill(req, &h, w->nr_sections, w->pos);
+	if (kernel_write(w->file, &h, sizeof(h), &pos) != sizeof(h))
+		return -EIO;
+	return 0;
+}
+
+/* The kernel thread that does the image I/O. */
+static int kcr_writer_thread(void *data)
+{
+	struct kcr_ckpt_req *req = data;
+	struct kcr_writer w;
+	u64 t0 = ktime_get_ns();
+	int err;
+
+	err = kcr_writer_init(&w, req->out);
+	if (!err) {
+		err = kcr_image_write(req, &w);
+		kcr_writer_destroy(&w);
+	}
+	if (err == -ENOSPC)
+		kcr_set_reason(&req->why, "no space left for the image");
+	else if (err)
+		kcr_set_reason(&req->why, "writing the image failed (error %d)", err);
+	req->write_ns = ktime_get_ns() - t0;
+	req->write_err = err;
+	complete(&req->written);
+	kcr_req_put(req);
+	return 0;
+}
+
+/* Root, or the owner of an unprivileged, dumpable target: ptrace's rule. */
+static bool kcr_may_checkpoint(struct task_struct *t)
+{
+	const struct cred *me = current_cred(), *tc;
+	struct mm_struct *mm;
+	bool ok;
+
+	if (capable(CAP_SYS_ADMIN) || capable(CAP_CHECKPOINT_RESTORE))
+		return true;
+	rcu_read_lock();
+	tc = __task_cred(t);
+	ok = uid_eq(me->uid, tc->uid) && uid_eq(me->uid, tc->euid) && uid_eq(me->uid, tc->suid) &&
+	     gid_eq(me->gid, tc->gid) && gid_eq(me->gid, tc->egid) && gid_eq(me->gid, tc->sgid) &&
+	     cap_issubset(tc->cap_permitted, me->cap_permitted);
+	rcu_read_unlock();
+	task_lock(t);
+	mm = t->mm;
+	if (!mm || get_dumpable(mm) != SUID_DUMP_USER)
+		ok = false;
+	task_unlock(t);
+	return ok;
+}
+
+static int kcr_target_check(struct task_struct *t, struct kcr_reason *why)
+{
+	if (t->flags & (PF_KTHREAD | PF_EXITING)) {
+		kcr_set_reason(why, "process is a kernel thread or exiting");
+		return -ESRCH;
+	}
+	if (!thread_group_leader(t)) {
+		kcr_set_reason(why, "%d is a thread, not a process; give the process id",
+			       task_pid_vnr(t));
+		return -EINVAL;
+	}
+	if (get_nr_threads(t) != 1) {
+		kcr_set_reason(why, "process has %d threads; kcr checkpoints single-threaded processes",
+			       get_nr_threads(t));
+		return -EOPNOTSUPP;
+	}
+	if (t->ptrace) {
+		kcr_set_reason(why, "process is being traced (ptrace), which kcr cannot save");
+		return -EOPNOTSUPP;
+	}
+	if (READ_ONCE(t->seccomp.mode) != SECCOMP_MODE_DISABLED) {
+		kcr_set_reason(why, "process uses seccomp, which kcr cannot save");
+		return -EOPNOTSUPP;
+	}
+#ifdef CONFIG_IO_URING
+	if (READ_ONCE(t->io_uring)) {
+		kcr_set_reason(why, "process uses io_uring, which kcr cannot save");
+		return -EOPNOTSUPP;
+	}
+#endif
+	if (test_tsk_thread_flag(t, TIF_ADDR32)) {
+		kcr_set_reason(why, "process is 32-bit; kcr supports x86-64 processes");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+static struct kcr_ckpt_req *kcr_req_alloc(struct task_struct *t, struct file *out, bool self)
+{
+	struct kcr_ckpt_req *req = kzalloc(sizeof(*req), GFP_KERNEL);
+	int xsize = kcr_cpu_xstate_size(t);
+
+	if (!req)
+		return NULL;
+	kref_init(&req->ref);
+	req->task = t;
+	req->out = out;
+	req->self = self;
+	atomic_set(&req->state, KCR_REQ_FREEZING);
+	init_waitqueue_head(&req->resume_wq);
+	init_completion(&req->parked);
+	init_completion(&req->written);
+	init_completion(&req->left);
+	req->thread = kzalloc(sizeof(*req->thread), GFP_KERNEL);
+	req->xstate = kzalloc(xsize, GFP_KERNEL);
+	req->signals = kcr_signal_state_alloc();
+	req->files = kcr_files_state_alloc();
+	if (!req->thread || !req->xstate || !req->signals || !req->files || xsize <= 0) {
+		req->task = NULL;
+		req->out = NULL;
+		kcr_files_state_free(req->files);
+		kcr_signal_state_free(req->signals);
+		kfree(req->xstate);
+		kfree(req->thread);
+		kfree(req);
+		return NULL;
+	}
+	req->thread->xstate_size = xsize;
+	return req;
+}
+
+/* Stops the target in kcr_park(); on success it is parked until released. */
+static int kcr_freeze(struct kcr_ckpt_req *req)
+{
+	long left;
+	int err;
+
+	if (req->self) {
+		atomic_set(&req->state, KCR_REQ_PARKED);
+		req->capture_err = kcr_capture_current(req);
+		return 0;
+	}
+	__module_get(THIS_MODULE);
+	kref_get(&req->ref);
+	init_task_work(&req->work, kcr_park);
+	err = task_work_add(req->task, &req->work, TWA_SIGNAL);
+	if (err) {
+		kcr_req_put(req);
+		module_put(THIS_MODULE);
+		kcr_set_reason(&req->why, "process is exiting");
+		return -ESRCH;
+	}
+	left = wait_for_completion_killable_timeout(&req->parked, KCR_PARK_TIMEOUT);
+	if (left <= 0) {
+		/* The queued work cannot be cancelled; it will see ABORTED and return. */
+		if (atomic_cmpxchg(&req->state, KCR_REQ_FREEZING, KCR_REQ_ABORTED) ==
+		    KCR_REQ_FREEZING) {
+			kcr_set_reason(&req->why,
+				       "process did not stop within %d s (stopped by SIGSTOP, or in uninterruptible sleep?)",
+				       KCR_PARK_TIMEOUT / HZ);
+			return left ? -EINTR : -ETIMEDOUT;
+		}
+		/* It parked just now. */
+		wait_for_completion(&req->parked);
+	}
+	return 0;
+}
+
+static void kcr_release_target(struct kcr_ckpt_req *req, bool kill)
+{
+	if (req->self)
+		return;
+	if (kill)
+		send_sig(SIGKILL, req->task, 1);
+	atomic_set(&req->state, kill ? KCR_REQ_KILL : KCR_REQ_RESUME);
+	wake_up_all(&req->resume_wq);
+	/* Return only once the target has left kcr's code. */
+	wait_for_completion(&req->left);
+}
+
+static int kcr_run_writer(struct kcr_ckpt_req *req)
+{
+	struct task_struct *k;
+
+	kref_get(&req->ref);
+	k = kthread_run(kcr_writer_thread, req, "kcr-write/%d", task_pid_nr(req->task));
+	if (IS_ERR(k)) {
+		kcr_req_put(req);
+		return PTR_ERR(k);
+	}
+	wait_for_completion(&req->written);
+	return req->write_err;
+}
+
+static struct file *kcr_output_get(int fd, struct kcr_reason *why)
+{
+	struct file *out = fget(fd);
+
+	if (!out) {
+		kcr_set_reason(why, "image descriptor %d is not open", fd);
+		return ERR_PTR(-EBADF);
+	}
+	if (!(out->f_mode & FMODE_WRITE) || !S_ISREG(file_inode(out)->i_mode) ||
+	    i_size_read(file_inode(out)) != 0 || (out->f_flags & O_APPEND)) {
+		fput(out);
+		kcr_set_reason(why, "image must be an empty regular file open for writing");
+		return ERR_PTR(-EINVAL);
+	}
+	return out;
+}
+
+static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struct *t)
+{
+	struct kcr_ckpt_req *req;
+	struct file *out;
+	const struct cred *tc;
+	bool self = same_thread_group(t, current);
+	u64 t0;
+	int err;
+
+	if (!kcr_may_checkpoint(t)) {
+		kcr_set_reason((struct kcr_reason *)a->reason,
+			       "permission denied: only root or the owner of an unprivileged process may checkpoint it");
+		return -EPERM;
+	}
+	err = kcr_target_check(t, (struct kcr_reason *)a->reason);
+	if (err)
+		return err;
+	if (self != !!(a->flags & KCR_CKPT_SELF) || (self && (a->flags & KCR_CKPT_KILL))) {
+		kcr_set_reason((struct kcr_reason *)a->reason,
+			       self ? "a process checkpoints itself with kcr_checkpoint_self()" :
+				      "KCR_CKPT_SELF given for another process");
+		return -EINVAL;
+	}
+	out = kcr_output_get(a->out_fd, (struct kcr_reason *)a->reason);
+	if (IS_ERR(out))
+		return PTR_ERR(out);
+	get_task_struct(t);
+	req = kcr_req_alloc(t, out, self);
+	if (!req) {
+		put_task_struct(t);
+		fput(out);
+		return -ENOMEM;
+	}
+	t0 = ktime_get_ns();
+	err = kcr_freeze(req);
+	req->freeze_ns = ktime_get_ns() - t0;
+	if (err)
+		goto out;
+	err = req->capture_err;
+	if (err == -EMFILE)
+		kcr_set_reason(&req->why, "process has more open files than kcr saves");
+	else if (err)
+		kcr_set_reason(&req->why, "capturing the process state failed (error %d)", err);
+	if (!err)
+		err = kcr_files_check(req->files, &req->why);
+	if (!err)
+		err = kcr_run_writer(req);
+	kcr_release_target(req, !err && (a->flags & KCR_CKPT_KILL));
+	a->freeze_ns = req->freeze_ns;
+	a->write_ns = req->write_ns;
+	a->image_bytes = req->image_bytes;
+	a->pages_saved = req->pages_saved;
+	rcu_read_lock();
+	tc = __task_cred(t);
+	a->target_uid = from_kuid_munged(current_user_ns(), tc->uid);
+	a->target_gid = from_kgid_munged(current_user_ns(), tc->gid);
+	rcu_read_unlock();
+out:
+	memcpy(a->reason, req->why.text, sizeof(a->reason));
+	kcr_req_put(req);
+	return err;
+}
+
+long kcr_checkpoint(struct kcr_checkpoint_args __user *uarg)
+{
+	struct kcr_checkpoint_args a;
+	struct task_struct *t;
+	long ret;
+
+	if (copy_from_user(&a, uarg, sizeof(a)))
+		return -EFAULT;
+	if (a.size != sizeof(a) || (a.flags & ~KCR_CKPT_FLAGS_ALL))
+		return -EINVAL;
+	memset(a.reason, 0, sizeof(a.reason));
+	rcu_read_lock();
+	t = pid_task(find_vpid(a.pid), PIDTYPE_PID);
+	if (t)
+		get_task_struct(t);
+	rcu_read_unlock();
+	if (!t) {
+		kcr_set_reason((struct kcr_reason *)a.reason, "no process %d", a.pid);
+		ret = -ESRCH;
+	} else {
+		ret = kcr_checkpoint_task(&a, t);
+		put_task_struct(t);
+	}
+	if (copy_to_user(uarg, &a, sizeof(a)))
+		return -EFAULT;
+	if (ret)
+		pr_debug("kcr: checkpoint of %d failed: %ld %s\n", a.pid, ret, a.reason);
+	return ret;
+}

@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kcr: open files, cwd, umask and resource limits.
+ *
+ * Dump: the parked target takes a reference on each of its open files
+ * (current->files is stable in its own context); the writer kthread then
+ * classifies them, records path/flags/offset/size, saves the contents of
+ * deleted-but-open files, and refuses — naming the fd — anything kcr cannot
+ * recreate (sockets, pipes beyond stdio, devices, epoll, io_uring, ...).
+ *
+ * Restore happens in user space (lib/src/restore_files.cpp): only user space
+ * can put a file at an exact descriptor number (dup2); the kernel has no
+ * exported way to do that. Files are reopened with the restorer's
+ * credentials, so an image never grants access its user lacks.
+ */
+#include <linux/fs.h>
+#include <linux/file.h>
+#include <linux/fdtable.h>
+#include <linux/fs_struct.h>
+#include <linux/kdev_t.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/resource.h>
+#include "kcr_internal.h"
+
+#define KCR_MAX_FDS 4096
+#define KCR_MAX_GHOST_BYTES (256ULL << 20)
+
+struct kcr_open_file {
+	int fd;
+	bool cloexec;
+	struct file *file;
+};
+
+struct kcr_files_state {
+	u32 nr;
+	struct kcr_open_file ent[KCR_MAX_FDS];
+	struct path cwd;
+	bool have_cwd;
+	u32 umask;
+	struct kcr_rlimit rlim[KCR_NR_RLIMITS];
+};
+
+struct kcr_files_state *kcr_files_state_alloc(void)
+{
+	return kvzalloc(sizeof(struct kcr_files_state), GFP_KERNEL);
+}
+
+void kcr_files_state_free(struct kcr_files_state *st)
+{
+	u32 i;
+
+	if (!st)
+		return;
+	for (i = 0; i < st->nr; i++)
+		fput(st->ent[i].file);
+	if (st->have_cwd)
+		path_put(&st->cwd);
+	kvfree(st);
+}
+
+/* Runs in the parked target. Returns -EMFILE when it has too many files. */
+int kcr_files_capture(struct kcr_files_state *st)
+{
+	struct files_struct *files = current->files;
+	struct fs_struct *fs = current->fs;
+	unsigned int fd;
+	int i;
+
+	rcu_read_lock();
+	for (fd = 0;; fd++) {
+		struct fdtable *fdt = files_fdtable(files);
+		struct file *f;
+
+		if (fd >= fdt->max_fds)
+			break;
+		f = files_lookup_fd_rcu(files, fd);
+		if (!f || !get_file_rcu(f))
+			continue;
+		if (st->nr >= KCR_MAX_FDS) {
+			fput(f);
+			rcu_read_unlock();
+			return -EMFILE;
+		}
+		st->ent[st->nr].fd = fd;
+		st->ent[st->nr].cloexec = close_on_exec(fd, fdt);
+		st->ent[st->nr].file = f;
+		st->nr++;
+	}
+	rcu_read_unlock();
+
+	spin_lock(&fs->lock);
+	st->cwd = fs->pwd;
+	path_get(&st->cwd);
+	st->have_cwd = true;
+	st->umask = fs->umask;
+	spin_unlock(&fs->lock);
+
+	task_lock(current->group_leader);
+	for (i = 0; i < KCR_NR_RLIMITS && i < RLIM_NLIMITS; i++) {
+		st->rlim[i].cur = current->signal->rlim[i].rlim_cur;
+		st->rlim[i].max = current->signal->rlim[i].rlim_max;
+	}
+	task_unlock(current->group_leader);
+	return 0;
+}
+
+static int kcr_fd_classify(const struct kcr_open_file *of, struct kcr_fd *rec,
+			   struct kcr_reason *why)
+{
+	struct file *f = of->file;
+	struct inode *inode = file_inode(f);
+	umode_t mode = inode->i_mode;
+
+	rec->fd = of->fd;
+	rec->f_flags = f->f_flags;
+	rec->fd_flags = of->cloexec ? KCR_FD_CLOEXEC : 0;
+	rec->pos = f->f_pos;
+	rec->mode = mode;
+	rec->ino = inode->i_ino;
+	rec->dev = inode->i_sb->s_dev;
+	if (f->f_mode & FMODE_PATH)
+		goto unsupported;
+	if (S_ISREG(mode) || S_ISDIR(mode)) {
+		rec->size = i_size_read(inode);
+		rec->kind = d_unlinked(f->f_path.dentry) ? KCR_FD_GHOST : KCR_FD_REG;
+		if (rec->kind == KCR_FD_GHOST && (S_ISDIR(mode) || rec->size > KCR_MAX_GHOST_BYTES)) {
+			kcr_set_reason(why, "fd %d is a deleted %s too large to save", of->fd,
+				       S_ISDIR(mode) ? "directory" : "file");
+			return -EOPNOTSUPP;
+		}
+		return 0;
+	}
+	if (S_ISCHR(mode) && inode->i_rdev == MKDEV(1, 3)) {
+		rec->kind = KCR_FD_DEVNULL;
+		return 0;
+	}
+	if (S_ISCHR(mode) && inode->i_rdev == MKDEV(1, 5)) {
+		rec->kind = KCR_FD_DEVZERO;
+		return 0;
+	}
+	/* stdio of a kind kcr cannot save (tty, pipe, socket) comes from the restarter. */
+	if (of->fd <= 2) {
+		rec->kind = KCR_FD_INHERIT;
+		return 0;
+	}
+unsupported:
+	kcr_set_reason(why, "fd %d is a %s, which kcr cannot save", of->fd,
+		       S_ISSOCK(mode)	? "socket" :
+		       S_ISFIFO(mode)	? "pipe or FIFO" :
+		       S_ISCHR(mode)	? "character device" :
+		       S_ISBLK(mode)	? "block device" :
+		       (f->f_mode & FMODE_PATH) ? "O_PATH descriptor" :
+					  "special file (eventfd, epoll, io_uring, ...)");
+	return -EOPNOTSUPP;
+}
+
+/* Checks every fd before the writer starts, so a refusal costs no I/O. */
+int kcr_files_check(const struct kcr_files_state *st, struct kcr_reason *why)
+{
+	struct kcr_fd rec;
+	u32 i;
+	int err;
+
+	for (i = 0; i < st->nr; i++) {
+		memset(&rec, 0, sizeof(rec));
+		err = kcr_fd_classify(&st->ent[i], &rec, why);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void kcr_write_padded(struct kcr_writer *w, const void *data, size_t len)
+{
+	static const u8 zeros[8];
+
+	kcr_section_write(w, data, len);
+	kcr_section_write(w, zeros, ALIGN(len, 8) - len);
+}
+
+static int kcr_ghost_write(struct kcr_writer *w, struct file *f, u64 size, void *buf)
+{
+	loff_t pos = 0;
+
+	while (pos < size && !w->err) {
+		size_t want = min_t(u64, size - pos, PAGE_SIZE * 16);
+		ssize_t n = kernel_read(f, buf, want, &pos);
+
+		if (n <= 0)
+			return n ? n : -ENODATA; /* shrank while we read: fail, don't guess */
+		kcr_section_write(w, buf, n);
+	}
+	return w->err;
+}
+
+int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st,
+		   struct kcr_reason *why)
+{
+	struct kcr_fd *recs;
+	char *pathbuf;
+	void *buf = NULL;
+	u32 i, nghost = 0;
+	int err = 0;
+
+	recs = kvcalloc(st->nr ? st->nr : 1, sizeof(*recs), GFP_KERNEL);
+	pathbuf = kmalloc(PATH_MAX, GFP_KERNEL);
+	if (!recs || !pathbuf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	kcr_section_begin(w, KCR_SEC_FILES, true);
+	for (i = 0; i < st->nr && !err; i++) {
+		struct kcr_fd *rec = &recs[i];
+		char *p = "";
+
+		err = kcr_fd_classify(&st->ent[i], rec, why);
+		if (err)
+			break;
+		if (rec->kind == KCR_FD_REG || rec->kind == KCR_FD_GHOST) {
+			p = file_path(st->ent[i].file, pathbuf, PATH_MAX);
+			if (IS_ERR(p)) {
+				kcr_set_reason(why, "cannot name the file of fd %d", rec->fd);
+				err = PTR_ERR(p);
+				break;
+			}
+		}
+		if (rec->kind == KCR_FD_GHOST)
+			rec->ghost_id = nghost++;
+		rec->path_len = strlen(p);
+		kcr_section_write(w, rec, sizeof(*rec));
+		kcr_write_padded(w, p, rec->path_len);
+	}
+	kcr_section_end(w, st->nr);
+	if (err || !nghost)
+		goto out;
+
+	buf = kmalloc(PAGE_SIZE * 16, GFP_KERNEL);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	kcr_section_begin(w, KCR_SEC_GHOST, true);
+	for (i = 0; i < st->nr && !err; i++) {
+		struct kcr_ghost g = {};
+		static const u8 zeros[8];
+
+		if (recs[i].kind != KCR_FD_GHOST)
+			continue;
+		g.size = recs[i].size;
+		g.mode = recs[i].mode;
+		g.id = recs[i].ghost_id;
+		kcr_section_write(w, &g, sizeof(g));
+		err = kcr_ghost_write(w, st->ent[i].file, g.size, buf);
+		kcr_section_write(w, zeros, ALIGN(g.size, 8) - g.size);
+	}
+	kcr_section_end(w, nghost);
+	if (err)
+		kcr_set_reason(why, "saving the contents of a deleted open file failed (%d)", err);
+out:
+	kfree(buf);
+	kfree(pathbuf);
+	kvfree(recs);
+	return err ? err : w->err;
+}
+
+int kcr_fs_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct kcr_reason *why)
+{
+	struct kcr_fs fs = {};
+	char *buf = kmalloc(PATH_MAX, GFP_KERNEL);
+	char *p;
+
+	if (!buf)
+		return -ENOMEM;
+	p = d_path(&st->cwd, buf, PATH_MAX);
+	if (IS_ERR(p)) {
+		kfree(buf);
+		kcr_set_reason(why, "cannot name the working directory");
+		return PTR_ERR(p);
+	}
+	fs.umask = st->umask;
+	fs.cwd_len = strlen(p);
+	memcpy(fs.rlim, st->rlim, sizeof(fs.rlim));
+	kcr_section_begin(w, KCR_SEC_FS, true);
+	kcr_section_write(w, &fs, sizeof(fs));
+	kcr_write_padded(w, p, fs.cwd_len);
+	kcr_section_end(w, 1);
+	kfree(buf);
+	return w->err;
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kcr: declarations shared by the module's files.
+ *
+ * Each resource kind has one file with both directions (dump and restore):
+ *   kcr_cpu.c (registers, xstate), kcr_mm.c (address space), kcr_signal.c,
+ *   kcr_files.c (fds, cwd, umask, rlimits). kcr_checkpoint.c and
+ *   kcr_restore.c only orchestrate; kcr_image.c reads and writes sections.
+ */
+#ifndef KCR_INTERNAL_H
+#define KCR_INTERNAL_H
+
+#include <linux/types.h>
+#include <linux/sched.h>
+#include "uapi/kcr_uapi.h"
+
+struct file;
+struct mm_struct;
+
+/* Reasons are copied back to user space so the CLI can name the cause. */
+struct kcr_reason {
+	char text[KCR_REASON_LEN];
+};
+
+__printf(2, 3) void kcr_set_reason(struct kcr_reason *r, const char *fmt, ...);
+
+/* ---- image output (kcr_image.c) ---- */
+struct kcr_writer {
+	struct file *file;
+	loff_t pos;
+	u32 nr_sections;
+	/* open section */
+	loff_t sec_pos;
+	struct kcr_section sec;
+	u64 hash_state_valid;
+	void *hash; /* struct xxh64_state */
+	int err;
+};
+
+int kcr_writer_init(struct kcr_writer *w, struct file *file);
+void kcr_writer_destroy(struct kcr_writer *w);
+void kcr_section_begin(struct kcr_writer *w, u32 type, bool checksummed);
+void kcr_section_write(struct kcr_writer *w, const void *data, size_t len);
+void kcr_section_end(struct kcr_writer *w, u32 count);
+/* Writes len bytes without hashing them into the section checksum. */
+void kcr_write_raw(struct kcr_writer *w, const void *data, size_t len);
+
+/* ---- image input (kcr_image.c) ---- */
+struct kcr_loaded_section {
+	struct kcr_section hdr;
+	loff_t payload_pos; /* file offset of the payload */
+	void *data; /* whole payload for metadata sections, NULL for PAGES */
+};
+
+struct kcr_image {
+	struct file *file;
+	loff_t size;
+	struct kcr_image_header hdr;
+	struct kcr_loaded_section sec[KCR_SEC_MAX];
+	void *mm_plan; /* kcr_mm.c: checked mappings, opened files */
+};
+
+int kcr_image_load(struct kcr_image *img, struct file *file, struct kcr_reason *why);
+void kcr_image_free(struct kcr_image *img);
+u64 kcr_hash(const void *data, size_t len, u64 seed);
+
+/* ---- CPU state (kcr_cpu.c) ---- */
+int kcr_cpu_xstate_size(struct task_struct *t);
+u64 kcr_cpu_xfeatures(void);
+/* Runs in the target, parked: captures registers and xstate. */
+int kcr_cpu_capture(struct kcr_thread *th, void *xstate, bool self);
+int kcr_cpu_validate(const struct kcr_thread *th, struct kcr_reason *why);
+/* Sets registers of current (the restorer) through a helper kernel thread. */
+int kcr_cpu_restore(const struct kcr_thread *th, const void *xstate);
+
+/* ---- address space (kcr_mm.c) ---- */
+int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *mm,
+		u64 *pages_saved, struct kcr_reason *why);
+int kcr_mm_validate(struct kcr_image *img, struct kcr_reason *why);
+int kcr_mm_restore(struct kcr_image *img, struct kcr_reason *why);
+void kcr_mm_plan_free(struct kcr_image *img);
+
+/* ---- signals (kcr_signal.c) ---- */
+struct kcr_signal_state;
+struct kcr_signal_state *kcr_signal_state_alloc(void);
+void kcr_signal_state_free(struct kcr_signal_state *st);
+void kcr_signal_capture(struct kcr_signal_state *st, struct kcr_thread *th);
+void kcr_signal_dump(struct kcr_writer *w, const struct kcr_signal_state *st);
+int kcr_signal_validate(struct kcr_image *img, struct kcr_reason *why);
+void kcr_signal_restore(struct kcr_image *img, const struct kcr_thread *th);
+
+/* ---- files, cwd, umask, rlimits (kcr_files.c) ---- */
+struct kcr_files_state;
+struct kcr_files_state *kcr_files_state_alloc(void);
+void kcr_files_state_free(struct kcr_files_state *st);
+int kcr_files_capture(struct kcr_files_state *st);
+int kcr_files_check(const struct kcr_files_state *st, struct kcr_reason *why);
+int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st,
+		   struct kcr_reason *why);
+int kcr_fs_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct kcr_reason *why);
+
+/* ---- orchestration ---- */
+long kcr_checkpoint(struct kcr_checkpoint_args __user *uarg);
+long kcr_restore(struct kcr_restore_args __user *uarg);
+
+#endif /* KCR_INTERNAL_H */

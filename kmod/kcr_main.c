@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kcr: kernel checkpoint/restart of Linux processes.
+ *
+ * This file registers /dev/kcr and dispatches its ioctls. The device is
+ * world-accessible on purpose: who may checkpoint what is decided per
+ * request (root, or the owner of an unprivileged target), as ptrace does.
+ */
+#include <linux/module.h>
+#include <linux/miscdevice.h>
+#include <linux/fs.h>
+#include <linux/uaccess.h>
+#include <linux/utsname.h>
+#include <linux/string.h>
+#include <linux/bug.h>
+#include <asm/user.h>
+#include "kcr_internal.h"
+
+void kcr_set_reason(struct kcr_reason *r, const char *fmt, ...)
+{
+	va_list args;
+
+	if (!r || r->text[0])
+		return; /* keep the first, most specific reason */
+	va_start(args, fmt);
+	vsnprintf(r->text, sizeof(r->text), fmt, args);
+	va_end(args);
+}
+
+static long kcr_ioctl_version(struct kcr_version __user *uarg)
+{
+	struct kcr_version v;
+
+	memset(&v, 0, sizeof(v));
+	v.abi_version = KCR_ABI_VERSION;
+	v.image_version = KCR_IMAGE_VERSION;
+	v.xstate_size = kcr_cpu_xstate_size(current);
+	v.regs_size = sizeof(struct user_regs_struct);
+	v.xfeatures = kcr_cpu_xfeatures();
+	strscpy(v.release, utsname()->release, sizeof(v.release));
+	strscpy(v.kversion, utsname()->version, sizeof(v.kversion));
+	return copy_to_user(uarg, &v, sizeof(v)) ? -EFAULT : 0;
+}
+
+#ifdef KCR_TEST_HOOKS
+/* Proves that the test harness fails a run whose kernel WARNs. */
+static long kcr_ioctl_test_warn(void)
+{
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	WARN(1, "kcr: test hook: deliberate warning\n");
+	return 0;
+}
+#endif
+
+static long kcr_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case KCR_IOC_VERSION:
+		return kcr_ioctl_version(uarg);
+	case KCR_IOC_CHECKPOINT:
+		return kcr_checkpoint(uarg);
+	case KCR_IOC_RESTORE:
+		return kcr_restore(uarg);
+#ifdef KCR_TEST_HOOKS
+	case KCR_IOC_TEST_WARN:
+		return kcr_ioctl_test_warn();
+#endif
+	}
+	return -ENOTTY;
+}
+
+static const struct file_operations kcr_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = kcr_ioctl,
+	.compat_ioctl = NULL, /* 32-bit processes are not supported */
+};
+
+static struct miscdevice kcr_dev = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "kcr",
+	.fops = &kcr_fops,
+	.mode = 0666,
+};
+
+static int __init kcr_init(void)
+{
+	int err = misc_register(&kcr_dev);
+
+	if (err)
+		return err;
+	pr_info("kcr: loaded, ABI %d, image format %d\n", KCR_ABI_VERSION, KCR_IMAGE_VERSION);
+	return 0;
+}
+
+static void __exit kcr_exit(void)
+{
+	misc_deregister(&kcr_dev);
+	pr_info("kcr: unloaded\n");
+}
+
+module_init(kcr_init);
+module_exit(kcr_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("kcr: kernel-level checkpoint/restart of processes");
+MODULE_VERSION("0.1");

@@ -1,0 +1,743 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kcr: the address space — mm fields, VMAs and page contents.
+ *
+ * Dump (writer kthread, target parked): walk the VMAs under mmap_read_lock,
+ * record each one, then stream the pages worth saving: non-zero pages of
+ * anonymous mappings and the copied-on-write pages of private file
+ * mappings. Pages go from the target's page cache straight to the image
+ * file through a bio_vec iterator, without a bounce copy.
+ *
+ * Restore (in the restoring process, inside the ioctl): every file the
+ * image maps is opened and checked before the point of no return; then the
+ * caller's mappings are unmapped, the image's are mapped with their final
+ * protections and filled. Pages of writable mappings are read from the
+ * image straight into place; the rest go through FOLL_FORCE writes, since
+ * a module cannot call mprotect.
+ */
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/fs.h>
+#include <linux/file.h>
+#include <linux/highmem.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/uio.h>
+#include <linux/bvec.h>
+#include <linux/xxhash.h>
+#include <linux/sched/mm.h>
+#include <linux/namei.h>
+#include <linux/magic.h>
+#include "kcr_internal.h"
+
+struct kcr_vma_rec {
+	struct kcr_vma v;
+	char *path; /* kmalloc'd, NUL-terminated */
+	struct file *file; /* restore: opened and checked before the point of no return */
+};
+
+struct kcr_mm_plan {
+	struct kcr_mm mm;
+	u32 nr;
+	struct kcr_vma_rec *vma;
+	u64 nr_chunks;
+};
+
+static void kcr_vma_recs_free(struct kcr_vma_rec *recs, u32 nr)
+{
+	u32 i;
+
+	if (!recs)
+		return;
+	for (i = 0; i < nr; i++) {
+		kfree(recs[i].path);
+		if (recs[i].file)
+			fput(recs[i].file);
+	}
+	kvfree(recs);
+}
+
+static bool kcr_vma_has_pages(u32 kind)
+{
+	return kind == KCR_VMA_ANON || kind == KCR_VMA_FILE_PRIVATE || kind == KCR_VMA_SHARED_ANON;
+}
+
+/* ------------------------------------------------------------------ dump */
+
+static int kcr_vma_describe(struct vm_area_struct *vma, struct kcr_vma_rec *rec, char *buf,
+			    struct kcr_reason *why)
+{
+	struct kcr_vma *v = &rec->v;
+	struct file *f = vma->vm_file;
+
+	if (vma->vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP | VM_HUGETLB)) {
+		kcr_set_reason(why, "mapping %lx-%lx is a device or huge-page mapping, which kcr cannot save",
+			       vma->vm_start, vma->vm_end);
+		return -EOPNOTSUPP;
+	}
+	v->start = vma->vm_start;
+	v->end = vma->vm_end;
+	v->vm_flags = vma->vm_flags;
+	v->pgoff = vma->vm_pgoff;
+	if (!f) {
+		if (vma->vm_flags & VM_SHARED) {
+			v->kind = KCR_VMA_SHARED_ANON;
+			if (!(vma->vm_flags & VM_WRITE)) {
+				kcr_set_reason(why, "read-only shared anonymous mapping %lx-%lx is not supported",
+					       vma->vm_start, vma->vm_end);
+				return -EOPNOTSUPP;
+			}
+		} else {
+			v->kind = KCR_VMA_ANON;
+		}
+		return 0;
+	}
+	/* MAP_SHARED|MAP_ANONYMOUS is backed by an internal shmem file named "dev/zero". */
+	if (vma->vm_flags & VM_SHARED && file_inode(f)->i_sb->s_magic == TMPFS_MAGIC &&
+	    !strcmp(f->f_path.dentry->d_name.name, "dev/zero")) {
+		v->kind = KCR_VMA_SHARED_ANON;
+		if (!(vma->vm_flags & VM_WRITE)) {
+			kcr_set_reason(why, "read-only shared anonymous mapping %lx-%lx is not supported",
+				       vma->vm_start, vma->vm_end);
+			return -EOPNOTSUPP;
+		}
+		return 0;
+	}
+	if (d_unlinked(f->f_path.dentry)) {
+		kcr_set_reason(why, "mapping %lx-%lx maps a deleted file, which kcr cannot save",
+			       vma->vm_start, vma->vm_end);
+		return -EOPNOTSUPP;
+	}
+	v->kind = (vma->vm_flags & VM_SHARED) ? KCR_VMA_FILE_SHARED : KCR_VMA_FILE_PRIVATE;
+	v->ino = file_inode(f)->i_ino;
+	v->dev = file_inode(f)->i_sb->s_dev;
+	v->file_size = i_size_read(file_inode(f));
+	{
+		char *p = file_path(f, buf, PATH_MAX);
+
+		if (IS_ERR(p)) {
+			kcr_set_reason(why, "cannot name the file mapped at %lx", vma->vm_start);
+			return PTR_ERR(p);
+		}
+		rec->path = kstrdup(p, GFP_KERNEL);
+		if (!rec->path)
+			return -ENOMEM;
+		v->path_len = strlen(p);
+	}
+	return 0;
+}
+
+static int kcr_vmas_collect(struct mm_struct *mm, struct kcr_mm_plan *plan, struct kcr_reason *why)
+{
+	struct vm_area_struct *vma;
+	unsigned long vdso = (unsigned long)mm->context.vdso;
+	char *buf;
+	int err = 0;
+	VMA_ITERATOR(vmi, mm, 0);
+
+	plan->vma = kvcalloc(mm->map_count, sizeof(*plan->vma), GFP_KERNEL);
+	buf = kmalloc(PATH_MAX, GFP_KERNEL);
+	if (!plan->vma || !buf) {
+		kfree(buf);
+		return -ENOMEM;
+	}
+	for_each_vma(vmi, vma) {
+		if (vma->vm_start == vdso) {
+			plan->mm.vdso_start = vma->vm_start;
+			plan->mm.vdso_end = vma->vm_end;
+			continue;
+		}
+		if (vma->vm_end == vdso && vma->vm_flags & (VM_IO | VM_PFNMAP)) {
+			plan->mm.vvar_start = vma->vm_start;
+			plan->mm.vvar_end = vma->vm_end;
+			continue;
+		}
+		if (plan->nr >= mm->map_count) {
+			err = -EAGAIN;
+			break;
+		}
+		err = kcr_vma_describe(vma, &plan->vma[plan->nr], buf, why);
+		if (err)
+			break;
+		plan->nr++;
+	}
+	kfree(buf);
+	return err;
+}
+
+static void kcr_mm_fields_dump(struct mm_struct *mm, struct kcr_mm *m)
+{
+	BUILD_BUG_ON(sizeof(m->saved_auxv) < sizeof(mm->saved_auxv));
+	spin_lock(&mm->arg_lock);
+	m->start_code = mm->start_code;
+	m->end_code = mm->end_code;
+	m->start_data = mm->start_data;
+	m->end_data = mm->end_data;
+	m->start_brk = mm->start_brk;
+	m->brk = mm->brk;
+	m->start_stack = mm->start_stack;
+	m->arg_start = mm->arg_start;
+	m->arg_end = mm->arg_end;
+	m->env_start = mm->env_start;
+	m->env_end = mm->env_end;
+	spin_unlock(&mm->arg_lock);
+	m->mmap_base = mm->mmap_base;
+	memcpy(m->saved_auxv, mm->saved_auxv, sizeof(mm->saved_auxv));
+}
+
+/* Writes one chunk: header, then the pages straight from their struct pages. */
+static void kcr_write_chunk(struct kcr_writer *w, unsigned long addr, struct page **pages,
+			    struct bio_vec *bv, u32 n, struct xxh64_state *hs)
+{
+	struct kcr_page_chunk c = { .addr = addr, .nr_pages = n };
+	struct iov_iter iter;
+	ssize_t done;
+	u32 i;
+
+	xxh64_reset(hs, addr);
+	for (i = 0; i < n; i++) {
+		void *k = kmap_local_page(pages[i]);
+
+		xxh64_update(hs, k, PAGE_SIZE);
+		kunmap_local(k);
+		bv[i].bv_page = pages[i];
+		bv[i].bv_len = PAGE_SIZE;
+		bv[i].bv_offset = 0;
+	}
+	c.checksum = xxh64_digest(hs);
+	kcr_write_raw(w, &c, sizeof(c));
+	w->sec.size += sizeof(c);
+	if (w->err)
+		return;
+	iov_iter_bvec(&iter, ITER_SOURCE, bv, n, (size_t)n * PAGE_SIZE);
+	file_start_write(w->file);
+	done = vfs_iter_write(w->file, &iter, &w->pos, 0);
+	file_end_write(w->file);
+	if (done != (ssize_t)n * PAGE_SIZE)
+		w->err = done < 0 ? done : -ENOSPC;
+	w->sec.size += (u64)n * PAGE_SIZE;
+}
+
+static bool kcr_page_worth_saving(struct page *page, u32 kind)
+{
+	void *k;
+	bool nonzero;
+
+	/* Pages of a private file mapping that were never written are in the file. */
+	if (kind == KCR_VMA_FILE_PRIVATE && !PageAnon(page))
+		return false;
+	k = kmap_local_page(page);
+	nonzero = memchr_inv(k, 0, PAGE_SIZE) != NULL;
+	kunmap_local(k);
+	return nonzero;
+}
+
+struct kcr_page_batch {
+	struct page *got[KCR_CHUNK_MAX_PAGES];
+	struct page *run[KCR_CHUNK_MAX_PAGES];
+	struct bio_vec bv[KCR_CHUNK_MAX_PAGES];
+	struct xxh64_state hash;
+};
+
+static int kcr_vma_pages_dump(struct kcr_writer *w, struct mm_struct *mm, const struct kcr_vma *v,
+			      struct kcr_page_batch *b, u64 *saved, u64 *chunks)
+{
+	unsigned long addr = v->start;
+
+	while (addr < v->end && !w->err) {
+		unsigned long want = min_t(unsigned long, (v->end - addr) >> PAGE_SHIFT,
+					   KCR_CHUNK_MAX_PAGES);
+		unsigned long run_start = 0;
+		long got, i;
+		u32 nrun = 0;
+
+		got = get_user_pages_remote(mm, addr, want, FOLL_DUMP | FOLL_FORCE, b->got, NULL,
+					    NULL);
+		if (got <= 0) {
+			/* A hole or the zero page: nothing to save. */
+			addr += PAGE_SIZE;
+			continue;
+		}
+		for (i = 0; i < got; i++) {
+			unsigned long a = addr + i * PAGE_SIZE;
+
+			if (kcr_page_worth_saving(b->got[i], v->kind)) {
+				if (!nrun)
+					run_start = a;
+				b->run[nrun++] = b->got[i];
+				continue;
+			}
+			if (nrun) {
+				kcr_write_chunk(w, run_start, b->run, b->bv, nrun, &b->hash);
+				*saved += nrun;
+				(*chunks)++;
+				nrun = 0;
+			}
+		}
+		if (nrun) {
+			kcr_write_chunk(w, run_start, b->run, b->bv, nrun, &b->hash);
+			*saved += nrun;
+			(*chunks)++;
+		}
+		for (i = 0; i < got; i++)
+			put_page(b->got[i]);
+		addr += got * PAGE_SIZE;
+		cond_resched();
+		if (fatal_signal_pending(current))
+			return -EINTR;
+	}
+	return w->err;
+}
+
+int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *mm,
+		u64 *pages_saved, struct kcr_reason *why)
+{
+	struct kcr_mm_plan plan = {};
+	struct kcr_page_batch *batch = NULL;
+	u64 chunks = 0;
+	u32 i;
+	int err;
+
+	mmap_read_lock(mm);
+	kcr_mm_fields_dump(mm, &plan.mm);
+	err = kcr_vmas_collect(mm, &plan, why);
+	if (err)
+		goto out;
+	if (!plan.mm.vdso_start) {
+		kcr_set_reason(why, "target has no vdso mapping");
+		err = -EOPNOTSUPP;
+		goto out;
+	}
+	plan.mm.nr_vmas = plan.nr;
+
+	kcr_section_begin(w, KCR_SEC_MM, true);
+	kcr_section_write(w, &plan.mm, sizeof(plan.mm));
+	kcr_section_end(w, 1);
+
+	kcr_section_begin(w, KCR_SEC_VMAS, true);
+	for (i = 0; i < plan.nr; i++) {
+		static const u8 zeros[8];
+		u32 len = plan.vma[i].v.path_len;
+
+		kcr_section_write(w, &plan.vma[i].v, sizeof(plan.vma[i].v));
+		kcr_section_write(w, plan.vma[i].path, len);
+		kcr_section_write(w, zeros, ALIGN(len, 8) - len);
+	}
+	kcr_section_end(w, plan.nr);
+
+	batch = vmalloc(sizeof(*batch));
+	if (!batch) {
+		err = -ENOMEM;
+		goto out;
+	}
+	kcr_section_begin(w, KCR_SEC_PAGES, false);
+	for (i = 0; i < plan.nr && !err; i++)
+		if (kcr_vma_has_pages(plan.vma[i].v.kind))
+			err = kcr_vma_pages_dump(w, mm, &plan.vma[i].v, batch, pages_saved, &chunks);
+	kcr_section_end(w, (u32)min_t(u64, chunks, U32_MAX));
+	if (!err)
+		err = w->err;
+out:
+	mmap_read_unlock(mm);
+	vfree(batch);
+	kcr_vma_recs_free(plan.vma, plan.nr);
+	return err;
+}
+
+/* --------------------------------------------------------------- restore */
+
+static int kcr_vma_file_open(struct kcr_vma_rec *rec, struct kcr_reason *why)
+{
+	struct kcr_vma *v = &rec->v;
+	int flags = O_RDONLY | O_LARGEFILE;
+	struct file *f;
+	struct inode *inode;
+
+	if (v->kind == KCR_VMA_FILE_SHARED && v->vm_flags & VM_MAYWRITE)
+		flags = O_RDWR | O_LARGEFILE;
+	/* Opened with the restorer's credentials: the image grants no access. */
+	f = filp_open(rec->path, flags, 0);
+	if (IS_ERR(f)) {
+		kcr_set_reason(why, "mapped file %s cannot be opened (error %ld)", rec->path,
+			       PTR_ERR(f));
+		return PTR_ERR(f);
+	}
+	rec->file = f;
+	inode = file_inode(f);
+	if (!S_ISREG(inode->i_mode)) {
+		kcr_set_reason(why, "mapped file %s is no longer a regular file", rec->path);
+		return -EINVAL;
+	}
+	if (inode->i_ino != v->ino || (u64)i_size_read(inode) != v->file_size) {
+		kcr_set_reason(why, "mapped file %s changed since the checkpoint (inode or size differs)",
+			       rec->path);
+		return -ESTALE;
+	}
+	return 0;
+}
+
+static int kcr_vma_check(struct kcr_vma_rec *rec, const struct kcr_vma_rec *prev,
+			 const struct kcr_mm *m, struct kcr_reason *why)
+{
+	const struct kcr_vma *v = &rec->v;
+
+	if (v->start >= v->end || !PAGE_ALIGNED(v->start) || !PAGE_ALIGNED(v->end) ||
+	    v->end > TASK_SIZE || v->start < PAGE_SIZE || v->kind > KCR_VMA_FILE_SHARED ||
+	    (prev && v->start < prev->v.end) ||
+	    (v->start < m->vdso_end && m->vvar_start < v->end)) {
+		kcr_set_reason(why, "image mapping %llx-%llx is invalid or overlaps another", v->start,
+			       v->end);
+		return -EINVAL;
+	}
+	if ((v->kind == KCR_VMA_FILE_PRIVATE || v->kind == KCR_VMA_FILE_SHARED) &&
+	    (!v->path_len || v->path_len >= PATH_MAX)) {
+		kcr_set_reason(why, "image mapping %llx-%llx has no file name", v->start, v->end);
+		return -EINVAL;
+	}
+	if (v->kind == KCR_VMA_SHARED_ANON && !(v->vm_flags & VM_WRITE)) {
+		kcr_set_reason(why, "image has a read-only shared anonymous mapping");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int kcr_vmas_parse(struct kcr_image *img, struct kcr_mm_plan *plan, struct kcr_reason *why)
+{
+	struct kcr_loaded_section *s = &img->sec[KCR_SEC_VMAS];
+	const u8 *p = s->data, *end = p + s->hdr.size;
+	u32 i;
+	int err;
+
+	if (!p || s->hdr.count != plan->mm.nr_vmas || plan->mm.nr_vmas > 65536) {
+		kcr_set_reason(why, "image mapping table is missing or inconsistent");
+		return -EBADMSG;
+	}
+	plan->vma = kvcalloc(plan->mm.nr_vmas, sizeof(*plan->vma), GFP_KERNEL);
+	if (!plan->vma)
+		return -ENOMEM;
+	for (i = 0; i < plan->mm.nr_vmas; i++) {
+		struct kcr_vma_rec *rec = &plan->vma[i];
+
+		if (end - p < sizeof(rec->v))
+			goto bad;
+		memcpy(&rec->v, p, sizeof(rec->v));
+		p += sizeof(rec->v);
+		if (rec->v.path_len >= PATH_MAX || end - p < ALIGN(rec->v.path_len, 8))
+			goto bad;
+		plan->nr = i + 1;
+		if (rec->v.path_len) {
+			rec->path = kmemdup_nul(p, rec->v.path_len, GFP_KERNEL);
+			if (!rec->path)
+				return -ENOMEM;
+		}
+		p += ALIGN(rec->v.path_len, 8);
+		err = kcr_vma_check(rec, i ? &plan->vma[i - 1] : NULL, &plan->mm, why);
+		if (err)
+			return err;
+		if (rec->v.kind == KCR_VMA_FILE_PRIVATE || rec->v.kind == KCR_VMA_FILE_SHARED) {
+			err = kcr_vma_file_open(rec, why);
+			if (err)
+				return err;
+		}
+	}
+	if (p != end)
+		goto bad;
+	return 0;
+bad:
+	kcr_set_reason(why, "image mapping table is malformed");
+	return -EBADMSG;
+}
+
+static const struct kcr_vma_rec *kcr_vma_find(const struct kcr_mm_plan *plan, u64 addr, u64 len)
+{
+	u32 lo = 0, hi = plan->nr;
+
+	while (lo < hi) {
+		u32 mid = (lo + hi) / 2;
+		const struct kcr_vma *v = &plan->vma[mid].v;
+
+		if (addr >= v->end) {
+			lo = mid + 1;
+		} else if (addr < v->start) {
+			hi = mid;
+		} else {
+			if (len > v->end - addr || !kcr_vma_has_pages(v->kind))
+				return NULL;
+			return &plan->vma[mid];
+		}
+	}
+	return NULL;
+}
+
+/* Walks the chunk headers only, so a bad page table is refused before any damage. */
+static int kcr_pages_scan(struct kcr_image *img, struct kcr_mm_plan *plan, struct kcr_reason *why)
+{
+	struct kcr_loaded_section *s = &img->sec[KCR_SEC_PAGES];
+	loff_t pos = s->payload_pos, end = s->payload_pos + s->hdr.size;
+	u64 prev_end = 0;
+
+	if (!s->payload_pos) {
+		kcr_set_reason(why, "image has no page section");
+		return -EBADMSG;
+	}
+	while (pos < end) {
+		struct kcr_page_chunk c;
+		u64 len;
+
+		if (end - pos < sizeof(c) ||
+		    kernel_read(img->file, &c, sizeof(c), &pos) != sizeof(c))
+			goto bad;
+		len = (u64)c.nr_pages * PAGE_SIZE;
+		if (!c.nr_pages || c.nr_pages > KCR_CHUNK_MAX_PAGES || !PAGE_ALIGNED(c.addr) ||
+		    c.addr < prev_end || len > end - pos || !kcr_vma_find(plan, c.addr, len))
+			goto bad;
+		prev_end = c.addr + len;
+		pos += len;
+		plan->nr_chunks++;
+	}
+	return 0;
+bad:
+	kcr_set_reason(why, "image page data is malformed near offset %lld", pos);
+	return -EBADMSG;
+}
+
+static int kcr_mm_fields_check(const struct kcr_mm *m, struct kcr_reason *why)
+{
+	const u64 *f = &m->start_code;
+	int i;
+
+	for (i = 0; i <= (&m->mmap_base - &m->start_code); i++) {
+		if (f[i] > TASK_SIZE) {
+			kcr_set_reason(why, "image memory layout field holds a kernel address");
+			return -EINVAL;
+		}
+	}
+	if (m->start_brk > m->brk || m->arg_start > m->arg_end || m->env_start > m->env_end) {
+		kcr_set_reason(why, "image memory layout is inconsistent");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int kcr_vdso_check(const struct kcr_mm *m, struct kcr_reason *why)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	unsigned long vdso = (unsigned long)mm->context.vdso;
+	int err = 0;
+
+	if (!m->vdso_start || m->vdso_start >= m->vdso_end || m->vvar_start > m->vvar_end ||
+	    m->vvar_end != m->vdso_start || m->vdso_end > TASK_SIZE) {
+		kcr_set_reason(why, "image vdso placement is invalid");
+		return -EINVAL;
+	}
+	if (vdso != m->vdso_start) {
+		kcr_set_reason(why, "the restorer's vdso is at %lx, the image's at %llx (libkcr moves it first)",
+			       vdso, m->vdso_start);
+		return -EADDRNOTAVAIL;
+	}
+	mmap_read_lock(mm);
+	vma = find_vma(mm, vdso);
+	if (!vma || vma->vm_start != vdso || vma->vm_end != m->vdso_end) {
+		kcr_set_reason(why, "vdso size differs from the image's (another kernel build?)");
+		err = -EINVAL;
+	}
+	mmap_read_unlock(mm);
+	return err;
+}
+
+int kcr_mm_validate(struct kcr_image *img, struct kcr_reason *why)
+{
+	struct kcr_loaded_section *s = &img->sec[KCR_SEC_MM];
+	struct kcr_mm_plan *plan;
+	int err;
+
+	if (!s->data || s->hdr.size != sizeof(struct kcr_mm)) {
+		kcr_set_reason(why, "image memory section is missing or has the wrong size");
+		return -EBADMSG;
+	}
+	plan = kzalloc(sizeof(*plan), GFP_KERNEL);
+	if (!plan)
+		return -ENOMEM;
+	img->mm_plan = plan;
+	memcpy(&plan->mm, s->data, sizeof(plan->mm));
+	err = kcr_mm_fields_check(&plan->mm, why);
+	if (!err)
+		err = kcr_vdso_check(&plan->mm, why);
+	if (!err)
+		err = kcr_vmas_parse(img, plan, why);
+	if (!err)
+		err = kcr_pages_scan(img, plan, why);
+	return err;
+}
+
+void kcr_mm_plan_free(struct kcr_image *img)
+{
+	struct kcr_mm_plan *plan = img->mm_plan;
+
+	if (!plan)
+		return;
+	kcr_vma_recs_free(plan->vma, plan->nr);
+	kfree(plan);
+	img->mm_plan = NULL;
+}
+
+/* Unmaps everything of the restorer except the vdso and vvar it moved into place. */
+static int kcr_unmap_restorer(const struct kcr_mm *m)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	unsigned long (*ranges)[2];
+	int nr = 0, i, err = 0;
+	VMA_ITERATOR(vmi, mm, 0);
+
+	mmap_read_lock(mm);
+	ranges = kvcalloc(mm->map_count, sizeof(*ranges), GFP_KERNEL);
+	if (!ranges) {
+		mmap_read_unlock(mm);
+		return -ENOMEM;
+	}
+	for_each_vma(vmi, vma) {
+		if (vma->vm_start >= m->vvar_start && vma->vm_end <= m->vdso_end)
+			continue;
+		if (nr < mm->map_count) {
+			ranges[nr][0] = vma->vm_start;
+			ranges[nr][1] = vma->vm_end;
+			nr++;
+		}
+	}
+	mmap_read_unlock(mm);
+	for (i = 0; i < nr && !err; i++)
+		err = vm_munmap(ranges[i][0], ranges[i][1] - ranges[i][0]);
+	kvfree(ranges);
+	return err;
+}
+
+static int kcr_vma_map(const struct kcr_vma_rec *rec)
+{
+	const struct kcr_vma *v = &rec->v;
+	unsigned long prot = 0, flags = MAP_FIXED, addr;
+
+	if (v->vm_flags & VM_READ)
+		prot |= PROT_READ;
+	if (v->vm_flags & VM_WRITE)
+		prot |= PROT_WRITE;
+	if (v->vm_flags & VM_EXEC)
+		prot |= PROT_EXEC;
+	flags |= (v->vm_flags & VM_SHARED) ? MAP_SHARED : MAP_PRIVATE;
+	if (v->vm_flags & VM_GROWSDOWN)
+		flags |= MAP_GROWSDOWN;
+	if (v->vm_flags & VM_NORESERVE)
+		flags |= MAP_NORESERVE;
+	if (rec->file)
+		addr = vm_mmap(rec->file, v->start, v->end - v->start, prot, flags,
+			       v->pgoff << PAGE_SHIFT);
+	else
+		addr = vm_mmap(NULL, v->start, v->end - v->start, prot, flags | MAP_ANONYMOUS, 0);
+	return addr == v->start ? 0 : (IS_ERR_VALUE(addr) ? (int)addr : -EFAULT);
+}
+
+static int kcr_chunk_fill(struct kcr_image *img, const struct kcr_vma_rec *rec,
+			  const struct kcr_page_chunk *c, loff_t *pos, void *bounce)
+{
+	size_t len = (size_t)c->nr_pages * PAGE_SIZE;
+	struct iov_iter iter;
+	ssize_t n;
+
+	if (rec->v.vm_flags & VM_WRITE) {
+		/* Writable: read from the image straight into the new mapping. */
+		iov_iter_ubuf(&iter, ITER_DEST, u64_to_user_ptr(c->addr), len);
+		n = vfs_iter_read(img->file, &iter, pos, 0);
+		return n == len ? 0 : -EIO;
+	}
+	/* Read-only or PROT_NONE: FOLL_FORCE writes a private copy, as a debugger would. */
+	n = kernel_read(img->file, bounce, len, pos);
+	if (n != len)
+		return -EIO;
+	if (access_process_vm(current, c->addr, bounce, len, FOLL_FORCE | FOLL_WRITE) != len)
+		return -EFAULT;
+	return 0;
+}
+
+static int kcr_pages_restore(struct kcr_image *img, struct kcr_mm_plan *plan)
+{
+	struct kcr_loaded_section *s = &img->sec[KCR_SEC_PAGES];
+	loff_t pos = s->payload_pos, end = s->payload_pos + s->hdr.size;
+	void *bounce = vmalloc(KCR_CHUNK_MAX_PAGES * PAGE_SIZE);
+	int err = 0;
+
+	if (!bounce)
+		return -ENOMEM;
+	while (pos < end && !err) {
+		struct kcr_page_chunk c;
+		const struct kcr_vma_rec *rec;
+
+		if (kernel_read(img->file, &c, sizeof(c), &pos) != sizeof(c)) {
+			err = -EIO;
+			break;
+		}
+		/* Checked by kcr_pages_scan(); checked again in case the file changed since. */
+		rec = kcr_vma_find(plan, c.addr, (u64)c.nr_pages * PAGE_SIZE);
+		if (!rec || !c.nr_pages || c.nr_pages > KCR_CHUNK_MAX_PAGES) {
+			err = -EBADMSG;
+			break;
+		}
+		err = kcr_chunk_fill(img, rec, &c, &pos, bounce);
+		cond_resched();
+	}
+	vfree(bounce);
+	return err;
+}
+
+static void kcr_mm_fields_restore(const struct kcr_mm *m)
+{
+	struct mm_struct *mm = current->mm;
+
+	/* The same fields prctl(PR_SET_MM_MAP) sets, under the same locks. */
+	mmap_write_lock(mm);
+	mm->mmap_base = m->mmap_base;
+	spin_lock(&mm->arg_lock);
+	mm->start_code = m->start_code;
+	mm->end_code = m->end_code;
+	mm->start_data = m->start_data;
+	mm->end_data = m->end_data;
+	mm->start_brk = m->start_brk;
+	mm->brk = m->brk;
+	mm->start_stack = m->start_stack;
+	mm->arg_start = m->arg_start;
+	mm->arg_end = m->arg_end;
+	mm->env_start = m->env_start;
+	mm->env_end = m->env_end;
+	spin_unlock(&mm->arg_lock);
+	memcpy(mm->saved_auxv, m->saved_auxv, sizeof(mm->saved_auxv));
+	mmap_write_unlock(mm);
+}
+
+/* Past the point of no return: the caller kills the restorer on any error. */
+int kcr_mm_restore(struct kcr_image *img, struct kcr_reason *why)
+{
+	struct kcr_mm_plan *plan = img->mm_plan;
+	u32 i;
+	int err;
+
+	err = kcr_unmap_restorer(&plan->mm);
+	if (err) {
+		kcr_set_reason(why, "unmapping the restorer failed (%d)", err);
+		return err;
+	}
+	for (i = 0; i < plan->nr; i++) {
+		err = kcr_vma_map(&plan->vma[i]);
+		if (err) {
+			kcr_set_reason(why, "mapping %llx-%llx failed (%d)", plan->vma[i].v.start,
+				       plan->vma[i].v.end, err);
+			return err;
+		}
+	}
+	err = kcr_pages_restore(img, plan);
+	if (err) {
+		kcr_set_reason(why, "filling memory from the image failed (%d)", err);
+		return err;
+	}
+	kcr_mm_fields_restore(&plan->mm);
+	return 0;
+}

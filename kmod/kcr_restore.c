@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kcr: restore orchestration.
+ *
+ * The calling process becomes the restored one (BLCR's overlay model). In
+ * order:
+ *   1. load the image and check everything — header, checksums, kernel build,
+ *      CPU, registers, signals, mappings, mapped files, page table — while
+ *      nothing of the caller has been touched; any problem returns an error
+ *      and the caller carries on as before;
+ *   2. point of no return: replace the address space, signal and thread
+ *      state; a failure here kills the caller (no half-restored process may
+ *      ever run);
+ *   3. a helper kernel thread sets the registers; the ioctl then returns
+ *      into the restored program.
+ * Credentials are never taken from the image: the caller keeps its own.
+ * Open files, cwd, umask and limits are restored by libkcr before this call.
+ */
+#include <linux/fs.h>
+#include <linux/file.h>
+#include <linux/fdtable.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/mm.h>
+#include <linux/uaccess.h>
+#include <linux/utsname.h>
+#include <linux/string.h>
+#include <linux/slab.h>
+#include <linux/rseq.h>
+#include <asm/user.h>
+#include "kcr_internal.h"
+
+static int kcr_build_check(const struct kcr_image_header *h, struct kcr_reason *why)
+{
+	u64 ours = kcr_cpu_xfeatures();
+
+	/* The vdso and the regset layouts are tied to the exact kernel build. */
+	if (strcmp(h->release, utsname()->release) || strcmp(h->kversion, utsname()->version)) {
+		kcr_set_reason(why, "image was taken on kernel %s (%s); this is %s (%s)", h->release,
+			       h->kversion, utsname()->release, utsname()->version);
+		return -EXDEV;
+	}
+	if ((h->xfeatures & ours) != h->xfeatures) {
+		kcr_set_reason(why, "image uses CPU state features %#llx this CPU lacks (has %#llx)",
+			       h->xfeatures, ours);
+		return -EXDEV;
+	}
+	return 0;
+}
+
+static int kcr_thread_check(struct kcr_image *img, struct kcr_reason *why)
+{
+	struct kcr_loaded_section *s = &img->sec[KCR_SEC_THREAD];
+	const struct kcr_thread *th = s->data;
+
+	if (!th || s->hdr.count != 1 || s->hdr.size < sizeof(*th) ||
+	    s->hdr.size != sizeof(*th) + th->xstate_size) {
+		kcr_set_reason(why, "image thread section is missing or malformed");
+		return -EBADMSG;
+	}
+	if (th->rseq >= TASK_SIZE_MAX || th->clear_child_tid >= TASK_SIZE_MAX ||
+	    th->robust_list >= TASK_SIZE_MAX || th->sas_ss_sp >= TASK_SIZE_MAX) {
+		kcr_set_reason(why, "image thread state holds kernel addresses");
+		return -EINVAL;
+	}
+	return kcr_cpu_validate(th, why);
+}
+
+static int kcr_restorer_check(struct kcr_reason *why)
+{
+	if (get_nr_threads(current) != 1) {
+		kcr_set_reason(why, "the restoring process must be single-threaded");
+		return -EBUSY;
+	}
+	if (atomic_read(&current->mm->mm_users) != 1) {
+		kcr_set_reason(why, "the restoring process shares its memory (vfork child?)");
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static int kcr_restore_validate(struct kcr_image *img, struct file *f, struct kcr_reason *why)
+{
+	int err;
+
+	err = kcr_image_load(img, f, why);
+	if (!err)
+		err = kcr_build_check(&img->hdr, why);
+	if (!err)
+		err = kcr_thread_check(img, why);
+	if (!err)
+		err = kcr_signal_validate(img, why);
+	if (!err)
+		err = kcr_mm_validate(img, why);
+	return err;
+}
+
+/* Per-thread kernel state that is plain fields of the task. */
+static void kcr_thread_fields_restore(const struct kcr_thread *th)
+{
+	current->clear_child_tid = u64_to_user_ptr(th->clear_child_tid);
+#ifdef CONFIG_FUTEX
+	current->robust_list = u64_to_user_ptr(th->robust_list);
+#endif
+#ifdef CONFIG_RSEQ
+	/* The restorer unregistered its own rseq area; the program's comes back. */
+	current->rseq = u64_to_user_ptr(th->rseq);
+	current->rseq_sig = th->rseq_sig;
+	if (current->rseq)
+		rseq_set_notify_resume(current);
+#endif
+	task_lock(current);
+	strscpy_pad(current->comm, th->comm, sizeof(current->comm));
+	task_unlock(current);
+}
+
+/* On success *ax is the restored program's rax: the value this ioctl returns. */
+static int kcr_restore_image(struct kcr_restore_args *a, struct file *f, long *ax)
+{
+	struct kcr_reason *why = (struct kcr_reason *)a->reason;
+	struct kcr_image img;
+	const struct kcr_thread *th;
+	const void *xstate;
+	int err;
+
+	err = kcr_restore_validate(&img, f, why);
+	if (err)
+		goto out;
+	th = img.sec[KCR_SEC_THREAD].data;
+	xstate = th + 1;
+
+	/* ---- point of no return ---- */
+	err = kcr_mm_restore(&img, why);
+	if (err)
+		goto die;
+	kcr_signal_restore(&img, th);
+	kcr_thread_fields_restore(th);
+	/* The restored program never had these descriptors. */
+	close_fd(a->image_fd);
+	if (a->device_fd != a->image_fd)
+		close_fd(a->device_fd);
+	err = kcr_cpu_restore(th, xstate);
+	if (err) {
+		kcr_set_reason(why, "setting the registers failed (%d)", err);
+		goto die;
+	}
+	*ax = (long)((const struct user_regs_struct *)th->regs)->ax;
+	pr_debug("kcr: restored %s (pid %d in the image) as pid %d\n", th->comm, img.hdr.pid,
+		 task_pid_nr(current));
+	kcr_mm_plan_free(&img);
+	kcr_image_free(&img);
+	return 0;
+die:
+	pr_err("kcr: restore of pid %d failed after the point of no return: %s\n",
+	       task_pid_nr(current), why->text);
+	send_sig(SIGKILL, current, 1);
+out:
+	kcr_mm_plan_free(&img);
+	kcr_image_free(&img);
+	return err;
+}
+
+long kcr_restore(struct kcr_restore_args __user *uarg)
+{
+	struct kcr_restore_args a;
+	struct kcr_reason *why;
+	struct file *f;
+	long ax = 0;
+	int err;
+
+	if (copy_from_user(&a, uarg, sizeof(a)))
+		return -EFAULT;
+	if (a.size != sizeof(a) || (a.flags & ~KCR_RST_FLAGS_ALL))
+		return -EINVAL;
+	memset(a.reason, 0, sizeof(a.reason));
+	why = (struct kcr_reason *)a.reason;
+	err = kcr_restorer_check(why);
+	if (err)
+		goto refused;
+	f = fget(a.image_fd);
+	if (!f || !(f->f_mode & FMODE_READ) || !S_ISREG(file_inode(f)->i_mode)) {
+		kcr_set_reason(why, "image descriptor is not a readable regular file");
+		if (f)
+			fput(f);
+		err = -EBADF;
+		goto refused;
+	}
+	err = kcr_restore_image(&a, f, &ax);
+	fput(f);
+	if (!err)
+		return ax;
+	/* Past the point of no return the caller is being killed; its memory is gone. */
+	if (fatal_signal_pending(current))
+		return err;
+refused:
+	if (copy_to_user(uarg, &a, sizeof(a)))
+		return -EFAULT;
+	return err;
+}

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kcr: signal state — handlers, blocked mask, pending signals, altstack.
+ *
+ * Dump: captured by the target itself while parked (current == target), so
+ * the sighand lock can be taken without the unexported lock_task_sighand().
+ * Restore: written into the restoring task (current) before it returns to
+ * user space, where the restored pending signals are then delivered.
+ */
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/signal.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include "kcr_internal.h"
+
+#define KCR_MAX_PENDING 1024
+
+struct kcr_signal_state {
+	struct kcr_signals sig;
+	struct kcr_pending_signal pending[KCR_MAX_PENDING];
+};
+
+struct kcr_signal_state *kcr_signal_state_alloc(void)
+{
+	return kvzalloc(sizeof(struct kcr_signal_state), GFP_KERNEL);
+}
+
+void kcr_signal_state_free(struct kcr_signal_state *st)
+{
+	kvfree(st);
+}
+
+static void kcr_pending_collect(struct kcr_signal_state *st, struct sigpending *queue,
+				bool shared)
+{
+	struct sigqueue *q;
+
+	BUILD_BUG_ON(sizeof(kernel_siginfo_t) > sizeof(st->pending[0].info));
+	list_for_each_entry(q, &queue->list, list) {
+		struct kcr_pending_signal *p;
+
+		if (st->sig.nr_pending >= KCR_MAX_PENDING)
+			return;
+		p = &st->pending[st->sig.nr_pending++];
+		p->signo = q->info.si_signo;
+		p->shared = shared;
+		memcpy(p->info, &q->info, sizeof(q->info));
+	}
+}
+
+/* Runs in the parked target. */
+void kcr_signal_capture(struct kcr_signal_state *st, struct kcr_thread *th)
+{
+	struct sighand_struct *sighand = current->sighand;
+	int i;
+
+	spin_lock_irq(&sighand->siglock);
+	for (i = 0; i < KCR_NR_SIGNALS; i++) {
+		const struct sigaction *sa = &sighand->action[i].sa;
+
+		st->sig.action[i].handler = (u64)(unsigned long)sa->sa_handler;
+		st->sig.action[i].flags = sa->sa_flags;
+		st->sig.action[i].restorer = (u64)(unsigned long)sa->sa_restorer;
+		st->sig.action[i].mask = sa->sa_mask.sig[0];
+	}
+	kcr_pending_collect(st, &current->pending, false);
+	kcr_pending_collect(st, &current->signal->shared_pending, true);
+	/* Inside sigsuspend()/ppoll() the mask to come back to is the saved one. */
+	th->blocked = current->restore_sigmask ? current->saved_sigmask.sig[0]
+					       : current->blocked.sig[0];
+	spin_unlock_irq(&sighand->siglock);
+
+	th->sas_ss_sp = current->sas_ss_sp;
+	th->sas_ss_size = current->sas_ss_size;
+	th->sas_ss_flags = current->sas_ss_flags;
+}
+
+void kcr_signal_dump(struct kcr_writer *w, const struct kcr_signal_state *st)
+{
+	kcr_section_begin(w, KCR_SEC_SIGNALS, true);
+	kcr_section_write(w, &st->sig, sizeof(st->sig));
+	kcr_section_write(w, st->pending, st->sig.nr_pending * sizeof(st->pending[0]));
+	kcr_section_end(w, st->sig.nr_pending);
+}
+
+int kcr_signal_validate(struct kcr_image *img, struct kcr_reason *why)
+{
+	struct kcr_loaded_section *s = &img->sec[KCR_SEC_SIGNALS];
+	const struct kcr_signals *sig = s->data;
+	const struct kcr_pending_signal *p;
+	u32 i;
+
+	if (!sig || s->hdr.size < sizeof(*sig) || sig->nr_pending > KCR_MAX_PENDING ||
+	    s->hdr.size != sizeof(*sig) + sig->nr_pending * sizeof(*p)) {
+		kcr_set_reason(why, "image signal section is missing or malformed");
+		return -EBADMSG;
+	}
+	for (i = 0; i < KCR_NR_SIGNALS; i++) {
+		const struct kcr_sigaction *a = &sig->action[i];
+
+		if (a->handler >= TASK_SIZE_MAX || a->restorer >= TASK_SIZE_MAX) {
+			kcr_set_reason(why, "image signal handler %u points outside user space", i + 1);
+			return -EINVAL;
+		}
+	}
+	p = (const void *)(sig + 1);
+	for (i = 0; i < sig->nr_pending; i++) {
+		if (!valid_signal(p[i].signo) || !p[i].signo || p[i].signo == SIGKILL ||
+		    p[i].signo == SIGSTOP) {
+			kcr_set_reason(why, "image has an invalid pending signal %u", p[i].signo);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Runs in the restorer after its memory is replaced; cannot fail. */
+void kcr_signal_restore(struct kcr_image *img, const struct kcr_thread *th)
+{
+	const struct kcr_signals *sig = img->sec[KCR_SEC_SIGNALS].data;
+	const struct kcr_pending_signal *p = (const void *)(sig + 1);
+	struct sighand_struct *sighand = current->sighand;
+	sigset_t blocked;
+	u32 i;
+
+	spin_lock_irq(&sighand->siglock);
+	for (i = 0; i < KCR_NR_SIGNALS; i++) {
+		struct sigaction *sa = &sighand->action[i].sa;
+		int signo = i + 1;
+
+		if (signo == SIGKILL || signo == SIGSTOP)
+			continue;
+		sa->sa_handler = (__sighandler_t)(unsigned long)sig->action[i].handler;
+		sa->sa_flags = sig->action[i].flags;
+		sa->sa_restorer = (__sigrestore_t)(unsigned long)sig->action[i].restorer;
+		sa->sa_mask.sig[0] = sig->action[i].mask;
+		sigdelsetmask(&sa->sa_mask, sigmask(SIGKILL) | sigmask(SIGSTOP));
+	}
+	spin_unlock_irq(&sighand->siglock);
+
+	current->sas_ss_sp = th->sas_ss_sp;
+	current->sas_ss_size = th->sas_ss_size;
+	current->sas_ss_flags = th->sas_ss_flags;
+
+	blocked.sig[0] = th->blocked;
+	sigdelsetmask(&blocked, sigmask(SIGKILL) | sigmask(SIGSTOP));
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
+
+	for (i = 0; i < sig->nr_pending; i++) {
+		kernel_siginfo_t info;
+
+		memcpy(&info, p[i].info, sizeof(info));
+		info.si_signo = p[i].signo;
+		send_sig_info(p[i].signo, &info, current);
+	}
+}

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * kcr: kernel checkpoint/restart, the ABI shared by kcr.ko and user space.
+ *
+ * Two things live here and only here:
+ *   1. the ioctl interface of /dev/kcr;
+ *   2. the on-disk image format (v1), described in docs/image-format.md.
+ *
+ * Every structure has fixed-width fields and explicit padding so that the
+ * kernel and user space agree on the layout; the module validates every
+ * field it reads from user space or from an image.
+ */
+#ifndef KCR_UAPI_H
+#define KCR_UAPI_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#include <linux/ioctl.h>
+#else
+#include <linux/types.h>
+#include <sys/ioctl.h>
+#endif
+
+/* Bumped on any incompatible change of the ioctls below. */
+#define KCR_ABI_VERSION 1
+/* Bumped on any incompatible change of the image layout. */
+#define KCR_IMAGE_VERSION 1
+
+#define KCR_DEVICE_PATH "/dev/kcr"
+#define KCR_IOC_MAGIC 0xC7
+
+/* Room for a human-readable reason the module gives when it refuses. */
+#define KCR_REASON_LEN 192
+#define KCR_UTS_LEN 65
+
+struct kcr_version {
+	__u32 abi_version;
+	__u32 image_version;
+	__u32 xstate_size; /* bytes of the UABI XSAVE area on this CPU */
+	__u32 regs_size; /* sizeof(struct user_regs_struct) */
+	__u64 xfeatures; /* XCR0: features the kernel enables */
+	char release[KCR_UTS_LEN]; /* utsname()->release */
+	char kversion[KCR_UTS_LEN]; /* utsname()->version (the build) */
+	__u8 pad[6];
+};
+
+/* kcr_checkpoint_args.flags */
+#define KCR_CKPT_KILL (1U << 0) /* SIGKILL the target once the image is written */
+#define KCR_CKPT_SELF (1U << 1) /* pid is the caller: checkpoint self, see kcr_checkpoint_self() */
+#define KCR_CKPT_FLAGS_ALL (KCR_CKPT_KILL | KCR_CKPT_SELF)
+
+/* Value the restored caller of a self-checkpoint sees as the ioctl's result. */
+#define KCR_SELF_RESTARTED 1
+
+struct kcr_checkpoint_args {
+	__u32 size; /* sizeof(struct kcr_checkpoint_args) */
+	__s32 pid; /* target, in the caller's pid namespace */
+	__s32 out_fd; /* image file, open for writing, empty */
+	__u32 flags;
+	/* filled by the module */
+	__u64 freeze_ns; /* from request to target parked */
+	__u64 write_ns; /* image write by the kernel thread */
+	__u64 image_bytes;
+	__u64 pages_saved;
+	__u32 target_uid; /* owner of the target, for the image file's owner */
+	__u32 target_gid;
+	char reason[KCR_REASON_LEN];
+};
+
+/* kcr_restore_args.flags */
+#define KCR_RST_ROLLBACK_FILES (1U << 0) /* lib handled grown files; informational */
+#define KCR_RST_FLAGS_ALL (KCR_RST_ROLLBACK_FILES)
+
+struct kcr_restore_args {
+	__u32 size; /* sizeof(struct kcr_restore_args) */
+	__s32 image_fd; /* image file, open for reading; closed by a successful restore */
+	__u32 flags;
+	__s32 device_fd; /* the /dev/kcr fd this ioctl is issued on; closed likewise */
+	char reason[KCR_REASON_LEN];
+};
+
+#define KCR_IOC_VERSION _IOR(KCR_IOC_MAGIC, 0, struct kcr_version)
+#define KCR_IOC_CHECKPOINT _IOWR(KCR_IOC_MAGIC, 1, struct kcr_checkpoint_args)
+#define KCR_IOC_RESTORE _IOWR(KCR_IOC_MAGIC, 2, struct kcr_restore_args)
+/* Only in modules built with KCR_TEST_HOOKS: fires a WARN to prove the harness catches it. */
+#define KCR_IOC_TEST_WARN _IO(KCR_IOC_MAGIC, 0x7f)
+
+/* ------------------------------------------------------------------------
+ * Image format v1.
+ *
+ *   struct kcr_image_header               (offset 0, KCR_HEADER_SIZE bytes)
+ *   section*                              (each: struct kcr_section + payload,
+ *                                          payload padded to 8 bytes)
+ *   KCR_SEC_END section                   (empty payload; closes the image)
+ *
+ * All integers are little-endian. Metadata sections carry an xxh64 (seed 0)
+ * of their payload. The PAGES section's payload is a sequence of chunks,
+ * each with its own checksum, so a reader verifies memory block by block.
+ * ------------------------------------------------------------------------ */
+
+#define KCR_IMAGE_MAGIC "KCRIMG\r\n" /* 8 bytes, no NUL; \r\n catches text-mode damage */
+#define KCR_HEADER_SIZE 512
+#define KCR_ARCH_X86_64 62 /* EM_X86_64 */
+
+struct kcr_image_header {
+	char magic[8];
+	__u32 version; /* KCR_IMAGE_VERSION */
+	__u32 header_size; /* KCR_HEADER_SIZE */
+	__u32 arch; /* KCR_ARCH_X86_64 */
+	__u32 nr_sections; /* including END */
+	__u64 image_bytes; /* total file size */
+	__u64 created_ns; /* CLOCK_REALTIME at checkpoint */
+	__s32 pid; /* target's pid at checkpoint */
+	__u32 uid; /* target's real uid at checkpoint (informational) */
+	__u32 gid;
+	__u32 xstate_size;
+	__u64 xfeatures; /* XCR0 of the checkpointing kernel */
+	__u64 pages_saved;
+	__u64 freeze_ns;
+	__u64 write_ns;
+	char release[KCR_UTS_LEN];
+	char kversion[KCR_UTS_LEN];
+	char comm[16];
+	__u8 reserved[KCR_HEADER_SIZE - 8 * 11 - 2 * KCR_UTS_LEN - 16 - 8];
+	__u64 checksum; /* xxh64 of the header with this field zero */
+};
+
+enum kcr_section_type {
+	KCR_SEC_END = 0,
+	KCR_SEC_THREAD = 1, /* struct kcr_thread + xstate_size bytes */
+	KCR_SEC_MM = 2, /* struct kcr_mm */
+	KCR_SEC_VMAS = 3, /* count x (struct kcr_vma + path, padded to 8) */
+	KCR_SEC_SIGNALS = 4, /* struct kcr_signals + count x struct kcr_pending_signal */
+	KCR_SEC_FILES = 5, /* count x (struct kcr_fd + path, padded to 8) */
+	KCR_SEC_FS = 6, /* struct kcr_fs + cwd path */
+	KCR_SEC_GHOST = 7, /* count x (struct kcr_ghost + contents, padded to 8) */
+	KCR_SEC_PAGES = 8, /* chunks: struct kcr_page_chunk + nr_pages * 4096 */
+	KCR_SEC_MAX
+};
+
+struct kcr_section {
+	__u32 type;
+	__u32 count; /* records in the payload, meaning depends on type */
+	__u64 size; /* payload bytes, excluding this header and padding */
+	__u64 checksum; /* xxh64 of the payload (0 for PAGES: chunks carry theirs) */
+};
+
+#define KCR_NR_SIGNALS 64
+#define KCR_REGS_WORDS 27 /* struct user_regs_struct on x86-64 */
+
+struct kcr_thread {
+	__s32 tid;
+	__u32 xstate_size;
+	__u64 regs[KCR_REGS_WORDS]; /* struct user_regs_struct, syscall-restart fixed up */
+	__u64 blocked; /* signal mask */
+	__u64 sas_ss_sp;
+	__u64 sas_ss_size;
+	__u32 sas_ss_flags;
+	__u32 rseq_sig;
+	__u64 rseq;
+	__u64 clear_child_tid;
+	__u64 robust_list;
+	__u64 robust_list_len;
+	char comm[16];
+	/* followed by xstate_size bytes of UABI XSAVE (NT_X86_XSTATE) */
+};
+
+struct kcr_mm {
+	__u64 start_code, end_code, start_data, end_data;
+	__u64 start_brk, brk, start_stack;
+	__u64 arg_start, arg_end, env_start, env_end;
+	__u64 mmap_base;
+	__u64 vdso_start, vdso_end; /* [vdso] */
+	__u64 vvar_start, vvar_end; /* [vvar], just below the vdso */
+	__u64 saved_auxv[48];
+	__u32 nr_vmas;
+	__u32 pad;
+};
+
+/* kcr_vma.kind */
+enum kcr_vma_kind {
+	KCR_VMA_ANON = 0, /* private anonymous: pages saved if non-zero */
+	KCR_VMA_FILE_PRIVATE = 1, /* private file mapping: file by reference + COW'd pages */
+	KCR_VMA_SHARED_ANON = 2, /* MAP_SHARED|MAP_ANONYMOUS: pages saved */
+	KCR_VMA_FILE_SHARED = 3, /* MAP_SHARED file: by reference, contents live in the file */
+};
+
+struct kcr_vma {
+	__u64 start, end;
+	__u64 vm_flags; /* VM_READ|VM_WRITE|VM_EXEC|VM_SHARED|VM_GROWSDOWN|... */
+	__u64 pgoff; /* in pages */
+	__u32 kind;
+	__u32 path_len; /* bytes of path following, no NUL; 0 for anonymous */
+	__u64 ino; /* identity of a mapped file, checked at restore */
+	__u64 file_size;
+	__u32 dev;
+	__u32 pad;
+};
+
+struct kcr_pending_signal {
+	__u32 signo;
+	__u32 shared; /* 1: process-wide queue, 0: thread queue */
+	__u8 info[48]; /* kernel_siginfo */
+};
+
+struct kcr_sigaction {
+	__u64 handler;
+	__u64 flags;
+	__u64 restorer;
+	__u64 mask;
+};
+
+struct kcr_signals {
+	struct kcr_sigaction action[KCR_NR_SIGNALS];
+	__u32 nr_pending;
+	__u32 pad;
+	/* followed by nr_pending x struct kcr_pending_signal */
+};
+
+/* kcr_fd.kind */
+enum kcr_fd_kind {
+	KCR_FD_REG = 0, /* regular file, reopened by path */
+	KCR_FD_DEVNULL = 1, /* /dev/null */
+	KCR_FD_DEVZERO = 2, /* /dev/zero */
+	KCR_FD_GHOST = 3, /* deleted regular file; contents in a GHOST record */
+	KCR_FD_INHERIT = 4, /* fd 0-2 of a kind kcr cannot save: taken from the restarter */
+};
+
+#define KCR_FD_CLOEXEC 1U
+
+struct kcr_fd {
+	__s32 fd;
+	__u32 kind;
+	__u32 f_flags; /* O_* as in /proc/pid/fdinfo */
+	__u32 fd_flags; /* KCR_FD_CLOEXEC */
+	__u64 pos;
+	__u64 size; /* file size at checkpoint (regular and ghost files) */
+	__u64 ino;
+	__u32 dev;
+	__u32 ghost_id; /* index into the GHOST section for KCR_FD_GHOST */
+	__u32 mode; /* i_mode */
+	__u32 path_len;
+	/* followed by path_len bytes of path, padded to 8 */
+};
+
+struct kcr_ghost {
+	__u64 size; /* bytes of contents following, padded to 8 */
+	__u32 mode;
+	__u32 id;
+};
+
+struct kcr_rlimit {
+	__u64 cur, max;
+};
+
+#define KCR_NR_RLIMITS 16
+
+struct kcr_fs {
+	__u32 umask;
+	__u32 cwd_len;
+	struct kcr_rlimit rlim[KCR_NR_RLIMITS];
+	/* followed by cwd_len bytes of path, padded to 8 */
+};
+
+/* At most this many pages per chunk: a chunk is the unit of checksum and I/O. */
+#define KCR_CHUNK_MAX_PAGES 256
+
+struct kcr_page_chunk {
+	__u64 addr; /* page-aligned start */
+	__u32 nr_pages; /* consecutive pages that follow, 1..KCR_CHUNK_MAX_PAGES */
+	__u32 pad;
+	__u64 checksum; /* xxh64 of the pages' bytes, seed = addr */
+};
+
+#define KCR_PAGE_SIZE 4096
+
+#endif /* KCR_UAPI_H */
