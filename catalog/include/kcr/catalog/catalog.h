@@ -1,0 +1,164 @@
+// Catalog: the SQLite record of every checkpoint kcr takes (docs/catalog.md).
+//
+// Recording a checkpoint (what `kcr checkpoint` and the Slurm plugin do):
+//
+//   auto cat = Catalog::open(path);                 // creates or migrates
+//   std::int64_t id = cat.begin_checkpoint(info);   // row in WRITING
+//   ... write the image to a temporary name, fsync, rename to info.image_path ...
+//   cat.commit_checkpoint(id, {bytes, checksum, freeze_ns, write_ns});  // COMMITTED
+//   //   or on any failure: cat.fail_checkpoint(id, "why");           // FAILED
+//   cat.mark_verified(id);                          // after re-reading the image
+//
+// Commit only after the rename: then a crash leaves no row, a WRITING row
+// (ignored by readers, cleaned by prune), or a COMMITTED row with a whole
+// image. Restarting: latest_good() gives the newest usable image first and
+// the older fallbacks after it; record_restore() notes what was used.
+//
+// Every call either succeeds or throws catalog::Error (error.h) naming the
+// file, the cause and the fix. A Catalog is one SQLite connection: use it
+// from one thread at a time; any number of processes may share the file.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kcr/catalog/error.h"
+#include "kcr/catalog/records.h"
+#include "kcr/catalog/retention.h"
+#include "kcr/catalog/state.h"
+
+namespace kcr::catalog {
+
+// The schema version this library writes; open() migrates older files.
+inline constexpr int kSchemaVersion = 2;
+
+struct OpenOptions {
+  // Read-only never creates, migrates or writes; it is what a user who does
+  // not own the catalog gets.
+  bool read_only = false;
+  // How long a writer waits for another one before giving up with kBusy.
+  std::chrono::milliseconds busy_timeout{15000};
+};
+
+struct ListFilter {
+  std::optional<std::uint32_t> job;  // kManualJob selects manual checkpoints
+  std::optional<std::uint32_t> step;
+  std::optional<std::uint32_t> task;
+  std::optional<std::uint32_t> uid;
+  std::vector<State> states;             // empty: every state
+  std::optional<std::int64_t> since_ns;  // created at or after
+  std::size_t limit = 0;                 // newest `limit` rows; 0: all
+};
+
+// Counts for `kcr catalog stats`, one per user or per job.
+struct UsageStats {
+  std::uint32_t uid = 0;
+  std::string user;
+  std::optional<std::uint32_t> job_id;  // per-job rows only; kManualJob for manual
+  std::uint64_t checkpoints = 0;        // every row
+  std::uint64_t committed = 0;          // rows that reached COMMITTED (whatever came after)
+  std::uint64_t failed = 0;             // rows that ended FAILED
+  std::uint64_t live = 0;               // COMMITTED or VERIFIED now
+  std::uint64_t live_bytes = 0;
+  std::uint64_t written_bytes = 0;  // of committed rows with a write time
+  std::uint64_t write_ns = 0;       // their write time
+  std::uint64_t restores = 0;
+
+  // committed / (committed + failed); nullopt before anything finished.
+  std::optional<double> success_rate() const;
+  // Seconds of kernel write time per GiB written; nullopt with no data.
+  std::optional<double> seconds_per_gib() const;
+};
+
+struct Stats {
+  std::vector<UsageStats> per_user;  // by user name
+  std::vector<UsageStats> per_job;   // by job id, manual last
+};
+
+// What apply_prune() did, for reporting.
+struct PruneResult {
+  std::vector<PruneAction> done;
+  std::vector<std::string> problems;  // e.g. an image that could not be unlinked
+  std::uint64_t bytes_freed = 0;
+};
+
+class Catalog {
+ public:
+  // Opens (and with read_only false, creates and migrates) the catalog at
+  // `path`: WAL journal, synchronous=FULL, foreign keys on. A new file is
+  // mode 0644 when created by root, 0600 otherwise.
+  static Catalog open(const std::filesystem::path& path, const OpenOptions& options = {});
+
+  Catalog(Catalog&&) noexcept;
+  Catalog& operator=(Catalog&&) noexcept;
+  ~Catalog();
+
+  const std::filesystem::path& path() const;
+  bool read_only() const;
+  int schema_version();
+
+  // ---- recording ----
+  std::int64_t begin_checkpoint(const CheckpointInfo& info);
+  // WRITING -> COMMITTED. Older live rows naming the same image path move to
+  // DELETED, since the rename replaced their file.
+  void commit_checkpoint(std::int64_t id, const CommitInfo& commit);
+  void fail_checkpoint(std::int64_t id, std::string_view reason);  // WRITING -> FAILED
+  // COMMITTED -> VERIFIED; on a VERIFIED row it only refreshes verified_ns.
+  void mark_verified(std::int64_t id);
+  void mark_corrupt(std::int64_t id, std::string_view reason);  // COMMITTED/VERIFIED -> CORRUPT
+  // Any move can_move() allows; kIllegalMove otherwise.
+  void move(std::int64_t id, State to, std::string_view reason);
+
+  std::int64_t record_restore(std::optional<std::int64_t> checkpoint_id,
+                              std::string_view image_path, RestoreOutcome outcome,
+                              std::string_view error_text, std::string_view node,
+                              std::uint32_t uid);
+  void finish_restore(std::int64_t restore_id, RestoreOutcome outcome, std::string_view error_text);
+
+  // Inserts a row straight into `state` (COMMITTED or CORRUPT): for
+  // `kcr catalog rebuild`, which finds images whose rows were lost.
+  std::int64_t insert_rebuilt(const CheckpointInfo& info, const CommitInfo& commit, State state,
+                              std::string_view reason);
+
+  // ---- reading ----
+  std::optional<CheckpointRow> get(std::int64_t id);
+  std::vector<CheckpointRow> list(const ListFilter& filter);
+  // Newest live row (WRITING, COMMITTED, VERIFIED) naming `image_path`.
+  std::optional<CheckpointRow> find_by_image(std::string_view image_path);
+  // Usable images for a job (step, task: any when absent), newest first: only
+  // COMMITTED/VERIFIED rows whose file exists with the recorded size. The
+  // first is the latest good checkpoint, the rest its fallbacks in order.
+  std::vector<CheckpointRow> latest_good(std::uint32_t job_id, std::optional<std::uint32_t> step,
+                                         std::optional<std::uint32_t> task,
+                                         std::size_t max_results = 8);
+  std::vector<RestoreRow> restores_of(std::int64_t checkpoint_id);
+  std::optional<JobRow> job(std::uint32_t job_id);
+  Stats stats(std::optional<std::uint32_t> uid = std::nullopt);
+
+  // ---- retention ----
+  // Every row not yet DELETED: the input of plan_retention().
+  std::vector<CheckpointRow> retention_candidates();
+  // Carries out a plan in the safe order: rows leave the live states first
+  // (EXPIRED, or FAILED for abandoned writes) in one transaction, then the
+  // image files are unlinked, then the rows become DELETED. A crash in
+  // between leaves EXPIRED/FAILED rows that the next prune finishes.
+  PruneResult apply_prune(const PrunePlan& plan);
+
+  struct Impl;
+
+ private:
+  explicit Catalog(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The kcr version compiled into this library, recorded in rows.
+std::string_view kcr_version();
+
+}  // namespace kcr::catalog

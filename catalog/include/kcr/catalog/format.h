@@ -1,0 +1,39 @@
+// Rendering catalog rows for people and programs: an aligned table, JSON
+// (stable, documented in docs/catalog.md), CSV (RFC 4180) and "parsable"
+// ('|'-separated with a header line, like `sacct --parsable2`).
+// Tables show local time and human sizes; the other formats show UTC
+// (ISO 8601, "Z") and exact bytes, so their output is the same everywhere.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "kcr/catalog/catalog.h"
+#include "kcr/catalog/records.h"
+
+namespace kcr::catalog {
+
+enum class Format { kTable, kJson, kCsv, kParsable };
+std::optional<Format> parse_format(std::string_view text);
+
+// Bumped when a field of the JSON output changes meaning or disappears
+// (adding fields does not bump it).
+inline constexpr int kJsonFormatVersion = 1;
+
+std::string render_checkpoints(std::span<const CheckpointRow> rows, Format format);
+// One checkpoint with its restores; the table format is "key: value" lines.
+std::string render_checkpoint(const CheckpointRow& row, std::span<const RestoreRow> restores,
+                              Format format);
+std::string render_stats(const Stats& stats, Format format);
+std::string render_prune(const PrunePlan& plan, bool dry_run, Format format);
+
+// 1536 -> "1.5 KiB"; exact below 1 KiB.
+std::string human_bytes(std::uint64_t bytes);
+// ns since the epoch -> "2024-05-01T12:00:00Z" (UTC) or "2024-05-01 14:00:00" (local).
+std::string utc_time(std::int64_t ns);
+std::string local_time(std::int64_t ns);
+
+}  // namespace kcr::catalog

@@ -1,0 +1,565 @@
+#include "kcr/catalog/format.h"
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+#include <functional>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace kcr::catalog {
+
+namespace {
+
+// ---- plain text helpers ----
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string csv_field(std::string_view s) {
+  if (s.find_first_of(",\"\r\n") == std::string_view::npos) {
+    return std::string(s);
+  }
+  std::string out = "\"";
+  for (char c : s) {
+    out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  }
+  return out + "\"";
+}
+
+std::string opt_time(const std::optional<std::int64_t>& ns) {
+  return ns ? utc_time(*ns) : std::string();
+}
+
+std::string seconds(std::uint64_t ns) {
+  return fmt::format("{:.3f}", static_cast<double>(ns) / 1e9);
+}
+
+std::string checksum_hex(std::uint64_t c) {
+  return fmt::format("{:016x}", c);
+}
+
+// A small JSON object builder: fields in the order they are added, which
+// is the documented, stable order.
+class JsonObject {
+ public:
+  JsonObject& raw(std::string_view key, std::string value) {
+    fields_.emplace_back(std::string(key), std::move(value));
+    return *this;
+  }
+  JsonObject& str(std::string_view key, std::string_view v) { return raw(key, json_string(v)); }
+  JsonObject& num(std::string_view key, std::int64_t v) { return raw(key, std::to_string(v)); }
+  JsonObject& unum(std::string_view key, std::uint64_t v) { return raw(key, std::to_string(v)); }
+  JsonObject& real(std::string_view key, double v) { return raw(key, fmt::format("{}", v)); }
+  template <typename T>
+  JsonObject& opt_num(std::string_view key, const std::optional<T>& v) {
+    return raw(key, v ? std::to_string(*v) : "null");
+  }
+  JsonObject& opt_time(std::string_view key, const std::optional<std::int64_t>& ns) {
+    return raw(key, ns ? json_string(utc_time(*ns)) : "null");
+  }
+  std::string text(int indent) const {
+    const std::string pad(static_cast<std::size_t>(indent) + 2, ' ');
+    std::string out = "{\n";
+    for (std::size_t i = 0; i < fields_.size(); ++i) {
+      out += fmt::format("{}{}: {}{}\n", pad, json_string(fields_[i].first), fields_[i].second,
+                         i + 1 < fields_.size() ? "," : "");
+    }
+    return out + std::string(static_cast<std::size_t>(indent), ' ') + "}";
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> fields_;
+};
+
+std::string json_array(const std::vector<JsonObject>& items, int indent) {
+  if (items.empty()) {
+    return "[]";
+  }
+  const std::string pad(static_cast<std::size_t>(indent) + 2, ' ');
+  std::string out = "[\n";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    out += pad + items[i].text(indent + 2) + (i + 1 < items.size() ? ",\n" : "\n");
+  }
+  return out + std::string(static_cast<std::size_t>(indent), ' ') + "]";
+}
+
+// A table of strings rendered in any of the four formats. Machine formats
+// get `machine` cells (exact numbers, UTC); tables get `human` cells.
+struct Column {
+  std::string name;
+  bool right = false;  // numbers align right in tables
+};
+
+std::string render_grid(const std::vector<Column>& cols,
+                        const std::vector<std::vector<std::string>>& rows, Format format) {
+  std::string out;
+  if (format == Format::kCsv || format == Format::kParsable) {
+    const char* sep = format == Format::kCsv ? "," : "|";
+    auto cell = [&](std::string_view s) {
+      return format == Format::kCsv ? csv_field(s) : std::string(s);
+    };
+    for (std::size_t i = 0; i < cols.size(); ++i) {
+      out += (i ? sep : "") + cell(cols[i].name);
+    }
+    out += "\n";
+    for (const auto& row : rows) {
+      for (std::size_t i = 0; i < row.size(); ++i) {
+        out += (i ? sep : "") + cell(row[i]);
+      }
+      out += "\n";
+    }
+    return out;
+  }
+  std::vector<std::size_t> width(cols.size());
+  for (std::size_t i = 0; i < cols.size(); ++i) {
+    width[i] = cols[i].name.size();
+    for (const auto& row : rows) {
+      width[i] = std::max(width[i], row[i].size());
+    }
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string l;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      const bool last = i + 1 == cells.size();
+      if (i) {
+        l += "  ";
+      }
+      if (cols[i].right) {
+        l += fmt::format("{:>{}}", cells[i], width[i]);
+      } else {
+        l += last ? cells[i] : fmt::format("{:<{}}", cells[i], width[i]);
+      }
+    }
+    return l + "\n";
+  };
+  std::vector<std::string> header;
+  for (const auto& c : cols) {
+    header.push_back(c.name);
+  }
+  out += line(header);
+  for (const auto& row : rows) {
+    out += line(row);
+  }
+  return out;
+}
+
+JsonObject checkpoint_json(const CheckpointRow& r) {
+  const auto& i = r.info;
+  JsonObject o;
+  o.num("id", r.id)
+      .opt_num("job", i.job_id == kManualJob ? std::nullopt : std::optional(i.job_id))
+      .opt_num("array_job", i.array_job_id)
+      .opt_num("array_task", i.array_task_id)
+      .str("partition", i.partition)
+      .unum("step", i.step_id)
+      .str("step_name", step_name(i.step_id))
+      .unum("task", i.task)
+      .str("node", i.node)
+      .num("pid", i.pid)
+      .unum("uid", i.uid)
+      .str("user", i.user)
+      .str("image_path", i.image_path)
+      .unum("bytes", r.bytes)
+      .str("checksum", checksum_hex(r.checksum))
+      .str("trigger", to_string(i.trigger))
+      .opt_num("parent", i.parent_id)
+      .str("state", to_string(r.state))
+      .str("state_reason", r.state_reason)
+      .opt_time("created", i.created_ns)
+      .opt_time("committed", r.committed_ns)
+      .opt_time("verified", r.verified_ns)
+      .opt_time("state_changed", r.state_changed_ns)
+      .real("freeze_seconds", static_cast<double>(r.freeze_ns) / 1e9)
+      .real("write_seconds", static_cast<double>(r.write_ns) / 1e9)
+      .str("kcr_version", i.kcr_version)
+      .str("kernel_release", i.kernel_release);
+  return o;
+}
+
+std::string json_document(std::string_view body_key, std::string body) {
+  return fmt::format("{{\n  \"format_version\": {},\n  {}: {}\n}}\n", kJsonFormatVersion,
+                     json_string(body_key), body);
+}
+
+}  // namespace
+
+std::optional<Format> parse_format(std::string_view text) {
+  if (text == "table") {
+    return Format::kTable;
+  }
+  if (text == "json") {
+    return Format::kJson;
+  }
+  if (text == "csv") {
+    return Format::kCsv;
+  }
+  if (text == "parsable" || text == "parsable2") {
+    return Format::kParsable;
+  }
+  return std::nullopt;
+}
+
+std::string human_bytes(std::uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes < 1024) {
+    return fmt::format("{} B", bytes);
+  }
+  double v = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (v >= 1024.0 && unit + 1 < std::size(kUnits)) {
+    v /= 1024.0;
+    ++unit;
+  }
+  return fmt::format("{:.1f} {}", v, kUnits[unit]);
+}
+
+std::string utc_time(std::int64_t ns) {
+  std::time_t t = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string local_time(std::int64_t ns) {
+  std::time_t t = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+std::string render_checkpoints(std::span<const CheckpointRow> rows, Format format) {
+  if (format == Format::kJson) {
+    std::vector<JsonObject> items;
+    for (const auto& r : rows) {
+      items.push_back(checkpoint_json(r));
+    }
+    return json_document("checkpoints", json_array(items, 2));
+  }
+  std::vector<std::vector<std::string>> cells;
+  if (format == Format::kTable) {
+    const std::vector<Column> cols = {{"ID", true},   {"JOB", true}, {"STEP"},  {"TASK", true},
+                                      {"USER"},       {"NODE"},      {"STATE"}, {"TRIGGER"},
+                                      {"SIZE", true}, {"CREATED"},   {"IMAGE"}};
+    for (const auto& r : rows) {
+      const auto& i = r.info;
+      cells.push_back({std::to_string(r.id), job_name(i.job_id), step_name(i.step_id),
+                       std::to_string(i.task), i.user, i.node, std::string(to_string(r.state)),
+                       std::string(to_string(i.trigger)),
+                       r.state == State::kWriting ? "-" : human_bytes(r.bytes),
+                       local_time(r.created_ns()), i.image_path});
+    }
+    return render_grid(cols, cells, format);
+  }
+  const std::vector<Column> cols = {
+      {"id"},         {"job"},         {"step"},    {"task"},        {"user"},
+      {"uid"},        {"node"},        {"pid"},     {"state"},       {"trigger"},
+      {"bytes"},      {"checksum"},    {"created"}, {"committed"},   {"verified"},
+      {"freeze_s"},   {"write_s"},     {"parent"},  {"kcr_version"}, {"kernel_release"},
+      {"image_path"}, {"state_reason"}};
+  for (const auto& r : rows) {
+    const auto& i = r.info;
+    cells.push_back({std::to_string(r.id),
+                     job_name(i.job_id),
+                     step_name(i.step_id),
+                     std::to_string(i.task),
+                     i.user,
+                     std::to_string(i.uid),
+                     i.node,
+                     std::to_string(i.pid),
+                     std::string(to_string(r.state)),
+                     std::string(to_string(i.trigger)),
+                     std::to_string(r.bytes),
+                     checksum_hex(r.checksum),
+                     utc_time(r.created_ns()),
+                     opt_time(r.committed_ns),
+                     opt_time(r.verified_ns),
+                     seconds(r.freeze_ns),
+                     seconds(r.write_ns),
+                     i.parent_id ? std::to_string(*i.parent_id) : "",
+                     i.kcr_version,
+                     i.kernel_release,
+                     i.image_path,
+                     r.state_reason});
+  }
+  return render_grid(cols, cells, format);
+}
+
+std::string render_checkpoint(const CheckpointRow& r, std::span<const RestoreRow> restores,
+                              Format format) {
+  if (format == Format::kJson) {
+    std::vector<JsonObject> items;
+    for (const auto& x : restores) {
+      JsonObject o;
+      o.num("id", x.id)
+          .opt_num("checkpoint", x.checkpoint_id)
+          .str("image_path", x.image_path)
+          .str("node", x.node)
+          .unum("uid", x.uid)
+          .opt_time("started", x.started_ns)
+          .opt_time("finished", x.finished_ns)
+          .str("outcome", to_string(x.outcome))
+          .str("error", x.error_text);
+      items.push_back(std::move(o));
+    }
+    JsonObject doc;
+    doc.num("format_version", kJsonFormatVersion)
+        .raw("checkpoint", checkpoint_json(r).text(2))
+        .raw("restores", json_array(items, 2));
+    return doc.text(0) + "\n";
+  }
+  if (format != Format::kTable) {
+    // One checkpoint is one row of `list`; restores are in the table and JSON views.
+    return render_checkpoints(std::span(&r, 1), format);
+  }
+  const auto& i = r.info;
+  std::vector<std::pair<std::string, std::string>> kv = {
+      {"ID", std::to_string(r.id)},
+      {"Job", job_name(i.job_id) + (i.array_job_id ? fmt::format(" (array {}_{})", *i.array_job_id,
+                                                                 i.array_task_id.value_or(0))
+                                                   : "")},
+      {"Step", step_name(i.step_id)},
+      {"Task", std::to_string(i.task)},
+      {"Partition", i.partition.empty() ? "-" : i.partition},
+      {"User", fmt::format("{} ({})", i.user, i.uid)},
+      {"Node", i.node},
+      {"PID", std::to_string(i.pid)},
+      {"State", std::string(to_string(r.state)) +
+                    (r.state_reason.empty() ? "" : fmt::format(" ({})", r.state_reason))},
+      {"Trigger", std::string(to_string(i.trigger))},
+      {"Image", i.image_path},
+      {"Size", fmt::format("{} ({} bytes)", human_bytes(r.bytes), r.bytes)},
+      {"Checksum", checksum_hex(r.checksum)},
+      {"Parent", i.parent_id ? std::to_string(*i.parent_id) : "-"},
+      {"Created", local_time(r.created_ns())},
+      {"Committed", r.committed_ns ? local_time(*r.committed_ns) : "-"},
+      {"Verified", r.verified_ns ? local_time(*r.verified_ns) : "-"},
+      {"Freeze", fmt::format("{} s", seconds(r.freeze_ns))},
+      {"Write", fmt::format("{} s", seconds(r.write_ns))},
+      {"kcr version", i.kcr_version},
+      {"Kernel", i.kernel_release},
+  };
+  std::string out;
+  for (const auto& [k, v] : kv) {
+    out += fmt::format("{:<12} {}\n", k + ":", v);
+  }
+  if (restores.empty()) {
+    out += "Restores:    none\n";
+    return out;
+  }
+  out += "Restores:\n";
+  std::vector<std::vector<std::string>> cells;
+  for (const auto& x : restores) {
+    cells.push_back({std::to_string(x.id), local_time(x.started_ns), x.node,
+                     std::string(to_string(x.outcome)), x.error_text});
+  }
+  std::string table =
+      render_grid({{"ID", true}, {"STARTED"}, {"NODE"}, {"OUTCOME"}, {"ERROR"}}, cells, format);
+  for (std::size_t pos = 0; pos < table.size();) {
+    std::size_t nl = table.find('\n', pos);
+    out += "  " + table.substr(pos, nl - pos + 1);
+    pos = nl + 1;
+  }
+  return out;
+}
+
+std::string render_stats(const Stats& stats, Format format) {
+  auto rate = [](const UsageStats& u, bool human) {
+    auto r = u.success_rate();
+    if (!r) {
+      return std::string(human ? "-" : "");
+    }
+    return human ? fmt::format("{:.1f}%", *r * 100) : fmt::format("{:.4f}", *r);
+  };
+  auto spg = [](const UsageStats& u, bool human) {
+    auto s = u.seconds_per_gib();
+    if (!s) {
+      return std::string(human ? "-" : "");
+    }
+    return fmt::format("{:.2f}", *s);
+  };
+  if (format == Format::kJson) {
+    auto to_json = [&](const UsageStats& u, bool with_job) {
+      JsonObject o;
+      if (with_job) {
+        o.opt_num("job", u.job_id == kManualJob ? std::nullopt : u.job_id);
+      }
+      o.unum("uid", u.uid)
+          .str("user", u.user)
+          .unum("checkpoints", u.checkpoints)
+          .unum("committed", u.committed)
+          .unum("failed", u.failed)
+          .unum("live", u.live)
+          .unum("live_bytes", u.live_bytes)
+          .unum("written_bytes", u.written_bytes)
+          .raw("success_rate", u.success_rate() ? fmt::format("{}", *u.success_rate()) : "null")
+          .raw("seconds_per_gib",
+               u.seconds_per_gib() ? fmt::format("{}", *u.seconds_per_gib()) : "null")
+          .unum("restores", u.restores);
+      return o;
+    };
+    std::vector<JsonObject> users, jobs;
+    for (const auto& u : stats.per_user) {
+      users.push_back(to_json(u, false));
+    }
+    for (const auto& u : stats.per_job) {
+      jobs.push_back(to_json(u, true));
+    }
+    JsonObject doc;
+    doc.num("format_version", kJsonFormatVersion)
+        .raw("per_user", json_array(users, 2))
+        .raw("per_job", json_array(jobs, 2));
+    return doc.text(0) + "\n";
+  }
+  const bool human = format == Format::kTable;
+  auto row = [&](const UsageStats& u, std::string scope, std::string key) {
+    std::vector<std::string> cells;
+    if (!human) {
+      cells.push_back(std::move(scope));
+    }
+    cells.push_back(std::move(key));
+    if (human) {
+      cells.push_back(u.user);
+    } else {
+      cells.push_back(u.user);
+      cells.push_back(std::to_string(u.uid));
+    }
+    cells.push_back(std::to_string(u.checkpoints));
+    cells.push_back(std::to_string(u.live));
+    cells.push_back(human ? human_bytes(u.live_bytes) : std::to_string(u.live_bytes));
+    cells.push_back(rate(u, human));
+    cells.push_back(spg(u, human));
+    cells.push_back(std::to_string(u.restores));
+    return cells;
+  };
+  if (!human) {
+    std::vector<std::vector<std::string>> cells;
+    for (const auto& u : stats.per_user) {
+      cells.push_back(row(u, "user", u.user));
+    }
+    for (const auto& u : stats.per_job) {
+      cells.push_back(row(u, "job", job_name(u.job_id.value_or(kManualJob))));
+    }
+    return render_grid({{"scope"},
+                        {"key"},
+                        {"user"},
+                        {"uid"},
+                        {"checkpoints"},
+                        {"live"},
+                        {"live_bytes"},
+                        {"success_rate"},
+                        {"seconds_per_gib"},
+                        {"restores"}},
+                       cells, format);
+  }
+  auto section = [&](std::string_view key_name, const std::vector<UsageStats>& list, bool jobs) {
+    std::vector<std::vector<std::string>> cells;
+    for (const auto& u : list) {
+      cells.push_back(row(u, "", jobs ? job_name(u.job_id.value_or(kManualJob)) : u.user));
+      if (!jobs) {
+        cells.back().erase(cells.back().begin() + 1);  // the key already is the user
+      }
+    }
+    std::vector<Column> cols = {{std::string(key_name), jobs}};
+    if (jobs) {
+      cols.push_back({"USER"});
+    }
+    for (Column c :
+         {Column{"CHECKPOINTS", true}, Column{"LIVE", true}, Column{"LIVE SIZE", true},
+          Column{"SUCCESS", true}, Column{"S/GIB WRITTEN", true}, Column{"RESTORES", true}}) {
+      cols.push_back(c);
+    }
+    return render_grid(cols, cells, format);
+  };
+  return fmt::format("Per user:\n{}\nPer job:\n{}", section("USER", stats.per_user, false),
+                     section("JOB", stats.per_job, true));
+}
+
+std::string render_prune(const PrunePlan& plan, bool dry_run, Format format) {
+  if (format == Format::kJson) {
+    std::vector<JsonObject> items;
+    for (const auto& a : plan.actions) {
+      JsonObject o;
+      o.num("id", a.id)
+          .str("action", to_string(a.kind))
+          .str("state", to_string(a.from))
+          .unum("uid", a.uid)
+          .str("image_path", a.image_path)
+          .unum("bytes", a.bytes)
+          .raw("unlink_image", a.unlink_image ? "true" : "false")
+          .str("reason", a.reason);
+      items.push_back(std::move(o));
+    }
+    std::string notes = "[";
+    for (std::size_t i = 0; i < plan.notes.size(); ++i) {
+      notes += (i ? ", " : "") + json_string(plan.notes[i]);
+    }
+    notes += "]";
+    JsonObject doc;
+    doc.num("format_version", kJsonFormatVersion)
+        .raw("dry_run", dry_run ? "true" : "false")
+        .raw("actions", json_array(items, 2))
+        .raw("notes", notes);
+    return doc.text(0) + "\n";
+  }
+  const bool human = format == Format::kTable;
+  std::vector<std::vector<std::string>> cells;
+  std::uint64_t bytes = 0;
+  for (const auto& a : plan.actions) {
+    bytes += a.unlink_image ? a.bytes : 0;
+    cells.push_back({std::to_string(a.id), std::string(to_string(a.kind)),
+                     std::string(to_string(a.from)),
+                     human ? human_bytes(a.bytes) : std::to_string(a.bytes),
+                     a.unlink_image ? "yes" : "no (in use)", a.reason, a.image_path});
+  }
+  std::string out = render_grid({{human ? "ID" : "id", true},
+                                 {human ? "ACTION" : "action"},
+                                 {human ? "STATE" : "state"},
+                                 {human ? "SIZE" : "bytes", true},
+                                 {human ? "UNLINK" : "unlink"},
+                                 {human ? "REASON" : "reason"},
+                                 {human ? "IMAGE" : "image_path"}},
+                                cells, format);
+  if (human) {
+    out += fmt::format("{} {} checkpoint(s), {} of images\n", dry_run ? "Would prune" : "Pruned",
+                       plan.actions.size(), human_bytes(bytes));
+    for (const auto& n : plan.notes) {
+      out += fmt::format("note: {}\n", n);
+    }
+  }
+  return out;
+}
+
+}  // namespace kcr::catalog

@@ -1,0 +1,287 @@
+#include "kcr/catalog/retention.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "kcr/catalog/format.h"
+
+namespace kcr::catalog {
+
+namespace {
+
+// "7d", "90m", "45s": the largest unit that divides the duration exactly.
+std::string short_duration(std::chrono::seconds d) {
+  const auto s = d.count();
+  if (s != 0 && s % 86400 == 0) {
+    return fmt::format("{}d", s / 86400);
+  }
+  if (s != 0 && s % 3600 == 0) {
+    return fmt::format("{}h", s / 3600);
+  }
+  if (s != 0 && s % 60 == 0) {
+    return fmt::format("{}m", s / 60);
+  }
+  return fmt::format("{}s", s);
+}
+
+// A series is what keep_last counts: the checkpoints one restart chooses among.
+using SeriesKey = std::tuple<bool, std::uint32_t, std::uint32_t, std::uint32_t, std::uint32_t,
+                             std::string, std::int32_t>;
+
+SeriesKey series_of(const CheckpointRow& r) {
+  const auto& i = r.info;
+  if (i.job_id == kManualJob) {
+    return {true, 0, 0, 0, i.uid, i.node, i.pid};  // one process
+  }
+  return {false, i.job_id, i.step_id, i.task, 0, std::string(), 0};  // one task of a step
+}
+
+// Oldest first; id breaks ties so the order is total.
+bool older(const CheckpointRow* a, const CheckpointRow* b) {
+  return std::tie(a->info.created_ns, a->id) < std::tie(b->info.created_ns, b->id);
+}
+
+struct Planner {
+  std::span<const CheckpointRow> rows;
+  const RetentionPolicy& policy;
+  const ActiveJobs& active;
+  std::int64_t now_ns;
+
+  std::unordered_map<std::int64_t, const CheckpointRow*> by_id;
+  std::unordered_map<std::int64_t, bool> kept;                  // rows that survive this prune
+  std::unordered_map<std::int64_t, std::string> expire_reason;  // what the rules said
+  std::unordered_map<std::int64_t, bool> newest_of_active;
+  std::unordered_map<std::int64_t, int> kept_children;  // kept rows naming this one as parent
+  std::set<std::uint32_t> recently_active_jobs;
+
+  std::int64_t age_ns(const CheckpointRow& r) const { return now_ns - r.created_ns(); }
+
+  bool max_age_exceeded(const CheckpointRow& r) const {
+    return policy.max_age.count() > 0 &&
+           age_ns(r) > std::chrono::duration_cast<std::chrono::nanoseconds>(policy.max_age).count();
+  }
+
+  bool job_active(std::uint32_t job) const {
+    if (job == kManualJob) {
+      return false;
+    }
+    if (active) {
+      return active->contains(job);
+    }
+    return recently_active_jobs.contains(job);
+  }
+
+  void index() {
+    for (const auto& r : rows) {
+      by_id[r.id] = &r;
+      if (r.info.job_id != kManualJob && !max_age_exceeded(r)) {
+        recently_active_jobs.insert(r.info.job_id);  // only used without a list of active jobs
+      }
+    }
+  }
+
+  // keep_last and max_age, per series, sparing the newest of an active job.
+  void apply_rules() {
+    std::map<SeriesKey, std::vector<const CheckpointRow*>> series;
+    for (const auto& r : rows) {
+      if (is_good(r.state)) {
+        series[series_of(r)].push_back(&r);
+      } else if (r.state == State::kWriting &&
+                 age_ns(r) <=
+                     std::chrono::duration_cast<std::chrono::nanoseconds>(policy.writing_timeout)
+                         .count()) {
+        kept[r.id] = true;  // being written now; may name a parent it needs
+      }
+    }
+    for (auto& [key, list] : series) {
+      std::sort(list.begin(), list.end(), [](auto* a, auto* b) { return older(b, a); });
+      for (std::size_t rank = 0; rank < list.size(); ++rank) {
+        const CheckpointRow& r = *list[rank];
+        std::string why;
+        if (policy.keep_last > 0 && rank >= policy.keep_last) {
+          why = fmt::format("not among the newest {} of its series (keep_last)", policy.keep_last);
+        } else if (max_age_exceeded(r)) {
+          why = fmt::format("older than max_age {}", short_duration(policy.max_age));
+        }
+        newest_of_active[r.id] = rank == 0 && job_active(r.info.job_id);
+        if (!why.empty() && !newest_of_active[r.id]) {
+          expire_reason[r.id] = why;
+        } else {
+          kept[r.id] = true;
+        }
+      }
+    }
+  }
+
+  // A kept row's parent is kept too, and so on up the chain.
+  void keep_parents() {
+    std::vector<std::int64_t> work;
+    for (const auto& [id, k] : kept) {
+      work.push_back(id);
+    }
+    while (!work.empty()) {
+      const CheckpointRow* r = by_id.at(work.back());
+      work.pop_back();
+      if (!r->info.parent_id || !by_id.contains(*r->info.parent_id)) {
+        continue;
+      }
+      std::int64_t parent = *r->info.parent_id;
+      ++kept_children[parent];
+      if (!kept[parent]) {
+        kept[parent] = true;
+        work.push_back(parent);
+      }
+    }
+  }
+
+  // Takes a kept good row out for the quota; returns the bytes that frees,
+  // counting a parent that stayed only for this child and now goes too.
+  std::uint64_t drop(const CheckpointRow& r, std::string why,
+                     std::set<const CheckpointRow*, decltype(&older)>& removable) {
+    kept[r.id] = false;
+    expire_reason[r.id] = std::move(why);
+    std::uint64_t freed = r.bytes;
+    if (!r.info.parent_id || !by_id.contains(*r.info.parent_id)) {
+      return freed;
+    }
+    const CheckpointRow& parent = *by_id.at(*r.info.parent_id);
+    if (--kept_children[parent.id] > 0 || !kept[parent.id] || !is_good(parent.state)) {
+      return freed;
+    }
+    auto rule = expire_reason.find(parent.id);
+    if (rule != expire_reason.end()) {
+      freed += drop(parent, rule->second, removable);  // kept only for this child
+    } else if (!newest_of_active[parent.id]) {
+      removable.insert(&parent);  // now free to go, oldest first like the rest
+    }
+    return freed;
+  }
+
+  // Oldest first, among what the other rules keep, until the user fits.
+  void apply_quota(PrunePlan& plan) {
+    if (policy.user_quota == 0) {
+      return;
+    }
+    std::map<std::uint32_t, std::vector<const CheckpointRow*>> per_user;
+    for (const auto& r : rows) {
+      if (is_good(r.state) && kept[r.id]) {
+        per_user[r.info.uid].push_back(&r);
+      }
+    }
+    for (auto& [uid, list] : per_user) {
+      std::uint64_t total = 0;
+      for (auto* r : list) {
+        total += r->bytes;
+      }
+      if (total <= policy.user_quota) {
+        continue;
+      }
+      std::set<const CheckpointRow*, decltype(&older)> removable(&older);
+      for (auto* r : list) {
+        if (!newest_of_active[r->id] && kept_children[r->id] == 0) {
+          removable.insert(r);
+        }
+      }
+      const std::string why = fmt::format("user over user_quota {} ({} kept)",
+                                          human_bytes(policy.user_quota), human_bytes(total));
+      while (total > policy.user_quota && !removable.empty()) {
+        const CheckpointRow* victim = *removable.begin();
+        removable.erase(removable.begin());
+        if (!kept[victim->id]) {
+          continue;
+        }
+        std::uint64_t freed = drop(*victim, why, removable);
+        total -= std::min(total, freed);
+      }
+      if (total > policy.user_quota) {
+        plan.notes.push_back(fmt::format(
+            "user {} stays over user_quota {} by {}: the rest is protected (newest checkpoint of "
+            "a running job, or the parent of a kept one)",
+            list.front()->info.user, human_bytes(policy.user_quota),
+            human_bytes(total - policy.user_quota)));
+      }
+    }
+  }
+
+  PrunePlan plan() {
+    PrunePlan out;
+    index();
+    apply_rules();
+    keep_parents();
+    apply_quota(out);
+
+    // Paths that stay in use: never unlink them from under a live row.
+    std::set<std::string_view> live_paths;
+    for (const auto& r : rows) {
+      bool live = is_good(r.state) || r.state == State::kWriting;
+      if (live && kept[r.id]) {
+        live_paths.insert(r.info.image_path);
+      }
+    }
+    const auto writing_timeout_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(policy.writing_timeout).count();
+    for (const auto& r : rows) {
+      PruneAction a;
+      if (is_good(r.state)) {
+        if (kept[r.id]) {
+          continue;
+        }
+        a.kind = PruneKind::kExpire;
+        a.reason = expire_reason[r.id];
+      } else if (r.state == State::kWriting) {
+        if (kept[r.id] || age_ns(r) <= writing_timeout_ns) {
+          continue;
+        }
+        a.kind = PruneKind::kAbandonWriting;
+        a.reason = fmt::format("still WRITING after writing_timeout {}: its writer died",
+                               short_duration(policy.writing_timeout));
+      } else if (r.state == State::kFailed || r.state == State::kCorrupt ||
+                 r.state == State::kExpired) {
+        if (kept[r.id]) {
+          continue;  // the parent of a kept row, however damaged
+        }
+        a.kind = PruneKind::kClean;
+        a.reason = r.state_reason.empty()
+                       ? fmt::format("{}", to_string(r.state))
+                       : fmt::format("{}: {}", to_string(r.state), r.state_reason);
+      } else {
+        continue;
+      }
+      a.id = r.id;
+      a.from = r.state;
+      a.uid = r.info.uid;
+      a.image_path = r.info.image_path;
+      a.bytes = r.bytes;
+      a.unlink_image = !live_paths.contains(r.info.image_path);
+      out.actions.push_back(std::move(a));
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+PrunePlan plan_retention(std::span<const CheckpointRow> rows, const RetentionPolicy& policy,
+                         const ActiveJobs& active, std::int64_t now_ns) {
+  Planner p{rows, policy, active, now_ns, {}, {}, {}, {}, {}, {}};
+  return p.plan();
+}
+
+std::string_view to_string(PruneKind kind) {
+  switch (kind) {
+    case PruneKind::kExpire:
+      return "expire";
+    case PruneKind::kAbandonWriting:
+      return "abandon";
+    case PruneKind::kClean:
+      return "clean";
+  }
+  return "?";
+}
+
+}  // namespace kcr::catalog
