@@ -102,7 +102,7 @@ static int kcr_capture_current(struct kcr_ckpt_req *req)
 	req->thread->robust_list = (u64)(unsigned long)current->robust_list;
 	req->thread->robust_list_len = sizeof(struct robust_list_head);
 	get_task_comm(req->thread->comm, current);
-	return kcr_files_capture(req->files);
+	return kcr_files_capture(req->files, req->out);
 }
 
 /* task_work callback: runs in the target before it returns to user space. */

@@ -61,7 +61,7 @@ void kcr_files_state_free(struct kcr_files_state *st)
 }
 
 /* Runs in the parked target. Returns -EMFILE when it has too many files. */
-int kcr_files_capture(struct kcr_files_state *st)
+int kcr_files_capture(struct kcr_files_state *st, const struct file *skip)
 {
 	struct files_struct *files = current->files;
 	struct fs_struct *fs = current->fs;
@@ -76,7 +76,11 @@ int kcr_files_capture(struct kcr_files_state *st)
 		if (fd >= fdt->max_fds)
 			break;
 		f = files_lookup_fd_rcu(files, fd);
-		if (!f || !get_file_rcu(f))
+		/*
+		 * A self-checkpoint has the image and /dev/kcr open: neither is part
+		 * of the program's state, and the image cannot contain itself.
+		 */
+		if (!f || f == skip || kcr_is_device_file(f) || !get_file_rcu(f))
 			continue;
 		if (st->nr >= KCR_MAX_FDS) {
 			fput(f);

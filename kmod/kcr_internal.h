@@ -76,7 +76,7 @@ int kcr_cpu_restore(const struct kcr_thread *th, const void *xstate);
 /* ---- address space (kcr_mm.c) ---- */
 int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *mm,
 		u64 *pages_saved, struct kcr_reason *why);
-int kcr_mm_validate(struct kcr_image *img, struct kcr_reason *why);
+int kcr_mm_validate(struct kcr_image *img, bool dry_run, struct kcr_reason *why);
 int kcr_mm_restore(struct kcr_image *img, struct kcr_reason *why);
 void kcr_mm_plan_free(struct kcr_image *img);
 
@@ -93,7 +93,8 @@ void kcr_signal_restore(struct kcr_image *img, const struct kcr_thread *th);
 struct kcr_files_state;
 struct kcr_files_state *kcr_files_state_alloc(void);
 void kcr_files_state_free(struct kcr_files_state *st);
-int kcr_files_capture(struct kcr_files_state *st);
+int kcr_files_capture(struct kcr_files_state *st, const struct file *skip);
+bool kcr_is_device_file(const struct file *f);
 int kcr_files_check(const struct kcr_files_state *st, struct kcr_reason *why);
 int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st,
 		   struct kcr_reason *why);

@@ -78,6 +78,11 @@ static const struct file_operations kcr_fops = {
 	.compat_ioctl = NULL, /* 32-bit processes are not supported */
 };
 
+bool kcr_is_device_file(const struct file *f)
+{
+	return f->f_op == &kcr_fops;
+}
+
 static struct miscdevice kcr_dev = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = "kcr",

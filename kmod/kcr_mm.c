@@ -519,7 +519,7 @@ static int kcr_mm_fields_check(const struct kcr_mm *m, struct kcr_reason *why)
 	return 0;
 }
 
-static int kcr_vdso_check(const struct kcr_mm *m, struct kcr_reason *why)
+static int kcr_vdso_check(const struct kcr_mm *m, bool dry_run, struct kcr_reason *why)
 {
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma;
@@ -531,22 +531,25 @@ static int kcr_vdso_check(const struct kcr_mm *m, struct kcr_reason *why)
 		kcr_set_reason(why, "image vdso placement is invalid");
 		return -EINVAL;
 	}
+	mmap_read_lock(mm);
+	vma = find_vma(mm, vdso);
+	if (!vma || vma->vm_start != vdso || vma->vm_end - vma->vm_start != m->vdso_end - m->vdso_start) {
+		kcr_set_reason(why, "vdso size differs from the image's (another kernel build?)");
+		err = -EINVAL;
+	}
+	mmap_read_unlock(mm);
+	if (err || dry_run)
+		return err;
+	/* libkcr moves its vdso to the image's address before the real restore. */
 	if (vdso != m->vdso_start) {
 		kcr_set_reason(why, "the restorer's vdso is at %lx, the image's at %llx (libkcr moves it first)",
 			       vdso, m->vdso_start);
 		return -EADDRNOTAVAIL;
 	}
-	mmap_read_lock(mm);
-	vma = find_vma(mm, vdso);
-	if (!vma || vma->vm_start != vdso || vma->vm_end != m->vdso_end) {
-		kcr_set_reason(why, "vdso size differs from the image's (another kernel build?)");
-		err = -EINVAL;
-	}
-	mmap_read_unlock(mm);
-	return err;
+	return 0;
 }
 
-int kcr_mm_validate(struct kcr_image *img, struct kcr_reason *why)
+int kcr_mm_validate(struct kcr_image *img, bool dry_run, struct kcr_reason *why)
 {
 	struct kcr_loaded_section *s = &img->sec[KCR_SEC_MM];
 	struct kcr_mm_plan *plan;
@@ -563,7 +566,7 @@ int kcr_mm_validate(struct kcr_image *img, struct kcr_reason *why)
 	memcpy(&plan->mm, s->data, sizeof(plan->mm));
 	err = kcr_mm_fields_check(&plan->mm, why);
 	if (!err)
-		err = kcr_vdso_check(&plan->mm, why);
+		err = kcr_vdso_check(&plan->mm, dry_run, why);
 	if (!err)
 		err = kcr_vmas_parse(img, plan, why);
 	if (!err)

@@ -79,7 +79,8 @@ static int kcr_restorer_check(struct kcr_reason *why)
 	return 0;
 }
 
-static int kcr_restore_validate(struct kcr_image *img, struct file *f, struct kcr_reason *why)
+static int kcr_restore_validate(struct kcr_image *img, struct file *f, bool dry_run,
+				struct kcr_reason *why)
 {
 	int err;
 
@@ -91,7 +92,7 @@ static int kcr_restore_validate(struct kcr_image *img, struct file *f, struct kc
 	if (!err)
 		err = kcr_signal_validate(img, why);
 	if (!err)
-		err = kcr_mm_validate(img, why);
+		err = kcr_mm_validate(img, dry_run, why);
 	return err;
 }
 
@@ -123,8 +124,8 @@ static int kcr_restore_image(struct kcr_restore_args *a, struct file *f, long *a
 	const void *xstate;
 	int err;
 
-	err = kcr_restore_validate(&img, f, why);
-	if (err)
+	err = kcr_restore_validate(&img, f, a->flags & KCR_RST_VALIDATE_ONLY, why);
+	if (err || (a->flags & KCR_RST_VALIDATE_ONLY))
 		goto out;
 	th = img.sec[KCR_SEC_THREAD].data;
 	xstate = th + 1;

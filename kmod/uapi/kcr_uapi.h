@@ -69,7 +69,8 @@ struct kcr_checkpoint_args {
 
 /* kcr_restore_args.flags */
 #define KCR_RST_ROLLBACK_FILES (1U << 0) /* lib handled grown files; informational */
-#define KCR_RST_FLAGS_ALL (KCR_RST_ROLLBACK_FILES)
+#define KCR_RST_VALIDATE_ONLY (1U << 1) /* check the image, change nothing, return 0 */
+#define KCR_RST_FLAGS_ALL (KCR_RST_ROLLBACK_FILES | KCR_RST_VALIDATE_ONLY)
 
 struct kcr_restore_args {
 	__u32 size; /* sizeof(struct kcr_restore_args) */

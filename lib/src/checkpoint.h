@@ -1,0 +1,44 @@
+// Checkpointing a process (or the caller itself) into an image file.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "status.h"
+
+namespace kcr {
+
+struct CheckpointOptions {
+  bool kill = false;
+  // Called about every 200 ms from a helper thread while the module writes.
+  std::function<void(uint64_t done, uint64_t total)> progress;
+};
+
+struct CheckpointResult {
+  uint64_t image_bytes = 0;
+  uint64_t pages_saved = 0;
+  uint64_t freeze_ns = 0;
+  uint64_t write_ns = 0;
+  uint64_t sync_ns = 0;
+  uint64_t header_checksum = 0;
+  uint32_t target_uid = 0;
+  uint32_t target_gid = 0;
+};
+
+// Writes to "<path>.tmp-XXXXXX", syncs, then renames over `path`: a reader
+// sees the old image or the whole new one, never a partial file.
+Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& options,
+                  CheckpointResult* result);
+
+// The caller checkpoints itself. *restarted is false when the call returns in
+// the original process and true when it returns in a process restored from
+// the image. Runs the registered callbacks (see callbacks.h).
+Status CheckpointSelf(const std::string& path, CheckpointResult* result, bool* restarted);
+
+// Bytes of memory a checkpoint of `pid` will roughly save (for progress).
+uint64_t EstimateImageBytes(pid_t pid);
+
+}  // namespace kcr

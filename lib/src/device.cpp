@@ -1,0 +1,45 @@
+#include "device.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include <cstring>
+
+namespace kcr {
+
+Status OpenDevice(UniqueFd* device) {
+  UniqueFd fd(::open(KCR_DEVICE_PATH, O_RDWR | O_CLOEXEC));
+  if (!fd.valid()) {
+    int e = errno;
+    if (e == ENOENT) {
+      struct stat st;
+      bool loaded = ::stat("/sys/module/kcr", &st) == 0;
+      return Status::Error(e, loaded ? "kcr module is loaded but " KCR_DEVICE_PATH
+                                       " is missing; fix: check devtmpfs/udev"
+                                     : "kcr module is not loaded; fix: insmod kcr.ko "
+                                       "(or modprobe kcr)");
+    }
+    return Status::Errorf(e, "cannot open {}: {}", KCR_DEVICE_PATH, std::strerror(e));
+  }
+  kcr_version v{};
+  KCR_RETURN_IF_ERROR(QueryVersion(fd.get(), &v));
+  if (v.abi_version != KCR_ABI_VERSION) {
+    return Status::Errorf(EPROTO,
+                          "kcr module speaks ABI {} but this kcr needs ABI {}; fix: load the "
+                          "kcr.ko built with this kcr",
+                          v.abi_version, KCR_ABI_VERSION);
+  }
+  *device = std::move(fd);
+  return Status::Ok();
+}
+
+Status QueryVersion(int device_fd, kcr_version* version) {
+  std::memset(version, 0, sizeof(*version));
+  if (::ioctl(device_fd, KCR_IOC_VERSION, version) != 0) {
+    return SysError("querying the kcr module version");
+  }
+  return Status::Ok();
+}
+
+}  // namespace kcr

@@ -1,0 +1,320 @@
+#include "image.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <xxhash.h>
+
+#include <cstring>
+
+#include "json_writer.h"
+#include "unique_fd.h"
+
+namespace kcr {
+
+namespace {
+
+constexpr uint64_t Align8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
+
+Status Malformed(std::string_view what, uint64_t offset) {
+  return Status::Errorf(EBADMSG, "corrupt image: {} (at offset {})", what, offset);
+}
+
+// Reads a T from the front of `rest`, advancing it; false if too short.
+template <typename T>
+bool Take(std::span<const uint8_t>* rest, T* out) {
+  if (rest->size() < sizeof(T)) return false;
+  std::memcpy(out, rest->data(), sizeof(T));
+  *rest = rest->subspan(sizeof(T));
+  return true;
+}
+
+bool TakeString(std::span<const uint8_t>* rest, uint32_t len, std::string* out) {
+  if (rest->size() < Align8(len)) return false;
+  out->assign(reinterpret_cast<const char*>(rest->data()), len);
+  *rest = rest->subspan(Align8(len));
+  return true;
+}
+
+const char* SectionName(uint32_t type) {
+  switch (type) {
+    case KCR_SEC_END: return "end";
+    case KCR_SEC_THREAD: return "thread";
+    case KCR_SEC_MM: return "mm";
+    case KCR_SEC_VMAS: return "vmas";
+    case KCR_SEC_SIGNALS: return "signals";
+    case KCR_SEC_FILES: return "files";
+    case KCR_SEC_FS: return "fs";
+    case KCR_SEC_GHOST: return "ghost";
+    case KCR_SEC_PAGES: return "pages";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+uint64_t Hash64(const void* data, size_t len, uint64_t seed) { return XXH64(data, len, seed); }
+
+Status Image::Open(const std::string& path, std::unique_ptr<Image>* out) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return SysError("cannot open image {}", path);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return SysError("cannot stat image {}", path);
+  if (!S_ISREG(st.st_mode)) return Status::Errorf(EINVAL, "{} is not a regular file", path);
+  if (st.st_size < KCR_HEADER_SIZE) {
+    return Status::Errorf(EBADMSG, "{} is not a kcr image: only {} bytes (truncated?)", path,
+                          st.st_size);
+  }
+  std::unique_ptr<Image> image(new Image());
+  image->path_ = path;
+  image->size_ = static_cast<size_t>(st.st_size);
+  void* map = ::mmap(nullptr, image->size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+  if (map == MAP_FAILED) return SysError("cannot map image {}", path);
+  image->map_ = static_cast<const uint8_t*>(map);
+  KCR_RETURN_IF_ERROR(image->Parse().With(path));
+  *out = std::move(image);
+  return Status::Ok();
+}
+
+Image::~Image() {
+  if (map_) ::munmap(const_cast<uint8_t*>(map_), size_);
+}
+
+Status Image::Parse() {
+  std::memcpy(&header_, map_, sizeof(header_));
+  if (std::memcmp(header_.magic, KCR_IMAGE_MAGIC, sizeof(header_.magic)) != 0) {
+    return Status::Error(EBADMSG, "not a kcr image (bad magic)");
+  }
+  if (header_.version != KCR_IMAGE_VERSION || header_.header_size != KCR_HEADER_SIZE) {
+    return Status::Errorf(EPROTONOSUPPORT, "image format version {} is not supported (this kcr "
+                          "reads version {})", header_.version, KCR_IMAGE_VERSION);
+  }
+  kcr_image_header copy = header_;
+  copy.checksum = 0;
+  if (Hash64(&copy, sizeof(copy), 0) != header_.checksum) {
+    return Status::Error(EBADMSG, "corrupt image: header checksum mismatch");
+  }
+  if (header_.image_bytes != size_) {
+    return Status::Errorf(EBADMSG, "image is {} bytes but its header says {} (truncated?)",
+                          size_, header_.image_bytes);
+  }
+  header_.release[KCR_UTS_LEN - 1] = 0;
+  header_.kversion[KCR_UTS_LEN - 1] = 0;
+  header_.comm[sizeof(header_.comm) - 1] = 0;
+
+  uint64_t pos = KCR_HEADER_SIZE;
+  uint32_t count = 0;
+  for (;;) {
+    kcr_section s;
+    if (size_ - pos < sizeof(s)) return Malformed("truncated section header", pos);
+    std::memcpy(&s, map_ + pos, sizeof(s));
+    uint64_t payload = pos + sizeof(s);
+    if (s.type >= KCR_SEC_MAX) return Malformed("unknown section type", pos);
+    if (s.size > size_ - payload || Align8(s.size) > size_ - payload) {
+      return Malformed(fmt::format("{} section runs past the end", SectionName(s.type)), pos);
+    }
+    if (seen_sections_ & (1U << s.type)) return Malformed("duplicate section", pos);
+    seen_sections_ |= 1U << s.type;
+    ++count;
+    std::span<const uint8_t> data(map_ + payload, s.size);
+    if (s.type != KCR_SEC_PAGES && Hash64(data.data(), data.size(), 0) != s.checksum) {
+      return Malformed(fmt::format("{} section checksum mismatch", SectionName(s.type)), pos);
+    }
+    KCR_RETURN_IF_ERROR(ParseSection(s, data, payload));
+    pos = payload + Align8(s.size);
+    if (s.type == KCR_SEC_END) break;
+  }
+  if (pos != size_) return Malformed("data after the end section", pos);
+  if (count != header_.nr_sections) return Malformed("section count differs from header", pos);
+  for (uint32_t need : {KCR_SEC_THREAD, KCR_SEC_MM, KCR_SEC_VMAS, KCR_SEC_SIGNALS, KCR_SEC_FILES,
+                        KCR_SEC_FS, KCR_SEC_PAGES}) {
+    if (!(seen_sections_ & (1U << need))) {
+      return Malformed(fmt::format("{} section missing", SectionName(need)), pos);
+    }
+  }
+  for (const FdRecord& f : fds_) {
+    if (f.fd.kind == KCR_FD_GHOST && f.fd.ghost_id >= ghosts_.size()) {
+      return Malformed("deleted-file record without its contents", pos);
+    }
+  }
+  return Status::Ok();
+}
+
+Status Image::ParseSection(const kcr_section& s, std::span<const uint8_t> data, uint64_t offset) {
+  std::span<const uint8_t> rest = data;
+  switch (s.type) {
+    case KCR_SEC_END:
+      return Status::Ok();
+    case KCR_SEC_THREAD:
+      if (!Take(&rest, &thread_) || rest.size() != thread_.xstate_size) {
+        return Malformed("thread section size", offset);
+      }
+      xstate_ = rest;
+      return Status::Ok();
+    case KCR_SEC_MM:
+      if (!Take(&rest, &mm_) || !rest.empty()) return Malformed("mm section size", offset);
+      return Status::Ok();
+    case KCR_SEC_VMAS:
+      for (uint32_t i = 0; i < s.count; i++) {
+        VmaRecord r;
+        if (!Take(&rest, &r.vma) || !TakeString(&rest, r.vma.path_len, &r.path)) {
+          return Malformed("mapping table", offset);
+        }
+        vmas_.push_back(std::move(r));
+      }
+      if (!rest.empty() || vmas_.size() != mm_.nr_vmas) return Malformed("mapping count", offset);
+      return Status::Ok();
+    case KCR_SEC_SIGNALS:
+      if (!Take(&rest, &signals_) || signals_.nr_pending != s.count ||
+          rest.size() != uint64_t{s.count} * sizeof(kcr_pending_signal)) {
+        return Malformed("signal section", offset);
+      }
+      pending_.resize(s.count);
+      if (s.count) std::memcpy(pending_.data(), rest.data(), rest.size());
+      return Status::Ok();
+    case KCR_SEC_FILES:
+      for (uint32_t i = 0; i < s.count; i++) {
+        FdRecord r;
+        if (!Take(&rest, &r.fd) || !TakeString(&rest, r.fd.path_len, &r.path)) {
+          return Malformed("file table", offset);
+        }
+        fds_.push_back(std::move(r));
+      }
+      if (!rest.empty()) return Malformed("file table size", offset);
+      return Status::Ok();
+    case KCR_SEC_FS:
+      if (!Take(&rest, &fs_) || !TakeString(&rest, fs_.cwd_len, &cwd_) || !rest.empty()) {
+        return Malformed("fs section", offset);
+      }
+      return Status::Ok();
+    case KCR_SEC_GHOST:
+      for (uint32_t i = 0; i < s.count; i++) {
+        GhostRecord g;
+        if (!Take(&rest, &g.ghost) || rest.size() < Align8(g.ghost.size) || g.ghost.id != i) {
+          return Malformed("deleted-file contents", offset);
+        }
+        g.contents = rest.first(g.ghost.size);
+        rest = rest.subspan(Align8(g.ghost.size));
+        ghosts_.push_back(g);
+      }
+      if (!rest.empty()) return Malformed("deleted-file section size", offset);
+      return Status::Ok();
+    case KCR_SEC_PAGES: {
+      uint64_t pos = 0, prev_end = 0;
+      while (pos < data.size()) {
+        PageChunkRef ref;
+        if (data.size() - pos < sizeof(ref.chunk)) return Malformed("page chunk", offset + pos);
+        std::memcpy(&ref.chunk, data.data() + pos, sizeof(ref.chunk));
+        uint64_t len = uint64_t{ref.chunk.nr_pages} * KCR_PAGE_SIZE;
+        pos += sizeof(ref.chunk);
+        if (ref.chunk.nr_pages == 0 || ref.chunk.nr_pages > KCR_CHUNK_MAX_PAGES ||
+            ref.chunk.addr % KCR_PAGE_SIZE || ref.chunk.addr < prev_end ||
+            len > data.size() - pos) {
+          return Malformed("page chunk header", offset + pos);
+        }
+        ref.data_offset = offset + pos;
+        prev_end = ref.chunk.addr + len;
+        pos += len;
+        chunks_.push_back(ref);
+      }
+      return Status::Ok();
+    }
+  }
+  return Malformed("unknown section", offset);
+}
+
+uint64_t Image::page_bytes() const {
+  uint64_t n = 0;
+  for (const PageChunkRef& c : chunks_) n += uint64_t{c.chunk.nr_pages} * KCR_PAGE_SIZE;
+  return n;
+}
+
+Status Image::VerifyPages(const Progress& progress) const {
+  uint64_t total = page_bytes(), done = 0;
+  for (const PageChunkRef& c : chunks_) {
+    uint64_t len = uint64_t{c.chunk.nr_pages} * KCR_PAGE_SIZE;
+    if (Hash64(map_ + c.data_offset, len, c.chunk.addr) != c.chunk.checksum) {
+      return Status::Errorf(EBADMSG, "{}: corrupt image: memory at {:#x} ({} pages, offset {}) "
+                            "fails its checksum", path_, c.chunk.addr, c.chunk.nr_pages,
+                            c.data_offset);
+    }
+    done += len;
+    if (progress) progress(done, total);
+  }
+  return Status::Ok();
+}
+
+std::string Image::DescribeJson() const {
+  JsonWriter j;
+  j.BeginObject();
+  j.Key("path").String(path_);
+  j.Key("format_version").Uint(header_.version);
+  j.Key("pid").Int(header_.pid);
+  j.Key("uid").Uint(header_.uid);
+  j.Key("gid").Uint(header_.gid);
+  j.Key("comm").String(header_.comm);
+  j.Key("kernel_release").String(header_.release);
+  j.Key("kernel_version").String(header_.kversion);
+  j.Key("created_ns").Uint(header_.created_ns);
+  j.Key("image_bytes").Uint(header_.image_bytes);
+  j.Key("pages_saved").Uint(header_.pages_saved);
+  j.Key("page_bytes").Uint(page_bytes());
+  j.Key("page_chunks").Uint(chunks_.size());
+  j.Key("xstate_size").Uint(header_.xstate_size);
+  j.Key("xfeatures").Uint(header_.xfeatures);
+  j.Key("freeze_ns").Uint(header_.freeze_ns);
+  j.Key("header_checksum").String(fmt::format("{:016x}", header_.checksum));
+  j.Key("threads").BeginArray();
+  j.BeginObject();
+  j.Key("tid").Int(thread_.tid);
+  j.Key("comm").String(std::string(thread_.comm, strnlen(thread_.comm, sizeof(thread_.comm))));
+  j.Key("ip").String(fmt::format("{:#x}", thread_.regs[16]));
+  j.Key("sp").String(fmt::format("{:#x}", thread_.regs[19]));
+  j.Key("blocked").String(fmt::format("{:#x}", thread_.blocked));
+  j.Key("sigaltstack").Uint(thread_.sas_ss_sp);
+  j.EndObject();
+  j.EndArray();
+  j.Key("mm").BeginObject();
+  j.Key("start_brk").String(fmt::format("{:#x}", mm_.start_brk));
+  j.Key("brk").String(fmt::format("{:#x}", mm_.brk));
+  j.Key("start_stack").String(fmt::format("{:#x}", mm_.start_stack));
+  j.Key("vdso").String(fmt::format("{:#x}", mm_.vdso_start));
+  j.EndObject();
+  j.Key("vmas").BeginArray();
+  static const char* const kVmaKinds[] = {"anon", "file-private", "shared-anon", "file-shared"};
+  for (const VmaRecord& v : vmas_) {
+    j.BeginObject();
+    j.Key("start").String(fmt::format("{:#x}", v.vma.start));
+    j.Key("end").String(fmt::format("{:#x}", v.vma.end));
+    j.Key("prot").String(fmt::format("{}{}{}{}", (v.vma.vm_flags & 1) ? 'r' : '-',
+                                     (v.vma.vm_flags & 2) ? 'w' : '-',
+                                     (v.vma.vm_flags & 4) ? 'x' : '-',
+                                     (v.vma.vm_flags & 8) ? 's' : 'p'));
+    j.Key("kind").String(v.vma.kind < 4 ? kVmaKinds[v.vma.kind] : "?");
+    if (!v.path.empty()) j.Key("path").String(v.path);
+    j.EndObject();
+  }
+  j.EndArray();
+  j.Key("fds").BeginArray();
+  static const char* const kFdKinds[] = {"file", "/dev/null", "/dev/zero", "deleted-file",
+                                         "inherited"};
+  for (const FdRecord& f : fds_) {
+    j.BeginObject();
+    j.Key("fd").Int(f.fd.fd);
+    j.Key("kind").String(f.fd.kind < 5 ? kFdKinds[f.fd.kind] : "?");
+    if (!f.path.empty()) j.Key("path").String(f.path);
+    j.Key("flags").String(fmt::format("{:#o}", f.fd.f_flags));
+    j.Key("offset").Uint(f.fd.pos);
+    j.Key("size").Uint(f.fd.size);
+    j.Key("cloexec").Bool(f.fd.fd_flags & KCR_FD_CLOEXEC);
+    j.EndObject();
+  }
+  j.EndArray();
+  j.Key("cwd").String(cwd_);
+  j.Key("umask").String(fmt::format("{:04o}", fs_.umask));
+  j.Key("pending_signals").Uint(pending_.size());
+  j.EndObject();
+  return j.Take();
+}
+
+}  // namespace kcr

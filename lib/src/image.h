@@ -1,0 +1,93 @@
+// Image: a read-only view of a kcr image file (format: kmod/uapi/kcr_uapi.h,
+// docs/image-format.md). Open() checks the structure and every metadata
+// checksum; VerifyPages() re-reads the memory chunks' checksums too.
+#pragma once
+
+#include <kcr_uapi.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "status.h"
+
+namespace kcr {
+
+struct VmaRecord {
+  kcr_vma vma;
+  std::string path;
+};
+
+struct FdRecord {
+  kcr_fd fd;
+  std::string path;
+};
+
+struct GhostRecord {
+  kcr_ghost ghost;
+  std::span<const uint8_t> contents;
+};
+
+struct PageChunkRef {
+  kcr_page_chunk chunk;
+  uint64_t data_offset;  // file offset of the chunk's first page
+};
+
+class Image {
+ public:
+  using Progress = std::function<void(uint64_t done, uint64_t total)>;
+
+  static Status Open(const std::string& path, std::unique_ptr<Image>* out);
+  ~Image();
+  Image(const Image&) = delete;
+  Image& operator=(const Image&) = delete;
+
+  Status VerifyPages(const Progress& progress = {}) const;
+
+  const std::string& path() const { return path_; }
+  const kcr_image_header& header() const { return header_; }
+  const kcr_thread& thread() const { return thread_; }
+  std::span<const uint8_t> xstate() const { return xstate_; }
+  const kcr_mm& mm() const { return mm_; }
+  const std::vector<VmaRecord>& vmas() const { return vmas_; }
+  const kcr_signals& signals() const { return signals_; }
+  const std::vector<kcr_pending_signal>& pending() const { return pending_; }
+  const std::vector<FdRecord>& fds() const { return fds_; }
+  const std::vector<GhostRecord>& ghosts() const { return ghosts_; }
+  const kcr_fs& fs() const { return fs_; }
+  const std::string& cwd() const { return cwd_; }
+  const std::vector<PageChunkRef>& chunks() const { return chunks_; }
+  uint64_t page_bytes() const;
+
+  std::string DescribeJson() const;
+
+ private:
+  Image() = default;
+  Status Parse();
+  Status ParseSection(const kcr_section& s, std::span<const uint8_t> payload, uint64_t offset);
+
+  std::string path_;
+  const uint8_t* map_ = nullptr;
+  size_t size_ = 0;
+  kcr_image_header header_{};
+  kcr_thread thread_{};
+  std::span<const uint8_t> xstate_;
+  kcr_mm mm_{};
+  std::vector<VmaRecord> vmas_;
+  kcr_signals signals_{};
+  std::vector<kcr_pending_signal> pending_;
+  std::vector<FdRecord> fds_;
+  std::vector<GhostRecord> ghosts_;
+  kcr_fs fs_{};
+  std::string cwd_;
+  std::vector<PageChunkRef> chunks_;
+  uint32_t seen_sections_ = 0;
+};
+
+// xxh64 as the module computes it.
+uint64_t Hash64(const void* data, size_t len, uint64_t seed);
+
+}  // namespace kcr

@@ -1,0 +1,188 @@
+#include "restore_files.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace kcr {
+
+namespace {
+
+// Flags that make sense to open(2) again; creation flags would destroy data.
+constexpr int kReopenFlags = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_DIRECT |
+                             O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_SYNC;
+
+bool Writable(const kcr_fd& f) { return (f.f_flags & O_ACCMODE) != O_RDONLY; }
+
+std::string StripDeleted(const std::string& path) {
+  static const std::string kSuffix = " (deleted)";
+  if (path.size() > kSuffix.size() &&
+      path.compare(path.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0) {
+    return path.substr(0, path.size() - kSuffix.size());
+  }
+  return path;
+}
+
+// A deleted-but-open file comes back as an unnamed file with its old contents.
+Status RecreateGhost(const FdRecord& rec, const GhostRecord& ghost, UniqueFd* out) {
+  std::string dir = StripDeleted(rec.path);
+  dir = dir.substr(0, std::max<size_t>(1, dir.rfind('/')));
+  mode_t mode = ghost.ghost.mode & 07777;
+  UniqueFd tmp(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, mode));
+  if (!tmp.valid()) tmp.reset(::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, mode));
+  if (!tmp.valid()) return SysError("recreating deleted file {} (fd {})", rec.path, rec.fd.fd);
+  size_t off = 0;
+  while (off < ghost.contents.size()) {
+    ssize_t n = ::write(tmp.get(), ghost.contents.data() + off, ghost.contents.size() - off);
+    if (n <= 0) return SysError("writing deleted file {} back", rec.path);
+    off += static_cast<size_t>(n);
+  }
+  // Reopen with the program's own flags (append, read-only, ...).
+  std::string self = "/proc/self/fd/" + std::to_string(tmp.get());
+  out->reset(::open(self.c_str(), (static_cast<int>(rec.fd.f_flags) & kReopenFlags) | O_CLOEXEC));
+  if (!out->valid()) return SysError("reopening recreated file {}", rec.path);
+  return Status::Ok();
+}
+
+Status OpenOne(const Image& image, const FdRecord& rec, bool rollback, UniqueFd* out) {
+  const kcr_fd& f = rec.fd;
+  switch (f.kind) {
+    case KCR_FD_DEVNULL:
+      out->reset(::open("/dev/null", (static_cast<int>(f.f_flags) & O_ACCMODE) | O_CLOEXEC));
+      break;
+    case KCR_FD_DEVZERO:
+      out->reset(::open("/dev/zero", (static_cast<int>(f.f_flags) & O_ACCMODE) | O_CLOEXEC));
+      break;
+    case KCR_FD_GHOST:
+      KCR_RETURN_IF_ERROR(RecreateGhost(rec, image.ghosts()[f.ghost_id], out));
+      break;
+    case KCR_FD_REG: {
+      if (rollback && Writable(f) && S_ISREG(f.mode)) {
+        if (::truncate(rec.path.c_str(), static_cast<off_t>(f.size)) != 0) {
+          return SysError("rolling back {} to {} bytes", rec.path, f.size);
+        }
+      }
+      out->reset(::open(rec.path.c_str(), (static_cast<int>(f.f_flags) & kReopenFlags) | O_CLOEXEC));
+      break;
+    }
+    default:
+      return Status::Errorf(EINVAL, "unknown kind {} of fd {}", f.kind, f.fd);
+  }
+  if (!out->valid()) return SysError("reopening fd {} ({})", f.fd, rec.path);
+  if ((f.kind == KCR_FD_REG || f.kind == KCR_FD_GHOST) &&
+      ::lseek(out->get(), static_cast<off_t>(f.pos), SEEK_SET) < 0) {
+    return SysError("seeking {} to offset {}", rec.path, f.pos);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CheckFiles(const Image& image, bool rollback_files) {
+  for (const FdRecord& rec : image.fds()) {
+    const kcr_fd& f = rec.fd;
+    if (f.fd < 0 || f.fd > 1 << 20) return Status::Errorf(EBADMSG, "bad fd number {}", f.fd);
+    if (f.kind != KCR_FD_REG) continue;
+    struct stat st;
+    if (::stat(rec.path.c_str(), &st) != 0) {
+      int e = errno;
+      return Status::Errorf(e, "file {} (fd {}) cannot be reopened: {}", rec.path, f.fd,
+                            std::strerror(e));
+    }
+    if (!S_ISREG(st.st_mode) || !Writable(f)) continue;
+    auto now = static_cast<uint64_t>(st.st_size);
+    if (now > f.size && !rollback_files) {
+      return Status::Errorf(EEXIST, "file {} (fd {}) grew from {} to {} bytes since the checkpoint; "
+                            "restoring would duplicate that output; fix: --rollback-files to "
+                            "truncate it back to {} bytes", rec.path, f.fd, f.size, now, f.size);
+    }
+    if (now < f.size) {
+      return Status::Errorf(ESTALE, "file {} (fd {}) shrank from {} to {} bytes since the "
+                            "checkpoint; the program's data in it is gone", rec.path, f.fd,
+                            f.size, now);
+    }
+  }
+  struct stat st;
+  if (::stat(image.cwd().c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Status::Errorf(ENOENT, "working directory {} no longer exists", image.cwd());
+  }
+  return Status::Ok();
+}
+
+Status OpenFiles(const Image& image, bool rollback_files, OpenedFiles* opened) {
+  for (const FdRecord& rec : image.fds()) {
+    if (rec.fd.kind == KCR_FD_INHERIT) continue;
+    UniqueFd fd;
+    KCR_RETURN_IF_ERROR(OpenOne(image, rec, rollback_files, &fd));
+    opened->by_target.emplace_back(rec.fd.fd, std::move(fd));
+  }
+  return Status::Ok();
+}
+
+Status InstallFiles(const Image& image, OpenedFiles* opened, std::vector<int*> keep) {
+  int top = 2;
+  for (const FdRecord& rec : image.fds()) top = std::max(top, rec.fd.fd);
+  for (const auto& [target, fd] : opened->by_target) top = std::max(top, fd.get());
+  for (int* k : keep) top = std::max(top, *k);
+  int base = top + 1;
+  // Everything that must survive moves above every fd the image uses...
+  auto lift = [&](int fd) -> int {
+    int high = ::fcntl(fd, F_DUPFD_CLOEXEC, base);
+    if (high >= 0) ::close(fd);
+    return high;
+  };
+  for (int* k : keep) {
+    *k = lift(*k);
+    if (*k < 0) return SysError("moving a descriptor out of the way");
+  }
+  std::vector<std::pair<int, int>> moves;  // target, high
+  for (auto& [target, fd] : opened->by_target) {
+    int high = lift(fd.release());
+    if (high < 0) return SysError("moving fd {} out of the way", target);
+    moves.emplace_back(target, high);
+  }
+  for (const FdRecord& rec : image.fds()) {
+    if (rec.fd.kind != KCR_FD_INHERIT) continue;
+    // stdio of a kind kcr cannot save comes from the restarter, or /dev/null.
+    int high = ::fcntl(rec.fd.fd, F_DUPFD_CLOEXEC, base);
+    if (high < 0) high = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (high < 0) return SysError("providing fd {}", rec.fd.fd);
+    moves.emplace_back(rec.fd.fd, high);
+  }
+  // ...then nothing of the restarter's below `base` stays open...
+  if (::syscall(SYS_close_range, 0U, static_cast<unsigned>(base - 1), 0U) != 0) {
+    return SysError("closing the restarter's descriptors");
+  }
+  // ...and each file lands on its number with its close-on-exec flag.
+  const auto& fds = image.fds();
+  for (auto [target, high] : moves) {
+    if (::dup2(high, target) < 0) return SysError("placing fd {}", target);
+    ::close(high);
+    auto rec = std::find_if(fds.begin(), fds.end(),
+                            [t = target](const FdRecord& r) { return r.fd.fd == t; });
+    if (rec != fds.end() && (rec->fd.fd_flags & KCR_FD_CLOEXEC)) {
+      ::fcntl(target, F_SETFD, FD_CLOEXEC);
+    }
+  }
+  opened->by_target.clear();
+  return Status::Ok();
+}
+
+Status RestoreFsState(const Image& image) {
+  if (::chdir(image.cwd().c_str()) != 0) return SysError("entering {}", image.cwd());
+  ::umask(static_cast<mode_t>(image.fs().umask & 0777));
+  for (int i = 0; i < KCR_NR_RLIMITS && i < RLIM_NLIMITS; i++) {
+    struct rlimit r{image.fs().rlim[i].cur, image.fs().rlim[i].max};
+    // Never more than the restarter may have: a failed raise keeps its limit.
+    (void)::setrlimit(static_cast<__rlimit_resource>(i), &r);
+  }
+  return Status::Ok();
+}
+
+}  // namespace kcr

@@ -1,0 +1,32 @@
+// The restore side of open files, cwd, umask and rlimits. The dump side is in
+// the module (kmod/kcr_files.c): only user space can place a file at an exact
+// descriptor number, so this half lives here.
+#pragma once
+
+#include <vector>
+
+#include "image.h"
+#include "status.h"
+#include "unique_fd.h"
+
+namespace kcr {
+
+// Non-destructive: every file the program had open must still be there, and a
+// file it wrote must not have grown since (unless rollback is allowed).
+Status CheckFiles(const Image& image, bool rollback_files);
+
+// Opens every file of the image (recreating deleted ones), truncating grown
+// files when rollback is allowed; nothing of the caller changes yet.
+struct OpenedFiles {
+  std::vector<std::pair<int, UniqueFd>> by_target;  // target fd -> opened file
+};
+Status OpenFiles(const Image& image, bool rollback_files, OpenedFiles* opened);
+
+// Point of no return for the caller's descriptors: afterwards it holds exactly
+// the image's descriptors plus `keep` (moved above them; updated in place).
+Status InstallFiles(const Image& image, OpenedFiles* opened, std::vector<int*> keep);
+
+// cwd, umask and resource limits (limits the caller may not raise are left).
+Status RestoreFsState(const Image& image);
+
+}  // namespace kcr

@@ -1,0 +1,71 @@
+/*
+ * Proves a refused restore leaves its caller untouched. The probe fills some
+ * memory, opens a file, then asks for a restore that must fail:
+ *   restart_probe lib IMAGE   through kcr_restart() (all of libkcr's checks)
+ *   restart_probe raw IMAGE   straight to the RESTORE ioctl (the module alone
+ *                             must refuse a bad image without harm)
+ * It then checks its memory, fds and cwd, prints the error, and exits 0 only
+ * if the restore was refused and everything is intact.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <kcr/kcr.h>
+#include <kcr_uapi.h>
+
+#define WORDS (4 << 20)
+
+static uint64_t sum(const uint64_t *w)
+{
+	uint64_t h = 7;
+
+	for (size_t i = 0; i < WORDS; i++)
+		h = (h ^ w[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t *mem = malloc(WORDS * 8), before;
+	char cwd_before[512], cwd_after[512];
+	int fd = open("/proc/self/status", O_RDONLY), rc;
+
+	if (argc < 3 || !mem || fd < 0)
+		return fprintf(stderr, "usage: restart_probe lib|raw IMAGE\n"), 64;
+	for (size_t i = 0; i < WORDS; i++)
+		mem[i] = i * 0x9e3779b97f4a7c15ULL;
+	before = sum(mem);
+	getcwd(cwd_before, sizeof(cwd_before));
+	if (!strcmp(argv[1], "lib")) {
+		kcr_error err = { 0 };
+
+		rc = kcr_restart(argv[2], NULL, &err);
+		printf("refused: %s\n", err.message);
+	} else {
+		struct kcr_restore_args a = { .size = sizeof(a) };
+		int dev = open(KCR_DEVICE_PATH, O_RDWR);
+
+		a.image_fd = open(argv[2], O_RDONLY);
+		a.device_fd = dev;
+		rc = ioctl(dev, KCR_IOC_RESTORE, &a);
+		printf("refused: %s (%s)\n", a.reason, strerror(errno));
+		if (rc == 0)
+			rc = -1;
+	}
+	if (rc == 0) {
+		printf("FAIL: restore reported success\n");
+		return 1;
+	}
+	getcwd(cwd_after, sizeof(cwd_after));
+	if (sum(mem) != before || strcmp(cwd_before, cwd_after) || fcntl(fd, F_GETFD) < 0) {
+		printf("FAIL: the caller was changed by a refused restore\n");
+		return 1;
+	}
+	printf("caller intact\n");
+	return 0;
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# ckpt-test.sh: checkpoint a program at a random moment, restore it, and prove
+# the restore by comparing its output with an uninterrupted (golden) run.
+# Runs inside the guest (see kcr-vm); needs the kcr module loaded.
+#
+#   ckpt-test.sh [--mode kill|continue|twice] [--delay MIN_MS:MAX_MS] -- PROGRAM ARG...
+#
+# In PROGRAM's arguments @OUT@ becomes its output file and @DIR@ a scratch
+# directory; each run (golden, test) gets its own. Modes:
+#   kill      checkpoint --kill, then restart: output must equal the golden run's
+#   continue  checkpoint and let the original finish (its output must be golden
+#             too), then restart with --rollback-files: golden again
+#   twice     restart, checkpoint the restored process, restart again
+set -euo pipefail
+
+mode=kill delay=300:2500
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--mode) mode=$2; shift 2 ;;
+	--delay) delay=$2; shift 2 ;;
+	--) shift; break ;;
+	*) break ;;
+	esac
+done
+: "${KCR:=kcr}"
+work=$(mktemp -d /tmp/kcr-test.XXXXXX)
+mkdir -p "$work/golden" "$work/run"
+
+expand() { # DIR ARG...: substitutes @OUT@ and @DIR@
+	local dir=$1; shift
+	local a
+	for a in "$@"; do
+		a=${a//@OUT@/$dir/out}
+		printf '%s\0' "${a//@DIR@/$dir}"
+	done
+}
+mapfile -d '' golden_cmd < <(expand "$work/golden" "$@")
+mapfile -d '' run_cmd < <(expand "$work/run" "$@")
+
+fail() { echo "FAIL: $*"; exit 1; }
+random_delay() {
+	local lo=${delay%:*} hi=${delay#*:}
+	local ms=$((lo + RANDOM % (hi - lo + 1)))
+	echo "checkpoint after ${ms} ms" >&2
+	sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+}
+compare() { # what
+	if ! cmp -s "$work/golden/out" "$work/run/out"; then
+		echo "--- golden"; tail -n 5 "$work/golden/out"
+		echo "--- $1"; tail -n 5 "$work/run/out"
+		diff "$work/golden/out" "$work/run/out" | head -n 10 || true
+		fail "$1: output differs from the uninterrupted run"
+	fi
+	echo "ok: $1 output identical to the uninterrupted run ($(wc -l <"$work/run/out") lines)"
+}
+checkpoint() { # PID IMAGE [--kill]
+	local t0=$(date +%s%N)
+	$KCR checkpoint "$1" -o "$2" ${3:-} --no-catalog || fail "checkpoint of $1 failed"
+	echo "checkpoint took $((($(date +%s%N) - t0) / 1000000)) ms"
+	$KCR verify "$2" >/dev/null || fail "fresh image $2 does not verify"
+}
+
+"${golden_cmd[@]}" || fail "the uninterrupted run failed (rc $?)"
+
+"${run_cmd[@]}" &
+pid=$!
+random_delay
+kill -0 "$pid" 2>/dev/null || fail "program finished before the checkpoint; lengthen it"
+case $mode in
+kill)
+	checkpoint "$pid" "$work/image" --kill
+	rc=0; wait "$pid" || rc=$?
+	[[ $rc -eq 137 ]] || fail "checkpointed process was not killed (rc $rc)"
+	$KCR restart "$work/image" || fail "restored program failed (rc $?)"
+	compare restored
+	;;
+continue)
+	checkpoint "$pid" "$work/image"
+	wait "$pid" || fail "original failed after a checkpoint it should not notice (rc $?)"
+	compare "checkpointed-and-continued"
+	$KCR restart --rollback-files "$work/image" || fail "restored program failed (rc $?)"
+	compare "restored (after rollback of grown files)"
+	;;
+twice)
+	checkpoint "$pid" "$work/image1" --kill
+	wait "$pid" || true
+	$KCR restart "$work/image1" &
+	pid2=$!
+	random_delay
+	kill -0 "$pid2" 2>/dev/null || fail "restored program ended before the second checkpoint"
+	checkpoint "$pid2" "$work/image2" --kill
+	wait "$pid2" || true
+	$KCR restart "$work/image2" || fail "second-generation restore failed (rc $?)"
+	compare "restored twice"
+	;;
+*) fail "unknown mode $mode" ;;
+esac
+rm -rf "$work"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# A program checkpoints itself through libkcr; restarted from that image it
+# learns it was restarted (callbacks say so) and finishes with the same output.
+set -euo pipefail
+: "${KCR:=kcr}" "${KCR_PROGS:?}"
+W=$(mktemp -d /tmp/kcr-self.XXXXXX)
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$KCR_PROGS/self_ckpt" "$W/golden" 20 "$W/golden.kcr" 10 2>"$W/golden.err" || fail "golden run"
+grep -q "self-checkpoint returned 0 (continued)" "$W/golden.err" || fail "no continue: $(cat "$W/golden.err")"
+grep -q "callback: before-checkpoint" "$W/golden.err" || fail "before-checkpoint callback missing"
+grep -q "callback: after-continue" "$W/golden.err" || fail "after-continue callback missing"
+
+"$KCR_PROGS/self_ckpt" "$W/out" 20 "$W/self.kcr" 10 2>"$W/run.err" || fail "run"
+cmp "$W/golden" "$W/out" || fail "a self-checkpoint changed the program's output"
+$KCR verify "$W/self.kcr" || fail "self image does not verify"
+# The output file grew after the checkpoint: restart rolls it back, then the
+# restored run writes the rest again, identically.
+$KCR restart --rollback-files "$W/self.kcr" 2>"$W/restart.err" || fail "restart rc $?: $(cat "$W/restart.err")"
+grep -q "self-checkpoint returned 1 (restarted)" "$W/restart.err" || fail "restored run did not learn it was restarted: $(cat "$W/restart.err")"
+grep -q "callback: after-restart" "$W/restart.err" || fail "after-restart callback missing"
+cmp "$W/golden" "$W/out" || fail "restored output differs from the uninterrupted run"
+echo "ok: self-checkpoint continued and restarted with identical output"
+rm -rf "$W"

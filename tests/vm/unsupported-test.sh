@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# What kcr cannot save makes the checkpoint fail with the resource named, and
+# the process carries on unharmed. Never a silent partial image.
+set -uo pipefail
+: "${KCR:=kcr}"
+W=$(mktemp -d /tmp/kcr-unsup.XXXXXX)
+failures=0
+pass() { echo "ok: $*"; }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+PY=/usr/bin/python3
+
+# expect_refused NAME PATTERN -- COMMAND...: checkpoint must fail naming PATTERN.
+expect_refused() {
+	local name=$1 pattern=$2; shift 3
+	"$@" &
+	local pid=$! out
+	sleep 1.5
+	if out=$($KCR checkpoint "$pid" -o "$W/$name.kcr" --no-catalog 2>&1); then
+		fail "$name: checkpoint succeeded"
+	elif grep -qE "$pattern" <<<"$out"; then
+		pass "$name: $out"
+	else
+		fail "$name: message does not name the cause: $out"
+	fi
+	[[ ! -e $W/$name.kcr ]] || fail "$name: partial image left behind"
+	ls "$W" | grep -q tmp- && fail "$name: temporary image left behind"
+	kill -0 "$pid" 2>/dev/null && pass "$name: process still running" || fail "$name: process died"
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+}
+
+expect_refused socket "fd [0-9]+ is a socket" -- $PY -c 'import socket,time; s=socket.socket(); time.sleep(60)'
+expect_refused pipe "fd [0-9]+ is a pipe" -- $PY -c 'import os,time; r,w=os.pipe(); time.sleep(60)'
+expect_refused threads "2 threads" -- $PY -c 'import threading,time; threading.Thread(target=time.sleep,args=(60,)).start(); time.sleep(60)'
+expect_refused eventfd "fd [0-9]+ is a special file" -- $PY -c 'import os,time; e=os.eventfd(0); time.sleep(60)'
+
+# A stopped process cannot park: a bounded wait and a clear message.
+sleep 60 &
+pid=$!
+kill -STOP $pid
+out=$($KCR checkpoint $pid -o "$W/stopped.kcr" --no-catalog 2>&1) && fail "stopped: succeeded" ||
+	{ grep -q "did not stop within" <<<"$out" && pass "stopped: $out" || fail "stopped: $out"; }
+kill -CONT $pid
+sleep 0.5
+kill -0 $pid 2>/dev/null && pass "stopped process resumed fine" || fail "stopped process died"
+kill $pid; wait $pid 2>/dev/null
+
+$KCR checkpoint 999999 -o "$W/none.kcr" --no-catalog 2>&1 | grep -q "no process 999999" &&
+	pass "missing pid named" || fail "missing pid message"
+
+rm -rf "$W"
+echo "unsupported-resource tests: $failures failed"
+exit $((failures > 0))

@@ -1,0 +1,53 @@
+// kcr checkpoint PID -o FILE [--kill]
+#include <fmt/format.h>
+
+#include "checkpoint.h"
+#include "commands.h"
+#include "progress.h"
+
+namespace kcr::cli {
+
+namespace {
+
+struct CheckpointArgs {
+  pid_t pid = 0;
+  std::string output;
+  bool kill = false;
+  bool no_catalog = false;
+  bool quiet = false;
+};
+
+int RunCheckpoint(const CheckpointArgs& a) {
+  ProgressBar bar(fmt::format("checkpoint {}", a.pid), EstimateImageBytes(a.pid));
+  CheckpointOptions options;
+  options.kill = a.kill;
+  if (bar.enabled()) options.progress = [&bar](uint64_t d, uint64_t t) { bar.Update(d, t); };
+  CheckpointResult r;
+  Status st = Checkpoint(a.pid, a.output, options, &r);
+  if (!st.ok()) {
+    fmt::print(stderr, "kcr checkpoint: {}\n", st.message());
+    return 1;
+  }
+  bar.Update(r.image_bytes, r.image_bytes);
+  if (!a.quiet) {
+    fmt::print("checkpointed {} -> {} ({}, {} pages; freeze {:.1f} ms, write {:.1f} ms)\n", a.pid,
+               a.output, HumanBytes(r.image_bytes), r.pages_saved,
+               static_cast<double>(r.freeze_ns) / 1e6, static_cast<double>(r.write_ns) / 1e6);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void register_checkpoint(CLI::App& app) {
+  auto args = std::make_shared<CheckpointArgs>();
+  auto* cmd = app.add_subcommand("checkpoint", "checkpoint a running process into an image");
+  cmd->add_option("pid", args->pid, "process to checkpoint")->required();
+  cmd->add_option("-o,--output", args->output, "image file to write")->required();
+  cmd->add_flag("--kill", args->kill, "kill the process once the image is safely written");
+  cmd->add_flag("--no-catalog", args->no_catalog, "do not record the checkpoint in the catalog");
+  cmd->add_flag("-q,--quiet", args->quiet, "print nothing on success");
+  cmd->callback([args] { throw Exit{RunCheckpoint(*args)}; });
+}
+
+}  // namespace kcr::cli

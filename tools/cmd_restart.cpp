@@ -1,0 +1,61 @@
+// kcr restart FILE: this process becomes the checkpointed one.
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "progress.h"
+#include "restart.h"
+
+namespace kcr::cli {
+
+namespace {
+
+struct RestartArgs {
+  std::string image;
+  bool rollback_files = false;
+  bool no_verify = false;
+};
+
+int RunRestart(const RestartArgs& a) {
+  std::unique_ptr<Image> image;
+  Status st = Image::Open(a.image, &image);
+  uint64_t total = st.ok() ? image->page_bytes() : 0;
+  image.reset();
+  RestartOptions options;
+  options.rollback_files = a.rollback_files;
+  options.skip_verify = a.no_verify;
+  {
+    // The bar must be gone before the restart: the program owns stderr then.
+    auto bar = std::make_shared<ProgressBar>("verify", total);
+    if (bar->enabled()) {
+      options.verify_progress = [bar](uint64_t d, uint64_t t) { bar->Update(d, t); };
+    }
+    if (st.ok()) {
+      std::unique_ptr<Image> checked;
+      st = Image::Open(a.image, &checked);
+      if (st.ok()) st = CheckRestartable(*checked, options);
+    }
+    options.verify_progress = nullptr;
+  }
+  if (st.ok()) {
+    options.skip_verify = true;  // just verified; the kernel re-checks structure
+    st = Restart(a.image, options);
+  }
+  // Only reached when the restart did not happen.
+  fmt::print(stderr, "kcr restart: {}\n", st.message());
+  return 1;
+}
+
+}  // namespace
+
+void register_restart(CLI::App& app) {
+  auto args = std::make_shared<RestartArgs>();
+  auto* cmd = app.add_subcommand(
+      "restart", "become the process saved in an image and continue it (does not return)");
+  cmd->add_option("image", args->image, "image file")->required()->check(CLI::ExistingFile);
+  cmd->add_flag("--rollback-files", args->rollback_files,
+                "truncate files the program wrote back to their size at the checkpoint");
+  cmd->add_flag("--no-verify", args->no_verify, "skip re-reading the memory checksums");
+  cmd->callback([args] { throw Exit{RunRestart(*args)}; });
+}
+
+}  // namespace kcr::cli

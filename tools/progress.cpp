@@ -1,0 +1,43 @@
+#include "progress.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace kcr::cli {
+
+std::string HumanBytes(uint64_t bytes) {
+  static const char* const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(kUnits)) {
+    v /= 1024;
+    u++;
+  }
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, kUnits[u]);
+}
+
+ProgressBar::ProgressBar(std::string label, uint64_t total_bytes)
+    : label_(std::move(label)),
+      enabled_(total_bytes >= kThresholdBytes && ::isatty(STDERR_FILENO)) {}
+
+ProgressBar::~ProgressBar() {
+  if (drawn_) std::fputs("\n", stderr);
+}
+
+void ProgressBar::Update(uint64_t done, uint64_t total) {
+  if (!enabled_ || total == 0) return;
+  constexpr int kWidth = 30;
+  double frac = std::min(1.0, static_cast<double>(done) / static_cast<double>(total));
+  int filled = static_cast<int>(frac * kWidth);
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar.resize(kWidth, '.');
+  std::fprintf(stderr, "\r%s [%s] %3d%% %s / %s", label_.c_str(), bar.c_str(),
+               static_cast<int>(frac * 100), HumanBytes(done).c_str(), HumanBytes(total).c_str());
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+}  // namespace kcr::cli
