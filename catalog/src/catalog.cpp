@@ -331,7 +331,24 @@ Catalog Catalog::open(const std::filesystem::path& path, const OpenOptions& opti
                               path.string()));
     }
     auto impl = std::make_unique<Impl>(path, SQLITE_OPEN_READONLY, options.busy_timeout, true);
-    schema::check_readable(impl->db);
+    try {
+      schema::check_readable(impl->db);
+    } catch (const Error& e) {
+      // A WAL database is readable without write access only while its
+      // -wal and -shm files exist; kcr's writers keep them, but another
+      // SQLite program closing the file last removes them.
+      bool wal_files = std::filesystem::exists(path.string() + "-wal", ec) &&
+                       std::filesystem::exists(path.string() + "-shm", ec);
+      if (e.code() != ErrorCode::kPermission || wal_files) {
+        throw;
+      }
+      throw Error(ErrorCode::kPermission,
+                  fmt::format("catalog {} cannot be read without write access while its -wal "
+                              "and -shm files are missing (another SQLite program removed "
+                              "them); run any `kcr catalog` command as root once to recreate "
+                              "them",
+                              path.string()));
+    }
     return Catalog(std::move(impl));
   }
 
@@ -342,6 +359,17 @@ Catalog Catalog::open(const std::filesystem::path& path, const OpenOptions& opti
   auto impl = std::make_unique<Impl>(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                                      options.busy_timeout, false);
   sql::Db& db = impl->db;
+  if (sqlite3_db_readonly(db.get(), "main") == 1) {
+    // SQLite quietly falls back to read-only when it may not write the file.
+    struct stat st {};
+    ::stat(path.c_str(), &st);
+    throw Error(ErrorCode::kPermission,
+                fmt::format("catalog {} is not writable for uid {} (it belongs to uid {}, mode "
+                            "{:04o}); the shared catalog is written by root (the Slurm plugin) "
+                            "and only read by others: run this as root, or set catalog_path in "
+                            "your kcr.yaml to a file you own",
+                            db.path(), ::geteuid(), st.st_uid, st.st_mode & 07777));
+  }
   if (!existed) {
     // The shared catalog (root's) is readable by users, whose rows the CLI
     // filters; anyone else's is private. SQLite gives -wal/-shm this mode too.
