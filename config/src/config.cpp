@@ -168,11 +168,17 @@ void read_map(const YAML::Node& map, std::string_view file, const std::string& p
     seen.emplace_back(name, w.line);
     auto key = std::find_if(keys.begin(), keys.end(), [&](const Key& k) { return k.name == name; });
     if (key == keys.end()) {
+      // Suggest a near miss: a typo (edit distance <= 2) or a shortened name.
       std::string_view best;
+      std::size_t best_distance = 3;
       for (const auto& k : keys) {
-        if (distance(name, k.name) <= 2 &&
-            (best.empty() || distance(name, k.name) < distance(name, best))) {
+        std::size_t d = distance(name, k.name);
+        if (k.name.starts_with(name) || name.starts_with(k.name)) {
+          d = std::min<std::size_t>(d, 2);
+        }
+        if (d < best_distance) {
           best = k.name;
+          best_distance = d;
         }
       }
       fail(w, std::string("unknown key") +
