@@ -250,7 +250,7 @@ static int kcr_target_check(struct task_struct *t, struct kcr_reason *why)
 		return -EINVAL;
 	}
 	if (get_nr_threads(t) != 1) {
-		kcr_set_reason(why, "process has %d threads; kcr checkpoints single-threaded processes",
+		kcr_set_reason(why, "process has %d threads; kcr saves single-threaded ones",
 			       get_nr_threads(t));
 		return -EOPNOTSUPP;
 	}

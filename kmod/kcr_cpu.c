@@ -104,7 +104,7 @@ int kcr_cpu_validate(const struct kcr_thread *th, struct kcr_reason *why)
 	const struct user_regs_struct *regs = (const struct user_regs_struct *)th->regs;
 
 	if (th->xstate_size != kcr_cpu_xstate_size(current)) {
-		kcr_set_reason(why, "image XSAVE area is %u bytes, this CPU's is %d (different CPU model)",
+		kcr_set_reason(why, "image XSAVE area is %u bytes, this CPU's %d (other CPU model)",
 			       th->xstate_size, kcr_cpu_xstate_size(current));
 		return -EINVAL;
 	}

@@ -129,7 +129,8 @@ static int kcr_fd_classify(const struct kcr_open_file *of, struct kcr_fd *rec,
 	if (S_ISREG(mode) || S_ISDIR(mode)) {
 		rec->size = i_size_read(inode);
 		rec->kind = d_unlinked(f->f_path.dentry) ? KCR_FD_GHOST : KCR_FD_REG;
-		if (rec->kind == KCR_FD_GHOST && (S_ISDIR(mode) || rec->size > KCR_MAX_GHOST_BYTES)) {
+		if (rec->kind == KCR_FD_GHOST &&
+		    (S_ISDIR(mode) || rec->size > KCR_MAX_GHOST_BYTES)) {
 			kcr_set_reason(why, "fd %d is a deleted %s too large to save", of->fd,
 				       S_ISDIR(mode) ? "directory" : "file");
 			return -EOPNOTSUPP;

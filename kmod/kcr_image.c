@@ -26,7 +26,7 @@ int kcr_writer_init(struct kcr_writer *w, struct file *file)
 {
 	memset(w, 0, sizeof(*w));
 	w->file = file;
-	w->hash = kmalloc(sizeof(struct xxh64_state), GFP_KERNEL);
+	w->hash = kmalloc(sizeof(*w->hash), GFP_KERNEL);
 	if (!w->hash)
 		return -ENOMEM;
 	/* The header is written last, once every count and size is known. */
@@ -128,7 +128,7 @@ static int kcr_header_check(struct kcr_image *img, struct kcr_reason *why)
 		return -EINVAL;
 	}
 	if (h->image_bytes != img->size) {
-		kcr_set_reason(why, "image is %lld bytes but its header says %llu (truncated or extended)",
+		kcr_set_reason(why, "image is %lld bytes, its header says %llu (truncated?)",
 			       img->size, h->image_bytes);
 		return -EBADMSG;
 	}

@@ -71,7 +71,7 @@ static int kcr_vma_describe(struct vm_area_struct *vma, struct kcr_vma_rec *rec,
 	struct file *f = vma->vm_file;
 
 	if (vma->vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP | VM_HUGETLB)) {
-		kcr_set_reason(why, "mapping %lx-%lx is a device or huge-page mapping, which kcr cannot save",
+		kcr_set_reason(why, "mapping %lx-%lx is a device or huge-page mapping, not saved",
 			       vma->vm_start, vma->vm_end);
 		return -EOPNOTSUPP;
 	}
@@ -83,7 +83,7 @@ static int kcr_vma_describe(struct vm_area_struct *vma, struct kcr_vma_rec *rec,
 		if (vma->vm_flags & VM_SHARED) {
 			v->kind = KCR_VMA_SHARED_ANON;
 			if (!(vma->vm_flags & VM_WRITE)) {
-				kcr_set_reason(why, "read-only shared anonymous mapping %lx-%lx is not supported",
+				kcr_set_reason(why, "read-only shared anonymous mapping %lx-%lx",
 					       vma->vm_start, vma->vm_end);
 				return -EOPNOTSUPP;
 			}
@@ -97,7 +97,7 @@ static int kcr_vma_describe(struct vm_area_struct *vma, struct kcr_vma_rec *rec,
 	    !strcmp(f->f_path.dentry->d_name.name, "dev/zero")) {
 		v->kind = KCR_VMA_SHARED_ANON;
 		if (!(vma->vm_flags & VM_WRITE)) {
-			kcr_set_reason(why, "read-only shared anonymous mapping %lx-%lx is not supported",
+			kcr_set_reason(why, "read-only shared anonymous mapping %lx-%lx",
 				       vma->vm_start, vma->vm_end);
 			return -EOPNOTSUPP;
 		}
@@ -133,6 +133,7 @@ static int kcr_vmas_collect(struct mm_struct *mm, struct kcr_mm_plan *plan, stru
 	unsigned long vdso = (unsigned long)mm->context.vdso;
 	char *buf;
 	int err = 0;
+
 	VMA_ITERATOR(vmi, mm, 0);
 
 	plan->vma = kvcalloc(mm->map_count, sizeof(*plan->vma), GFP_KERNEL);
@@ -227,7 +228,7 @@ static bool kcr_page_worth_saving(struct page *page, u32 kind)
 	if (kind == KCR_VMA_FILE_PRIVATE && !PageAnon(page))
 		return false;
 	k = kmap_local_page(page);
-	nonzero = memchr_inv(k, 0, PAGE_SIZE) != NULL;
+	nonzero = memchr_inv(k, 0, PAGE_SIZE);
 	kunmap_local(k);
 	return nonzero;
 }
@@ -333,7 +334,8 @@ int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *m
 	kcr_section_begin(w, KCR_SEC_PAGES, false);
 	for (i = 0; i < plan.nr && !err; i++)
 		if (kcr_vma_has_pages(plan.vma[i].v.kind))
-			err = kcr_vma_pages_dump(w, mm, &plan.vma[i].v, batch, pages_saved, &chunks);
+			err = kcr_vma_pages_dump(w, mm, &plan.vma[i].v, batch, pages_saved,
+						 &chunks);
 	kcr_section_end(w, (u32)min_t(u64, chunks, U32_MAX));
 	if (!err)
 		err = w->err;
@@ -369,7 +371,7 @@ static int kcr_vma_file_open(struct kcr_vma_rec *rec, struct kcr_reason *why)
 		return -EINVAL;
 	}
 	if (inode->i_ino != v->ino || (u64)i_size_read(inode) != v->file_size) {
-		kcr_set_reason(why, "mapped file %s changed since the checkpoint (inode or size differs)",
+		kcr_set_reason(why, "mapped file %s changed since the checkpoint (inode or size)",
 			       rec->path);
 		return -ESTALE;
 	}
@@ -385,8 +387,8 @@ static int kcr_vma_check(struct kcr_vma_rec *rec, const struct kcr_vma_rec *prev
 	    v->end > TASK_SIZE || v->start < PAGE_SIZE || v->kind > KCR_VMA_FILE_SHARED ||
 	    (prev && v->start < prev->v.end) ||
 	    (v->start < m->vdso_end && m->vvar_start < v->end)) {
-		kcr_set_reason(why, "image mapping %llx-%llx is invalid or overlaps another", v->start,
-			       v->end);
+		kcr_set_reason(why, "image mapping %llx-%llx is invalid or overlaps another",
+			       v->start, v->end);
 		return -EINVAL;
 	}
 	if ((v->kind == KCR_VMA_FILE_PRIVATE || v->kind == KCR_VMA_FILE_SHARED) &&
@@ -533,7 +535,8 @@ static int kcr_vdso_check(const struct kcr_mm *m, bool dry_run, struct kcr_reaso
 	}
 	mmap_read_lock(mm);
 	vma = find_vma(mm, vdso);
-	if (!vma || vma->vm_start != vdso || vma->vm_end - vma->vm_start != m->vdso_end - m->vdso_start) {
+	if (!vma || vma->vm_start != vdso ||
+	    vma->vm_end - vma->vm_start != m->vdso_end - m->vdso_start) {
 		kcr_set_reason(why, "vdso size differs from the image's (another kernel build?)");
 		err = -EINVAL;
 	}
@@ -542,7 +545,7 @@ static int kcr_vdso_check(const struct kcr_mm *m, bool dry_run, struct kcr_reaso
 		return err;
 	/* libkcr moves its vdso to the image's address before the real restore. */
 	if (vdso != m->vdso_start) {
-		kcr_set_reason(why, "the restorer's vdso is at %lx, the image's at %llx (libkcr moves it first)",
+		kcr_set_reason(why, "restorer's vdso is at %lx, the image's at %llx (not moved)",
 			       vdso, m->vdso_start);
 		return -EADDRNOTAVAIL;
 	}
@@ -592,6 +595,7 @@ static int kcr_unmap_restorer(const struct kcr_mm *m)
 	struct vm_area_struct *vma;
 	unsigned long (*ranges)[2];
 	int nr = 0, i, err = 0;
+
 	VMA_ITERATOR(vmi, mm, 0);
 
 	mmap_read_lock(mm);

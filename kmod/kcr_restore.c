@@ -36,12 +36,12 @@ static int kcr_build_check(const struct kcr_image_header *h, struct kcr_reason *
 
 	/* The vdso and the regset layouts are tied to the exact kernel build. */
 	if (strcmp(h->release, utsname()->release) || strcmp(h->kversion, utsname()->version)) {
-		kcr_set_reason(why, "image was taken on kernel %s (%s); this is %s (%s)", h->release,
-			       h->kversion, utsname()->release, utsname()->version);
+		kcr_set_reason(why, "image was taken on kernel %s (%s); this is %s (%s)",
+			       h->release, h->kversion, utsname()->release, utsname()->version);
 		return -EXDEV;
 	}
 	if ((h->xfeatures & ours) != h->xfeatures) {
-		kcr_set_reason(why, "image uses CPU state features %#llx this CPU lacks (has %#llx)",
+		kcr_set_reason(why, "image uses CPU features %#llx this CPU lacks (has %#llx)",
 			       h->xfeatures, ours);
 		return -EXDEV;
 	}

@@ -100,7 +100,8 @@ int kcr_signal_validate(struct kcr_image *img, struct kcr_reason *why)
 		const struct kcr_sigaction *a = &sig->action[i];
 
 		if (a->handler >= TASK_SIZE_MAX || a->restorer >= TASK_SIZE_MAX) {
-			kcr_set_reason(why, "image signal handler %u points outside user space", i + 1);
+			kcr_set_reason(why, "image signal handler %u is outside user space",
+				       i + 1);
 			return -EINVAL;
 		}
 	}

@@ -13,7 +13,8 @@ namespace {
 uint64_t CpuXcr0() {
   uint32_t eax, ebx, ecx, edx;
   __asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(1), "c"(0));
-  if (!(ecx & (1U << 27))) return 0;  // no OSXSAVE
+  if (!(ecx & (1U << 27)))
+    return 0;  // no OSXSAVE
   uint32_t lo, hi;
   __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
   return (uint64_t{hi} << 32) | lo;
@@ -38,10 +39,10 @@ int RunCheck() {
     fmt::print(stderr, "kcr check: {}\n", st.message());
     return 1;
   }
-  fmt::print("module:      loaded ({}), ABI {}, image format {}\n", KCR_DEVICE_PATH,
-             v.abi_version, v.image_version);
-  fmt::print("module sees: kernel {}, xstate {} bytes, xfeatures {:#x}\n", v.release,
-             v.xstate_size, v.xfeatures);
+  fmt::print("module:      loaded ({}), ABI {}, image format {}\n", KCR_DEVICE_PATH, v.abi_version,
+             v.image_version);
+  fmt::print("module sees: kernel {}, xstate {} bytes, xfeatures {:#x}\n", v.release, v.xstate_size,
+             v.xfeatures);
   if (v.xfeatures != xcr0) {
     fmt::print(stderr, "kcr check: the module sees XCR0 {:#x} but this CPU reports {:#x}\n",
                v.xfeatures, xcr0);

@@ -21,7 +21,8 @@ int RunCheckpoint(const CheckpointArgs& a) {
   ProgressBar bar(fmt::format("checkpoint {}", a.pid), EstimateImageBytes(a.pid));
   CheckpointOptions options;
   options.kill = a.kill;
-  if (bar.enabled()) options.progress = [&bar](uint64_t d, uint64_t t) { bar.Update(d, t); };
+  if (bar.enabled())
+    options.progress = [&bar](uint64_t d, uint64_t t) { bar.Update(d, t); };
   CheckpointResult r;
   Status st = Checkpoint(a.pid, a.output, options, &r);
   if (!st.ok()) {

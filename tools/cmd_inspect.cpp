@@ -33,8 +33,7 @@ void PrintText(const Image& img) {
                v.vma.kind < 4 ? kKinds[v.vma.kind] : "?", v.path);
   }
   static const char* const kFdKinds[] = {"file", "null", "zero", "deleted", "inherit"};
-  fmt::print("files:     {} (cwd {}, umask {:04o})\n", img.fds().size(), img.cwd(),
-             img.fs().umask);
+  fmt::print("files:     {} (cwd {}, umask {:04o})\n", img.fds().size(), img.cwd(), img.fs().umask);
   for (const FdRecord& f : img.fds()) {
     fmt::print("  fd {:<3} {:<8} offset {:<10} {}\n", f.fd.fd,
                f.fd.kind < 5 ? kFdKinds[f.fd.kind] : "?", f.fd.pos, f.path);

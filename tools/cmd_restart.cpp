@@ -32,7 +32,8 @@ int RunRestart(const RestartArgs& a) {
     if (st.ok()) {
       std::unique_ptr<Image> checked;
       st = Image::Open(a.image, &checked);
-      if (st.ok()) st = CheckRestartable(*checked, options);
+      if (st.ok())
+        st = CheckRestartable(*checked, options);
     }
     options.verify_progress = nullptr;
   }

@@ -24,11 +24,13 @@ ProgressBar::ProgressBar(std::string label, uint64_t total_bytes)
       enabled_(total_bytes >= kThresholdBytes && ::isatty(STDERR_FILENO)) {}
 
 ProgressBar::~ProgressBar() {
-  if (drawn_) std::fputs("\n", stderr);
+  if (drawn_)
+    std::fputs("\n", stderr);
 }
 
 void ProgressBar::Update(uint64_t done, uint64_t total) {
-  if (!enabled_ || total == 0) return;
+  if (!enabled_ || total == 0)
+    return;
   constexpr int kWidth = 30;
   double frac = std::min(1.0, static_cast<double>(done) / static_cast<double>(total));
   int filled = static_cast<int>(frac * kWidth);

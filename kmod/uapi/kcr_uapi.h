@@ -86,7 +86,7 @@ struct kcr_restore_args {
 /* Only in modules built with KCR_TEST_HOOKS: fires a WARN to prove the harness catches it. */
 #define KCR_IOC_TEST_WARN _IO(KCR_IOC_MAGIC, 0x7f)
 
-/* ------------------------------------------------------------------------
+/*
  * Image format v1.
  *
  *   struct kcr_image_header               (offset 0, KCR_HEADER_SIZE bytes)
@@ -97,7 +97,7 @@ struct kcr_restore_args {
  * All integers are little-endian. Metadata sections carry an xxh64 (seed 0)
  * of their payload. The PAGES section's payload is a sequence of chunks,
  * each with its own checksum, so a reader verifies memory block by block.
- * ------------------------------------------------------------------------ */
+ */
 
 #define KCR_IMAGE_MAGIC "KCRIMG\r\n" /* 8 bytes, no NUL; \r\n catches text-mode damage */
 #define KCR_HEADER_SIZE 512

@@ -39,7 +39,8 @@ KCR_EXPORT int kcr_module_query(kcr_module_info* info, kcr_error* err) {
   kcr::UniqueFd device;
   kcr::Status st = kcr::OpenDevice(&device);
   kcr_version v{};
-  if (st.ok()) st = kcr::QueryVersion(device.get(), &v);
+  if (st.ok())
+    st = kcr::QueryVersion(device.get(), &v);
   if (st.ok() && info) {
     info->abi_version = v.abi_version;
     info->image_version = v.image_version;
@@ -65,15 +66,15 @@ KCR_EXPORT int kcr_checkpoint(pid_t pid, const char* path, const kcr_checkpoint_
   kcr::CheckpointResult r;
   kcr::Status st = kcr::Checkpoint(pid, path, o, &r);
   if (st.ok() && result) {
-    *result = {r.image_bytes, r.pages_saved, r.freeze_ns, r.write_ns, r.sync_ns,
-               r.header_checksum};
+    *result = {r.image_bytes, r.pages_saved, r.freeze_ns, r.write_ns, r.sync_ns, r.header_checksum};
   }
   return Report(st, err);
 }
 
 KCR_EXPORT int kcr_register_callback(unsigned events, kcr_callback_fn fn, void* arg,
                                      kcr_error* err) {
-  if (!fn || !events) return Report(kcr::Status::Error(EINVAL, "no callback or no events"), err);
+  if (!fn || !events)
+    return Report(kcr::Status::Error(EINVAL, "no callback or no events"), err);
   return kcr::RegisterCallback(events, fn, arg);
 }
 
@@ -86,10 +87,10 @@ KCR_EXPORT int kcr_checkpoint_self(const char* path, kcr_checkpoint_result* resu
   bool restarted = false;
   kcr::CheckpointResult r;
   kcr::Status st = kcr::CheckpointSelf(path, &r, &restarted);
-  if (!st.ok()) return Report(st, err);
+  if (!st.ok())
+    return Report(st, err);
   if (result && !restarted) {
-    *result = {r.image_bytes, r.pages_saved, r.freeze_ns, r.write_ns, r.sync_ns,
-               r.header_checksum};
+    *result = {r.image_bytes, r.pages_saved, r.freeze_ns, r.write_ns, r.sync_ns, r.header_checksum};
   }
   return restarted ? 1 : 0;
 }
@@ -113,10 +114,13 @@ KCR_EXPORT kcr_image* kcr_image_open(const char* path, kcr_error* err) {
   return handle.release();
 }
 
-KCR_EXPORT void kcr_image_close(kcr_image* image) { delete image; }
+KCR_EXPORT void kcr_image_close(kcr_image* image) {
+  delete image;
+}
 
 KCR_EXPORT int kcr_image_summary_get(const kcr_image* image, kcr_image_summary* out) {
-  if (!image || !out) return -EINVAL;
+  if (!image || !out)
+    return -EINVAL;
   const kcr_image_header& h = image->image->header();
   std::memset(out, 0, sizeof(*out));
   out->version = h.version;
@@ -136,15 +140,19 @@ KCR_EXPORT int kcr_image_summary_get(const kcr_image* image, kcr_image_summary* 
 }
 
 KCR_EXPORT int kcr_image_verify(const kcr_image* image, kcr_error* err) {
-  if (!image) return Report(kcr::Status::Error(EINVAL, "no image"), err);
+  if (!image)
+    return Report(kcr::Status::Error(EINVAL, "no image"), err);
   return Report(image->image->VerifyPages(), err);
 }
 
 KCR_EXPORT char* kcr_image_describe_json(const kcr_image* image) {
-  if (!image) return nullptr;
+  if (!image)
+    return nullptr;
   return ::strdup(image->image->DescribeJson().c_str());
 }
 
-KCR_EXPORT const char* kcr_strerror(int code) { return std::strerror(code < 0 ? -code : code); }
+KCR_EXPORT const char* kcr_strerror(int code) {
+  return std::strerror(code < 0 ? -code : code);
+}
 
 }  // extern "C"

@@ -31,7 +31,8 @@ bool UnregisterCallback(int id) {
   std::lock_guard lock(g_mutex);
   auto it = std::find_if(g_callbacks.begin(), g_callbacks.end(),
                          [id](const Callback& c) { return c.id == id; });
-  if (it == g_callbacks.end()) return false;
+  if (it == g_callbacks.end())
+    return false;
   g_callbacks.erase(it);
   return true;
 }
@@ -41,9 +42,11 @@ Status RunCallbacks(kcr_event event) {
   {
     std::lock_guard lock(g_mutex);
     for (const Callback& c : g_callbacks)
-      if (c.events & event) todo.push_back(c);
+      if (c.events & event)
+        todo.push_back(c);
   }
-  if (event != KCR_EVENT_BEFORE_CHECKPOINT) std::reverse(todo.begin(), todo.end());
+  if (event != KCR_EVENT_BEFORE_CHECKPOINT)
+    std::reverse(todo.begin(), todo.end());
   for (const Callback& c : todo) {
     int rc = c.fn(event, c.arg);
     if (rc != 0 && event == KCR_EVENT_BEFORE_CHECKPOINT) {

@@ -28,8 +28,10 @@ uint64_t NowNs() {
 
 std::string DirName(const std::string& path) {
   auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
+  if (slash == std::string::npos)
+    return ".";
+  if (slash == 0)
+    return "/";
   return path.substr(0, slash);
 }
 
@@ -39,8 +41,7 @@ Status CreateTemp(const std::string& path, std::string* tmp_path, UniqueFd* fd) 
   int raw = ::mkostemp(tmpl.data(), O_CLOEXEC);
   if (raw < 0) {
     int e = errno;
-    return Status::Errorf(e, "cannot create the image in {}: {}{}", DirName(path),
-                          std::strerror(e),
+    return Status::Errorf(e, "cannot create the image in {}: {}{}", DirName(path), std::strerror(e),
                           e == EACCES ? "; fix: choose a directory you can write" : "");
   }
   fd->reset(raw);
@@ -50,20 +51,24 @@ Status CreateTemp(const std::string& path, std::string* tmp_path, UniqueFd* fd) 
 
 // fsync the file, rename it into place, fsync the directory: durable and atomic.
 Status Publish(int fd, const std::string& tmp_path, const std::string& path) {
-  if (::fsync(fd) != 0) return SysError("syncing image {}", tmp_path);
+  if (::fsync(fd) != 0)
+    return SysError("syncing image {}", tmp_path);
   if (::rename(tmp_path.c_str(), path.c_str()) != 0) {
     return SysError("renaming {} to {}", tmp_path, path);
   }
   UniqueFd dir(::open(DirName(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.valid()) ::fsync(dir.get());
+  if (dir.valid())
+    ::fsync(dir.get());
   return Status::Ok();
 }
 
 Status IoctlError(int e, const kcr_checkpoint_args& args, pid_t pid) {
   std::string why = args.reason[0] ? std::string(args.reason) : std::strerror(e);
   std::string fix;
-  if (e == EPERM) fix = "; fix: run as root or as the process's owner";
-  if (e == ETIMEDOUT) fix = "; fix: resume it (kill -CONT) and retry";
+  if (e == EPERM)
+    fix = "; fix: run as root or as the process's owner";
+  if (e == ETIMEDOUT)
+    fix = "; fix: resume it (kill -CONT) and retry";
   return Status::Errorf(e, "cannot checkpoint process {}: {}{}", pid, why, fix);
 }
 
@@ -100,7 +105,8 @@ Status RunCheckpointIoctl(pid_t pid, uint32_t flags, const std::string& path,
       reporter = std::jthread([fd, total, &options](std::stop_token stop) {
         while (!stop.stop_requested()) {
           struct stat st;
-          if (::fstat(fd, &st) == 0) options.progress(static_cast<uint64_t>(st.st_size), total);
+          if (::fstat(fd, &st) == 0)
+            options.progress(static_cast<uint64_t>(st.st_size), total);
           std::this_thread::sleep_for(std::chrono::milliseconds(200));
         }
       });
@@ -145,7 +151,8 @@ Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& o
   }
   CheckpointResult r;
   Status st = ReadHeaderChecksum(w.fd.get(), &r.header_checksum);
-  if (st.ok()) st = Publish(w.fd.get(), w.tmp_path, path);
+  if (st.ok())
+    st = Publish(w.fd.get(), w.tmp_path, path);
   if (!st.ok()) {
     ::unlink(w.tmp_path.c_str());
     return st;
@@ -157,7 +164,8 @@ Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& o
   r.sync_ns = NowNs() - t0;
   r.target_uid = w.args.target_uid;
   r.target_gid = w.args.target_gid;
-  if (result) *result = r;
+  if (result)
+    *result = r;
   return Status::Ok();
 }
 
@@ -187,13 +195,16 @@ Status CheckpointSelf(const std::string& path, CheckpointResult* result, bool* r
   }
   CheckpointResult r;
   st = ReadHeaderChecksum(w.fd.get(), &r.header_checksum);
-  if (st.ok()) st = Publish(w.fd.get(), w.tmp_path, path);
-  if (!st.ok()) ::unlink(w.tmp_path.c_str());
+  if (st.ok())
+    st = Publish(w.fd.get(), w.tmp_path, path);
+  if (!st.ok())
+    ::unlink(w.tmp_path.c_str());
   r.image_bytes = w.args.image_bytes;
   r.pages_saved = w.args.pages_saved;
   r.freeze_ns = w.args.freeze_ns;
   r.write_ns = w.args.write_ns;
-  if (result) *result = r;
+  if (result)
+    *result = r;
   (void)RunCallbacks(KCR_EVENT_AFTER_CONTINUE);
   return st;
 }

@@ -14,7 +14,9 @@ namespace kcr {
 
 namespace {
 
-constexpr uint64_t Align8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
+constexpr uint64_t Align8(uint64_t n) {
+  return (n + 7) & ~uint64_t{7};
+}
 
 Status Malformed(std::string_view what, uint64_t offset) {
   return Status::Errorf(EBADMSG, "corrupt image: {} (at offset {})", what, offset);
@@ -23,14 +25,16 @@ Status Malformed(std::string_view what, uint64_t offset) {
 // Reads a T from the front of `rest`, advancing it; false if too short.
 template <typename T>
 bool Take(std::span<const uint8_t>* rest, T* out) {
-  if (rest->size() < sizeof(T)) return false;
+  if (rest->size() < sizeof(T))
+    return false;
   std::memcpy(out, rest->data(), sizeof(T));
   *rest = rest->subspan(sizeof(T));
   return true;
 }
 
 bool TakeString(std::span<const uint8_t>* rest, uint32_t len, std::string* out) {
-  if (rest->size() < Align8(len)) return false;
+  if (rest->size() < Align8(len))
+    return false;
   out->assign(reinterpret_cast<const char*>(rest->data()), len);
   *rest = rest->subspan(Align8(len));
   return true;
@@ -38,29 +42,43 @@ bool TakeString(std::span<const uint8_t>* rest, uint32_t len, std::string* out) 
 
 const char* SectionName(uint32_t type) {
   switch (type) {
-    case KCR_SEC_END: return "end";
-    case KCR_SEC_THREAD: return "thread";
-    case KCR_SEC_MM: return "mm";
-    case KCR_SEC_VMAS: return "vmas";
-    case KCR_SEC_SIGNALS: return "signals";
-    case KCR_SEC_FILES: return "files";
-    case KCR_SEC_FS: return "fs";
-    case KCR_SEC_GHOST: return "ghost";
-    case KCR_SEC_PAGES: return "pages";
+    case KCR_SEC_END:
+      return "end";
+    case KCR_SEC_THREAD:
+      return "thread";
+    case KCR_SEC_MM:
+      return "mm";
+    case KCR_SEC_VMAS:
+      return "vmas";
+    case KCR_SEC_SIGNALS:
+      return "signals";
+    case KCR_SEC_FILES:
+      return "files";
+    case KCR_SEC_FS:
+      return "fs";
+    case KCR_SEC_GHOST:
+      return "ghost";
+    case KCR_SEC_PAGES:
+      return "pages";
   }
   return "unknown";
 }
 
 }  // namespace
 
-uint64_t Hash64(const void* data, size_t len, uint64_t seed) { return XXH64(data, len, seed); }
+uint64_t Hash64(const void* data, size_t len, uint64_t seed) {
+  return XXH64(data, len, seed);
+}
 
 Status Image::Open(const std::string& path, std::unique_ptr<Image>* out) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return SysError("cannot open image {}", path);
+  if (!fd.valid())
+    return SysError("cannot open image {}", path);
   struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return SysError("cannot stat image {}", path);
-  if (!S_ISREG(st.st_mode)) return Status::Errorf(EINVAL, "{} is not a regular file", path);
+  if (::fstat(fd.get(), &st) != 0)
+    return SysError("cannot stat image {}", path);
+  if (!S_ISREG(st.st_mode))
+    return Status::Errorf(EINVAL, "{} is not a regular file", path);
   if (st.st_size < KCR_HEADER_SIZE) {
     return Status::Errorf(EBADMSG, "{} is not a kcr image: only {} bytes (truncated?)", path,
                           st.st_size);
@@ -69,7 +87,8 @@ Status Image::Open(const std::string& path, std::unique_ptr<Image>* out) {
   image->path_ = path;
   image->size_ = static_cast<size_t>(st.st_size);
   void* map = ::mmap(nullptr, image->size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
-  if (map == MAP_FAILED) return SysError("cannot map image {}", path);
+  if (map == MAP_FAILED)
+    return SysError("cannot map image {}", path);
   image->map_ = static_cast<const uint8_t*>(map);
   KCR_RETURN_IF_ERROR(image->Parse().With(path));
   *out = std::move(image);
@@ -77,7 +96,8 @@ Status Image::Open(const std::string& path, std::unique_ptr<Image>* out) {
 }
 
 Image::~Image() {
-  if (map_) ::munmap(const_cast<uint8_t*>(map_), size_);
+  if (map_)
+    ::munmap(const_cast<uint8_t*>(map_), size_);
 }
 
 Status Image::Parse() {
@@ -86,8 +106,10 @@ Status Image::Parse() {
     return Status::Error(EBADMSG, "not a kcr image (bad magic)");
   }
   if (header_.version != KCR_IMAGE_VERSION || header_.header_size != KCR_HEADER_SIZE) {
-    return Status::Errorf(EPROTONOSUPPORT, "image format version {} is not supported (this kcr "
-                          "reads version {})", header_.version, KCR_IMAGE_VERSION);
+    return Status::Errorf(EPROTONOSUPPORT,
+                          "image format version {} is not supported (this kcr "
+                          "reads version {})",
+                          header_.version, KCR_IMAGE_VERSION);
   }
   kcr_image_header copy = header_;
   copy.checksum = 0;
@@ -95,8 +117,8 @@ Status Image::Parse() {
     return Status::Error(EBADMSG, "corrupt image: header checksum mismatch");
   }
   if (header_.image_bytes != size_) {
-    return Status::Errorf(EBADMSG, "image is {} bytes but its header says {} (truncated?)",
-                          size_, header_.image_bytes);
+    return Status::Errorf(EBADMSG, "image is {} bytes but its header says {} (truncated?)", size_,
+                          header_.image_bytes);
   }
   header_.release[KCR_UTS_LEN - 1] = 0;
   header_.kversion[KCR_UTS_LEN - 1] = 0;
@@ -106,14 +128,17 @@ Status Image::Parse() {
   uint32_t count = 0;
   for (;;) {
     kcr_section s;
-    if (size_ - pos < sizeof(s)) return Malformed("truncated section header", pos);
+    if (size_ - pos < sizeof(s))
+      return Malformed("truncated section header", pos);
     std::memcpy(&s, map_ + pos, sizeof(s));
     uint64_t payload = pos + sizeof(s);
-    if (s.type >= KCR_SEC_MAX) return Malformed("unknown section type", pos);
+    if (s.type >= KCR_SEC_MAX)
+      return Malformed("unknown section type", pos);
     if (s.size > size_ - payload || Align8(s.size) > size_ - payload) {
       return Malformed(fmt::format("{} section runs past the end", SectionName(s.type)), pos);
     }
-    if (seen_sections_ & (1U << s.type)) return Malformed("duplicate section", pos);
+    if (seen_sections_ & (1U << s.type))
+      return Malformed("duplicate section", pos);
     seen_sections_ |= 1U << s.type;
     ++count;
     std::span<const uint8_t> data(map_ + payload, s.size);
@@ -122,10 +147,13 @@ Status Image::Parse() {
     }
     KCR_RETURN_IF_ERROR(ParseSection(s, data, payload));
     pos = payload + Align8(s.size);
-    if (s.type == KCR_SEC_END) break;
+    if (s.type == KCR_SEC_END)
+      break;
   }
-  if (pos != size_) return Malformed("data after the end section", pos);
-  if (count != header_.nr_sections) return Malformed("section count differs from header", pos);
+  if (pos != size_)
+    return Malformed("data after the end section", pos);
+  if (count != header_.nr_sections)
+    return Malformed("section count differs from header", pos);
   for (uint32_t need : {KCR_SEC_THREAD, KCR_SEC_MM, KCR_SEC_VMAS, KCR_SEC_SIGNALS, KCR_SEC_FILES,
                         KCR_SEC_FS, KCR_SEC_PAGES}) {
     if (!(seen_sections_ & (1U << need))) {
@@ -152,7 +180,8 @@ Status Image::ParseSection(const kcr_section& s, std::span<const uint8_t> data, 
       xstate_ = rest;
       return Status::Ok();
     case KCR_SEC_MM:
-      if (!Take(&rest, &mm_) || !rest.empty()) return Malformed("mm section size", offset);
+      if (!Take(&rest, &mm_) || !rest.empty())
+        return Malformed("mm section size", offset);
       return Status::Ok();
     case KCR_SEC_VMAS:
       for (uint32_t i = 0; i < s.count; i++) {
@@ -162,7 +191,8 @@ Status Image::ParseSection(const kcr_section& s, std::span<const uint8_t> data, 
         }
         vmas_.push_back(std::move(r));
       }
-      if (!rest.empty() || vmas_.size() != mm_.nr_vmas) return Malformed("mapping count", offset);
+      if (!rest.empty() || vmas_.size() != mm_.nr_vmas)
+        return Malformed("mapping count", offset);
       return Status::Ok();
     case KCR_SEC_SIGNALS:
       if (!Take(&rest, &signals_) || signals_.nr_pending != s.count ||
@@ -170,7 +200,8 @@ Status Image::ParseSection(const kcr_section& s, std::span<const uint8_t> data, 
         return Malformed("signal section", offset);
       }
       pending_.resize(s.count);
-      if (s.count) std::memcpy(pending_.data(), rest.data(), rest.size());
+      if (s.count)
+        std::memcpy(pending_.data(), rest.data(), rest.size());
       return Status::Ok();
     case KCR_SEC_FILES:
       for (uint32_t i = 0; i < s.count; i++) {
@@ -180,7 +211,8 @@ Status Image::ParseSection(const kcr_section& s, std::span<const uint8_t> data, 
         }
         fds_.push_back(std::move(r));
       }
-      if (!rest.empty()) return Malformed("file table size", offset);
+      if (!rest.empty())
+        return Malformed("file table size", offset);
       return Status::Ok();
     case KCR_SEC_FS:
       if (!Take(&rest, &fs_) || !TakeString(&rest, fs_.cwd_len, &cwd_) || !rest.empty()) {
@@ -197,13 +229,15 @@ Status Image::ParseSection(const kcr_section& s, std::span<const uint8_t> data, 
         rest = rest.subspan(Align8(g.ghost.size));
         ghosts_.push_back(g);
       }
-      if (!rest.empty()) return Malformed("deleted-file section size", offset);
+      if (!rest.empty())
+        return Malformed("deleted-file section size", offset);
       return Status::Ok();
     case KCR_SEC_PAGES: {
       uint64_t pos = 0, prev_end = 0;
       while (pos < data.size()) {
         PageChunkRef ref;
-        if (data.size() - pos < sizeof(ref.chunk)) return Malformed("page chunk", offset + pos);
+        if (data.size() - pos < sizeof(ref.chunk))
+          return Malformed("page chunk", offset + pos);
         std::memcpy(&ref.chunk, data.data() + pos, sizeof(ref.chunk));
         uint64_t len = uint64_t{ref.chunk.nr_pages} * KCR_PAGE_SIZE;
         pos += sizeof(ref.chunk);
@@ -225,7 +259,8 @@ Status Image::ParseSection(const kcr_section& s, std::span<const uint8_t> data, 
 
 uint64_t Image::page_bytes() const {
   uint64_t n = 0;
-  for (const PageChunkRef& c : chunks_) n += uint64_t{c.chunk.nr_pages} * KCR_PAGE_SIZE;
+  for (const PageChunkRef& c : chunks_)
+    n += uint64_t{c.chunk.nr_pages} * KCR_PAGE_SIZE;
   return n;
 }
 
@@ -234,12 +269,14 @@ Status Image::VerifyPages(const Progress& progress) const {
   for (const PageChunkRef& c : chunks_) {
     uint64_t len = uint64_t{c.chunk.nr_pages} * KCR_PAGE_SIZE;
     if (Hash64(map_ + c.data_offset, len, c.chunk.addr) != c.chunk.checksum) {
-      return Status::Errorf(EBADMSG, "{}: corrupt image: memory at {:#x} ({} pages, offset {}) "
-                            "fails its checksum", path_, c.chunk.addr, c.chunk.nr_pages,
-                            c.data_offset);
+      return Status::Errorf(EBADMSG,
+                            "{}: corrupt image: memory at {:#x} ({} pages, offset {}) "
+                            "fails its checksum",
+                            path_, c.chunk.addr, c.chunk.nr_pages, c.data_offset);
     }
     done += len;
-    if (progress) progress(done, total);
+    if (progress)
+      progress(done, total);
   }
   return Status::Ok();
 }
@@ -286,12 +323,12 @@ std::string Image::DescribeJson() const {
     j.BeginObject();
     j.Key("start").String(fmt::format("{:#x}", v.vma.start));
     j.Key("end").String(fmt::format("{:#x}", v.vma.end));
-    j.Key("prot").String(fmt::format("{}{}{}{}", (v.vma.vm_flags & 1) ? 'r' : '-',
-                                     (v.vma.vm_flags & 2) ? 'w' : '-',
-                                     (v.vma.vm_flags & 4) ? 'x' : '-',
-                                     (v.vma.vm_flags & 8) ? 's' : 'p'));
+    j.Key("prot").String(
+        fmt::format("{}{}{}{}", (v.vma.vm_flags & 1) ? 'r' : '-', (v.vma.vm_flags & 2) ? 'w' : '-',
+                    (v.vma.vm_flags & 4) ? 'x' : '-', (v.vma.vm_flags & 8) ? 's' : 'p'));
     j.Key("kind").String(v.vma.kind < 4 ? kVmaKinds[v.vma.kind] : "?");
-    if (!v.path.empty()) j.Key("path").String(v.path);
+    if (!v.path.empty())
+      j.Key("path").String(v.path);
     j.EndObject();
   }
   j.EndArray();
@@ -302,7 +339,8 @@ std::string Image::DescribeJson() const {
     j.BeginObject();
     j.Key("fd").Int(f.fd.fd);
     j.Key("kind").String(f.fd.kind < 5 ? kFdKinds[f.fd.kind] : "?");
-    if (!f.path.empty()) j.Key("path").String(f.path);
+    if (!f.path.empty())
+      j.Key("path").String(f.path);
     j.Key("flags").String(fmt::format("{:#o}", f.fd.f_flags));
     j.Key("offset").Uint(f.fd.pos);
     j.Key("size").Uint(f.fd.size);

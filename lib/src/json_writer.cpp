@@ -10,7 +10,8 @@ void JsonWriter::Separate() {
     return;
   }
   if (!first_.empty()) {
-    if (!first_.back()) out_ += ',';
+    if (!first_.back())
+      out_ += ',';
     first_.back() = false;
   }
 }
@@ -40,11 +41,21 @@ JsonWriter& JsonWriter::String(std::string_view s) {
   out_ += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out_ += "\\\""; break;
-      case '\\': out_ += "\\\\"; break;
-      case '\n': out_ += "\\n"; break;
-      case '\r': out_ += "\\r"; break;
-      case '\t': out_ += "\\t"; break;
+      case '"':
+        out_ += "\\\"";
+        break;
+      case '\\':
+        out_ += "\\\\";
+        break;
+      case '\n':
+        out_ += "\\n";
+        break;
+      case '\r':
+        out_ += "\\r";
+        break;
+      case '\t':
+        out_ += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out_ += fmt::format("\\u{:04x}", c);

@@ -32,7 +32,8 @@ struct OwnLayout {
 
 Status ReadOwnLayout(OwnLayout* layout) {
   std::ifstream maps("/proc/self/maps");
-  if (!maps) return SysError("reading /proc/self/maps");
+  if (!maps)
+    return SysError("reading /proc/self/maps");
   std::string line;
   while (std::getline(maps, line)) {
     Range r;
@@ -63,19 +64,22 @@ Status CheckVdsoPlacement(const Image& image, const OwnLayout& own) {
     return Status::Error(EXDEV, "the vdso differs in size from the image's (another kernel build)");
   }
   for (const Range& r : own.others) {
-    if (r.Overlaps(m.vvar_start, m.vdso_end)) return Status::Error(EAGAIN, "vdso range overlap");
+    if (r.Overlaps(m.vvar_start, m.vdso_end))
+      return Status::Error(EAGAIN, "vdso range overlap");
   }
   return Status::Ok();
 }
 
 Status MoveVdso(const Image& image, const OwnLayout& own) {
   const kcr_mm& m = image.mm();
-  if (own.vdso.start == m.vdso_start) return Status::Ok();
+  if (own.vdso.start == m.vdso_start)
+    return Status::Ok();
   uint64_t vvar_len = own.vvar.end - own.vvar.start, vdso_len = own.vdso.end - own.vdso.start;
   // Park both in a scratch reservation first: the old and new ranges may overlap.
-  void* scratch = ::mmap(nullptr, vvar_len + vdso_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
-                         -1, 0);
-  if (scratch == MAP_FAILED) return SysError("reserving room to move the vdso");
+  void* scratch =
+      ::mmap(nullptr, vvar_len + vdso_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (scratch == MAP_FAILED)
+    return SysError("reserving room to move the vdso");
   auto* s = static_cast<char*>(scratch);
   auto move = [](uint64_t from, uint64_t len, void* to) {
     return ::mremap(reinterpret_cast<void*>(from), len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to) !=
@@ -94,7 +98,8 @@ Status MoveVdso(const Image& image, const OwnLayout& own) {
 // would keep writing there after the memory is replaced.
 void UnregisterOwnRseq() {
   constexpr unsigned kKernelRseqLen = 32;  // sizeof(struct rseq); glibc 2.36 says 20
-  if (__rseq_size == 0) return;
+  if (__rseq_size == 0)
+    return;
   ::syscall(SYS_rseq, static_cast<char*>(__builtin_thread_pointer()) + __rseq_offset,
             kKernelRseqLen, RSEQ_FLAG_UNREGISTER, RSEQ_SIG);
 }
@@ -118,9 +123,10 @@ Status CheckKernel(const Image& image) {
   ::uname(&u);
   const kcr_image_header& h = image.header();
   if (std::strcmp(h.release, u.release) != 0 || std::strcmp(h.kversion, u.version) != 0) {
-    return Status::Errorf(EXDEV, "image was taken on kernel {} ({}); this is {} ({}); restore it "
-                          "on a node running that kernel", h.release, h.kversion, u.release,
-                          u.version);
+    return Status::Errorf(EXDEV,
+                          "image was taken on kernel {} ({}); this is {} ({}); restore it "
+                          "on a node running that kernel",
+                          h.release, h.kversion, u.release, u.version);
   }
   return Status::Ok();
 }
@@ -142,12 +148,14 @@ Status CheckKernel(const Image& image) {
 
 Status CheckRestartable(const Image& image, const RestartOptions& options) {
   KCR_RETURN_IF_ERROR(CheckKernel(image));
-  if (!options.skip_verify) KCR_RETURN_IF_ERROR(image.VerifyPages(options.verify_progress));
+  if (!options.skip_verify)
+    KCR_RETURN_IF_ERROR(image.VerifyPages(options.verify_progress));
   KCR_RETURN_IF_ERROR(CheckFiles(image, options.rollback_files));
   UniqueFd device;
   KCR_RETURN_IF_ERROR(OpenDevice(&device));
   UniqueFd fd(::open(image.path().c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return SysError("opening {}", image.path());
+  if (!fd.valid())
+    return SysError("opening {}", image.path());
   return RestoreIoctl(device.get(), fd.get(), KCR_RST_VALIDATE_ONLY);
 }
 
@@ -165,8 +173,9 @@ Status Restart(const std::string& path, const RestartOptions& options) {
     const char* tries = ::getenv("KCR_RESTART_REEXEC");
     int n = tries ? std::atoi(tries) : 0;
     if (n >= 8) {
-      return Status::Error(EADDRINUSE, "the restarter's mappings keep overlapping the image's "
-                                       "vdso address; fix: retry, or enable ASLR");
+      return Status::Error(EADDRINUSE,
+                           "the restarter's mappings keep overlapping the image's "
+                           "vdso address; fix: retry, or enable ASLR");
     }
     ::setenv("KCR_RESTART_REEXEC", std::to_string(n + 1).c_str(), 1);
     ReexecSelf();
@@ -176,7 +185,8 @@ Status Restart(const std::string& path, const RestartOptions& options) {
   UniqueFd device;
   KCR_RETURN_IF_ERROR(OpenDevice(&device));
   UniqueFd image_fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!image_fd.valid()) return SysError("opening {}", path);
+  if (!image_fd.valid())
+    return SysError("opening {}", path);
   OpenedFiles files;
   KCR_RETURN_IF_ERROR(OpenFiles(*image, options.rollback_files, &files));
 

@@ -15,10 +15,12 @@ namespace kcr {
 namespace {
 
 // Flags that make sense to open(2) again; creation flags would destroy data.
-constexpr int kReopenFlags = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_DIRECT |
-                             O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_SYNC;
+constexpr int kReopenFlags = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_DIRECT | O_LARGEFILE |
+                             O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_SYNC;
 
-bool Writable(const kcr_fd& f) { return (f.f_flags & O_ACCMODE) != O_RDONLY; }
+bool Writable(const kcr_fd& f) {
+  return (f.f_flags & O_ACCMODE) != O_RDONLY;
+}
 
 std::string StripDeleted(const std::string& path) {
   static const std::string kSuffix = " (deleted)";
@@ -35,18 +37,22 @@ Status RecreateGhost(const FdRecord& rec, const GhostRecord& ghost, UniqueFd* ou
   dir = dir.substr(0, std::max<size_t>(1, dir.rfind('/')));
   mode_t mode = ghost.ghost.mode & 07777;
   UniqueFd tmp(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, mode));
-  if (!tmp.valid()) tmp.reset(::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, mode));
-  if (!tmp.valid()) return SysError("recreating deleted file {} (fd {})", rec.path, rec.fd.fd);
+  if (!tmp.valid())
+    tmp.reset(::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, mode));
+  if (!tmp.valid())
+    return SysError("recreating deleted file {} (fd {})", rec.path, rec.fd.fd);
   size_t off = 0;
   while (off < ghost.contents.size()) {
     ssize_t n = ::write(tmp.get(), ghost.contents.data() + off, ghost.contents.size() - off);
-    if (n <= 0) return SysError("writing deleted file {} back", rec.path);
+    if (n <= 0)
+      return SysError("writing deleted file {} back", rec.path);
     off += static_cast<size_t>(n);
   }
   // Reopen with the program's own flags (append, read-only, ...).
   std::string self = "/proc/self/fd/" + std::to_string(tmp.get());
   out->reset(::open(self.c_str(), (static_cast<int>(rec.fd.f_flags) & kReopenFlags) | O_CLOEXEC));
-  if (!out->valid()) return SysError("reopening recreated file {}", rec.path);
+  if (!out->valid())
+    return SysError("reopening recreated file {}", rec.path);
   return Status::Ok();
 }
 
@@ -68,13 +74,15 @@ Status OpenOne(const Image& image, const FdRecord& rec, bool rollback, UniqueFd*
           return SysError("rolling back {} to {} bytes", rec.path, f.size);
         }
       }
-      out->reset(::open(rec.path.c_str(), (static_cast<int>(f.f_flags) & kReopenFlags) | O_CLOEXEC));
+      out->reset(
+          ::open(rec.path.c_str(), (static_cast<int>(f.f_flags) & kReopenFlags) | O_CLOEXEC));
       break;
     }
     default:
       return Status::Errorf(EINVAL, "unknown kind {} of fd {}", f.kind, f.fd);
   }
-  if (!out->valid()) return SysError("reopening fd {} ({})", f.fd, rec.path);
+  if (!out->valid())
+    return SysError("reopening fd {} ({})", f.fd, rec.path);
   if ((f.kind == KCR_FD_REG || f.kind == KCR_FD_GHOST) &&
       ::lseek(out->get(), static_cast<off_t>(f.pos), SEEK_SET) < 0) {
     return SysError("seeking {} to offset {}", rec.path, f.pos);
@@ -87,25 +95,31 @@ Status OpenOne(const Image& image, const FdRecord& rec, bool rollback, UniqueFd*
 Status CheckFiles(const Image& image, bool rollback_files) {
   for (const FdRecord& rec : image.fds()) {
     const kcr_fd& f = rec.fd;
-    if (f.fd < 0 || f.fd > 1 << 20) return Status::Errorf(EBADMSG, "bad fd number {}", f.fd);
-    if (f.kind != KCR_FD_REG) continue;
+    if (f.fd < 0 || f.fd > 1 << 20)
+      return Status::Errorf(EBADMSG, "bad fd number {}", f.fd);
+    if (f.kind != KCR_FD_REG)
+      continue;
     struct stat st;
     if (::stat(rec.path.c_str(), &st) != 0) {
       int e = errno;
       return Status::Errorf(e, "file {} (fd {}) cannot be reopened: {}", rec.path, f.fd,
                             std::strerror(e));
     }
-    if (!S_ISREG(st.st_mode) || !Writable(f)) continue;
+    if (!S_ISREG(st.st_mode) || !Writable(f))
+      continue;
     auto now = static_cast<uint64_t>(st.st_size);
     if (now > f.size && !rollback_files) {
-      return Status::Errorf(EEXIST, "file {} (fd {}) grew from {} to {} bytes since the checkpoint; "
+      return Status::Errorf(EEXIST,
+                            "file {} (fd {}) grew from {} to {} bytes since the checkpoint; "
                             "restoring would duplicate that output; fix: --rollback-files to "
-                            "truncate it back to {} bytes", rec.path, f.fd, f.size, now, f.size);
+                            "truncate it back to {} bytes",
+                            rec.path, f.fd, f.size, now, f.size);
     }
     if (now < f.size) {
-      return Status::Errorf(ESTALE, "file {} (fd {}) shrank from {} to {} bytes since the "
-                            "checkpoint; the program's data in it is gone", rec.path, f.fd,
-                            f.size, now);
+      return Status::Errorf(ESTALE,
+                            "file {} (fd {}) shrank from {} to {} bytes since the "
+                            "checkpoint; the program's data in it is gone",
+                            rec.path, f.fd, f.size, now);
     }
   }
   struct stat st;
@@ -117,7 +131,8 @@ Status CheckFiles(const Image& image, bool rollback_files) {
 
 Status OpenFiles(const Image& image, bool rollback_files, OpenedFiles* opened) {
   for (const FdRecord& rec : image.fds()) {
-    if (rec.fd.kind == KCR_FD_INHERIT) continue;
+    if (rec.fd.kind == KCR_FD_INHERIT)
+      continue;
     UniqueFd fd;
     KCR_RETURN_IF_ERROR(OpenOne(image, rec, rollback_files, &fd));
     opened->by_target.emplace_back(rec.fd.fd, std::move(fd));
@@ -127,32 +142,41 @@ Status OpenFiles(const Image& image, bool rollback_files, OpenedFiles* opened) {
 
 Status InstallFiles(const Image& image, OpenedFiles* opened, std::vector<int*> keep) {
   int top = 2;
-  for (const FdRecord& rec : image.fds()) top = std::max(top, rec.fd.fd);
-  for (const auto& [target, fd] : opened->by_target) top = std::max(top, fd.get());
-  for (int* k : keep) top = std::max(top, *k);
+  for (const FdRecord& rec : image.fds())
+    top = std::max(top, rec.fd.fd);
+  for (const auto& [target, fd] : opened->by_target)
+    top = std::max(top, fd.get());
+  for (int* k : keep)
+    top = std::max(top, *k);
   int base = top + 1;
   // Everything that must survive moves above every fd the image uses...
   auto lift = [&](int fd) -> int {
     int high = ::fcntl(fd, F_DUPFD_CLOEXEC, base);
-    if (high >= 0) ::close(fd);
+    if (high >= 0)
+      ::close(fd);
     return high;
   };
   for (int* k : keep) {
     *k = lift(*k);
-    if (*k < 0) return SysError("moving a descriptor out of the way");
+    if (*k < 0)
+      return SysError("moving a descriptor out of the way");
   }
   std::vector<std::pair<int, int>> moves;  // target, high
   for (auto& [target, fd] : opened->by_target) {
     int high = lift(fd.release());
-    if (high < 0) return SysError("moving fd {} out of the way", target);
+    if (high < 0)
+      return SysError("moving fd {} out of the way", target);
     moves.emplace_back(target, high);
   }
   for (const FdRecord& rec : image.fds()) {
-    if (rec.fd.kind != KCR_FD_INHERIT) continue;
+    if (rec.fd.kind != KCR_FD_INHERIT)
+      continue;
     // stdio of a kind kcr cannot save comes from the restarter, or /dev/null.
     int high = ::fcntl(rec.fd.fd, F_DUPFD_CLOEXEC, base);
-    if (high < 0) high = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (high < 0) return SysError("providing fd {}", rec.fd.fd);
+    if (high < 0)
+      high = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (high < 0)
+      return SysError("providing fd {}", rec.fd.fd);
     moves.emplace_back(rec.fd.fd, high);
   }
   // ...then nothing of the restarter's below `base` stays open...
@@ -162,7 +186,8 @@ Status InstallFiles(const Image& image, OpenedFiles* opened, std::vector<int*> k
   // ...and each file lands on its number with its close-on-exec flag.
   const auto& fds = image.fds();
   for (auto [target, high] : moves) {
-    if (::dup2(high, target) < 0) return SysError("placing fd {}", target);
+    if (::dup2(high, target) < 0)
+      return SysError("placing fd {}", target);
     ::close(high);
     auto rec = std::find_if(fds.begin(), fds.end(),
                             [t = target](const FdRecord& r) { return r.fd.fd == t; });
@@ -175,10 +200,13 @@ Status InstallFiles(const Image& image, OpenedFiles* opened, std::vector<int*> k
 }
 
 Status RestoreFsState(const Image& image) {
-  if (::chdir(image.cwd().c_str()) != 0) return SysError("entering {}", image.cwd());
+  if (::chdir(image.cwd().c_str()) != 0)
+    return SysError("entering {}", image.cwd());
   ::umask(static_cast<mode_t>(image.fs().umask & 0777));
   for (int i = 0; i < KCR_NR_RLIMITS && i < RLIM_NLIMITS; i++) {
-    struct rlimit r{image.fs().rlim[i].cur, image.fs().rlim[i].max};
+    struct rlimit r {
+      image.fs().rlim[i].cur, image.fs().rlim[i].max
+    };
     // Never more than the restarter may have: a failed raise keeps its limit.
     (void)::setrlimit(static_cast<__rlimit_resource>(i), &r);
   }

@@ -31,7 +31,8 @@ class [[nodiscard]] Status {
 
   // Prefixes context: "opening image x: <message>".
   Status With(std::string_view context) const {
-    if (ok()) return *this;
+    if (ok())
+      return *this;
     return Status(code_, fmt::format("{}: {}", context, message_));
   }
 
@@ -45,14 +46,15 @@ class [[nodiscard]] Status {
 template <typename... Args>
 Status SysError(fmt::format_string<Args...> f, Args&&... args) {
   int e = errno;
-  return Status::Error(e, fmt::format("{}: {}", fmt::format(f, std::forward<Args>(args)...),
-                                      std::strerror(e)));
+  return Status::Error(
+      e, fmt::format("{}: {}", fmt::format(f, std::forward<Args>(args)...), std::strerror(e)));
 }
 
-#define KCR_RETURN_IF_ERROR(expr)   \
-  do {                              \
-    ::kcr::Status _st = (expr);     \
-    if (!_st.ok()) return _st;      \
+#define KCR_RETURN_IF_ERROR(expr) \
+  do {                            \
+    ::kcr::Status _st = (expr);   \
+    if (!_st.ok())                \
+      return _st;                 \
   } while (0)
 
 }  // namespace kcr

@@ -48,17 +48,17 @@ int kcr_module_query(kcr_module_info* info, kcr_error* err);
 typedef void (*kcr_progress_fn)(uint64_t done_bytes, uint64_t total_bytes, void* arg);
 
 typedef struct kcr_checkpoint_options {
-  int kill;                  /* non-zero: SIGKILL the target once the image is safe */
-  kcr_progress_fn progress;  /* optional; called from a helper thread while writing */
+  int kill;                 /* non-zero: SIGKILL the target once the image is safe */
+  kcr_progress_fn progress; /* optional; called from a helper thread while writing */
   void* progress_arg;
 } kcr_checkpoint_options;
 
 typedef struct kcr_checkpoint_result {
   uint64_t image_bytes;
   uint64_t pages_saved;
-  uint64_t freeze_ns; /* request until the target was parked */
-  uint64_t write_ns;  /* image write by the module's kernel thread */
-  uint64_t sync_ns;   /* fsync + rename */
+  uint64_t freeze_ns;      /* request until the target was parked */
+  uint64_t write_ns;       /* image write by the module's kernel thread */
+  uint64_t sync_ns;        /* fsync + rename */
   uint64_t image_checksum; /* xxh64 of the header: identifies the image */
 } kcr_checkpoint_result;
 

@@ -1,0 +1,289 @@
+// Unit tests of libkcr's image reader on images built here byte by byte, so
+// every refusal path is exercised without a kernel.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "image.h"
+#include "json_writer.h"
+#include "restore_files.h"
+#include "xstate.h"
+
+namespace kcr {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Builds a minimal valid v1 image: one anonymous mapping with two pages.
+class ImageBuilder {
+ public:
+  ImageBuilder() { bytes_.resize(KCR_HEADER_SIZE); }
+
+  void Section(uint32_t type, uint32_t count, const std::vector<uint8_t>& payload,
+               bool checksummed = true) {
+    kcr_section s{};
+    s.type = type;
+    s.count = count;
+    s.size = payload.size();
+    s.checksum = checksummed ? XXH64(payload.data(), payload.size(), 0) : 0;
+    Append(&s, sizeof(s));
+    Append(payload.data(), payload.size());
+    bytes_.resize((bytes_.size() + 7) & ~size_t{7});
+    sections_++;
+  }
+
+  template <typename T>
+  static void Put(std::vector<uint8_t>* v, const T& t) {
+    auto p = reinterpret_cast<const uint8_t*>(&t);
+    v->insert(v->end(), p, p + sizeof(T));
+  }
+  static void PutString(std::vector<uint8_t>* v, const std::string& s) {
+    v->insert(v->end(), s.begin(), s.end());
+    v->resize((v->size() + 7) & ~size_t{7});
+  }
+
+  std::vector<uint8_t> BuildDefault(const std::string& out_path, uint64_t out_size) {
+    std::vector<uint8_t> p;
+    kcr_thread th{};
+    th.tid = 42;
+    th.xstate_size = 64;
+    Put(&p, th);
+    p.resize(p.size() + 64, 0xab);
+    Section(KCR_SEC_THREAD, 1, p);
+
+    kcr_mm mm{};
+    mm.nr_vmas = 1;
+    mm.vdso_start = 0x7fff0000;
+    mm.vdso_end = 0x7fff2000;
+    p.clear();
+    Put(&p, mm);
+    Section(KCR_SEC_MM, 1, p);
+
+    kcr_vma v{};
+    v.start = 0x10000;
+    v.end = 0x14000;
+    v.vm_flags = 3;
+    p.clear();
+    Put(&p, v);
+    Section(KCR_SEC_VMAS, 1, p);
+
+    kcr_signals sig{};
+    p.clear();
+    Put(&p, sig);
+    Section(KCR_SEC_SIGNALS, 0, p);
+
+    kcr_fd f{};
+    f.fd = 1;
+    f.kind = KCR_FD_REG;
+    f.f_flags = O_WRONLY;
+    f.size = out_size;
+    f.mode = 0100644;
+    f.path_len = static_cast<uint32_t>(out_path.size());
+    p.clear();
+    Put(&p, f);
+    PutString(&p, out_path);
+    Section(KCR_SEC_FILES, 1, p);
+
+    kcr_fs fsrec{};
+    fsrec.umask = 022;
+    fsrec.cwd_len = 1;
+    p.clear();
+    Put(&p, fsrec);
+    PutString(&p, "/");
+    Section(KCR_SEC_FS, 1, p);
+
+    p.clear();
+    std::vector<uint8_t> pages(2 * KCR_PAGE_SIZE);
+    for (size_t i = 0; i < pages.size(); i++)
+      pages[i] = static_cast<uint8_t>(i * 13);
+    kcr_page_chunk c{};
+    c.addr = 0x11000;
+    c.nr_pages = 2;
+    c.checksum = XXH64(pages.data(), pages.size(), c.addr);
+    Put(&p, c);
+    p.insert(p.end(), pages.begin(), pages.end());
+    Section(KCR_SEC_PAGES, 1, p, false);
+    Section(KCR_SEC_END, 0, {});
+
+    kcr_image_header h{};
+    std::memcpy(h.magic, KCR_IMAGE_MAGIC, 8);
+    h.version = KCR_IMAGE_VERSION;
+    h.header_size = KCR_HEADER_SIZE;
+    h.arch = KCR_ARCH_X86_64;
+    h.nr_sections = sections_;
+    h.image_bytes = bytes_.size();
+    h.pid = 1234;
+    h.xstate_size = 64;
+    std::strcpy(h.comm, "unit");
+    std::strcpy(h.release, "6.1.0-test");
+    h.checksum = XXH64(&h, sizeof(h), 0);
+    std::memcpy(bytes_.data(), &h, sizeof(h));
+    return bytes_;
+  }
+
+ private:
+  void Append(const void* d, size_t n) {
+    auto p = static_cast<const uint8_t*>(d);
+    bytes_.insert(bytes_.end(), p, p + n);
+  }
+  std::vector<uint8_t> bytes_;
+  uint32_t sections_ = 0;
+};
+
+class ImageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("kcr-unit-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+    out_ = (dir_ / "out.txt").string();
+    std::ofstream(out_) << "0123456789";
+    good_ = ImageBuilder().BuildDefault(out_, 10);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Write(const std::vector<uint8_t>& bytes, const std::string& name = "img.kcr") {
+    std::string path = (dir_ / name).string();
+    std::ofstream f(path, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+    return path;
+  }
+  Status OpenBytes(const std::vector<uint8_t>& bytes, std::unique_ptr<Image>* img = nullptr) {
+    std::unique_ptr<Image> local;
+    return Image::Open(Write(bytes), img ? img : &local);
+  }
+
+  fs::path dir_;
+  std::string out_;
+  std::vector<uint8_t> good_;
+};
+
+TEST_F(ImageTest, ParsesAValidImage) {
+  std::unique_ptr<Image> img;
+  ASSERT_TRUE(OpenBytes(good_, &img).ok());
+  EXPECT_EQ(img->header().pid, 1234);
+  EXPECT_EQ(img->thread().tid, 42);
+  EXPECT_EQ(img->xstate().size(), 64u);
+  ASSERT_EQ(img->vmas().size(), 1u);
+  EXPECT_EQ(img->vmas()[0].vma.start, 0x10000u);
+  ASSERT_EQ(img->fds().size(), 1u);
+  EXPECT_EQ(img->fds()[0].path, out_);
+  EXPECT_EQ(img->cwd(), "/");
+  EXPECT_EQ(img->page_bytes(), 2u * KCR_PAGE_SIZE);
+  EXPECT_TRUE(img->VerifyPages().ok());
+}
+
+TEST_F(ImageTest, RefusesTruncation) {
+  auto bytes = good_;
+  bytes.resize(bytes.size() / 2);
+  Status st = OpenBytes(bytes);
+  EXPECT_EQ(st.code(), -EBADMSG);
+  EXPECT_NE(st.message().find("truncated"), std::string::npos) << st.message();
+}
+
+TEST_F(ImageTest, RefusesHeaderDamage) {
+  auto bytes = good_;
+  bytes[100] ^= 1;
+  Status st = OpenBytes(bytes);
+  EXPECT_NE(st.message().find("header checksum"), std::string::npos) << st.message();
+}
+
+TEST_F(ImageTest, RefusesMetadataDamage) {
+  auto bytes = good_;
+  bytes[KCR_HEADER_SIZE + sizeof(kcr_section) + 3] ^= 1;  // inside the thread record
+  Status st = OpenBytes(bytes);
+  EXPECT_NE(st.message().find("thread section checksum"), std::string::npos) << st.message();
+}
+
+TEST_F(ImageTest, VerifyCatchesPageDamageThatOpenDoesNot) {
+  auto bytes = good_;
+  bytes[bytes.size() - 24 - 100] ^= 1;  // last page bytes, before the END section
+  std::unique_ptr<Image> img;
+  ASSERT_TRUE(OpenBytes(bytes, &img).ok());
+  Status st = img->VerifyPages();
+  EXPECT_EQ(st.code(), -EBADMSG);
+  EXPECT_NE(st.message().find("fails its checksum"), std::string::npos) << st.message();
+}
+
+TEST_F(ImageTest, RefusesForeignFiles) {
+  Status st = OpenBytes(std::vector<uint8_t>(4096, 'x'));
+  EXPECT_NE(st.message().find("not a kcr image"), std::string::npos) << st.message();
+  st = OpenBytes(std::vector<uint8_t>(10, 0));
+  EXPECT_NE(st.message().find("not a kcr image"), std::string::npos) << st.message();
+}
+
+TEST_F(ImageTest, RefusesNewerFormat) {
+  auto bytes = good_;
+  kcr_image_header h;
+  std::memcpy(&h, bytes.data(), sizeof(h));
+  h.version = 99;
+  h.checksum = 0;
+  h.checksum = XXH64(&h, sizeof(h), 0);
+  std::memcpy(bytes.data(), &h, sizeof(h));
+  Status st = OpenBytes(bytes);
+  EXPECT_NE(st.message().find("version 99 is not supported"), std::string::npos) << st.message();
+}
+
+TEST_F(ImageTest, DescribesAsJson) {
+  std::unique_ptr<Image> img;
+  ASSERT_TRUE(OpenBytes(good_, &img).ok());
+  std::string json = img->DescribeJson();
+  EXPECT_NE(json.find("\"pid\":1234"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"kind\":\"anon\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"path\":\"" + out_ + "\""), std::string::npos) << json;
+}
+
+TEST_F(ImageTest, GrownOutputFileNeedsRollback) {
+  std::unique_ptr<Image> img;
+  ASSERT_TRUE(OpenBytes(good_, &img).ok());
+  EXPECT_TRUE(CheckFiles(*img, false).ok());
+  std::ofstream(out_, std::ios::app) << "more output after the checkpoint";
+  Status st = CheckFiles(*img, false);
+  EXPECT_EQ(st.code(), -EEXIST);
+  EXPECT_NE(st.message().find("--rollback-files"), std::string::npos) << st.message();
+  EXPECT_TRUE(CheckFiles(*img, true).ok());
+  OpenedFiles opened;
+  ASSERT_TRUE(OpenFiles(*img, true, &opened).ok());
+  EXPECT_EQ(fs::file_size(out_), 10u) << "rollback truncates to the checkpoint size";
+}
+
+TEST_F(ImageTest, MissingOpenFileIsNamed) {
+  std::unique_ptr<Image> img;
+  ASSERT_TRUE(OpenBytes(good_, &img).ok());
+  fs::remove(out_);
+  Status st = CheckFiles(*img, false);
+  EXPECT_NE(st.message().find(out_), std::string::npos) << st.message();
+}
+
+TEST(JsonWriterTest, EscapesAndNests) {
+  JsonWriter j;
+  j.BeginObject().Key("a").String("x\"y\n").Key("b").BeginArray().Int(-1).Uint(2).Bool(true);
+  j.EndArray().Key("c").Null().EndObject();
+  EXPECT_EQ(j.Take(), R"({"a":"x\"y\n","b":[-1,2,true],"c":null})");
+}
+
+TEST(XStateTest, NamesFeatures) {
+  EXPECT_EQ(XFeatureNames(0x7), "x87 sse avx");
+  EXPECT_EQ(XFeatureNames(0xe7), "x87 sse avx avx512-opmask avx512-zmm_hi256 avx512-hi16_zmm");
+  EXPECT_EQ(XFeatureNames(0), "none");
+}
+
+TEST(StatusTest, CarriesCodeAndContext) {
+  Status st = Status::Errorf(ENOENT, "file {} missing", "x");
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), -ENOENT);
+  EXPECT_EQ(st.With("restart").message(), "restart: file x missing");
+  EXPECT_TRUE(Status::Ok().With("anything").ok());
+}
+
+}  // namespace
+}  // namespace kcr
