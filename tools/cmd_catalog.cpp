@@ -1,0 +1,737 @@
+// kcr catalog: what checkpoints exist, whether their images are whole, and
+// which ones retention removes (docs/catalog.md).
+//
+// Permissions are a policy of this command, not of SQLite: root (or the
+// owner of the catalog file) sees every row; anyone else opens the catalog
+// read-only and sees only rows with their own uid.
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <regex>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <kcr/catalog/catalog.h>
+#include <kcr/catalog/format.h>
+#include <kcr/catalog/retention.h>
+#include <kcr/config/config.h>
+
+#include "cli_config.h"
+#include "commands.h"
+#include "image_check.h"
+
+namespace kcr::cli {
+
+namespace {
+
+namespace cat = kcr::catalog;
+
+constexpr int kExitProblem = 1;  // a bad image, or nothing found
+constexpr int kExitError = 2;    // could not do what was asked
+
+[[noreturn]] void die(int status, const std::string& message) {
+  std::fprintf(stderr, "kcr catalog: %s\n", message.c_str());
+  throw Exit{status};
+}
+
+// Runs a subcommand; what it throws becomes one message and exit status 2.
+template <typename Body>
+void guarded(Body&& body) {
+  try {
+    body();
+  } catch (const Exit&) {
+    throw;
+  } catch (const std::exception& e) {
+    die(kExitError, e.what());
+  }
+}
+
+void print(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+}
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// ---- options shared by the subcommands ----
+
+struct Common {
+  std::string catalog_path;  // --catalog, else catalog_path from kcr.yaml
+  std::string format = "table";
+};
+
+std::string catalog_path(const Common& c) {
+  return c.catalog_path.empty() ? loaded_config().catalog_path : c.catalog_path;
+}
+
+cat::Format format_of(const Common& c) {
+  return cat::parse_format(c.format).value();
+}
+
+// Who asks decides which rows they see.
+struct Caller {
+  std::uint32_t uid = 0;
+  bool admin = false;  // root, or the owner of the catalog file
+
+  std::optional<std::uint32_t> uid_filter() const {
+    return admin ? std::nullopt : std::optional(uid);
+  }
+  bool may_see(const cat::CheckpointRow& row) const { return admin || row.info.uid == uid; }
+};
+
+Caller caller_of(const std::string& path) {
+  Caller c;
+  c.uid = static_cast<std::uint32_t>(::getuid());
+  struct stat st {};
+  c.admin = ::geteuid() == 0 || (::stat(path.c_str(), &st) == 0 && st.st_uid == ::geteuid());
+  return c;
+}
+
+// Readers who own the file open it writable, so that an old schema gets
+// migrated; everyone else reads without taking any lock that blocks writers.
+cat::Catalog open_for_reading(const std::string& path, const Caller& caller) {
+  cat::OpenOptions ro;
+  ro.read_only = true;
+  if (!caller.admin) {
+    return cat::Catalog::open(path, ro);
+  }
+  try {
+    return cat::Catalog::open(path);
+  } catch (const cat::Error& e) {
+    if (e.code() != cat::ErrorCode::kPermission) {
+      throw;
+    }
+    return cat::Catalog::open(path, ro);  // e.g. root on a read-only mount
+  }
+}
+
+void add_common(CLI::App* sub, const std::shared_ptr<Common>& common, bool with_format) {
+  sub->add_option("--catalog", common->catalog_path,
+                  "catalog file (default: catalog_path in kcr.yaml)");
+  if (with_format) {
+    sub->add_option("--format", common->format, "output: table, json, csv or parsable ('|')")
+        ->check(CLI::IsMember({"table", "json", "csv", "parsable"}));
+  }
+}
+
+// ---- parsing arguments ----
+
+struct JobSpec {
+  std::uint32_t job = cat::kManualJob;
+  std::optional<std::uint32_t> step;
+};
+
+// "1234", "1234.0", "1234.batch" or "manual".
+JobSpec parse_job(const std::string& text) {
+  JobSpec spec;
+  std::string job = text.substr(0, text.find('.'));
+  if (job != "manual") {
+    auto id = cat::parse_step(job);  // a plain number, as far as the job goes
+    if (!id || *id == 0 || job.find_first_not_of("0123456789") != std::string::npos) {
+      die(kExitError, fmt::format("--job {}: expected a Slurm job id (1234), a job step "
+                                  "(1234.0, 1234.batch) or 'manual'",
+                                  text));
+    }
+    spec.job = *id;
+  }
+  if (auto dot = text.find('.'); dot != std::string::npos) {
+    spec.step = cat::parse_step(text.substr(dot + 1));
+    if (!spec.step) {
+      die(kExitError, fmt::format("--job {}: '{}' is not a step (a number, batch, extern or "
+                                  "interactive)",
+                                  text, text.substr(dot + 1)));
+    }
+  }
+  return spec;
+}
+
+std::vector<cat::State> parse_states(const std::string& text) {
+  if (text.empty()) {  // the default: everything that still exists
+    std::vector<cat::State> out;
+    for (cat::State s : cat::kAllStates) {
+      if (s != cat::State::kDeleted) {
+        out.push_back(s);
+      }
+    }
+    return out;
+  }
+  if (text == "all") {
+    return {};
+  }
+  std::vector<cat::State> out;
+  std::stringstream parts(text);
+  for (std::string part; std::getline(parts, part, ',');) {
+    auto s = cat::parse_state(part);
+    if (!s) {
+      die(kExitError, fmt::format("--state {}: '{}' is not a state (WRITING, COMMITTED, "
+                                  "VERIFIED, FAILED, CORRUPT, EXPIRED, DELETED, or all)",
+                                  text, part));
+    }
+    out.push_back(*s);
+  }
+  return out;
+}
+
+// "2024-05-01", "2024-05-01T12:00[:00]" in local time, or a duration ago ("2h").
+std::int64_t parse_since(const std::string& text) {
+  if (auto d = config::parse_duration(text)) {
+    return now_ns() - std::chrono::duration_cast<std::chrono::nanoseconds>(*d).count();
+  }
+  for (const char* f :
+       {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"}) {
+    std::tm tm{};
+    const char* end = ::strptime(text.c_str(), f, &tm);
+    if (end != nullptr && *end == '\0') {
+      tm.tm_isdst = -1;
+      return static_cast<std::int64_t>(std::mktime(&tm)) * 1'000'000'000;
+    }
+  }
+  die(kExitError, fmt::format("--since {}: expected a date (2024-05-01), a local time "
+                              "(2024-05-01T12:00) or a duration ago (90m, 2h, 7d)",
+                              text));
+}
+
+std::uint32_t parse_user(const std::string& text) {
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+    return static_cast<std::uint32_t>(std::stoul(text));
+  }
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char buf[4096];
+  if (::getpwnam_r(text.c_str(), &pw, buf, sizeof buf, &found) != 0 || found == nullptr) {
+    die(kExitError, fmt::format("--user {}: no such user on this node", text));
+  }
+  return found->pw_uid;
+}
+
+std::string user_name(std::uint32_t uid) {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char buf[4096];
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found != nullptr) {
+    return found->pw_name;
+  }
+  return std::to_string(uid);
+}
+
+std::string node_name() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::string name = host;
+  return name.substr(0, name.find('.'));
+}
+
+// ---- list ----
+
+struct ListOptions : Common {
+  std::string job, user, state, since;
+  std::optional<std::uint32_t> task;
+  std::size_t limit = 0;
+};
+
+void run_list(const ListOptions& o) {
+  const std::string path = catalog_path(o);
+  const Caller caller = caller_of(path);
+  cat::ListFilter f;
+  if (!o.job.empty()) {
+    JobSpec spec = parse_job(o.job);
+    f.job = spec.job;
+    f.step = spec.step;
+  }
+  f.task = o.task;
+  f.states = parse_states(o.state);
+  if (!o.since.empty()) {
+    f.since_ns = parse_since(o.since);
+  }
+  if (!o.user.empty()) {
+    f.uid = parse_user(o.user);
+    if (!caller.admin && *f.uid != caller.uid) {
+      die(kExitError, fmt::format("--user {}: you may list only your own checkpoints (uid {}); "
+                                  "see 'Permissions' in docs/catalog.md",
+                                  o.user, caller.uid));
+    }
+  }
+  if (!caller.admin) {
+    f.uid = caller.uid;
+  }
+  f.limit = o.limit;
+  auto catalog = open_for_reading(path, caller);
+  print(cat::render_checkpoints(catalog.list(f), format_of(o)));
+}
+
+// ---- show ----
+
+struct ShowOptions : Common {
+  std::int64_t id = 0;
+};
+
+void run_show(const ShowOptions& o) {
+  const std::string path = catalog_path(o);
+  const Caller caller = caller_of(path);
+  auto catalog = open_for_reading(path, caller);
+  auto row = catalog.get(o.id);
+  if (!row || !caller.may_see(*row)) {
+    die(kExitProblem, fmt::format("no checkpoint #{}{} in catalog {}", o.id,
+                                  caller.admin ? "" : " of yours", path));
+  }
+  print(cat::render_checkpoint(*row, catalog.restores_of(o.id), format_of(o)));
+}
+
+// ---- latest ----
+
+struct LatestOptions : Common {
+  std::string job;
+  std::optional<std::uint32_t> task;
+  std::size_t count = 8;
+};
+
+void run_latest(const LatestOptions& o) {
+  const std::string path = catalog_path(o);
+  const Caller caller = caller_of(path);
+  JobSpec spec = parse_job(o.job);
+  auto catalog = open_for_reading(path, caller);
+  std::vector<cat::CheckpointRow> good;
+  for (auto& row : catalog.latest_good(spec.job, spec.step, o.task, o.count)) {
+    if (caller.may_see(row)) {
+      good.push_back(std::move(row));
+    }
+  }
+  if (good.empty()) {
+    die(kExitProblem,
+        fmt::format("no usable checkpoint for job {}{}: none is COMMITTED or VERIFIED with its "
+                    "image in place (see `kcr catalog list --job {}`)",
+                    o.job, o.task ? fmt::format(" task {}", *o.task) : "", o.job));
+  }
+  print(cat::render_checkpoints(good, format_of(o)));
+}
+
+// ---- verify ----
+
+struct VerifyOptions : Common {
+  std::vector<std::int64_t> ids;
+  bool all = false;
+};
+
+// Checks one row's image against the row: its checksums, size and identity.
+std::string image_problem(const cat::CheckpointRow& row) {
+  ImageCheck c = verify_image(row.info.image_path);
+  if (!c.ok()) {
+    return c.problem;
+  }
+  if (row.checksum != 0 && c.header.checksum != row.checksum) {
+    return fmt::format(
+        "{} is a different image (header checksum {:016x}, the catalog recorded "
+        "{:016x}): it was overwritten",
+        row.info.image_path, c.header.checksum, row.checksum);
+  }
+  if (row.bytes != 0 && c.file_bytes != row.bytes) {
+    return fmt::format("{} is {} bytes, the catalog recorded {}", row.info.image_path, c.file_bytes,
+                       row.bytes);
+  }
+  return {};
+}
+
+void run_verify(const VerifyOptions& o) {
+  if (o.ids.empty() == !o.all) {
+    die(kExitError, "name the checkpoints to verify (kcr catalog verify ID...) or give --all");
+  }
+  const std::string path = catalog_path(o);
+  const Caller caller = caller_of(path);
+  // Marking results needs write access; without it, verify still reports.
+  std::optional<cat::Catalog> catalog;
+  bool record = true;
+  try {
+    catalog.emplace(cat::Catalog::open(path));
+  } catch (const cat::Error& e) {
+    if (e.code() != cat::ErrorCode::kPermission) {
+      throw;
+    }
+    catalog.emplace(open_for_reading(path, caller));
+    record = false;
+  }
+  std::vector<cat::CheckpointRow> rows;
+  if (o.all) {
+    cat::ListFilter f;
+    f.states = {cat::State::kCommitted, cat::State::kVerified};
+    f.uid = caller.uid_filter();
+    rows = catalog->list(f);
+  }
+  int bad = 0;
+  for (std::int64_t id : o.ids) {
+    auto row = catalog->get(id);
+    if (!row || !caller.may_see(*row)) {
+      std::printf("#%lld  NOT FOUND  no checkpoint #%lld%s\n", static_cast<long long>(id),
+                  static_cast<long long>(id), caller.admin ? "" : " of yours");
+      ++bad;
+      continue;
+    }
+    rows.push_back(std::move(*row));
+  }
+  int good = 0;
+  for (const auto& row : rows) {
+    const std::string id = fmt::format("#{}", row.id);
+    if (!cat::is_good(row.state)) {
+      bool writing = row.state == cat::State::kWriting;
+      std::printf("%s  %s  %s: not checked, it is %s%s\n", id.c_str(), writing ? "SKIPPED" : "BAD",
+                  row.info.image_path.c_str(), std::string(cat::to_string(row.state)).c_str(),
+                  writing ? " (still being written)" : "");
+      bad += writing ? 0 : 1;
+      continue;
+    }
+    std::string problem = image_problem(row);
+    if (problem.empty()) {
+      ++good;
+      std::printf("%s  OK  %s\n", id.c_str(), row.info.image_path.c_str());
+      if (record) {
+        catalog->mark_verified(row.id);
+      }
+    } else {
+      ++bad;
+      std::printf("%s  CORRUPT  %s\n", id.c_str(), problem.c_str());
+      if (record) {
+        catalog->mark_corrupt(row.id, problem);
+      }
+    }
+  }
+  std::printf("%d verified, %d bad%s\n", good, bad,
+              record ? "" : " (not recorded: the catalog is read-only for you)");
+  std::fflush(stdout);
+  if (bad > 0) {
+    throw Exit{kExitProblem};
+  }
+}
+
+// ---- prune ----
+
+struct PruneOptions : Common {
+  bool dry_run = false;
+  std::string active;  // --active-jobs 1,2,3
+};
+
+// Jobs still pending or running, from squeue when it answers.
+cat::ActiveJobs active_jobs_from_squeue(std::string* how) {
+  // %A is the job id of each array element too; -r lists pending array elements one by one.
+  std::unique_ptr<FILE, int (*)(FILE*)> p(::popen("squeue -h -r -o %A 2>/dev/null", "r"), ::pclose);
+  if (!p) {
+    *how = "squeue could not be run";
+    return std::nullopt;
+  }
+  std::unordered_set<std::uint32_t> jobs;
+  char line[64];
+  while (std::fgets(line, sizeof line, p.get()) != nullptr) {
+    char* end = nullptr;
+    unsigned long id = std::strtoul(line, &end, 10);
+    if (end != line && id > 0) {
+      jobs.insert(static_cast<std::uint32_t>(id));
+    }
+  }
+  int status = ::pclose(p.release());
+  if (status != 0) {
+    *how = "squeue is not available";
+    return std::nullopt;
+  }
+  *how = fmt::format("squeue lists {} pending or running jobs", jobs.size());
+  return jobs;
+}
+
+void run_prune(const PruneOptions& o) {
+  const config::Config& cfg = loaded_config();
+  const std::string path = catalog_path(o);
+  const Caller caller = caller_of(path);
+  cat::RetentionPolicy policy;
+  policy.keep_last = cfg.retention.keep_last;
+  policy.max_age = cfg.retention.max_age;
+  policy.user_quota = cfg.retention.user_quota;
+  policy.writing_timeout = cfg.retention.writing_timeout;
+
+  std::string how;
+  cat::ActiveJobs active;
+  if (!o.active.empty()) {
+    std::unordered_set<std::uint32_t> jobs;
+    std::stringstream parts(o.active);
+    for (std::string part; std::getline(parts, part, ',');) {
+      jobs.insert(parse_job(part).job);
+    }
+    active = std::move(jobs);
+    how = fmt::format("--active-jobs names {} jobs", active->size());
+  } else {
+    active = active_jobs_from_squeue(&how);
+  }
+  if (!active) {
+    how += ": every job with a checkpoint newer than max_age counts as running";
+  }
+
+  auto catalog = o.dry_run ? open_for_reading(path, caller) : cat::Catalog::open(path);
+  std::vector<cat::CheckpointRow> rows = catalog.retention_candidates();
+  if (!caller.admin) {
+    std::erase_if(rows, [&](const auto& r) { return r.info.uid != caller.uid; });
+  }
+  cat::PrunePlan plan = cat::plan_retention(rows, policy, active, now_ns());
+  const cat::Format format = format_of(o);
+  if (format == cat::Format::kTable) {
+    std::printf("Active jobs: %s.\n", how.c_str());
+  }
+  if (o.dry_run) {
+    print(cat::render_prune(plan, true, format));
+    return;
+  }
+  cat::PruneResult result = catalog.apply_prune(plan);
+  cat::PrunePlan done{result.done, plan.notes};
+  print(cat::render_prune(done, false, format));
+  for (const auto& p : result.problems) {
+    std::fprintf(stderr, "kcr catalog prune: %s\n", p.c_str());
+  }
+  if (!result.problems.empty()) {
+    throw Exit{kExitProblem};
+  }
+}
+
+// ---- stats ----
+
+void run_stats(const Common& o) {
+  const std::string path = catalog_path(o);
+  const Caller caller = caller_of(path);
+  auto catalog = open_for_reading(path, caller);
+  print(cat::render_stats(catalog.stats(caller.uid_filter()), format_of(o)));
+}
+
+// ---- rebuild ----
+
+struct RebuildOptions : Common {
+  std::string dir;
+  bool dry_run = false;
+  bool quick = false;
+};
+
+// What image_dir's placeholders say about an image from where it lies.
+struct PathFields {
+  std::optional<std::uint32_t> job, step, task;
+  std::optional<std::string> user;
+};
+
+class ImageDirMatcher {
+ public:
+  explicit ImageDirMatcher(const std::string& pattern) {
+    std::string re;
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+      if (pattern[i] == '{') {
+        std::size_t close = pattern.find('}', i);
+        std::string name = pattern.substr(i + 1, close - i - 1);
+        names_.push_back(name);
+        re += name == "job"    ? "([0-9]+|manual)"
+              : name == "step" ? "([0-9]+|batch|extern|interactive)"
+              : name == "task" ? "([0-9]+)"
+                               : "([^/]+)";
+        i = close;
+      } else {
+        if (std::string_view("\\^$.|?*+()[]{}").find(pattern[i]) != std::string_view::npos) {
+          re += '\\';
+        }
+        re += pattern[i];
+      }
+    }
+    re_ = std::regex(re);
+  }
+
+  // Tries the image's directory and then its ancestors.
+  std::optional<PathFields> match(const std::filesystem::path& image) const {
+    for (auto dir = image.parent_path(); !dir.empty(); dir = dir.parent_path()) {
+      std::smatch m;
+      const std::string d = dir.string();
+      if (std::regex_match(d, m, re_)) {
+        PathFields f;
+        for (std::size_t i = 0; i < names_.size(); ++i) {
+          const std::string v = m[i + 1].str();
+          if (names_[i] == "user") {
+            f.user = v;
+          } else if (names_[i] == "job") {
+            f.job = v == "manual" ? cat::kManualJob : cat::parse_step(v).value_or(0);
+          } else if (names_[i] == "step") {
+            f.step = cat::parse_step(v);
+          } else {
+            f.task = cat::parse_step(v);
+          }
+        }
+        return f;
+      }
+      if (dir == dir.root_path()) {
+        break;
+      }
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::regex re_;
+  std::vector<std::string> names_;
+};
+
+void run_rebuild(const RebuildOptions& o) {
+  const std::string path = catalog_path(o);
+  std::error_code ec;
+  if (!std::filesystem::is_directory(o.dir, ec)) {
+    die(kExitError, fmt::format("{} is not a directory to search for images", o.dir));
+  }
+  const ImageDirMatcher matcher(loaded_config().image_dir);
+  std::optional<cat::Catalog> catalog;
+  if (o.dry_run) {
+    cat::OpenOptions ro;
+    ro.read_only = true;
+    if (std::filesystem::exists(path, ec)) {
+      catalog.emplace(cat::Catalog::open(path, ro));
+    }
+  } else {
+    catalog.emplace(cat::Catalog::open(path));
+  }
+  const std::string node = node_name();
+  int found = 0, known = 0, added = 0, corrupt = 0;
+  std::vector<cat::CheckpointRow> rows;
+  auto it = std::filesystem::recursive_directory_iterator(
+      o.dir, std::filesystem::directory_options::skip_permission_denied, ec);
+  for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file(ec)) {
+      continue;
+    }
+    const std::string image = std::filesystem::absolute(it->path()).lexically_normal().string();
+    ImageCheck head = read_image_header(image);
+    if (!head.is_image) {
+      continue;
+    }
+    ++found;
+    if (catalog && catalog->find_by_image(image)) {
+      ++known;
+      continue;
+    }
+    ImageCheck check = head;
+    if (!o.quick && head.ok()) {
+      check = verify_image(image);
+    }
+    cat::CheckpointInfo info;
+    PathFields where = matcher.match(image).value_or(PathFields{});
+    info.job_id = where.job.value_or(cat::kManualJob);
+    info.step_id = where.step.value_or(0);
+    info.task = where.task.value_or(0);
+    info.node = node;
+    info.image_path = image;
+    info.trigger = cat::Trigger::kUnknown;
+    struct stat st {};
+    ::stat(image.c_str(), &st);
+    if (head.header_ok) {
+      info.pid = head.header.pid;
+      info.uid = head.header.uid;
+      info.kernel_release = header_release(head.header);
+      info.created_ns = static_cast<std::int64_t>(head.header.created_ns);
+    } else {
+      info.uid = st.st_uid;
+      info.created_ns =
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    }
+    info.user = where.user.value_or(user_name(info.uid));
+    info.kcr_version = "unknown";
+    const cat::CommitInfo commit{check.file_bytes, head.header_ok ? head.header.checksum : 0,
+                                 head.header_ok ? head.header.freeze_ns : 0,
+                                 head.header_ok ? head.header.write_ns : 0};
+    const bool whole = check.ok();
+    corrupt += whole ? 0 : 1;
+    ++added;
+    if (o.dry_run) {
+      std::printf("would add %s  %s%s\n", whole ? "COMMITTED" : "CORRUPT  ", image.c_str(),
+                  whole ? "" : (": " + check.problem).c_str());
+      continue;
+    }
+    const std::string reason = whole
+                                   ? std::string("rebuilt from the image by kcr catalog rebuild") +
+                                         (o.quick ? " "
+                                                    "(header only)"
+                                                  : "")
+                                   : check.problem;
+    auto id = catalog->insert_rebuilt(
+        info, commit, whole ? cat::State::kCommitted : cat::State::kCorrupt, reason);
+    rows.push_back(*catalog->get(id));
+  }
+  if (ec) {
+    die(kExitError, fmt::format("reading {}: {}", o.dir, ec.message()));
+  }
+  if (!rows.empty()) {
+    print(cat::render_checkpoints(rows, format_of(o)));
+  }
+  std::printf("%d images found in %s: %d %s, %d already in the catalog, %d of them corrupt\n",
+              found, o.dir.c_str(), added, o.dry_run ? "would be added" : "added", known, corrupt);
+}
+
+}  // namespace
+
+void register_catalog(CLI::App& app) {
+  CLI::App* catalog = app.add_subcommand("catalog", "what checkpoints exist, and their images");
+  catalog->require_subcommand(1);
+
+  auto list = std::make_shared<ListOptions>();
+  CLI::App* l = catalog->add_subcommand("list", "list checkpoints");
+  add_common(l, list, true);
+  l->add_option("--job", list->job, "a Slurm job (1234), job step (1234.0) or 'manual'");
+  l->add_option("--task", list->task, "task rank within the step");
+  l->add_option("--user", list->user, "user name or uid (root only, for others)");
+  l->add_option("--state", list->state,
+                "states, comma-separated, or 'all' (default: all but DELETED)");
+  l->add_option("--since", list->since, "created since a date (2024-05-01[T12:00]) or ago (2h)");
+  l->add_option("--limit", list->limit, "only the newest N");
+  l->callback([list] { guarded([&] { run_list(*list); }); });
+
+  auto show = std::make_shared<ShowOptions>();
+  CLI::App* s = catalog->add_subcommand("show", "one checkpoint in full, with its restores");
+  add_common(s, show, true);
+  s->add_option("id", show->id, "checkpoint id")->required();
+  s->callback([show] { guarded([&] { run_show(*show); }); });
+
+  auto latest = std::make_shared<LatestOptions>();
+  CLI::App* la = catalog->add_subcommand(
+      "latest", "the newest usable checkpoint of a job, then its fallbacks in order");
+  add_common(la, latest, true);
+  la->add_option("--job", latest->job, "a Slurm job (1234), job step (1234.0) or 'manual'")
+      ->required();
+  la->add_option("--task", latest->task, "task rank within the step");
+  la->add_option("--count", latest->count, "at most this many (default 8)");
+  la->callback([latest] { guarded([&] { run_latest(*latest); }); });
+
+  auto verify = std::make_shared<VerifyOptions>();
+  CLI::App* v = catalog->add_subcommand(
+      "verify", "re-read images and their checksums; mark bad ones CORRUPT (exit 1 if any)");
+  add_common(v, verify, false);
+  v->add_option("ids", verify->ids, "checkpoint ids");
+  v->add_flag("--all", verify->all, "every COMMITTED and VERIFIED checkpoint");
+  v->callback([verify] { guarded([&] { run_verify(*verify); }); });
+
+  auto prune = std::make_shared<PruneOptions>();
+  CLI::App* p = catalog->add_subcommand(
+      "prune", "apply the retention policy: delete images and mark their rows DELETED");
+  add_common(p, prune, true);
+  p->add_flag("--dry-run", prune->dry_run, "only show what would be pruned");
+  p->add_option("--active-jobs", prune->active,
+                "jobs still pending or running, comma-separated (default: ask squeue)");
+  p->callback([prune] { guarded([&] { run_prune(*prune); }); });
+
+  auto stats = std::make_shared<Common>();
+  CLI::App* st = catalog->add_subcommand(
+      "stats", "per user and per job: checkpoints, bytes, success rate, seconds per GiB");
+  add_common(st, stats, true);
+  st->callback([stats] { guarded([&] { run_stats(*stats); }); });
+
+  auto rebuild = std::make_shared<RebuildOptions>();
+  CLI::App* r = catalog->add_subcommand(
+      "rebuild", "re-create rows from the images under DIR (after losing the catalog)");
+  add_common(r, rebuild, true);
+  r->add_option("dir", rebuild->dir, "directory to search, recursively")->required();
+  r->add_flag("--dry-run", rebuild->dry_run, "only show what would be added");
+  r->add_flag("--quick", rebuild->quick, "check headers and sizes only, not every checksum");
+  r->callback([rebuild] { guarded([&] { run_rebuild(*rebuild); }); });
+}
+
+}  // namespace kcr::cli
