@@ -542,15 +542,15 @@ std::string render_prune(const PrunePlan& plan, bool dry_run, Format format) {
     cells.push_back({std::to_string(a.id), std::string(to_string(a.kind)),
                      std::string(to_string(a.from)),
                      human ? human_bytes(a.bytes) : std::to_string(a.bytes),
-                     a.unlink_image ? "yes" : "no (in use)", a.reason, a.image_path});
+                     a.unlink_image ? "yes" : "no (in use)", a.image_path, a.reason});
   }
   std::string out = render_grid({{human ? "ID" : "id", true},
                                  {human ? "ACTION" : "action"},
                                  {human ? "STATE" : "state"},
                                  {human ? "SIZE" : "bytes", true},
                                  {human ? "UNLINK" : "unlink"},
-                                 {human ? "REASON" : "reason"},
-                                 {human ? "IMAGE" : "image_path"}},
+                                 {human ? "IMAGE" : "image_path"},
+                                 {human ? "REASON" : "reason"}},
                                 cells, format);
   if (human) {
     out += fmt::format("{} {} checkpoint(s), {} of images\n", dry_run ? "Would prune" : "Pruned",
