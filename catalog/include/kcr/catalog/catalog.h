@@ -44,7 +44,7 @@ struct OpenOptions {
   // not own the catalog gets.
   bool read_only = false;
   // How long a writer waits for another one before giving up with kBusy.
-  std::chrono::milliseconds busy_timeout{15000};
+  std::chrono::milliseconds busy_timeout{30000};
 };
 
 struct ListFilter {
