@@ -109,6 +109,24 @@ void fsync_dir(const std::filesystem::path& dir) {
   }
 }
 
+// A writer that died leaves its half-written image under the temporary name
+// libkcr gives it: "<image_path>.tmp-" plus six mkostemp characters.
+std::uint64_t remove_temp_leftovers(const std::filesystem::path& image) {
+  const std::string prefix = image.filename().string() + ".tmp-";
+  std::uint64_t freed = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(image.parent_path(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() == prefix.size() + 6 && name.starts_with(prefix)) {
+      std::uint64_t size = entry.file_size(ec);
+      if (std::filesystem::remove(entry.path(), ec)) {
+        freed += ec ? 0 : size;
+      }
+    }
+  }
+  return freed;
+}
+
 // Runs `body` in a write transaction. The busy timeout already makes a
 // writer wait for the lock; SQLite can still answer BUSY early (e.g. while
 // another process recovers the WAL index), so retry until the timeout has
@@ -823,6 +841,9 @@ PruneResult Catalog::apply_prune(const PrunePlan& plan) {
   for (const Step& st : steps) {
     const PruneAction& a = *st.action;
     if (st.unlink) {
+      if (a.kind == PruneKind::kAbandonWriting || a.from == State::kFailed) {
+        result.bytes_freed += remove_temp_leftovers(a.image_path);
+      }
       if (::unlink(a.image_path.c_str()) == 0) {
         result.bytes_freed += a.bytes;
         dirs.insert(std::filesystem::path(a.image_path).parent_path());

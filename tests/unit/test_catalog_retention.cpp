@@ -264,6 +264,21 @@ TEST_F(CatalogPrune, RemovesFilesThenMarksRowsDeleted) {
   EXPECT_TRUE(plan(2).actions.empty());
 }
 
+TEST_F(CatalogPrune, AbandonedWriteLosesItsRowAndItsTemporaryFile) {
+  auto info = slurm_checkpoint(1, 0, 0, (dir / "x.kcr").string());
+  info.created_ns = testing::now_ns() - 2 * kHourNs;
+  auto id = cat.begin_checkpoint(info);  // and then the writer died
+  write_file(dir / "x.kcr.tmp-a1B2c3", 500);
+  write_file(dir / "x.kcr.tmp-notours", 5);  // not a name libkcr makes
+  auto result = cat.apply_prune(plan(3));
+  ASSERT_EQ(result.done.size(), 1u);
+  EXPECT_EQ(result.done[0].kind, PruneKind::kAbandonWriting);
+  EXPECT_EQ(cat.get(id)->state, State::kDeleted);
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.kcr.tmp-a1B2c3"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "x.kcr.tmp-notours"));
+  EXPECT_EQ(result.bytes_freed, 500u);
+}
+
 TEST_F(CatalogPrune, FinishesWhatACrashedPruneLeft) {
   auto a = good("a", 3);
   cat.move(a, State::kExpired, "older than max_age 1d");  // then the pruner died
