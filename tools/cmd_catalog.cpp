@@ -114,6 +114,17 @@ cat::Catalog open_for_reading(const std::string& path, const Caller& caller) {
   }
 }
 
+// For verify and prune, which change rows: only rebuild creates a catalog.
+cat::Catalog open_for_writing(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    cat::OpenOptions ro;
+    ro.read_only = true;
+    return cat::Catalog::open(path, ro);  // throws "no catalog at ..."
+  }
+  return cat::Catalog::open(path);
+}
+
 void add_common(CLI::App* sub, const std::shared_ptr<Common>& common, bool with_format) {
   sub->add_option("--catalog", common->catalog_path,
                   "catalog file (default: catalog_path in kcr.yaml)");
@@ -350,7 +361,7 @@ void run_verify(const VerifyOptions& o) {
   std::optional<cat::Catalog> catalog;
   bool record = true;
   try {
-    catalog.emplace(cat::Catalog::open(path));
+    catalog.emplace(open_for_writing(path));
   } catch (const cat::Error& e) {
     if (e.code() != cat::ErrorCode::kPermission) {
       throw;
@@ -470,7 +481,7 @@ void run_prune(const PruneOptions& o) {
     how += ": every job with a checkpoint newer than max_age counts as running";
   }
 
-  auto catalog = o.dry_run ? open_for_reading(path, caller) : cat::Catalog::open(path);
+  auto catalog = o.dry_run ? open_for_reading(path, caller) : open_for_writing(path);
   std::vector<cat::CheckpointRow> rows = catalog.retention_candidates();
   if (!caller.admin) {
     std::erase_if(rows, [&](const auto& r) { return r.info.uid != caller.uid; });
