@@ -27,6 +27,9 @@
 #include <linux/string.h>
 #include <linux/slab.h>
 #include <linux/rseq.h>
+#include <linux/task_work.h>
+#include <linux/sched/task_stack.h>
+#include <linux/ptrace.h>
 #include <asm/user.h>
 #include "kcr_internal.h"
 
@@ -64,6 +67,26 @@ static int kcr_thread_check(struct kcr_image *img, struct kcr_reason *why)
 		return -EINVAL;
 	}
 	return kcr_cpu_validate(th, why);
+}
+
+/*
+ * The ioctl syscall returns an int: a restored rax passed back as its return
+ * value would lose its upper half (a program interrupted while rax held a
+ * 64-bit value computes garbage). So the ioctl returns 0 and this task work,
+ * which runs after the syscall stored its return value and before the return
+ * to user space, puts the full rax back.
+ */
+struct kcr_rax_fixup {
+	struct callback_head work;
+	u64 ax;
+};
+
+static void kcr_rax_fixup_run(struct callback_head *work)
+{
+	struct kcr_rax_fixup *fix = container_of(work, struct kcr_rax_fixup, work);
+
+	current_pt_regs()->ax = fix->ax;
+	kfree(fix);
 }
 
 static int kcr_restorer_check(struct kcr_reason *why)
@@ -115,10 +138,10 @@ static void kcr_thread_fields_restore(const struct kcr_thread *th)
 	task_unlock(current);
 }
 
-/* On success *ax is the restored program's rax: the value this ioctl returns. */
-static int kcr_restore_image(struct kcr_restore_args *a, struct file *f, long *ax)
+static int kcr_restore_image(struct kcr_restore_args *a, struct file *f)
 {
 	struct kcr_reason *why = (struct kcr_reason *)a->reason;
+	struct kcr_rax_fixup *fix = NULL;
 	struct kcr_image img;
 	const struct kcr_thread *th;
 	const void *xstate;
@@ -129,6 +152,13 @@ static int kcr_restore_image(struct kcr_restore_args *a, struct file *f, long *a
 		goto out;
 	th = img.sec[KCR_SEC_THREAD].data;
 	xstate = th + 1;
+	fix = kmalloc(sizeof(*fix), GFP_KERNEL);
+	if (!fix) {
+		err = -ENOMEM;
+		goto out;
+	}
+	fix->ax = ((const struct user_regs_struct *)th->regs)->ax;
+	init_task_work(&fix->work, kcr_rax_fixup_run);
 
 	/* ---- point of no return ---- */
 	err = kcr_mm_restore(&img, why);
@@ -140,12 +170,17 @@ static int kcr_restore_image(struct kcr_restore_args *a, struct file *f, long *a
 	close_fd(a->image_fd);
 	if (a->device_fd != a->image_fd)
 		close_fd(a->device_fd);
+	/* Queued after the deferred fputs above, so it runs first (LIFO). */
+	if (task_work_add(current, &fix->work, TWA_RESUME)) {
+		err = -ESRCH;
+		goto die;
+	}
+	fix = NULL;
 	err = kcr_cpu_restore(th, xstate);
 	if (err) {
 		kcr_set_reason(why, "setting the registers failed (%d)", err);
 		goto die;
 	}
-	*ax = (long)((const struct user_regs_struct *)th->regs)->ax;
 	pr_debug("kcr: restored %s (pid %d in the image) as pid %d\n", th->comm, img.hdr.pid,
 		 task_pid_nr(current));
 	kcr_mm_plan_free(&img);
@@ -156,6 +191,7 @@ die:
 	       task_pid_nr(current), why->text);
 	send_sig(SIGKILL, current, 1);
 out:
+	kfree(fix);
 	kcr_mm_plan_free(&img);
 	kcr_image_free(&img);
 	return err;
@@ -166,7 +202,6 @@ long kcr_restore(struct kcr_restore_args __user *uarg)
 	struct kcr_restore_args a;
 	struct kcr_reason *why;
 	struct file *f;
-	long ax = 0;
 	int err;
 
 	if (copy_from_user(&a, uarg, sizeof(a)))
@@ -186,10 +221,10 @@ long kcr_restore(struct kcr_restore_args __user *uarg)
 		err = -EBADF;
 		goto refused;
 	}
-	err = kcr_restore_image(&a, f, &ax);
+	err = kcr_restore_image(&a, f);
 	fput(f);
 	if (!err)
-		return ax;
+		return 0; /* rax itself is restored by kcr_rax_fixup_run() */
 	/* Past the point of no return the caller is being killed; its memory is gone. */
 	if (fatal_signal_pending(current))
 		return err;

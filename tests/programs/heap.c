@@ -22,8 +22,23 @@ int main(int argc, char **argv)
 			heap[i] ^= 0x5555;
 		for (size_t i = lo; i < lo + slice; i += 512)
 			heap[i] ^= 0x5555;
-		if (kt_hash64(heap, words, 1) != expect)
-			kt_fail("heap checksum changed at step %d", s);
+		if (kt_hash64(heap, words, 1) != expect) {
+			size_t bad = 0, first = words;
+
+			for (size_t i = 0; i < words; i++) {
+				if (heap[i] != (i * 0x9e3779b97f4a7c15ULL ^ (i >> 7))) {
+					if (first == words)
+						first = i;
+					bad++;
+				}
+			}
+			if (!bad)
+				kt_fail("heap checksum changed at step %d, yet every word is right "
+					"(the hash itself went wrong)", s);
+			kt_fail("heap checksum changed at step %d: %zu words wrong, first at %p "
+				"(word %zu: %#llx)", s, bad, (void *)&heap[first], first,
+				(unsigned long long)heap[first]);
+		}
 		kt_printf("step %d heap %zu MiB ok %016llx\n", s, mib, (unsigned long long)expect);
 		kt_sleep_ms(50);
 	}

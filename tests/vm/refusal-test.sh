@@ -33,8 +33,8 @@ expect_refusal() {
 "$KCR_PROGS/mmap_file" "$W/out" 200 "$W" &
 pid=$!
 sleep 1
-$KCR checkpoint "$pid" -o "$W/good.kcr" --no-catalog || { echo "FAIL: cannot make a good image"; exit 1; }
-kill "$pid"; wait "$pid" 2>/dev/null
+$KCR checkpoint "$pid" -o "$W/good.kcr" --kill --no-catalog || { echo "FAIL: cannot make a good image"; exit 1; }
+wait "$pid" 2>/dev/null
 size=$(stat -c %s "$W/good.kcr")
 $KCR verify "$W/good.kcr" >/dev/null && pass "good image verifies" || fail "good image does not verify"
 

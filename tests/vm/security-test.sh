@@ -8,14 +8,15 @@ chmod 777 "$W"
 failures=0
 pass() { echo "ok: $*"; }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups --reset-env -- "$@"; }
+# An array, not a function: "${as_nobody[@]}" cmd & must leave $! the real process.
+as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups --reset-env --)
 uid_of() { awk '/^Uid:/ { print $2 }' "/proc/$1/status"; }
 
 # 1. nobody may not checkpoint root's process.
 "$KCR_PROGS/counter" "$W/root.out" 400 &
 root_pid=$!
 sleep 0.5
-if out=$(as_nobody "$KCR" checkpoint "$root_pid" -o "$W/stolen.kcr" --no-catalog 2>&1); then
+if out=$("${as_nobody[@]}" "$KCR" checkpoint "$root_pid" -o "$W/stolen.kcr" --no-catalog 2>&1); then
 	fail "nobody checkpointed root's process"
 else
 	grep -q "permission denied" <<<"$out" && pass "nobody refused: $out" || fail "unclear refusal: $out"
@@ -25,17 +26,17 @@ kill -0 "$root_pid" && pass "root's process unharmed" || fail "root's process di
 
 # 2. nobody may checkpoint its own process; the image is private to nobody.
 touch "$W/nobody.out"; chmod 666 "$W/nobody.out"
-as_nobody "$KCR_PROGS/counter" "$W/nobody.out" 60 &
+"${as_nobody[@]}" "$KCR_PROGS/counter" "$W/nobody.out" 60 &
 nobody_pid=$!
 sleep 1
-as_nobody "$KCR" checkpoint "$nobody_pid" -o "$W/own.kcr" --no-catalog --kill &&
+"${as_nobody[@]}" "$KCR" checkpoint "$nobody_pid" -o "$W/own.kcr" --no-catalog --kill &&
 	pass "nobody checkpointed its own process" || fail "nobody could not checkpoint its own process"
 wait "$nobody_pid" 2>/dev/null
 perm=$(stat -c '%a %U' "$W/own.kcr" 2>/dev/null)
 [[ $perm == "600 nobody" ]] && pass "image is 0600 nobody" || fail "image permissions: $perm"
 
 # 3. root checkpoints nobody's process: the image still belongs to nobody.
-as_nobody "$KCR" restart "$W/own.kcr" &
+"${as_nobody[@]}" "$KCR" restart "$W/own.kcr" &
 restored=$!
 sleep 1
 [[ $(uid_of $restored) == 65534 ]] && pass "nobody's restore runs as nobody" || fail "restored uid $(uid_of $restored)"
@@ -53,13 +54,13 @@ sleep 1
 $KCR checkpoint "$root_pid" -o "$W/root.kcr" --no-catalog --kill
 wait "$root_pid" 2>/dev/null
 [[ $(stat -c '%a %U' "$W/root.kcr") == "600 root" ]] && pass "root's image is 0600 root" || fail "root image perms"
-if as_nobody "$KCR" restart "$W/root.kcr" 2>/dev/null; then
+if "${as_nobody[@]}" "$KCR" restart "$W/root.kcr" 2>/dev/null; then
 	fail "nobody restored an image it cannot read"
 else
 	pass "nobody cannot read root's image"
 fi
 chmod 644 "$W/root.kcr"
-as_nobody "$KCR" restart "$W/root.kcr" &
+"${as_nobody[@]}" "$KCR" restart "$W/root.kcr" &
 r=$!
 sleep 1
 [[ $(uid_of $r) == 65534 ]] && pass "root's image restored by nobody runs as nobody (no privilege gained)" ||

@@ -17,8 +17,11 @@ $KCR verify "$W/self.kcr" || fail "self image does not verify"
 # The output file grew after the checkpoint: restart rolls it back, then the
 # restored run writes the rest again, identically.
 $KCR restart --rollback-files "$W/self.kcr" 2>"$W/restart.err" || fail "restart rc $?: $(cat "$W/restart.err")"
-grep -q "self-checkpoint returned 1 (restarted)" "$W/restart.err" || fail "restored run did not learn it was restarted: $(cat "$W/restart.err")"
-grep -q "callback: after-restart" "$W/restart.err" || fail "after-restart callback missing"
+# The restored program's stderr is its original one (run.err), reopened and
+# rolled back to its size at the checkpoint.
+grep -q "self-checkpoint returned 1 (restarted)" "$W/run.err" || fail "restored run did not learn it was restarted: $(cat "$W/run.err" "$W/restart.err")"
+grep -q "callback: after-restart" "$W/run.err" || fail "after-restart callback missing"
+grep -q "after-continue" "$W/run.err" && fail "rollback left the original run's later stderr in place"
 cmp "$W/golden" "$W/out" || fail "restored output differs from the uninterrupted run"
 echo "ok: self-checkpoint continued and restarted with identical output"
 rm -rf "$W"

@@ -44,8 +44,8 @@ sleep 0.5
 kill -0 $pid 2>/dev/null && pass "stopped process resumed fine" || fail "stopped process died"
 kill $pid; wait $pid 2>/dev/null
 
-$KCR checkpoint 999999 -o "$W/none.kcr" --no-catalog 2>&1 | grep -q "no process 999999" &&
-	pass "missing pid named" || fail "missing pid message"
+out=$($KCR checkpoint 999999 -o "$W/none.kcr" --no-catalog 2>&1)
+grep -q "no process 999999" <<<"$out" && pass "missing pid named: $out" || fail "missing pid message: $out"
 
 rm -rf "$W"
 echo "unsupported-resource tests: $failures failed"

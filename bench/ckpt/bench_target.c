@@ -1,0 +1,38 @@
+/*
+ * The process both tools checkpoint: MIB of touched, incompressible memory,
+ * then idle until TRIGGER exists, when it checks its memory and exits.
+ *   bench_target MIB TRIGGER READY_FILE
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	size_t words = (size_t)atoi(argv[1]) << 17;
+	uint64_t *mem = malloc(words * 8), x = 88172645463325252ULL, sum = 0, check = 0;
+	struct timespec tick = { 0, 2000000 };
+	FILE *ready;
+
+	if (argc < 4 || !mem)
+		return 64;
+	for (size_t i = 0; i < words; i++) {
+		x ^= x << 13; /* xorshift: incompressible */
+		x ^= x >> 7;
+		x ^= x << 17;
+		mem[i] = x;
+		sum += x;
+	}
+	ready = fopen(argv[3], "w");
+	fprintf(ready, "%d\n", getpid());
+	fclose(ready);
+	while (access(argv[2], F_OK) != 0)
+		nanosleep(&tick, NULL);
+	for (size_t i = 0; i < words; i++)
+		check += mem[i];
+	return check == sum ? 0 : 3;
+}

@@ -1,0 +1,383 @@
+#!/usr/bin/env bash
+# slurm-test.sh SCENARIO: one end-to-end test of the Slurm plugin. Runs as root
+# inside the kcr-vm guest (real module, real munged/slurmctld/slurmd on
+# loopback, spank_kcr.so loaded through plugstack.conf); jobs run as "nobody".
+#
+#   preempt          (a) a batch job is preempted, requeued and restored
+#   preempt_twice    (b) the same through two preemptions
+#   timelimit        (c) a time-limit checkpoint, then scontrol requeue
+#   srun_step        (d) an srun step inside a batch job, with --checkpoint=auto
+#   fallback         (e) the newest image is corrupted: the previous one is used;
+#                        that one comes from an on-demand checkpoint request
+#   untouched        (g) a job without --checkpoint is left alone; a job kcr
+#                        cannot checkpoint (a process tree) gets FAILED rows and runs on
+# Every scenario also checks the catalog rows and restore records (f).
+# Needs KCR_BUILD_DIR (the build tree); prints what it checks, exits non-zero
+# on the first failure after dumping the relevant logs.
+set -euo pipefail
+
+scenario=${1:?usage: slurm-test.sh SCENARIO}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${KCR_BUILD_DIR:?KCR_BUILD_DIR must name the build tree}"
+source "$here/cluster.sh"
+
+PLUGIN=$KCR_BUILD_DIR/spank_plugin/spank_kcr.so
+PROGRESS=$KCR_BUILD_DIR/tests/slurm/progress
+DUMP=$KCR_BUILD_DIR/tests/slurm/catalog_dump
+JOBCKPT=$KCR_BUILD_DIR/tests/slurm/job_checkpoint
+D=${KCR_SLURM_DIR:-/tmp/kcr-slurm}
+W=$D/work
+CATALOG=$D/catalog/catalog.db
+SPOOL=$D/run/kcr
+STEPS=${KCR_SLURM_STEPS:-60}
+USER_NAME=nobody
+
+T0=$(date +%s.%N)
+say() { printf '[%5.1fs] %s\n' "$(awk "BEGIN { print $(date +%s.%N) - $T0 }")" "$*"; }
+fail() {
+	say "FAIL: $*"
+	exit 1
+}
+
+dump_logs() {
+	echo "---- spank_kcr lines in slurmd.log"
+	grep -a 'spank_kcr' "$D/log/slurmd.log" 2>/dev/null | tail -n 60 || true
+	echo "---- slurmd.log (last 40 lines)"
+	tail -n 40 "$D/log/slurmd.log" 2>/dev/null || true
+	echo "---- slurmctld.log (last 25 lines)"
+	tail -n 25 "$D/log/slurmctld.log" 2>/dev/null || true
+	echo "---- catalog"
+	local j
+	for j in $(seq 1 8); do rows "$j"; done
+	echo "---- squeue"
+	squeue -a -o '%.5i %.9P %.8T %.10r %.6M' 2>/dev/null || true
+}
+finish() {
+	local rc=$?
+	if [ $rc -ne 0 ]; then
+		dump_logs
+	fi
+	cluster_down "$D" || true
+	exit $rc
+}
+trap finish EXIT
+
+as_user() { runuser -u "$USER_NAME" -- env SLURM_CONF="$SLURM_CONF" "$@"; }
+
+# job_field JOB FIELD: one field of `scontrol show job`.
+job_field() {
+	scontrol -o show job "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
+}
+
+# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 0.3 s.
+wait_for() {
+	local secs=$1 what=$2
+	shift 2
+	local end=$(($(date +%s) + secs))
+	until "$@"; do
+		[ "$(date +%s)" -lt "$end" ] || fail "timed out after ${secs}s waiting for: $what"
+		sleep 0.3
+	done
+}
+
+job_state_is() { [ "$(job_field "$1" JobState)" = "$2" ]; }
+restarts_are() { [ "$(job_field "$1" Restarts)" = "$2" ]; }
+rows() { "$DUMP" "$CATALOG" "$1" 2>/dev/null; }
+# has_row JOB PATTERN...: a catalog line matching every pattern exists.
+has_row() {
+	local job=$1
+	shift
+	local line p ok
+	while read -r line; do
+		ok=1
+		for p in "$@"; do [[ $line == *"$p"* ]] || ok=0; done
+		((ok)) && return 0
+	done < <(rows "$job")
+	return 1
+}
+count_rows() {
+	local job=$1
+	shift
+	local n=0 line p ok
+	while read -r line; do
+		ok=1
+		for p in "$@"; do [[ $line == *"$p"* ]] || ok=0; done
+		((ok)) && n=$((n + 1))
+	done < <(rows "$job")
+	echo $n
+}
+row_field() { # row_field LINE KEY
+	sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"
+}
+kcr_log() { grep -a "spank_kcr: job $1:" "$D/log/slurmd.log" || true; }
+
+# The reference: the same program, never interrupted, at full speed.
+golden() { # golden NAME
+	"$PROGRESS" "$W/$1.golden.log" "$STEPS" 0 >"$W/$1.golden.out"
+}
+
+# check_resumed NAME: output identical to the uninterrupted run, and the
+# progress log shows one start and every step exactly once, in order.
+check_resumed() {
+	local name=$1
+	if ! cmp -s "$W/$name.golden.out" "$W/$name.out"; then
+		diff "$W/$name.golden.out" "$W/$name.out" | head -n 10 || true
+		fail "$name: job output differs from the uninterrupted run"
+	fi
+	say "ok: job output is byte-identical to the uninterrupted run ($(wc -l <"$W/$name.out") lines)"
+	local starts
+	starts=$(grep -c '^start$' "$W/$name.log" || true)
+	[ "$starts" = 1 ] || fail "$name: the program started $starts times (it was recomputed, not resumed)"
+	local expect
+	expect=$(seq 0 $((STEPS - 1)) | sed 's/^/step /')
+	if [ "$(grep '^step' "$W/$name.log")" != "$expect" ]; then
+		grep '^step' "$W/$name.log" | uniq -d | head -n 5
+		fail "$name: the progress log repeats or misses steps"
+	fi
+	say "ok: progress log: one start, steps 0..$((STEPS - 1)) each exactly once (resumed, never recomputed)"
+}
+
+# submit NAME SBATCH-ARGS... -- PROGRAM-ARGS: a batch job that execs PROGRAM.
+write_job() { # write_job NAME COMMAND...
+	local name=$1
+	shift
+	printf '#!/bin/sh\n%s\n' "$*" >"$W/$name.sh"
+	chmod 0755 "$W/$name.sh"
+}
+submit() { # submit NAME SBATCH-ARGS...
+	local name=$1
+	shift
+	as_user sbatch --parsable -J "$name" -o "$W/$name.out" -e "$W/$name.err" "$@" "$W/$name.sh"
+}
+
+# preempt_now: a high-priority job that needs the whole node.
+preempt_now() {
+	as_user sbatch --parsable -J high -p high -c 2 -o /dev/null --wrap 'sleep 1'
+}
+
+log_lines() { wc -l <"$W/$1.log" 2>/dev/null || echo 0; }
+
+setup() {
+	rm -rf "$D"
+	mkdir -p "$D/etc" "$W" "$D/catalog"
+	chmod 1777 "$W"
+	cat >"$D/etc/kcr.yaml" <<-YAML
+		image_dir: $D/images/{user}/{job}
+		catalog_path: $CATALOG
+		checkpoint:
+		  grace_margin: ${KCR_GRACE_MARGIN:-5m}
+		  verify_after_write: true
+		retention:
+		  keep_last: 4
+		slurm:
+		  mtbf: 60s
+	YAML
+	export CLUSTER_PLUGSTACK="required $PLUGIN config=$D/etc/kcr.yaml spool=$SPOOL min_interval=2s"
+	say "starting munged, slurmctld and slurmd (plugstack: $CLUSTER_PLUGSTACK)"
+	cluster_up "$D" || fail "the cluster did not start"
+	grep -q 'Loaded plugin spank_kcr.so' "$D/log/slurmd.log" ||
+		fail "slurmd did not load spank_kcr.so"
+	say "cluster up; slurmd loaded spank_kcr.so"
+}
+
+# ---------------------------------------------------------------- scenarios --
+
+# (a) preempted once; (b) twice.
+scenario_preempt() {
+	local times=${1:-1} name=preempt
+	golden $name
+	write_job $name exec "$PROGRESS" "$W/$name.log" "$STEPS"
+	local job
+	job=$(submit $name -p low -c 2 --checkpoint=4s --open-mode=append)
+	say "submitted job $job: $STEPS steps, --checkpoint=4s"
+	wait_for 60 "job $job running" job_state_is "$job" RUNNING
+	local n
+	for n in $(seq 1 "$times"); do
+		wait_for 90 "a periodic checkpoint of run $n" has_row "$job" trigger=periodic state=VERIFIED "restart=$((n - 1))"
+		local before
+		before=$(log_lines $name)
+		local high
+		high=$(preempt_now)
+		say "run $n: periodic checkpoint taken at step ~$before; high-priority job $high submitted"
+		wait_for 30 "the preemption checkpoint of run $n" has_row "$job" trigger=preempt state=VERIFIED "restart=$((n - 1))"
+		say "run $n: preemption checkpoint taken at step $(($(log_lines $name) - 1))"
+		wait_for 90 "job $job requeued and running again (restart $n)" \
+			eval "restarts_are $job $n && job_state_is $job RUNNING"
+		say "job $job restarted (Restarts=$n)"
+		wait_for 30 "restore $n recorded as succeeded" \
+			eval "[ \$(count_rows $job 'restore id=' outcome=succeeded) -ge $n ]"
+		say "run $((n + 1)): task restored ($(kcr_log "$job" | grep -c 'restored from checkpoint') restore(s) in slurmd.log)"
+	done
+	wait_for 180 "job $job completed" job_state_is "$job" COMPLETED
+	say "job $job COMPLETED after $times preemption(s)"
+	check_resumed $name
+	# (f) the catalog: one preemption checkpoint per run, each restored, states right.
+	[ "$(count_rows "$job" trigger=preempt state=VERIFIED)" = "$times" ] ||
+		fail "expected $times VERIFIED preempt rows"
+	local r line id
+	for r in $(seq 0 $((times - 1))); do
+		line=$(rows "$job" | grep "trigger=preempt" | grep "restart=$r " | head -n 1)
+		id=$(row_field "$line" id)
+		has_row "$job" "restore id=" "ckpt=$id " outcome=succeeded ||
+			fail "preempt checkpoint $id (run $r) has no succeeded restore"
+	done
+	[ "$(count_rows "$job" state=FAILED)" = 0 ] || fail "unexpected FAILED rows"
+	[ "$(count_rows "$job" outcome=failed)" = 0 ] || fail "unexpected failed restores"
+	say "ok: catalog: $times preempt checkpoint(s) VERIFIED, each restored (succeeded); no failures"
+	rows "$job" | sed 's/^/    /'
+	kcr_log "$job" | grep -E 'preemption|restored|restoring' | sed 's/^.*spank_kcr/    spank_kcr/' | head -n 12
+}
+
+# (c) time-limit checkpoint, then the admin requeues the job.
+scenario_timelimit() {
+	local name=timelimit
+	golden $name
+	write_job $name exec "$PROGRESS" "$W/$name.log" "$STEPS"
+	local job
+	job=$(submit $name -p low -c 2 --time=1 --checkpoint=none --open-mode=append)
+	say "submitted job $job: --time=1 --checkpoint=none (grace_margin ${KCR_GRACE_MARGIN})"
+	wait_for 60 "job $job running" job_state_is "$job" RUNNING
+	wait_for 60 "the time-limit checkpoint" has_row "$job" trigger=timelimit state=VERIFIED restart=0
+	local at
+	at=$(log_lines $name)
+	[ "$(count_rows "$job" trigger=periodic)" = 0 ] || fail "--checkpoint=none took periodic checkpoints"
+	# Let the task run on, so the restore must roll back what it wrote since.
+	wait_for 60 "progress after the checkpoint" eval "[ \$(log_lines $name) -ge $((at + 4)) ]"
+	say "time-limit checkpoint taken near step $((at - 1)); the task ran on to step $(($(log_lines $name) - 2)); scontrol requeue"
+	scontrol requeue "$job"
+	wait_for 90 "job $job running again" eval "restarts_are $job 1 && job_state_is $job RUNNING"
+	wait_for 30 "the restore recorded" has_row "$job" "restore id=" outcome=succeeded
+	wait_for 120 "job $job completed" job_state_is "$job" COMPLETED
+	check_resumed $name
+	local id
+	id=$(row_field "$(rows "$job" | grep trigger=timelimit | grep 'restart=0 ' | head -n 1)" id)
+	has_row "$job" "restore id=" "ckpt=$id " outcome=succeeded ||
+		fail "the time-limit checkpoint $id was not the one restored"
+	say "ok: catalog: time-limit checkpoint $id VERIFIED and restored; output written after it was rolled back"
+	rows "$job" | sed 's/^/    /'
+}
+
+# (d) an srun step, --checkpoint=auto.
+scenario_srun_step() {
+	local name=srun
+	golden $name
+	write_job $name srun "$PROGRESS" "$W/$name.log" "$STEPS"
+	local job
+	job=$(submit $name -p low -c 2 --checkpoint=auto --open-mode=append)
+	say "submitted job $job: batch script runs 'srun progress', --checkpoint=auto"
+	wait_for 60 "job $job running" job_state_is "$job" RUNNING
+	wait_for 90 "a periodic checkpoint of step 0" has_row "$job" step=0 trigger=periodic state=VERIFIED
+	kcr_log "$job" | grep -q 'checkpoint=auto: every' || fail "the auto interval was not logged"
+	say "auto interval: $(kcr_log "$job" | grep -o 'checkpoint=auto: every.*' | head -n 1)"
+	local high
+	high=$(preempt_now)
+	say "high-priority job $high submitted (srun tasks get SIGTERM at grace start)"
+	wait_for 30 "the preemption checkpoint of step 0" has_row "$job" step=0 trigger=preempt state=VERIFIED
+	wait_for 90 "job $job running again" eval "restarts_are $job 1 && job_state_is $job RUNNING"
+	wait_for 60 "step 0 restored" has_row "$job" "restore id=" outcome=succeeded
+	wait_for 180 "job $job completed" job_state_is "$job" COMPLETED
+	check_resumed $name
+	# The batch step is a shell waiting for srun: a process tree, refused with a reason.
+	has_row "$job" step=batch state=FAILED "reason=process tree" ||
+		fail "the batch step (a process tree) has no FAILED row naming why"
+	[ "$(count_rows "$job" step=batch trigger=periodic state=FAILED)" -le 2 ] ||
+		fail "the same refusal was recorded at every interval"
+	say "ok: catalog: step 0 checkpointed (auto) and restored; the batch step (a shell with a child) FAILED with its reason"
+	rows "$job" | sed 's/^/    /'
+}
+
+# (e) the newest image is corrupt: the one before it is restored. That one
+# is taken on demand (kcr checkpoint --job), as the job's user.
+scenario_fallback() {
+	local name=fallback
+	golden $name
+	write_job $name exec "$PROGRESS" "$W/$name.log" "$STEPS"
+	local job
+	job=$(submit $name -p low -c 2 --checkpoint=none --checkpoint-on=preempt --open-mode=append)
+	say "submitted job $job: --checkpoint=none --checkpoint-on=preempt"
+	wait_for 60 "job $job running" job_state_is "$job" RUNNING
+	wait_for 60 "some progress" eval "[ \$(log_lines $name) -ge 8 ]"
+	# Another user may not ask; the owner may.
+	if runuser -u daemon -- "$JOBCKPT" "$SPOOL" "$job" >"$W/denied.txt" 2>&1; then
+		fail "user daemon could checkpoint nobody's job"
+	fi
+	grep -q 'permission denied' "$W/denied.txt" || fail "no permission message: $(cat "$W/denied.txt")"
+	say "ok: on-demand request by another user refused: $(cat "$W/denied.txt")"
+	as_user "$JOBCKPT" "$SPOOL" "$job" >"$W/ondemand.txt" || fail "on-demand checkpoint failed: $(cat "$W/ondemand.txt")"
+	say "on-demand checkpoint as $USER_NAME: $(cat "$W/ondemand.txt")"
+	has_row "$job" trigger=manual state=VERIFIED || fail "the on-demand checkpoint is not in the catalog"
+	wait_for 60 "progress after it" eval "[ \$(log_lines $name) -ge 14 ]"
+	local high
+	high=$(preempt_now)
+	wait_for 30 "the preemption checkpoint" has_row "$job" trigger=preempt state=VERIFIED
+	local line image size
+	line=$(rows "$job" | grep trigger=preempt | head -n 1)
+	image=${line##*image=}
+	size=$(stat -c %s "$image")
+	# Flip one byte in the middle of the memory pages.
+	perl -e 'open(my $f, "+<", $ARGV[0]) or die; seek($f, $ARGV[1], 0); read($f, my $b, 1);
+		seek($f, $ARGV[1], 0); print $f chr(ord($b) ^ 0xff); close($f)' "$image" $((size / 2))
+	say "corrupted one byte of the newest image $image"
+	wait_for 90 "job $job running again" eval "restarts_are $job 1 && job_state_is $job RUNNING"
+	wait_for 30 "the fallback restore" has_row "$job" "restore id=" outcome=succeeded
+	wait_for 180 "job $job completed" job_state_is "$job" COMPLETED
+	check_resumed $name
+	local bad good
+	bad=$(row_field "$line" id)
+	good=$(row_field "$(rows "$job" | grep trigger=manual | head -n 1)" id)
+	has_row "$job" "ckpt id=$bad " state=CORRUPT || fail "the corrupted checkpoint $bad is not CORRUPT"
+	has_row "$job" "restore id=" "ckpt=$bad " outcome=failed || fail "no failed restore of $bad"
+	has_row "$job" "restore id=" "ckpt=$good " outcome=succeeded || fail "no succeeded restore of $good"
+	say "ok: catalog: newest checkpoint $bad CORRUPT (restore failed), previous $good restored (succeeded)"
+	rows "$job" | sed 's/^/    /'
+}
+
+# (g) the plugin leaves jobs without --checkpoint alone, and does not harm a
+# job it cannot checkpoint.
+scenario_untouched() {
+	local plain=plain tree=tree
+	write_job $plain exec "$PROGRESS" "$W/$plain.log" 20
+	STEPS=20 golden $plain
+	printf '#!/bin/sh\n"%s" "%s" 20 & wait\n' "$PROGRESS" "$W/$tree.log" >"$W/$tree.sh"
+	chmod 0755 "$W/$tree.sh"
+	local j1 j2
+	j1=$(submit $plain -p low -c 1 --open-mode=append)
+	j2=$(submit $tree -p low -c 1 --checkpoint=2s --open-mode=append)
+	say "submitted job $j1 (no --checkpoint) and job $j2 (--checkpoint=2s, a shell waiting for its child)"
+	wait_for 120 "both jobs completed" eval "job_state_is $j1 COMPLETED && job_state_is $j2 COMPLETED"
+	STEPS=20 check_resumed $plain
+	[ -z "$(rows "$j1")" ] || fail "job $j1 without --checkpoint has catalog rows"
+	[ -z "$(kcr_log "$j1")" ] || fail "spank_kcr logged about job $j1 without --checkpoint: $(kcr_log "$j1")"
+	[ ! -e "$D/images/$USER_NAME/$j1" ] || fail "job $j1 got an image directory"
+	say "ok: job $j1 without --checkpoint: no catalog rows, no log lines, no images; output correct"
+	has_row "$j2" step=batch trigger=periodic state=FAILED "reason=process tree" ||
+		fail "job $j2: no FAILED row naming the process tree"
+	[ "$(count_rows "$j2" state=FAILED)" = 1 ] || fail "job $j2: the refusal was recorded more than once"
+	kcr_log "$j2" | grep -q 'cannot checkpoint.*process tree' || fail "job $j2: slurmd.log does not say why"
+	[ "$(grep -c '^step' "$W/$tree.log")" = 20 ] || fail "job $j2 did not run to the end"
+	say "ok: job $j2 (process tree): one FAILED row with the reason, logged, and it ran to completion"
+	rows "$j2" | sed 's/^/    /'
+	# A preempted job without --checkpoint is requeued and starts over, as without kcr.
+	j1=$(submit $plain -p low -c 2 --open-mode=append)
+	wait_for 60 "job $j1 running" job_state_is "$j1" RUNNING
+	preempt_now >/dev/null
+	wait_for 90 "job $j1 requeued and running again" eval "restarts_are $j1 1 && job_state_is $j1 RUNNING"
+	[ -z "$(rows "$j1")" ] && [ -z "$(kcr_log "$j1")" ] || fail "kcr touched preempted job $j1"
+	say "ok: preempted job $j1 without --checkpoint was requeued by Slurm alone (no rows, no log lines)"
+}
+
+setup
+case $scenario in
+preempt) scenario_preempt 1 ;;
+preempt_twice) scenario_preempt 2 ;;
+timelimit)
+	: "${KCR_GRACE_MARGIN:=50s}"
+	sed -i "s/grace_margin: .*/grace_margin: $KCR_GRACE_MARGIN/" "$D/etc/kcr.yaml"
+	scenario_timelimit
+	;;
+srun_step) scenario_srun_step ;;
+fallback) scenario_fallback ;;
+untouched) scenario_untouched ;;
+*) fail "unknown scenario $scenario" ;;
+esac
+say "PASS: $scenario"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Real programs kcr did not write, each doing a few seconds of computation and
+# writing its results to OUT. The script execs the program, so the process a
+# test checkpoints is the real program itself.
+#   real-program.sh perl|awk|bc OUT
+set -euo pipefail
+out=${2:?usage: real-program.sh perl|awk|bc OUT}
+case $1 in
+perl)
+	exec /usr/bin/perl -e '
+		open(my $o, ">", $ARGV[0]) or die "open: $!"; select($o); $| = 1;
+		my $x = 1;
+		for my $i (1 .. 120) {
+			$x = ($x * 48271 + $i) % 2147483647 for 1 .. 60000;
+			print "$i $x\n";
+		}' "$out"
+	;;
+awk)
+	exec /usr/bin/mawk -v out="$out" 'BEGIN {
+		s = 0
+		for (i = 1; i <= 130; i++) {
+			for (j = 0; j < 40000; j++) s = (s * 31 + j) % 1000003
+			print i, s > out; fflush(out)
+		}
+	}'
+	;;
+bc)
+	# bc computes pi to 1800 digits in one long expression, then prints it.
+	exec /usr/bin/bc -l <<<"scale=1800; 4*a(1)" >"$out"
+	;;
+*) echo "unknown program $1" >&2; exit 64 ;;
+esac
