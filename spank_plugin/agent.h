@@ -1,0 +1,62 @@
+// The per-step checkpoint agent: one thread inside each slurmstepd of a job
+// that asked for checkpoints, started by slurm_spank_task_post_fork and
+// stopped by slurm_spank_exit (docs/slurm.md has the whole picture).
+//
+// About once a second it asks slurmctld about the job (slurm_load_job):
+// SPANK has no callback for a preemption's grace period, and a batch script
+// gets no signal until the grace period is over, so polling is the only way
+// to see it start. It checkpoints every local task
+//   - periodically, at the job's interval (fixed, or Young/Daly for auto);
+//   - when a preemption's grace period starts (then it stops the tasks with
+//     SIGSTOP: whatever they compute afterwards would be lost with the requeue);
+//   - a margin before the job's time limit;
+//   - when `kcr checkpoint --job` asks (request.h).
+// Images are written with the job user's filesystem identity into the
+// configured directory, and every attempt becomes a catalog row. It also
+// serves the restore side (restore.h): tasks of a requeued job ask it which
+// images to try and report what happened, since only root may write the
+// catalog and the task process is the user's by then.
+//
+// The agent never fails the job: every problem is logged to slurmd's log and
+// recorded, and the task runs on.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "kcr/config/config.h"
+#include "options.h"
+
+namespace kcr::spank {
+
+struct StepIdentity {
+  std::uint32_t job = 0;
+  std::uint32_t step = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string user;
+  std::string node;
+};
+
+class Agent {
+ public:
+  Agent(StepIdentity id, Settings settings, SiteOptions site, config::Config config);
+  ~Agent();  // Stop()s
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Called from slurmstepd's main thread.
+  void AddTask(std::uint32_t local_id, std::uint32_t rank, pid_t pid);
+  void TaskExited(std::uint32_t local_id, int wait_status);
+  void Stop();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kcr::spank

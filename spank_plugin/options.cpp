@@ -1,0 +1,259 @@
+#include "options.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "kcr/config/config.h"
+
+namespace kcr::spank {
+
+namespace {
+
+bool AllDigits(std::string_view s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+std::vector<std::string_view> SplitList(std::string_view text) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos)
+      comma = text.size();
+    parts.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return parts;
+}
+
+}  // namespace
+
+std::optional<Interval> ParseInterval(std::string_view text, std::string* why) {
+  if (text == "off")
+    return Interval{};
+  if (text == "none")
+    return Interval{Interval::Kind::kNone, {}};
+  if (text == "auto")
+    return Interval{Interval::Kind::kAuto, {}};
+  if (AllDigits(text)) {
+    // Slurm reads bare numbers as minutes, people often mean seconds: refuse to guess.
+    *why = fmt::format("'{}' has no unit; write e.g. 90s, 10m or 2h (or auto, none, off)", text);
+    return std::nullopt;
+  }
+  auto d = config::parse_duration(text);
+  if (!d) {
+    *why = fmt::format(
+        "'{}' is not an interval; write e.g. 90s, 10m, 2h or 1h30m (or auto, none, "
+        "off)",
+        text);
+    return std::nullopt;
+  }
+  if (d->count() <= 0) {
+    *why = "an interval must be longer than 0s; write off to turn checkpoints off";
+    return std::nullopt;
+  }
+  return Interval{Interval::Kind::kFixed, *d};
+}
+
+std::optional<Triggers> ParseTriggers(std::string_view text, std::string* why) {
+  if (text == "none")
+    return Triggers{false, false};
+  Triggers t{false, false};
+  for (std::string_view item : SplitList(text)) {
+    if (item == "preempt") {
+      t.preempt = true;
+    } else if (item == "timelimit") {
+      t.timelimit = true;
+    } else {
+      *why = fmt::format(
+          "'{}' is not a trigger; write preempt, timelimit, preempt,timelimit or "
+          "none",
+          item);
+      return std::nullopt;
+    }
+  }
+  return t;
+}
+
+std::optional<RestartFrom> ParseRestartFrom(std::string_view text, std::string* why) {
+  if (text == "latest")
+    return RestartFrom{};
+  if (text == "none")
+    return RestartFrom{RestartFrom::Kind::kNone, 0};
+  std::int64_t id = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (!AllDigits(text) || ec != std::errc() || end != text.data() + text.size() || id <= 0) {
+    *why = fmt::format("'{}' is not latest, none or a checkpoint id (see kcr catalog list)", text);
+    return std::nullopt;
+  }
+  return RestartFrom{RestartFrom::Kind::kId, id};
+}
+
+bool CheckDirPattern(std::string_view text, std::string* why) {
+  if (text.empty() || text.front() != '/') {
+    *why = fmt::format("'{}' is not an absolute directory (it is used on the compute node)", text);
+    return false;
+  }
+  for (size_t open = text.find('{'); open != std::string_view::npos;
+       open = text.find('{', open + 1)) {
+    size_t close = text.find('}', open);
+    std::string_view name =
+        close == std::string_view::npos ? text.substr(open) : text.substr(open, close - open + 1);
+    if (name != "{job}" && name != "{step}" && name != "{task}" && name != "{user}") {
+      *why = fmt::format(
+          "'{}' in '{}' is not a placeholder; use {{job}}, {{step}}, {{task}} or "
+          "{{user}}",
+          name, text);
+      return false;
+    }
+  }
+  if (text.find("/../") != std::string_view::npos || text.ends_with("/..")) {
+    *why = fmt::format("'{}' must not contain '..'", text);
+    return false;
+  }
+  return true;
+}
+
+std::string FormatSeconds(std::chrono::seconds s) {
+  auto n = s.count();
+  if (n == 0)
+    return "0s";
+  std::string out;
+  if (n >= 86400)
+    out += fmt::format("{}d", n / 86400), n %= 86400;
+  if (n >= 3600)
+    out += fmt::format("{}h", n / 3600), n %= 3600;
+  if (n >= 60)
+    out += fmt::format("{}m", n / 60), n %= 60;
+  if (n)
+    out += fmt::format("{}s", n);
+  return out;
+}
+
+std::string ToString(const Interval& interval) {
+  switch (interval.kind) {
+    case Interval::Kind::kOff:
+      return "off";
+    case Interval::Kind::kNone:
+      return "none";
+    case Interval::Kind::kAuto:
+      return "auto";
+    case Interval::Kind::kFixed:
+      return FormatSeconds(interval.every);
+  }
+  return "?";
+}
+
+std::string ToString(const Triggers& t) {
+  if (t.preempt && t.timelimit)
+    return "preempt,timelimit";
+  if (t.preempt)
+    return "preempt";
+  if (t.timelimit)
+    return "timelimit";
+  return "none";
+}
+
+std::string ToString(const RestartFrom& from) {
+  switch (from.kind) {
+    case RestartFrom::Kind::kLatest:
+      return "latest";
+    case RestartFrom::Kind::kNone:
+      return "none";
+    case RestartFrom::Kind::kId:
+      return std::to_string(from.id);
+  }
+  return "?";
+}
+
+bool ParseSiteArgs(const std::vector<std::string>& args, SiteOptions* site, std::string* why) {
+  for (const std::string& arg : args) {
+    size_t eq = arg.find('=');
+    if (eq == std::string::npos) {
+      *why = fmt::format("plugstack.conf argument '{}' is not key=value", arg);
+      return false;
+    }
+    std::string key = arg.substr(0, eq), value = arg.substr(eq + 1);
+    std::string sub;
+    auto duration = [&](auto* out, bool allow_zero) {
+      auto d = config::parse_duration(value);
+      if (!d || (!allow_zero && d->count() == 0)) {
+        sub = fmt::format("'{}' is not a duration (e.g. 1s, 10m)", value);
+        return false;
+      }
+      *out = std::chrono::duration_cast<std::remove_pointer_t<decltype(out)>>(*d);
+      return true;
+    };
+    bool ok = true;
+    if (key == "config") {
+      site->config_path = value;
+    } else if (key == "default") {
+      auto v = ParseInterval(value, &sub);
+      ok = v.has_value();
+      if (ok)
+        site->interval = *v;
+    } else if (key == "dir") {
+      ok = CheckDirPattern(value, &sub);
+      if (ok)
+        site->dir = value;
+    } else if (key == "on") {
+      auto v = ParseTriggers(value, &sub);
+      ok = v.has_value();
+      if (ok)
+        site->on = *v;
+    } else if (key == "spool") {
+      ok = !value.empty() && value.front() == '/';
+      if (!ok)
+        sub = "must be an absolute directory";
+      site->spool_dir = value;
+    } else if (key == "srun_sigterm") {
+      ok = value == "ignore" || value == "default";
+      if (!ok)
+        sub = "must be ignore or default";
+      site->srun_ignore_sigterm = value == "ignore";
+    } else if (key == "poll") {
+      // A sub-second poll is allowed as e.g. "poll=500ms".
+      if (value.ends_with("ms") && AllDigits(value.substr(0, value.size() - 2))) {
+        site->poll = std::chrono::milliseconds(std::stoll(value.substr(0, value.size() - 2)));
+        ok = site->poll.count() > 0;
+        if (!ok)
+          sub = "must be more than 0";
+      } else {
+        ok = duration(&site->poll, false);
+      }
+    } else if (key == "min_interval") {
+      ok = duration(&site->min_interval, true);
+    } else if (key == "mtbf") {
+      ok = duration(&site->mtbf, false);
+    } else {
+      *why = fmt::format(
+          "unknown plugstack.conf argument '{}' (known: config, default, dir, on, "
+          "spool, srun_sigterm, poll, min_interval, mtbf)",
+          key);
+      return false;
+    }
+    if (!ok) {
+      *why = fmt::format("plugstack.conf argument {}: {}", key, sub);
+      return false;
+    }
+  }
+  return true;
+}
+
+Settings Resolve(const SiteOptions& site, const JobOptions& job,
+                 std::string_view config_image_dir) {
+  Settings s;
+  s.interval = job.interval.value_or(site.interval);
+  if (job.dir) {
+    s.dir_pattern = *job.dir;
+    s.dir_from_user = true;
+  } else {
+    s.dir_pattern = site.dir.value_or(std::string(config_image_dir));
+  }
+  s.on = job.on.value_or(site.on);
+  s.restart_from = job.restart_from.value_or(RestartFrom{});
+  return s;
+}
+
+}  // namespace kcr::spank

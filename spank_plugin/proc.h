@@ -1,0 +1,27 @@
+// What /proc says about a task, for the checks kcr's module does not make
+// (a task with children is a process tree, whose other members an image of
+// one process would lose) and for watching restores.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace kcr::spank {
+
+struct ProcStatus {
+  bool alive = false;
+  char state = '?';  // R S D T Z ... from /proc/PID/stat
+  int threads = 0;
+  std::string comm;
+  std::vector<pid_t> children;
+};
+
+ProcStatus ReadProc(pid_t pid);
+
+// Empty when kcr can try; otherwise why the task is not the supported shape
+// (one single-threaded process): names the children or the thread count.
+std::string WhyNotCheckpointable(pid_t pid);
+
+}  // namespace kcr::spank
