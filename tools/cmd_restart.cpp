@@ -1,6 +1,10 @@
 // kcr restart FILE: this process becomes the checkpointed one.
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include "catalog_record.h"
+#include "cli_config.h"
 #include "commands.h"
 #include "progress.h"
 #include "restart.h"
@@ -13,9 +17,22 @@ struct RestartArgs {
   std::string image;
   bool rollback_files = false;
   bool no_verify = false;
+  bool no_catalog = false;
 };
 
 int RunRestart(const RestartArgs& a) {
+  RestoreRecord record;
+  if (!a.no_catalog) {
+    try {
+      const std::string& catalog_path = loaded_config().catalog_path;
+      if (::geteuid() == 0 || ::access(catalog_path.c_str(), W_OK) == 0) {
+        record = record_restore(catalog_path, a.image);
+      }
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "kcr restart: {}\n", e.what());
+      return 1;
+    }
+  }
   std::unique_ptr<Image> image;
   Status st = Image::Open(a.image, &image);
   uint64_t total = st.ok() ? image->page_bytes() : 0;
@@ -42,6 +59,7 @@ int RunRestart(const RestartArgs& a) {
     st = Restart(a.image, options);
   }
   // Only reached when the restart did not happen.
+  record.failed(st.message());
   fmt::print(stderr, "kcr restart: {}\n", st.message());
   return 1;
 }
@@ -56,6 +74,7 @@ void register_restart(CLI::App& app) {
   cmd->add_flag("--rollback-files", args->rollback_files,
                 "truncate files the program wrote back to their size at the checkpoint");
   cmd->add_flag("--no-verify", args->no_verify, "skip re-reading the memory checksums");
+  cmd->add_flag("--no-catalog", args->no_catalog, "do not record the restore in the catalog");
   cmd->callback([args] { throw Exit{RunRestart(*args)}; });
 }
 
