@@ -10,7 +10,7 @@ printf 'catalog_path: %s/catalog.db\nimage_dir: %s/images\n' "$W" "$W" >"$KCR_CO
 failures=0
 pass() { echo "ok: $*"; }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-json_count() { grep -o "\"$1\":\"$2\"" <<<"$3" | wc -l; }
+json_count() { grep -oE "\"$1\": ?\"$2\"" <<<"$3" | wc -l; }
 
 "$KCR_PROGS/counter" "$W/out" 400 &
 pid=$!
@@ -48,7 +48,7 @@ else fail "latest: $latest"; fi
 
 # A restore is recorded against its checkpoint.
 $KCR restart --rollback-files "$W/ckpt2.kcr" >/dev/null 2>&1 && pass "restored ckpt2" || fail "restore of ckpt2"
-show=$($KCR catalog show "$(grep -o '"id":[0-9]*' <<<"$latest" | head -n1 | cut -d: -f2)" --format json 2>&1)
+show=$($KCR catalog show "$(grep -oE '"id": ?[0-9]+' <<<"$latest" | head -n1 | grep -oE '[0-9]+$')" --format json 2>&1)
 grep -q '"restores"' <<<"$show" && grep -q "started\|succeeded\|restored" <<<"$show" &&
 	pass "restore row recorded" || fail "no restore row: $show"
 
