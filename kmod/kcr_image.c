@@ -58,7 +58,7 @@ void kcr_section_begin(struct kcr_writer *w, u32 type, bool checksummed)
 	memset(&w->sec, 0, sizeof(w->sec));
 	w->sec.type = type;
 	w->sec_pos = w->pos;
-	w->hash_state_valid = checksummed;
+	w->hashing = checksummed;
 	if (checksummed)
 		xxh64_reset(w->hash, 0);
 	/* Placeholder header; kcr_section_end() rewrites it. */
@@ -69,7 +69,7 @@ void kcr_section_write(struct kcr_writer *w, const void *data, size_t len)
 {
 	if (w->err)
 		return;
-	if (w->hash_state_valid)
+	if (w->hashing)
 		xxh64_update(w->hash, data, len);
 	w->sec.size += len;
 	kcr_write_raw(w, data, len);
@@ -83,7 +83,7 @@ void kcr_section_end(struct kcr_writer *w, u32 count)
 
 	kcr_write_raw(w, zeros, pad);
 	w->sec.count = count;
-	w->sec.checksum = w->hash_state_valid ? xxh64_digest(w->hash) : 0;
+	w->sec.checksum = w->hashing ? xxh64_digest(w->hash) : 0;
 	if (w->err)
 		return;
 	if (kernel_write(w->file, &w->sec, sizeof(w->sec), &hdr_pos) != sizeof(w->sec))

@@ -12,6 +12,7 @@
 
 #include <linux/types.h>
 #include <linux/sched.h>
+#include <linux/xxhash.h>
 #include "uapi/kcr_uapi.h"
 
 struct file;
@@ -32,8 +33,8 @@ struct kcr_writer {
 	/* open section */
 	loff_t sec_pos;
 	struct kcr_section sec;
-	u64 hash_state_valid;
-	void *hash; /* struct xxh64_state */
+	bool hashing; /* the open section is checksummed */
+	struct xxh64_state *hash;
 	int err;
 };
 

@@ -33,31 +33,22 @@ int RunRestart(const RestartArgs& a) {
       return 1;
     }
   }
-  std::unique_ptr<Image> image;
-  Status st = Image::Open(a.image, &image);
-  uint64_t total = st.ok() ? image->page_bytes() : 0;
-  image.reset();
   RestartOptions options;
   options.rollback_files = a.rollback_files;
   options.skip_verify = a.no_verify;
+  // The bar draws only while the image is verified; Restart() drops the
+  // callback before the program takes over stderr.
+  uint64_t total = 0;
   {
-    // The bar must be gone before the restart: the program owns stderr then.
-    auto bar = std::make_shared<ProgressBar>("verify", total);
-    if (bar->enabled()) {
-      options.verify_progress = [bar](uint64_t d, uint64_t t) { bar->Update(d, t); };
-    }
-    if (st.ok()) {
-      std::unique_ptr<Image> checked;
-      st = Image::Open(a.image, &checked);
-      if (st.ok())
-        st = CheckRestartable(*checked, options);
-    }
-    options.verify_progress = nullptr;
+    std::unique_ptr<Image> image;
+    if (Image::Open(a.image, &image).ok()) total = image->page_bytes();
   }
-  if (st.ok()) {
-    options.skip_verify = true;  // just verified; the kernel re-checks structure
-    st = Restart(a.image, options);
+  auto bar = std::make_shared<ProgressBar>("verify", total);
+  if (bar->enabled()) {
+    options.verify_progress = [bar](uint64_t d, uint64_t t) { bar->Update(d, t); };
+    options.verify_done = [bar] { bar->Finish(); };
   }
+  Status st = Restart(a.image, options);
   // Only reached when the restart did not happen.
   record.failed(st.message());
   fmt::print(stderr, "kcr restart: {}\n", st.message());

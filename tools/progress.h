@@ -17,12 +17,15 @@ class ProgressBar {
   ProgressBar& operator=(const ProgressBar&) = delete;
 
   void Update(uint64_t done, uint64_t total);
+  // Ends the bar's line now (the destructor does it otherwise).
+  void Finish();
   bool enabled() const { return enabled_; }
 
  private:
   std::string label_;
   bool enabled_;
   bool drawn_ = false;
+  int last_percent_ = -1;
 };
 
 std::string HumanBytes(uint64_t bytes);

@@ -11,5 +11,5 @@ bin=$build/bench/ckpt
 export BENCH_BIN=$bin KCR=$build/tools/kcr BENCH_SIZES="${*:-64 256 1024}"
 export KCR_VM_ENV="KCR BENCH_BIN BENCH_SIZES"
 # 1 GiB process + its image + CRIU's image all live in guest RAM (tmpfs).
-exec "$top/tests/vm/kcr-vm" --mem 6144 --timeout 1800 --module "$build/kmod/kcr.ko" -- \
+exec "$top/tests/vm/kcr-vm" --perf --mem 6144 --timeout 1800 --module "$build/kmod/kcr.ko" -- \
 	"$top/bench/ckpt/guest-bench.sh"

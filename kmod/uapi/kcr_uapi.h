@@ -264,7 +264,7 @@ struct kcr_fs {
 };
 
 /* At most this many pages per chunk: a chunk is the unit of checksum and I/O. */
-#define KCR_CHUNK_MAX_PAGES 256
+#define KCR_CHUNK_MAX_PAGES 1024
 
 struct kcr_page_chunk {
 	__u64 addr; /* page-aligned start */

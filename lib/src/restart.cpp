@@ -162,7 +162,9 @@ Status CheckRestartable(const Image& image, const RestartOptions& options) {
 Status Restart(const std::string& path, const RestartOptions& options) {
   std::unique_ptr<Image> image;
   KCR_RETURN_IF_ERROR(Image::Open(path, &image));
-  KCR_RETURN_IF_ERROR(CheckRestartable(*image, options));
+  Status checked = CheckRestartable(*image, options);
+  if (options.verify_done) options.verify_done();
+  KCR_RETURN_IF_ERROR(checked);
 
   OwnLayout own;
   KCR_RETURN_IF_ERROR(ReadOwnLayout(&own));

@@ -13,6 +13,7 @@ struct RestartOptions {
   bool rollback_files = false;  // truncate grown output files to their checkpoint size
   bool skip_verify = false;     // skip re-reading page checksums
   std::function<void(uint64_t done, uint64_t total)> verify_progress;
+  std::function<void()> verify_done;  // called once verification is over
 };
 
 // Checks everything that can be checked without changing the caller: the
