@@ -5,6 +5,8 @@
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cache=${1:?usage: checkpatch.sh CACHE_DIR}
+mkdir -p "$cache"
+cache=$(cd "$cache" && pwd)
 tarball=$(ls /usr/src/linux-source-6.1.tar.* 2>/dev/null | head -n1 || true)
 if [[ ! -x $cache/scripts/checkpatch.pl ]]; then
 	[[ -n $tarball ]] || { echo "checkpatch: no linux-source-6.1 tarball; fix: apt-get install linux-source-6.1" >&2; exit 1; }
