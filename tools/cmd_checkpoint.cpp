@@ -24,8 +24,10 @@ struct CheckpointArgs {
 // Users other than root usually cannot write the site catalog; their manual
 // checkpoints are simply not recorded rather than warned about every time.
 bool ShouldRecord(const CheckpointArgs& a, const std::string& catalog_path) {
-  if (a.no_catalog) return false;
-  if (::geteuid() == 0) return true;
+  if (a.no_catalog)
+    return false;
+  if (::geteuid() == 0)
+    return true;
   return ::access(catalog_path.c_str(), W_OK) == 0;
 }
 

@@ -41,7 +41,8 @@ int RunRestart(const RestartArgs& a) {
   uint64_t total = 0;
   {
     std::unique_ptr<Image> image;
-    if (Image::Open(a.image, &image).ok()) total = image->page_bytes();
+    if (Image::Open(a.image, &image).ok())
+      total = image->page_bytes();
   }
   auto bar = std::make_shared<ProgressBar>("verify", total);
   if (bar->enabled()) {

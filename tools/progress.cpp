@@ -23,10 +23,13 @@ ProgressBar::ProgressBar(std::string label, uint64_t total_bytes)
     : label_(std::move(label)),
       enabled_(total_bytes >= kThresholdBytes && ::isatty(STDERR_FILENO)) {}
 
-ProgressBar::~ProgressBar() { Finish(); }
+ProgressBar::~ProgressBar() {
+  Finish();
+}
 
 void ProgressBar::Finish() {
-  if (drawn_) std::fputs("\n", stderr);
+  if (drawn_)
+    std::fputs("\n", stderr);
   drawn_ = false;
   enabled_ = false;
 }
@@ -37,13 +40,14 @@ void ProgressBar::Update(uint64_t done, uint64_t total) {
   constexpr int kWidth = 30;
   double frac = std::min(1.0, static_cast<double>(done) / static_cast<double>(total));
   int percent = static_cast<int>(frac * 100);
-  if (percent == last_percent_) return;  // a terminal line per percent is plenty
+  if (percent == last_percent_)
+    return;  // a terminal line per percent is plenty
   last_percent_ = percent;
   int filled = static_cast<int>(frac * kWidth);
   std::string bar(static_cast<size_t>(filled), '#');
   bar.resize(kWidth, '.');
-  std::fprintf(stderr, "\r%s [%s] %3d%% %s / %s", label_.c_str(), bar.c_str(),
-               percent, HumanBytes(done).c_str(), HumanBytes(total).c_str());
+  std::fprintf(stderr, "\r%s [%s] %3d%% %s / %s", label_.c_str(), bar.c_str(), percent,
+               HumanBytes(done).c_str(), HumanBytes(total).c_str());
   std::fflush(stderr);
   drawn_ = true;
 }

@@ -163,7 +163,8 @@ Status Restart(const std::string& path, const RestartOptions& options) {
   std::unique_ptr<Image> image;
   KCR_RETURN_IF_ERROR(Image::Open(path, &image));
   Status checked = CheckRestartable(*image, options);
-  if (options.verify_done) options.verify_done();
+  if (options.verify_done)
+    options.verify_done();
   KCR_RETURN_IF_ERROR(checked);
 
   OwnLayout own;
