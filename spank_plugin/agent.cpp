@@ -133,6 +133,7 @@ struct Agent::Impl {
     std::uint64_t bytes = 0;
     std::uint64_t ms = 0;
     std::string reason;
+    bool repeat = false;  // the same refusal as last time: not recorded again
   };
 
   StepIdentity id;
@@ -160,6 +161,7 @@ struct Agent::Impl {
   std::time_t timelimit_done_for = 0;
   Clock::time_point next_periodic{};
   std::chrono::seconds interval{0};
+  bool auto_pending = false;  // auto: chosen at the first poll, once the tasks are known
   std::uint32_t seq = 0;
   std::string kernel = KernelRelease();
 
@@ -297,6 +299,10 @@ void Agent::Impl::Run() {
 }
 
 void Agent::Impl::Poll() {
+  if (auto_pending) {
+    auto_pending = false;
+    ScheduleNext();
+  }
   std::string why;
   if (LoadJob(id.job, &snap, &why)) {
     have_snap = true;
@@ -644,7 +650,8 @@ std::vector<Agent::Impl::Outcome> Agent::Impl::CheckpointAll(cat::Trigger trigge
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
   size_t ok = std::count_if(out.begin(), out.end(), [](const Outcome& o) { return o.ok; });
-  if (!out.empty()) {
+  bool all_repeats = std::all_of(out.begin(), out.end(), [](const Outcome& o) { return o.repeat; });
+  if (!out.empty() && !all_repeats) {
     Info("step {}: {} checkpoint: {} of {} task{} saved in {} ms{}", StepName(id.step),
          cat::to_string(trigger), ok, out.size(), out.size() > 1 ? "s" : "", ms,
          park && ok ? "; saved tasks stopped until the requeue" : "");
@@ -673,6 +680,7 @@ Agent::Impl::Outcome Agent::Impl::CheckpointTask(const Task& t, cat::Trigger tri
       if (Task* p = FindTask(t.local_id))
         p->last_refusal = refusal;
     }
+    o.repeat = repeat;
     if (!repeat) {
       Error("task {}: cannot checkpoint (trigger {}): {}; the task runs on untouched", t.rank,
             cat::to_string(trigger), refusal);
