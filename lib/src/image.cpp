@@ -5,7 +5,11 @@
 #include <sys/stat.h>
 #include <xxhash.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <mutex>
+#include <thread>
 
 #include "json_writer.h"
 #include "unique_fd.h"
@@ -264,20 +268,46 @@ uint64_t Image::page_bytes() const {
   return n;
 }
 
+// Checksums are independent per chunk, so every core verifies in parallel;
+// the restorer is single-threaded again once this returns (workers joined).
 Status Image::VerifyPages(const Progress& progress) const {
-  uint64_t total = page_bytes(), done = 0;
-  for (const PageChunkRef& c : chunks_) {
-    uint64_t len = uint64_t{c.chunk.nr_pages} * KCR_PAGE_SIZE;
-    if (Hash64(map_ + c.data_offset, len, c.chunk.addr) != c.chunk.checksum) {
-      return Status::Errorf(EBADMSG,
-                            "{}: corrupt image: memory at {:#x} ({} pages, offset {}) "
-                            "fails its checksum",
-                            path_, c.chunk.addr, c.chunk.nr_pages, c.data_offset);
+  const uint64_t total = page_bytes();
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> done{0};
+  std::atomic<bool> failed{false};
+  std::mutex error_mutex;
+  Status error;
+  auto work = [&](bool report) {
+    for (size_t i = next++; i < chunks_.size() && !failed; i = next++) {
+      const PageChunkRef& c = chunks_[i];
+      uint64_t len = uint64_t{c.chunk.nr_pages} * KCR_PAGE_SIZE;
+      if (Hash64(map_ + c.data_offset, len, c.chunk.addr) != c.chunk.checksum) {
+        std::lock_guard lock(error_mutex);
+        if (!failed.exchange(true)) {
+          error = Status::Errorf(EBADMSG,
+                                 "{}: corrupt image: memory at {:#x} ({} pages, offset {}) "
+                                 "fails its checksum",
+                                 path_, c.chunk.addr, c.chunk.nr_pages, c.data_offset);
+        }
+        return;
+      }
+      uint64_t now = done += len;
+      if (report && progress)
+        progress(now, total);
     }
-    done += len;
-    if (progress)
-      progress(done, total);
+  };
+  unsigned helpers = std::min(3u, std::max(1u, std::thread::hardware_concurrency()) - 1);
+  std::vector<std::jthread> workers;
+  if (chunks_.size() > 8) {
+    for (unsigned i = 0; i < helpers; i++)
+      workers.emplace_back(work, false);
   }
+  work(true);
+  workers.clear();  // joins
+  if (failed)
+    return error;
+  if (progress)
+    progress(total, total);
   return Status::Ok();
 }
 

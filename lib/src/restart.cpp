@@ -144,6 +144,29 @@ Status CheckKernel(const Image& image) {
   ::_exit(127);
 }
 
+// Joined threads (the parallel verify) can still be leaving the kernel's
+// thread group for a moment after pthread_join returns; the module requires a
+// single-threaded restorer, so wait for that rather than fail.
+Status WaitSingleThreaded() {
+  for (int i = 0; i < 200; i++) {
+    std::ifstream status("/proc/self/status");
+    std::string key;
+    int threads = 0;
+    while (status >> key) {
+      if (key == "Threads:") {
+        status >> threads;
+        break;
+      }
+    }
+    if (threads == 1)
+      return Status::Ok();
+    ::usleep(5000);
+  }
+  return Status::Error(EBUSY,
+                       "the restoring process has other threads; restart needs a "
+                       "single-threaded caller");
+}
+
 }  // namespace
 
 Status CheckRestartable(const Image& image, const RestartOptions& options) {
@@ -151,6 +174,7 @@ Status CheckRestartable(const Image& image, const RestartOptions& options) {
   if (!options.skip_verify)
     KCR_RETURN_IF_ERROR(image.VerifyPages(options.verify_progress));
   KCR_RETURN_IF_ERROR(CheckFiles(image, options.rollback_files));
+  KCR_RETURN_IF_ERROR(WaitSingleThreaded());
   UniqueFd device;
   KCR_RETURN_IF_ERROR(OpenDevice(&device));
   UniqueFd fd(::open(image.path().c_str(), O_RDONLY | O_CLOEXEC));

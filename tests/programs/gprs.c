@@ -79,7 +79,7 @@ static void spin(uint64_t v[14], uint64_t iterations)
 
 int main(int argc, char **argv)
 {
-	int steps = kt_init(argc, argv, 40);
+	int steps = kt_init(argc, argv, 60);
 	uint64_t v[14];
 
 	for (int i = 0; i < 14; i++)
@@ -90,7 +90,7 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 14; i++)
 			kt_printf(" %016llx", (unsigned long long)v[i]);
 		kt_printf("\n");
-		kt_sleep_ms(40);
+		kt_sleep_ms(60);
 	}
 	kt_printf("done\n");
 	return 0;

@@ -40,6 +40,10 @@ mapfile -d '' run_cmd < <(expand "$work/run" "$@")
 fail() { echo "FAIL: $*"; exit 1; }
 random_delay() {
 	local lo=${delay%:*} hi=${delay#*:}
+	# Never later than 60% into the program's uninterrupted run time, so the
+	# checkpoint lands while it runs however fast this machine is.
+	((hi > golden_ms * 6 / 10)) && hi=$((golden_ms * 6 / 10))
+	((lo > hi / 2)) && lo=$((hi / 2))
 	local ms=$((lo + RANDOM % (hi - lo + 1)))
 	echo "checkpoint after ${ms} ms" >&2
 	sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
@@ -60,7 +64,10 @@ checkpoint() { # PID IMAGE [--kill]
 	$KCR verify "$2" >/dev/null || fail "fresh image $2 does not verify"
 }
 
+t0=$(date +%s%N)
 "${golden_cmd[@]}" || fail "the uninterrupted run failed (rc $?)"
+golden_ms=$((($(date +%s%N) - t0) / 1000000))
+echo "uninterrupted run took ${golden_ms} ms"
 
 "${run_cmd[@]}" &
 pid=$!
