@@ -95,8 +95,12 @@ static int kcr_restorer_check(struct kcr_reason *why)
 		kcr_set_reason(why, "the restoring process must be single-threaded");
 		return -EBUSY;
 	}
-	if (atomic_read(&current->mm->mm_users) != 1) {
-		kcr_set_reason(why, "the restoring process shares its memory (vfork child?)");
+	/*
+	 * A vfork child shares its parent's memory, which a restore would
+	 * replace. (mm_users is no test: /proc readers hold it transiently.)
+	 */
+	if (current->vfork_done) {
+		kcr_set_reason(why, "the restoring process is a vfork child (shared memory)");
 		return -EBUSY;
 	}
 	return 0;
