@@ -672,6 +672,12 @@ Agent::Impl::Outcome Agent::Impl::CheckpointTask(const Task& t, cat::Trigger tri
 
   // What the module does not check: the task must be one process.
   std::string refusal = WhyNotCheckpointable(t.pid);
+  if (refusal == kTaskExited) {
+    // Ended between two polls; slurm_spank_task_exit is on its way.
+    o.reason = refusal;
+    o.repeat = true;
+    return o;
+  }
   if (!refusal.empty()) {
     o.reason = refusal;
     bool repeat = trigger == cat::Trigger::kPeriodic && refusal == t.last_refusal;
@@ -840,13 +846,19 @@ void Agent::Impl::SetUpSocket() {
     socket_path.clear();
     return;
   }
-  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  // Bound under a temporary name and renamed once connectable by everyone:
+  // a task asking for its restore must never find the socket with the
+  // umask's mode (EACCES) in between.
+  std::string tmp = fmt::format("{}.tmp{}", socket_path, ::getpid());
+  std::memcpy(addr.sun_path, tmp.c_str(), tmp.size() + 1);
   UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  ::unlink(socket_path.c_str());
+  ::unlink(tmp.c_str());
   if (!s.valid() || ::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::chmod(socket_path.c_str(), 0666) != 0 || ::listen(s.get(), 64) != 0) {
+      ::chmod(tmp.c_str(), 0666) != 0 || ::listen(s.get(), 64) != 0 ||
+      ::rename(tmp.c_str(), socket_path.c_str()) != 0) {
     Error("step {}: cannot listen on {}: {}; on-demand checkpoints and restores are unavailable",
           StepName(id.step), socket_path, std::strerror(errno));
+    ::unlink(tmp.c_str());
     socket_path.clear();
     return;
   }

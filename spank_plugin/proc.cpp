@@ -48,7 +48,7 @@ ProcStatus ReadProc(pid_t pid) {
 std::string WhyNotCheckpointable(pid_t pid) {
   ProcStatus p = ReadProc(pid);
   if (!p.alive || p.state == 'Z' || p.state == 'X')
-    return "the task has exited";
+    return kTaskExited;
   if (!p.children.empty()) {
     std::string names;
     for (pid_t c : p.children) {

@@ -20,6 +20,8 @@ struct ProcStatus {
 
 ProcStatus ReadProc(pid_t pid);
 
+inline constexpr const char* kTaskExited = "the task has exited";
+
 // Empty when kcr can try; otherwise why the task is not the supported shape
 // (one single-threaded process): names the children or the thread count.
 std::string WhyNotCheckpointable(pid_t pid);

@@ -51,7 +51,15 @@ void RestoreOrReturn(const RestoreContext& ctx) {
 
   std::string path = slurm::SocketPath(ctx.spool_dir, ctx.job, ctx.step);
   slurm::LineSocket agent;
-  Status st = slurm::LineSocket::Connect(path, &agent);
+  // The agent thread starts with the step's first task and may not listen
+  // yet when this task gets here: it is given a few seconds.
+  Status st;
+  for (int attempt = 0; attempt < 100; attempt++) {
+    st = slurm::LineSocket::Connect(path, &agent);
+    if (st.ok() || (st.code() != -ENOENT && st.code() != -ECONNREFUSED))
+      break;
+    ::usleep(50 * 1000);
+  }
   if (!st.ok()) {
     Error(
         "task {}: cannot reach the step's checkpoint agent ({}); starting the program from the "
