@@ -12,9 +12,11 @@ PY=/usr/bin/python3
 # expect_refused NAME PATTERN -- COMMAND...: checkpoint must fail naming PATTERN.
 expect_refused() {
 	local name=$1 pattern=$2; shift 3
+	rm -f "$W/ready"
 	"$@" &
 	local pid=$! out
-	sleep 1.5
+	# The program touches $W/ready once its resource exists (python starts slowly).
+	for _ in $(seq 200); do [[ -e $W/ready ]] && break; sleep 0.1; done
 	if out=$($KCR checkpoint "$pid" -o "$W/$name.kcr" --no-catalog 2>&1); then
 		fail "$name: checkpoint succeeded"
 	elif grep -qE "$pattern" <<<"$out"; then
@@ -28,10 +30,11 @@ expect_refused() {
 	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 }
 
-expect_refused socket "fd [0-9]+ is a socket" -- $PY -c 'import socket,time; s=socket.socket(); time.sleep(60)'
-expect_refused pipe "fd [0-9]+ is a pipe" -- $PY -c 'import os,time; r,w=os.pipe(); time.sleep(60)'
-expect_refused threads "2 threads" -- $PY -c 'import threading,time; threading.Thread(target=time.sleep,args=(60,)).start(); time.sleep(60)'
-expect_refused eventfd "fd [0-9]+ is a special file" -- $PY -c 'import os,time; e=os.eventfd(0); time.sleep(60)'
+ready="open('$W/ready', 'w').close()"
+expect_refused socket "fd [0-9]+ is a socket" -- $PY -c "import socket,time; s=socket.socket(); $ready; time.sleep(60)"
+expect_refused pipe "fd [0-9]+ is a pipe" -- $PY -c "import os,time; r,w=os.pipe(); $ready; time.sleep(60)"
+expect_refused threads "2 threads" -- $PY -c "import threading,time; threading.Thread(target=time.sleep,args=(60,)).start(); $ready; time.sleep(60)"
+expect_refused eventfd "fd [0-9]+ is a special file" -- $PY -c "import os,time; e=os.eventfd(0); $ready; time.sleep(60)"
 
 # A stopped process cannot park: a bounded wait and a clear message.
 sleep 60 &
