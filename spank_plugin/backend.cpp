@@ -1,21 +1,14 @@
-// spank_kcr: the Slurm SPANK plugin of kcr (docs/slurm.md).
-//
-//   sbatch --checkpoint=10m [--checkpoint-dir=DIR] [--checkpoint-on=preempt,timelimit]
-//          [--restart-from=latest|ID|none] --open-mode=append job.sh
-//
-// Which callback does what (Slurm 22.05; see docs/slurm.md for the evidence):
-//   slurm_spank_init            every context: options and plugstack.conf arguments
-//   option callbacks            sbatch/salloc/srun: reject bad values; slurmstepd: remember them
-//   slurm_spank_task_post_fork  slurmstepd, root: start the step's agent (agent.h), add the task
-//   slurm_spank_task_init       the task process, as the user, before exec: restore (restore.h)
-//   slurm_spank_task_exit       slurmstepd: tell the agent
-//   slurm_spank_exit            slurmstepd: stop the agent
-// A job without checkpoints costs one environment lookup per callback.
+// spank_kcr_backend.so: everything of the plugin that needs more than libc
+// (backend.h): option checking, the per-step agent, restores. Loaded by the
+// front (spank_kcr.cpp) only for jobs that use kcr.
+#include "backend.h"
+
 #include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,20 +20,8 @@
 #include "options.h"
 #include "restore.h"
 
-// Slurm 22.05's spank.h declares the slurm_spank_* callbacks outside its own
-// extern "C" block: without this wrapper they would get C++ (mangled) names
-// that Slurm's dlsym never finds.
 extern "C" {
 #include <slurm/slurm.h>
-#include <slurm/spank.h>
-
-// SPANK_PLUGIN defines these as namespace-scope consts, which C++ gives
-// internal linkage; declared extern "C" first, the definitions are exported.
-extern const char plugin_name[];
-extern const char plugin_type[];
-extern const unsigned int plugin_version;
-extern const unsigned int spank_plugin_version;
-SPANK_PLUGIN(kcr, 1);
 }
 
 namespace kcr::spank {
@@ -48,6 +29,7 @@ namespace kcr::spank {
 namespace {
 
 struct PluginState {
+  bool absorbed = false;  // the front's arguments and options were parsed
   SiteOptions site;
   bool site_ok = true;
   JobOptions job;
@@ -63,87 +45,6 @@ PluginState& State() {
   static PluginState& state = *new PluginState;
   return state;
 }
-
-enum OptionId { kOptCheckpoint = 1, kOptDir, kOptOn, kOptRestartFrom };
-
-// The callback runs in sbatch/salloc/srun (remote == 0), where a bad value
-// must fail the submission with a reason, and again in slurmstepd (remote ==
-// 1; for srun steps twice), where it only records the value.
-int OnOption(int val, const char* optarg, int remote) {
-  std::string text = optarg ? optarg : "";
-  std::string why;
-  const char* name = "";
-  JobOptions& job = State().job;
-  bool ok = true;
-  switch (val) {
-    case kOptCheckpoint: {
-      name = "--checkpoint";
-      auto v = ParseInterval(text, &why);
-      ok = v.has_value();
-      if (ok)
-        job.interval = *v;
-      break;
-    }
-    case kOptDir:
-      name = "--checkpoint-dir";
-      ok = CheckDirPattern(text, &why);
-      if (ok)
-        job.dir = text;
-      break;
-    case kOptOn: {
-      name = "--checkpoint-on";
-      auto v = ParseTriggers(text, &why);
-      ok = v.has_value();
-      if (ok)
-        job.on = *v;
-      break;
-    }
-    case kOptRestartFrom: {
-      name = "--restart-from";
-      auto v = ParseRestartFrom(text, &why);
-      ok = v.has_value();
-      if (ok)
-        job.restart_from = *v;
-      break;
-    }
-    default:
-      return 0;
-  }
-  if (ok)
-    return 0;
-  Error("{}: {}", name, why);
-  // In slurmstepd a bad value (it passed sbatch, so someone edited the
-  // environment) must not fail the job: it is ignored.
-  return remote ? 0 : -1;
-}
-
-// spank_option_register keeps the pointers: the table lives forever.
-char kNameCheckpoint[] = "checkpoint";
-char kNameDir[] = "checkpoint-dir";
-char kNameOn[] = "checkpoint-on";
-char kNameRestartFrom[] = "restart-from";
-char kArgInterval[] = "INTERVAL";
-char kArgDir[] = "DIR";
-char kArgList[] = "LIST";
-char kArgFrom[] = "latest|ID|none";
-char kUsageCheckpoint[] =
-    "kcr: checkpoint the job's tasks every INTERVAL (e.g. 90s, 10m, 2h), auto (Young/Daly), none "
-    "(only at preemption and time limit) or off. Use with --open-mode=append.";
-char kUsageDir[] =
-    "kcr: write checkpoint images into DIR ({job} {step} {task} {user} are filled in)";
-char kUsageOn[] =
-    "kcr: also checkpoint when the job is preempted and/or nears its time limit: "
-    "preempt,timelimit (default), preempt, timelimit or none";
-char kUsageRestartFrom[] =
-    "kcr: when the job is requeued, restore its tasks from the latest good checkpoint (default), "
-    "from checkpoint ID (also on a first run), or start afresh (none)";
-
-spank_option g_options[] = {
-    {kNameCheckpoint, kArgInterval, kUsageCheckpoint, 1, kOptCheckpoint, OnOption},
-    {kNameDir, kArgDir, kUsageDir, 1, kOptDir, OnOption},
-    {kNameOn, kArgList, kUsageOn, 1, kOptOn, OnOption},
-    {kNameRestartFrom, kArgFrom, kUsageRestartFrom, 1, kOptRestartFrom, OnOption},
-};
 
 bool IsTaskStep(std::uint32_t step) {
   return step != SLURM_EXTERN_CONT && step != SLURM_INTERACTIVE_STEP;
@@ -219,38 +120,56 @@ Settings CurrentSettings() {
   return Resolve(s.site, s.job, "");
 }
 
-}  // namespace
-
-}  // namespace kcr::spank
-
-using namespace kcr::spank;
-
-extern "C" {
-
-int slurm_spank_init(spank_t sp, int ac, char** av) {
-  spank_context_t ctx = spank_context();
-  if (ctx != S_CTX_ALLOCATOR && ctx != S_CTX_LOCAL && ctx != S_CTX_REMOTE)
-    return ESPANK_SUCCESS;
-  PluginState& s = State();
-  for (spank_option& opt : g_options) {
-    if (spank_option_register(sp, &opt) != ESPANK_SUCCESS) {
-      Error("cannot register --{}", opt.name);
-    }
+// Checks one option's text; the message is the user's.
+bool ParseOption(int option, const char* text, JobOptions* job, std::string* why) {
+  switch (option) {
+    case KCR_OPT_CHECKPOINT:
+      job->interval = ParseInterval(text, why);
+      return job->interval.has_value();
+    case KCR_OPT_DIR:
+      if (!CheckDirPattern(text, why))
+        return false;
+      job->dir = text;
+      return true;
+    case KCR_OPT_ON:
+      job->on = ParseTriggers(text, why);
+      return job->on.has_value();
+    case KCR_OPT_RESTART_FROM:
+      job->restart_from = ParseRestartFrom(text, why);
+      return job->restart_from.has_value();
+    default:
+      *why = "unknown option";
+      return false;
   }
-  std::vector<std::string> args(av, av + ac);
+}
+
+// Takes in what the front saw, once per process (a forked task inherits it).
+void Absorb(spank_t sp, const kcr_spank_raw* raw) {
+  PluginState& s = State();
+  if (s.absorbed)
+    return;
+  s.absorbed = true;
+  SetLogJob(JobId(sp));
+  std::vector<std::string> args(raw->argv, raw->argv + raw->argc);
   std::string why;
   if (!ParseSiteArgs(args, &s.site, &why)) {
     // A broken plugstack.conf line disables kcr; it must not stop jobs.
     s.site_ok = false;
-    if (ctx == S_CTX_REMOTE)
-      Error("{}; kcr is disabled for this step", why);
+    Error("{}; kcr is disabled", why);
   }
-  return ESPANK_SUCCESS;
+  static constexpr const char* kNames[] = {"--checkpoint", "--checkpoint-dir", "--checkpoint-on",
+                                           "--restart-from"};
+  for (int i = 0; i < KCR_OPT_COUNT; i++) {
+    if (!raw->options[i])
+      continue;
+    // A bad value passed sbatch only if someone edited the job's
+    // environment; it is ignored rather than failing the job.
+    if (!ParseOption(i, raw->options[i], &s.job, &why))
+      Error("{}: {}; ignored", kNames[i], why);
+  }
 }
 
-int slurm_spank_task_post_fork(spank_t sp, int, char**) {
-  if (!spank_remote(sp))
-    return ESPANK_SUCCESS;
+int PostFork(spank_t sp) {
   PluginState& s = State();
   Settings settings = CurrentSettings();
   if (!s.site_ok || !settings.active() || !IsTaskStep(StepId(sp)))
@@ -270,15 +189,12 @@ int slurm_spank_task_post_fork(spank_t sp, int, char**) {
   return ESPANK_SUCCESS;
 }
 
-int slurm_spank_task_init(spank_t sp, int, char**) {
-  if (!spank_remote(sp))
-    return ESPANK_SUCCESS;
+int TaskInit(spank_t sp) {
   const PluginState& s = State();
   Settings settings = CurrentSettings();
   std::uint32_t step = StepId(sp);
   if (!s.site_ok || !settings.active() || !IsTaskStep(step))
     return ESPANK_SUCCESS;
-  SetLogJob(JobId(sp));
   // srun steps get SIGTERM the moment a preemption's grace period starts,
   // before the agent (polling each second) can save them; ignored, the
   // signal cannot end the task before its checkpoint (docs/slurm.md).
@@ -302,9 +218,7 @@ int slurm_spank_task_init(spank_t sp, int, char**) {
   return ESPANK_SUCCESS;
 }
 
-int slurm_spank_task_exit(spank_t sp, int, char**) {
-  if (!spank_remote(sp))
-    return ESPANK_SUCCESS;
+int TaskExit(spank_t sp) {
   PluginState& s = State();
   if (!s.agent || s.agent_owner != ::getpid())
     return ESPANK_SUCCESS;
@@ -316,14 +230,64 @@ int slurm_spank_task_exit(spank_t sp, int, char**) {
   return ESPANK_SUCCESS;
 }
 
-int slurm_spank_exit(spank_t sp, int, char**) {
-  if (spank_context() != S_CTX_REMOTE)
-    return ESPANK_SUCCESS;
-  (void)sp;
+int Exit() {
   PluginState& s = State();
   if (s.agent && s.agent_owner == ::getpid()) {
     s.agent->Stop();
     s.agent.reset();
+  }
+  return ESPANK_SUCCESS;
+}
+
+}  // namespace
+
+}  // namespace kcr::spank
+
+extern "C" {
+
+__attribute__((visibility("default"))) int kcr_spank_backend_abi(void) {
+  return KCR_SPANK_BACKEND_ABI;
+}
+
+__attribute__((visibility("default"))) int kcr_spank_backend_validate(int option, const char* value,
+                                                                      char* why, size_t why_len) {
+  using namespace kcr::spank;
+  JobOptions job;
+  std::string reason;
+  if (ParseOption(option, value ? value : "", &job, &reason))
+    return 0;
+  if (why && why_len) {
+    size_t n = std::min(reason.size(), why_len - 1);
+    std::memcpy(why, reason.data(), n);
+    why[n] = '\0';
+  }
+  return -1;
+}
+
+__attribute__((visibility("default"))) int kcr_spank_backend_call(int callback, spank_t sp,
+                                                                  const kcr_spank_raw* raw) {
+  using namespace kcr::spank;
+  // Nothing of kcr's may take a job down: whatever escapes is logged.
+  try {
+    if (!spank_remote(sp))
+      return ESPANK_SUCCESS;
+    Absorb(sp, raw);
+    switch (callback) {
+      case KCR_CB_POST_FORK:
+        return PostFork(sp);
+      case KCR_CB_TASK_INIT:
+        return TaskInit(sp);
+      case KCR_CB_TASK_EXIT:
+        return TaskExit(sp);
+      case KCR_CB_EXIT:
+        return Exit();
+      default:
+        return ESPANK_SUCCESS;
+    }
+  } catch (const std::exception& e) {
+    Error("internal error: {}; the job runs on without kcr", e.what());
+  } catch (...) {
+    Error("internal error; the job runs on without kcr");
   }
   return ESPANK_SUCCESS;
 }

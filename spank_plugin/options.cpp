@@ -186,7 +186,9 @@ bool ParseSiteArgs(const std::vector<std::string>& args, SiteOptions* site, std:
       return true;
     };
     bool ok = true;
-    if (key == "config") {
+    if (key == "backend") {
+      // The front's: where spank_kcr_backend.so is (spank_kcr.cpp).
+    } else if (key == "config") {
       site->config_path = value;
     } else if (key == "default") {
       auto v = ParseInterval(value, &sub);
@@ -229,7 +231,7 @@ bool ParseSiteArgs(const std::vector<std::string>& args, SiteOptions* site, std:
     } else {
       *why = fmt::format(
           "unknown plugstack.conf argument '{}' (known: config, default, dir, on, "
-          "spool, srun_sigterm, poll, min_interval, mtbf)",
+          "spool, srun_sigterm, poll, min_interval, mtbf, backend)",
           key);
       return false;
     }

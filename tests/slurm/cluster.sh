@@ -23,8 +23,11 @@ cluster_fail() {
 # non-loopback IPv4 address to resolve its own name, and cgroup/v2 needs
 # IgnoreSystemd plus system.slice without systemd.
 cluster_prepare_host() {
-	ip link set lo up 2>/dev/null || true
-	ip -4 addr show dev lo | grep -q 192.0.2.1 || ip addr add 192.0.2.1/32 dev lo 2>/dev/null || true
+	# Only where no other address exists (the guest): a real host is left alone.
+	if ! ip -4 -o addr show scope global 2>/dev/null | grep -q .; then
+		ip link set lo up 2>/dev/null || true
+		ip addr add 192.0.2.1/32 dev lo 2>/dev/null || true
+	fi
 	if mountpoint -q /sys/fs/cgroup; then
 		mkdir -p /sys/fs/cgroup/system.slice 2>/dev/null || true
 	fi
@@ -161,10 +164,13 @@ cluster_down() {
 		done
 		kill -KILL "$pid" 2>/dev/null || true
 	done
-	# Step daemons left behind (slurmd gone first) and their tasks.
+	# Step daemons of this cluster left behind (slurmd gone first), known by
+	# the SLURM_CONF in their environment; other clusters' are not touched.
 	local p
-	for p in $(pgrep -f '^slurmstepd' || true); do
-		kill -KILL "$p" 2>/dev/null || true
+	for p in /proc/[0-9]*; do
+		case "$(readlink "$p/exe" 2>/dev/null)" in */slurmstepd*) ;; *) continue ;; esac
+		tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qx "SLURM_CONF=$SLURM_CONF" || continue
+		kill -KILL "${p#/proc/}" 2>/dev/null || true
 	done
 	: >"$D/pids"
 }
