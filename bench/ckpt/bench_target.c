@@ -1,6 +1,7 @@
 /*
  * The process both tools checkpoint: MIB of touched, incompressible memory,
- * then idle until TRIGGER exists, when it checks its memory and exits.
+ * then idle until TRIGGER exists; then it creates TRIGGER.resumed (the moment
+ * a restore is done), checks its memory and exits.
  *   bench_target MIB TRIGGER READY_FILE
  */
 #define _GNU_SOURCE
@@ -30,8 +31,12 @@ int main(int argc, char **argv)
 	ready = fopen(argv[3], "w");
 	fprintf(ready, "%d\n", getpid());
 	fclose(ready);
+	char resumed[4096];
+
+	snprintf(resumed, sizeof(resumed), "%s.resumed", argv[2]);
 	while (access(argv[2], F_OK) != 0)
 		nanosleep(&tick, NULL);
+	close(open(resumed, O_WRONLY | O_CREAT, 0644));
 	for (size_t i = 0; i < words; i++)
 		check += mem[i];
 	return check == sum ? 0 : 3;
