@@ -10,7 +10,9 @@ mkdir -p /dev/pts /dev/shm
 ln -sf /proc/self/fd /dev/fd; ln -sf fd/0 /dev/stdin; ln -sf fd/1 /dev/stdout; ln -sf fd/2 /dev/stderr
 mount -t devpts -o gid=5,mode=620 devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+# /tmp stays the overlay's: the host's /tmp shows through (a checkout or build
+# there, as in CI, must be visible) and writes land in the tmpfs upper layer.
+chmod 1777 /tmp
 mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -p /run/lock
 mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
