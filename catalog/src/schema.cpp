@@ -135,8 +135,17 @@ std::int64_t check_identity(sql::Db& db) {
 
 void migrate(sql::Db& db) {
   // Cheap check first: most opens find the catalog current and take no lock.
-  if (check_identity(db) == kSchemaVersion) {
-    return;
+  // Its pragma reads are separate snapshots, so a catalog another process is
+  // creating this very moment can look foreign (tables, no id yet): only the
+  // check under the write lock below may refuse a file.
+  try {
+    if (check_identity(db) == kSchemaVersion) {
+      return;
+    }
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kNotACatalog) {
+      throw;
+    }
   }
   sql::WriteTransaction tx(db);
   std::int64_t version = check_identity(db);  // again, now that we hold the lock
