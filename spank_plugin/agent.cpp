@@ -20,6 +20,8 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <stop_token>
+#include <string_view>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -41,6 +43,7 @@ namespace kcr::spank {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kParkedPoll{100};
 namespace cat = kcr::catalog;
 
 std::int64_t NowNs() {
@@ -133,7 +136,8 @@ struct Agent::Impl {
     std::uint64_t bytes = 0;
     std::uint64_t ms = 0;
     std::string reason;
-    bool repeat = false;  // the same refusal as last time: not recorded again
+    bool repeat = false;   // the same refusal as last time: not recorded again
+    bool stopped = false;  // saved and left stopped (SIGSTOP) for the requeue
   };
 
   StepIdentity id;
@@ -177,12 +181,13 @@ struct Agent::Impl {
   void ScheduleNext();
   std::chrono::duration<double> MeasuredCost(std::uint32_t rank, std::string* how);
   std::vector<Outcome> CheckpointAll(cat::Trigger trigger, bool park);
-  Outcome CheckpointTask(const Task& t, cat::Trigger trigger);
+  Outcome CheckpointTask(const Task& t, cat::Trigger trigger, bool park);
   std::int64_t RecordFailure(const Task& t, cat::Trigger trigger, const std::string& path,
                              const std::string& reason);
   bool PrepareDir(const std::string& dir, std::string* why);
   void ApplyRetention(std::uint32_t rank);
   void KillParked();
+  bool AnyParked();
   Task* FindTask(std::uint32_t local_id);
   Task* FindTaskByPid(pid_t pid);
   std::vector<Task> TaskCopy();
@@ -288,7 +293,10 @@ void Agent::Impl::Run() {
     if (Clock::now() >= next_poll && !stopping) {
       Poll();
       CheckRestores();
-      next_poll = Clock::now() + site.poll;
+      // While tasks wait stopped for the requeue, Slurm's SIGCONT would let a
+      // task that ignores SIGTERM (an srun step's) run until it is killed:
+      // the job's leaving is watched more closely then.
+      next_poll = Clock::now() + (AnyParked() ? std::min(site.poll, kParkedPoll) : site.poll);
     }
   }
   ProcessExits();
@@ -474,8 +482,8 @@ void Agent::Impl::CheckRestores() {
   for (const Task& copy : TaskCopy()) {
     if (!copy.restore_awaiting || copy.exited)
       continue;
-    // /proc/PID/comm, not stat: reading stat takes a reference on the task's
-    // memory, which the kernel's restore refuses to see ("shares its memory").
+    // The module names a restored process after the image's program; before
+    // the restore (and after a failed one) the task is still "slurmstepd".
     std::string comm;
     {
       UniqueFd fd(::open(fmt::format("/proc/{}/comm", copy.pid).c_str(), O_RDONLY | O_CLOEXEC));
@@ -636,15 +644,11 @@ std::vector<Agent::Impl::Outcome> Agent::Impl::CheckpointAll(cat::Trigger trigge
       out.push_back(o);
       continue;
     }
-    Outcome o = CheckpointTask(t, trigger);
-    if (o.ok && park) {
-      // SIGSTOP right after the image is safe: until the requeue kills it,
-      // anything the task computes (and writes) would be thrown away.
-      if (::kill(t.pid, SIGSTOP) == 0) {
-        std::lock_guard lock(mu);
-        if (Task* p = FindTask(t.local_id))
-          p->parked = true;
-      }
+    Outcome o = CheckpointTask(t, trigger, park);
+    if (o.stopped) {
+      std::lock_guard lock(mu);
+      if (Task* p = FindTask(t.local_id))
+        p->parked = true;
     }
     out.push_back(o);
   }
@@ -660,7 +664,29 @@ std::vector<Agent::Impl::Outcome> Agent::Impl::CheckpointAll(cat::Trigger trigge
   return out;
 }
 
-Agent::Impl::Outcome Agent::Impl::CheckpointTask(const Task& t, cat::Trigger trigger) {
+// For a preemption checkpoint the task must not run one more instruction
+// once its image is taken: whatever it computed until the requeue would be
+// lost, and output it wrote to a pipe (srun steps) could not be rolled back.
+// The module keeps the task parked in kcr_park() from the moment its state is
+// captured until the image is written; a SIGSTOP sent then is not part of the
+// image and stops the task as soon as the module lets it go. /proc/PID/wchan
+// says when it is parked there.
+static void StopWhenParked(pid_t pid, const std::stop_token& stop, std::atomic<bool>* sent) {
+  std::string path = fmt::format("/proc/{}/wchan", pid);
+  while (!stop.stop_requested()) {
+    char buf[64] = {};
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.valid() && ::read(fd.get(), buf, sizeof(buf) - 1) > 0 &&
+        std::string_view(buf).starts_with("kcr_park")) {
+      if (::kill(pid, SIGSTOP) == 0)
+        *sent = true;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(300));
+  }
+}
+
+Agent::Impl::Outcome Agent::Impl::CheckpointTask(const Task& t, cat::Trigger trigger, bool park) {
   Outcome o;
   o.rank = t.rank;
   std::string step = StepName(id.step);
@@ -736,9 +762,33 @@ Agent::Impl::Outcome Agent::Impl::CheckpointTask(const Task& t, cat::Trigger tri
   CheckpointResult r;
   Status st;
   std::uint64_t file_bytes = 0;
+  std::atomic<bool> stop_sent{false};
   {
+    // Started before AsUser: as root it may read the task's wchan.
+    std::jthread stopper;
+    if (park) {
+      stopper = std::jthread([pid = t.pid, &stop_sent](std::stop_token stop) {
+        StopWhenParked(pid, stop, &stop_sent);
+      });
+    }
     AsUser as(id.uid, id.gid);
     st = Checkpoint(t.pid, path, {}, &r);
+    stopper.request_stop();
+  }
+  std::string stop_note;
+  if (park && st.ok()) {
+    stop_note = stop_sent ? ", stopped before it ran on" : ", stopped right after";
+  }
+  if (park && st.ok() && !stop_sent) {
+    // Parked too briefly to be seen: stopped a moment after the module let it go.
+    stop_sent = ::kill(t.pid, SIGSTOP) == 0;
+  } else if (!st.ok() && stop_sent) {
+    ::kill(t.pid, SIGCONT);  // not saved: it runs on untouched
+    stop_sent = false;
+  }
+  o.stopped = stop_sent;
+  {
+    AsUser as(id.uid, id.gid);
     struct stat sb;
     if (st.ok() && ::stat(path.c_str(), &sb) == 0)
       file_bytes = static_cast<std::uint64_t>(sb.st_size);
@@ -810,12 +860,18 @@ Agent::Impl::Outcome Agent::Impl::CheckpointTask(const Task& t, cat::Trigger tri
   }
   Info(
       "task {}: {} checkpoint {} -> {} ({} bytes; freeze {:.1f} ms, write {:.1f} ms, total {} "
-      "ms{})",
+      "ms{}{})",
       t.rank, cat::to_string(trigger), row, path, o.bytes, static_cast<double>(r.freeze_ns) / 1e6,
-      static_cast<double>(r.write_ns) / 1e6, o.ms, verified);
+      static_cast<double>(r.write_ns) / 1e6, o.ms, verified, stop_note);
   if (o.ok)
     ApplyRetention(t.rank);
   return o;
+}
+
+bool Agent::Impl::AnyParked() {
+  std::lock_guard lock(mu);
+  return std::any_of(tasks.begin(), tasks.end(),
+                     [](const Task& t) { return t.parked && !t.exited; });
 }
 
 void Agent::Impl::KillParked() {

@@ -104,14 +104,17 @@ scenario_timelimit() {
 	rows "$job" | sed 's/^/    /'
 }
 
-# (d) an srun step, --checkpoint=auto.
+# (d) an srun step, --checkpoint=auto. The step writes its own output file
+# (srun --output, appended): output that went through srun's pipes cannot be
+# rolled back to a checkpoint (docs/slurm.md, "srun steps").
 scenario_srun_step() {
-	local name=srun
+	local name=srunstep
 	golden $name
-	write_job $name srun "$PROGRESS" "$W/$name.log" "$STEPS"
+	write_job srun srun --output="$W/$name.out" --error="$W/$name.err" --open-mode=append \
+		"$PROGRESS" "$W/$name.log" "$STEPS"
 	local job
-	job=$(submit $name -p low -c 2 --checkpoint=auto --open-mode=append)
-	say "submitted job $job: batch script runs 'srun progress', --checkpoint=auto"
+	job=$(submit srun -p low -c 2 --checkpoint=auto --open-mode=append)
+	say "submitted job $job: batch script runs 'srun --output=$name.out progress', --checkpoint=auto"
 	wait_for 60 "job $job running" job_state_is "$job" RUNNING
 	wait_for 90 "a periodic checkpoint of step 0" has_row "$job" step=0 trigger=periodic state=VERIFIED
 	kcr_log "$job" | grep -q 'checkpoint=auto: every' || fail "the auto interval was not logged"
