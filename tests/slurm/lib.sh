@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/cluster.sh"
 PLUGIN=$KCR_BUILD_DIR/spank_plugin/spank_kcr.so
 PROGRESS=$KCR_BUILD_DIR/tests/slurm/progress
 DUMP=$KCR_BUILD_DIR/tests/slurm/catalog_dump
-KCR=$KCR_BUILD_DIR/tools/kcr
+KCR=${KCR_CLI:-$KCR_BUILD_DIR/tools/kcr}
 JOBCKPT=$KCR_BUILD_DIR/tests/slurm/job_checkpoint
 D=${KCR_SLURM_DIR:-/tmp/kcr-slurm}
 W=$D/work
@@ -96,6 +96,15 @@ row_field() { # row_field LINE KEY
 # kcr catalog list for one job (docs/catalog.md), when this kcr has it.
 catalog_list() { # catalog_list JOB [FORMAT]
 	"$KCR" catalog list --catalog "$CATALOG" --job "$1" --format "${2:-table}"
+}
+# kcr checkpoint --job JOB through the kcr command line once it has --job,
+# else through the test client of the same request library.
+job_checkpoint() { # job_checkpoint JOB[.STEP]
+	if "$KCR" checkpoint --help 2>/dev/null | grep -q -- --job; then
+		"$KCR" checkpoint --job "$1" --spool "$SPOOL"
+	else
+		"$JOBCKPT" "$SPOOL" "$1"
+	fi
 }
 kcr_log() { grep -a "spank_kcr: job $1:" "$D/log/slurmd.log" || true; }
 

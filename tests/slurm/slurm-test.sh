@@ -148,12 +148,13 @@ scenario_fallback() {
 	wait_for 60 "job $job running" job_state_is "$job" RUNNING
 	wait_for 60 "some progress" eval "[ \$(log_lines $name) -ge 8 ]"
 	# Another user may not ask; the owner may.
-	if runuser -u daemon -- "$JOBCKPT" "$SPOOL" "$job" >"$W/denied.txt" 2>&1; then
+	if runuser -u daemon -- bash -c "$(declare -f job_checkpoint); KCR=$KCR JOBCKPT=$JOBCKPT SPOOL=$SPOOL job_checkpoint $job" >"$W/denied.txt" 2>&1; then
 		fail "user daemon could checkpoint nobody's job"
 	fi
 	grep -q 'permission denied' "$W/denied.txt" || fail "no permission message: $(cat "$W/denied.txt")"
 	say "ok: on-demand request by another user refused: $(cat "$W/denied.txt")"
-	as_user "$JOBCKPT" "$SPOOL" "$job" >"$W/ondemand.txt" || fail "on-demand checkpoint failed: $(cat "$W/ondemand.txt")"
+	runuser -u "$USER_NAME" -- bash -c "$(declare -f job_checkpoint); KCR=$KCR JOBCKPT=$JOBCKPT SPOOL=$SPOOL job_checkpoint $job" >"$W/ondemand.txt" 2>&1 ||
+		fail "on-demand checkpoint failed: $(cat "$W/ondemand.txt")"
 	say "on-demand checkpoint as $USER_NAME: $(cat "$W/ondemand.txt")"
 	has_row "$job" trigger=manual state=VERIFIED || fail "the on-demand checkpoint is not in the catalog"
 	wait_for 60 "progress after it" eval "[ \$(log_lines $name) -ge 14 ]"
