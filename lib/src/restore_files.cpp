@@ -37,10 +37,19 @@ Status RecreateGhost(const FdRecord& rec, const GhostRecord& ghost, UniqueFd* ou
   dir = dir.substr(0, std::max<size_t>(1, dir.rfind('/')));
   mode_t mode = ghost.ghost.mode & 07777;
   UniqueFd tmp(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, mode));
-  if (!tmp.valid())
-    tmp.reset(::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, mode));
-  if (!tmp.valid())
+  if (!tmp.valid()) {
+    // No O_TMPFILE here (overlayfs, some network filesystems): a named file,
+    // unlinked at once, is the same thing.
+    std::string name = dir + "/.kcr-ghost-XXXXXX";
+    tmp.reset(::mkostemp(name.data(), O_CLOEXEC));
+    if (tmp.valid()) {
+      ::unlink(name.c_str());
+      ::fchmod(tmp.get(), mode);
+    }
+  }
+  if (!tmp.valid()) {
     return SysError("recreating deleted file {} (fd {})", rec.path, rec.fd.fd);
+  }
   size_t off = 0;
   while (off < ghost.contents.size()) {
     ssize_t n = ::write(tmp.get(), ghost.contents.data() + off, ghost.contents.size() - off);
