@@ -8,6 +8,7 @@
 #include "cli_config.h"
 #include "commands.h"
 #include "progress.h"
+#include "request.h"
 
 namespace kcr::cli {
 
@@ -19,7 +20,38 @@ struct CheckpointArgs {
   bool kill = false;
   bool no_catalog = false;
   bool quiet = false;
+  std::string job;  // JOB[.STEP]: ask the Slurm agent instead of naming a pid
+  std::string spool_dir{kcr::slurm::kDefaultSpoolDir};
 };
+
+// kcr checkpoint --job J[.S]: the job's kcr agents on this node checkpoint
+// every task now (trigger "manual"), write the images where the job's
+// configuration says and record them in the catalog.
+int RunJobCheckpoint(const CheckpointArgs& a) {
+  auto target = kcr::slurm::ParseJobStep(a.job);
+  if (!target) {
+    fmt::print(stderr, "kcr checkpoint: --job takes JOBID or JOBID.STEP, not '{}'\n", a.job);
+    return 1;
+  }
+  std::vector<kcr::slurm::TaskResult> results;
+  Status st =
+      kcr::slurm::RequestCheckpoint(a.spool_dir, *target, std::chrono::seconds(300), &results);
+  if (!st.ok()) {
+    fmt::print(stderr, "kcr checkpoint: job {}: {}\n", a.job, st.message());
+    return 1;
+  }
+  bool all_ok = true;
+  for (const auto& r : results) {
+    if (r.ok) {
+      fmt::print("{}.{} task {}: checkpointed -> {} ({}, {} ms, catalog #{})\n", r.job, r.step,
+                 r.task, r.image, HumanBytes(r.bytes), r.ms, r.checkpoint_id);
+    } else {
+      all_ok = false;
+      fmt::print("{}.{} task {}: not checkpointed: {}\n", r.job, r.step, r.task, r.reason);
+    }
+  }
+  return all_ok ? 0 : 1;
+}
 
 // Users other than root usually cannot write the site catalog; their manual
 // checkpoints are simply not recorded rather than warned about every time.
@@ -32,6 +64,17 @@ bool ShouldRecord(const CheckpointArgs& a, const std::string& catalog_path) {
 }
 
 int RunCheckpoint(const CheckpointArgs& a) {
+  if (!a.job.empty()) {
+    if (a.pid != 0 || !a.output.empty()) {
+      fmt::print(stderr, "kcr checkpoint: give either PID -o FILE or --job JOB[.STEP]\n");
+      return 1;
+    }
+    return RunJobCheckpoint(a);
+  }
+  if (a.pid <= 0 || a.output.empty()) {
+    fmt::print(stderr, "kcr checkpoint: give PID -o FILE (or --job JOB[.STEP])\n");
+    return 1;
+  }
   CheckpointRecord record;
   try {
     const std::string& catalog_path = loaded_config().catalog_path;
@@ -69,8 +112,11 @@ int RunCheckpoint(const CheckpointArgs& a) {
 void register_checkpoint(CLI::App& app) {
   auto args = std::make_shared<CheckpointArgs>();
   auto* cmd = app.add_subcommand("checkpoint", "checkpoint a running process into an image");
-  cmd->add_option("pid", args->pid, "process to checkpoint")->required();
-  cmd->add_option("-o,--output", args->output, "image file to write")->required();
+  cmd->add_option("pid", args->pid, "process to checkpoint");
+  cmd->add_option("-o,--output", args->output, "image file to write");
+  cmd->add_option("--job", args->job,
+                  "checkpoint every task of Slurm job JOB[.STEP] on this node, now");
+  cmd->add_option("--spool-dir", args->spool_dir, "where the kcr Slurm agents listen");
   cmd->add_flag("--kill", args->kill, "kill the process once the image is safely written");
   cmd->add_flag("--no-catalog", args->no_catalog, "do not record the checkpoint in the catalog");
   cmd->add_flag("-q,--quiet", args->quiet, "print nothing on success");
