@@ -1044,6 +1044,12 @@ bool Agent::Impl::Handle(Client& c, const std::string& line) {
           }
         }
         if (named) {
+          // After a requeue the job's own checkpoints continue from the named
+          // one and are newer: they come first, the named image last.
+          if (restart > 0) {
+            rows = catalog_conn->latest_good(id.job, id.step, task.rank);
+            std::erase_if(rows, [&](const cat::CheckpointRow& r) { return r.id == named->id; });
+          }
           rows.push_back(*named);
         } else if (note.empty() && restart > 0) {
           rows = catalog_conn->latest_good(id.job, id.step, task.rank);

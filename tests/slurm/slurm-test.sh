@@ -11,6 +11,7 @@
 #                        that one comes from an on-demand checkpoint request
 #   untouched        (g) a job without --checkpoint is left alone; a job kcr
 #                        cannot checkpoint (a process tree) gets FAILED rows and runs on
+#   restart_from     (h) a new job continues another job's checkpoint (--restart-from=ID)
 # Every scenario also checks the catalog rows and restore records (f).
 # Needs KCR_BUILD_DIR (the build tree); prints what it checks, exits non-zero
 # on the first failure after dumping the relevant logs.
@@ -183,6 +184,37 @@ scenario_fallback() {
 	rows "$job" | sed 's/^/    /'
 }
 
+# (h) --restart-from=ID: a new job continues another job's checkpoint. Job A
+# takes one on-demand checkpoint and is cancelled; job B, a restore-only job
+# (--checkpoint=off --restart-from=ID), continues it in its first run. The
+# program writes on into job A's files (they are part of its image).
+scenario_restart_from() {
+	local name=rf
+	golden $name
+	write_job $name exec "$PROGRESS" "$W/$name.log" "$STEPS"
+	local a b id
+	a=$(submit $name -p low -c 2 --checkpoint=none --checkpoint-on=none --open-mode=append)
+	wait_for 60 "job $a running" job_state_is "$a" RUNNING
+	wait_for 60 "some progress" eval "[ \$(log_lines $name) -ge 10 ]"
+	runuser -u "$USER_NAME" -- bash -c "$(declare -f job_checkpoint); KCR=$KCR JOBCKPT=$JOBCKPT SPOOL=$SPOOL job_checkpoint $a" >"$W/ondemand.txt" 2>&1 ||
+		fail "on-demand checkpoint failed: $(cat "$W/ondemand.txt")"
+	id=$(row_field "$(rows "$a" | grep trigger=manual | head -n 1)" id)
+	[ -n "$id" ] || fail "no catalog row for the on-demand checkpoint"
+	wait_for 60 "progress after it" eval "[ \$(log_lines $name) -ge 16 ]"
+	scancel "$a"
+	wait_for 60 "job $a cancelled" job_state_is "$a" CANCELLED
+	say "job $a: checkpoint $id taken on demand, ran on, cancelled at step $(($(log_lines $name) - 2))"
+	write_job rfb exec /bin/false
+	b=$(submit rfb -p low -c 2 --checkpoint=off --restart-from="$id" --open-mode=append)
+	say "job $b: --checkpoint=off --restart-from=$id (its own script would run /bin/false)"
+	wait_for 180 "job $b completed" job_state_is "$b" COMPLETED
+	check_resumed $name
+	has_row "$a" "restore id=" "ckpt=$id " outcome=succeeded || fail "no succeeded restore of checkpoint $id"
+	[ -z "$(rows "$b")" ] || fail "restore-only job $b took checkpoints"
+	kcr_log "$b" | grep -q "restart 0: restoring from checkpoint $id" || fail "job $b's log does not say what it restored"
+	say "ok: job $b restored job $a's checkpoint $id in its first run; it took no checkpoints itself"
+}
+
 # (g) the plugin leaves jobs without --checkpoint alone, and does not harm a
 # job it cannot checkpoint.
 scenario_untouched() {
@@ -230,6 +262,7 @@ timelimit)
 srun_step) scenario_srun_step ;;
 fallback) scenario_fallback ;;
 untouched) scenario_untouched ;;
+restart_from) scenario_restart_from ;;
 *) fail "unknown scenario $scenario" ;;
 esac
 say "PASS: $scenario"
