@@ -44,6 +44,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kParkedPoll{100};
+constexpr size_t kMaxClients = 64;
 namespace cat = kcr::catalog;
 
 std::int64_t NowNs() {
@@ -931,6 +932,19 @@ void Agent::Impl::AcceptClients() {
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
       ::close(fd);
       continue;
+    }
+    // Other users may connect (to be told no) but must not crowd out the
+    // job's owner, root and the job's own tasks: at the limit a stranger's
+    // connection makes way.
+    bool stranger = cred.uid != 0 && cred.uid != id.uid;
+    if (clients.size() >= kMaxClients) {
+      auto victim = std::find_if(clients.begin(), clients.end(),
+                                 [&](const Client& c) { return c.uid != 0 && c.uid != id.uid; });
+      if (stranger || victim == clients.end()) {
+        ::close(fd);
+        continue;
+      }
+      clients.erase(victim);
     }
     Client c;
     c.sock = slurm::LineSocket(fd);
