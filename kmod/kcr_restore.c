@@ -27,6 +27,9 @@
 #include <linux/string.h>
 #include <linux/slab.h>
 #include <linux/rseq.h>
+#include <linux/cred.h>
+#include <linux/sched/coredump.h>
+#include <linux/bitops.h>
 #include <linux/task_work.h>
 #include <linux/sched/task_stack.h>
 #include <linux/ptrace.h>
@@ -142,6 +145,20 @@ static void kcr_thread_fields_restore(const struct kcr_thread *th)
 	task_unlock(current);
 }
 
+/*
+ * Like exec, a restore starts a new program: it is dumpable (checkpointable,
+ * ptraceable by its owner) when its credentials are ordinary, whatever a
+ * credential change of the restorer (slurmstepd's setuid to the job's user)
+ * had left. Same rule as begin_new_exec().
+ */
+static void kcr_dumpable_restore(void)
+{
+	const struct cred *cred = current_cred();
+
+	if (uid_eq(cred->euid, cred->uid) && gid_eq(cred->egid, cred->gid))
+		set_mask_bits(&current->mm->flags, MMF_DUMPABLE_MASK, SUID_DUMP_USER);
+}
+
 static int kcr_restore_image(struct kcr_restore_args *a, struct file *f)
 {
 	struct kcr_reason *why = (struct kcr_reason *)a->reason;
@@ -170,6 +187,7 @@ static int kcr_restore_image(struct kcr_restore_args *a, struct file *f)
 		goto die;
 	kcr_signal_restore(&img, th);
 	kcr_thread_fields_restore(th);
+	kcr_dumpable_restore();
 	/* The restored program never had these descriptors. */
 	close_fd(a->image_fd);
 	if (a->device_fd != a->image_fd)

@@ -116,7 +116,7 @@ void register_checkpoint(CLI::App& app) {
   cmd->add_option("-o,--output", args->output, "image file to write");
   cmd->add_option("--job", args->job,
                   "checkpoint every task of Slurm job JOB[.STEP] on this node, now");
-  cmd->add_option("--spool-dir", args->spool_dir, "where the kcr Slurm agents listen");
+  cmd->add_option("--spool", args->spool_dir, "the plugin's spool= directory (default /run/kcr)");
   cmd->add_flag("--kill", args->kill, "kill the process once the image is safely written");
   cmd->add_flag("--no-catalog", args->no_catalog, "do not record the checkpoint in the catalog");
   cmd->add_flag("-q,--quiet", args->quiet, "print nothing on success");

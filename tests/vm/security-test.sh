@@ -40,6 +40,9 @@ perm=$(stat -c '%a %U' "$W/own.kcr" 2>/dev/null)
 restored=$!
 sleep 1
 [[ $(uid_of $restored) == 65534 ]] && pass "nobody's restore runs as nobody" || fail "restored uid $(uid_of $restored)"
+# A restored program is a new program, as after exec: its owner may checkpoint it.
+"${as_nobody[@]}" "$KCR" checkpoint "$restored" -o "$W/again.kcr" --no-catalog &&
+	pass "nobody checkpoints its own restored process" || fail "restored process is not checkpointable by its owner"
 $KCR checkpoint "$restored" -o "$W/by-root.kcr" --no-catalog --kill || fail "root could not checkpoint nobody"
 wait "$restored" 2>/dev/null
 perm=$(stat -c '%a %U' "$W/by-root.kcr")
