@@ -185,6 +185,7 @@ struct Agent::Impl {
   Outcome CheckpointTask(const Task& t, cat::Trigger trigger, bool park);
   std::int64_t RecordFailure(const Task& t, cat::Trigger trigger, const std::string& path,
                              const std::string& reason);
+  cat::CheckpointInfo RowInfo(const Task& t, cat::Trigger trigger, const std::string& path) const;
   bool PrepareDir(const std::string& dir, std::string* why);
   void ApplyRetention(std::uint32_t rank);
   void KillParked();
@@ -547,32 +548,38 @@ cat::Catalog* Agent::Impl::Catalog() {
   }
 }
 
+// The catalog row of one task's checkpoint: who, where, which job run.
+cat::CheckpointInfo Agent::Impl::RowInfo(const Task& t, cat::Trigger trigger,
+                                         const std::string& path) const {
+  cat::CheckpointInfo info;
+  info.job_id = id.job;
+  info.step_id = id.step;
+  info.task = t.rank;
+  info.node = id.node;
+  info.pid = t.pid;
+  info.uid = id.uid;
+  info.user = id.user;
+  info.image_path = path;
+  info.trigger = trigger;
+  info.kernel_release = kernel;
+  if (have_snap) {
+    info.partition = snap.partition;
+    info.restart_count = snap.restart_cnt;
+    if (snap.array_job_id) {
+      info.array_job_id = snap.array_job_id;
+      info.array_task_id = snap.array_task_id;
+    }
+  }
+  return info;
+}
+
 std::int64_t Agent::Impl::RecordFailure(const Task& t, cat::Trigger trigger,
                                         const std::string& path, const std::string& reason) {
   cat::Catalog* c = Catalog();
   if (!c)
     return 0;
   try {
-    cat::CheckpointInfo info;
-    info.job_id = id.job;
-    info.step_id = id.step;
-    info.task = t.rank;
-    info.node = id.node;
-    info.pid = t.pid;
-    info.uid = id.uid;
-    info.user = id.user;
-    info.image_path = path;
-    info.trigger = trigger;
-    info.kernel_release = kernel;
-    if (have_snap) {
-      info.partition = snap.partition;
-      info.restart_count = snap.restart_cnt;
-      if (snap.array_job_id) {
-        info.array_job_id = snap.array_job_id;
-        info.array_task_id = snap.array_task_id;
-      }
-    }
-    std::int64_t row = c->begin_checkpoint(info);
+    std::int64_t row = c->begin_checkpoint(RowInfo(t, trigger, path));
     c->fail_checkpoint(row, reason);
     return row;
   } catch (const std::exception& e) {
@@ -734,26 +741,7 @@ Agent::Impl::Outcome Agent::Impl::CheckpointTask(const Task& t, cat::Trigger tri
   std::int64_t row = 0;
   if (c) {
     try {
-      cat::CheckpointInfo info;
-      info.job_id = id.job;
-      info.step_id = id.step;
-      info.task = t.rank;
-      info.node = id.node;
-      info.pid = t.pid;
-      info.uid = id.uid;
-      info.user = id.user;
-      info.image_path = path;
-      info.trigger = trigger;
-      info.kernel_release = kernel;
-      if (have_snap) {
-        info.partition = snap.partition;
-        info.restart_count = snap.restart_cnt;
-        if (snap.array_job_id) {
-          info.array_job_id = snap.array_job_id;
-          info.array_task_id = snap.array_task_id;
-        }
-      }
-      row = c->begin_checkpoint(info);
+      row = c->begin_checkpoint(RowInfo(t, trigger, path));
     } catch (const std::exception& e) {
       Error("task {}: recording the checkpoint start: {}", t.rank, e.what());
     }

@@ -52,16 +52,6 @@ std::optional<uid_t> process_uid(pid_t pid) {
   return std::nullopt;
 }
 
-std::string user_name(uid_t uid) {
-  struct passwd pw {};
-  struct passwd* found = nullptr;
-  char buf[4096];
-  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found != nullptr) {
-    return found->pw_name;
-  }
-  return std::to_string(uid);
-}
-
 std::string absolute(const std::string& path) {
   return std::filesystem::absolute(path).lexically_normal().string();
 }
@@ -194,6 +184,17 @@ void RestoreRecord::failed(const std::string& error) {
 
 void RestoreRecord::succeeded() {
   finish(catalog::RestoreOutcome::kSucceeded, "");
+}
+
+// A user name for the catalog, or the number when the node does not know it.
+std::string user_name(uid_t uid) {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char buf[4096];
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found != nullptr) {
+    return found->pw_name;
+  }
+  return std::to_string(uid);
 }
 
 }  // namespace kcr::cli

@@ -21,6 +21,7 @@
 #include <kcr/catalog/retention.h>
 #include <kcr/config/config.h>
 
+#include "catalog_record.h"
 #include "cli_config.h"
 #include "commands.h"
 #include "image_check.h"
@@ -222,16 +223,6 @@ std::uint32_t parse_user(const std::string& text) {
     die(kExitError, fmt::format("--user {}: no such user on this node", text));
   }
   return found->pw_uid;
-}
-
-std::string user_name(std::uint32_t uid) {
-  struct passwd pw {};
-  struct passwd* found = nullptr;
-  char buf[4096];
-  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found != nullptr) {
-    return found->pw_name;
-  }
-  return std::to_string(uid);
 }
 
 std::string node_name() {

@@ -23,6 +23,10 @@ struct kcr_image {
 
 namespace {
 
+kcr_checkpoint_result ToC(const kcr::CheckpointResult& r) {
+  return {r.image_bytes, r.pages_saved, r.freeze_ns, r.write_ns, r.sync_ns, r.header_checksum};
+}
+
 int Report(const kcr::Status& st, kcr_error* err) {
   if (err) {
     err->code = st.code();
@@ -66,7 +70,7 @@ KCR_EXPORT int kcr_checkpoint(pid_t pid, const char* path, const kcr_checkpoint_
   kcr::CheckpointResult r;
   kcr::Status st = kcr::Checkpoint(pid, path, o, &r);
   if (st.ok() && result) {
-    *result = {r.image_bytes, r.pages_saved, r.freeze_ns, r.write_ns, r.sync_ns, r.header_checksum};
+    *result = ToC(r);
   }
   return Report(st, err);
 }
@@ -90,7 +94,7 @@ KCR_EXPORT int kcr_checkpoint_self(const char* path, kcr_checkpoint_result* resu
   if (!st.ok())
     return Report(st, err);
   if (result && !restarted) {
-    *result = {r.image_bytes, r.pages_saved, r.freeze_ns, r.write_ns, r.sync_ns, r.header_checksum};
+    *result = ToC(r);
   }
   return restarted ? 1 : 0;
 }

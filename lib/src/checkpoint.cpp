@@ -116,6 +116,16 @@ Status RunCheckpointIoctl(pid_t pid, uint32_t flags, const std::string& path,
   return Status::Ok();
 }
 
+// What the module reported about the checkpoint it wrote.
+void FillFromModule(const kcr_checkpoint_args& args, CheckpointResult* r) {
+  r->image_bytes = args.image_bytes;
+  r->pages_saved = args.pages_saved;
+  r->freeze_ns = args.freeze_ns;
+  r->write_ns = args.write_ns;
+  r->target_uid = args.target_uid;
+  r->target_gid = args.target_gid;
+}
+
 }  // namespace
 
 uint64_t EstimateImageBytes(pid_t pid) {
@@ -157,13 +167,8 @@ Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& o
     ::unlink(w.tmp_path.c_str());
     return st;
   }
-  r.image_bytes = w.args.image_bytes;
-  r.pages_saved = w.args.pages_saved;
-  r.freeze_ns = w.args.freeze_ns;
-  r.write_ns = w.args.write_ns;
+  FillFromModule(w.args, &r);
   r.sync_ns = NowNs() - t0;
-  r.target_uid = w.args.target_uid;
-  r.target_gid = w.args.target_gid;
   if (result)
     *result = r;
   return Status::Ok();
@@ -199,10 +204,7 @@ Status CheckpointSelf(const std::string& path, CheckpointResult* result, bool* r
     st = Publish(w.fd.get(), w.tmp_path, path);
   if (!st.ok())
     ::unlink(w.tmp_path.c_str());
-  r.image_bytes = w.args.image_bytes;
-  r.pages_saved = w.args.pages_saved;
-  r.freeze_ns = w.args.freeze_ns;
-  r.write_ns = w.args.write_ns;
+  FillFromModule(w.args, &r);
   if (result)
     *result = r;
   (void)RunCallbacks(KCR_EVENT_AFTER_CONTINUE);
