@@ -59,6 +59,9 @@ struct kcr_image {
 	struct kcr_image_header hdr;
 	struct kcr_loaded_section sec[KCR_SEC_MAX];
 	void *mm_plan; /* kcr_mm.c: checked mappings, opened files */
+	/* Mappings the restorer filled itself (kcr_restore_args.prefilled). */
+	const struct kcr_range *prefilled;
+	u32 nr_prefilled;
 };
 
 int kcr_image_load(struct kcr_image *img, struct file *file, struct kcr_reason *why);

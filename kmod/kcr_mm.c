@@ -13,7 +13,9 @@
  * caller's mappings are unmapped, the image's are mapped with their final
  * protections and filled. Pages of writable mappings are read from the
  * image straight into place; the rest go through FOLL_FORCE writes, since
- * a module cannot call mprotect.
+ * a module cannot call mprotect. Writable private anonymous mappings that
+ * libkcr already mapped and filled (on every core, verifying each chunk as
+ * it landed) are kept as they are when they match the image exactly.
  */
 #include <linux/mm.h>
 #include <linux/mman.h>
@@ -27,6 +29,8 @@
 #include <linux/xxhash.h>
 #include <linux/sched/mm.h>
 #include <linux/namei.h>
+#include <linux/workqueue.h>
+#include <linux/completion.h>
 #include <linux/magic.h>
 #include "kcr_internal.h"
 
@@ -34,6 +38,8 @@ struct kcr_vma_rec {
 	struct kcr_vma v;
 	char *path; /* kmalloc'd, NUL-terminated */
 	struct file *file; /* restore: opened and checked before the point of no return */
+	bool prefilled; /* restore: the restorer says it mapped and filled this one */
+	bool kept; /* restore: and its mapping matched, so it stays as it is */
 };
 
 struct kcr_mm_plan {
@@ -56,6 +62,10 @@ static void kcr_vma_recs_free(struct kcr_vma_rec *recs, u32 nr)
 	}
 	kvfree(recs);
 }
+
+static_assert(KCR_VM_READ == VM_READ && KCR_VM_WRITE == VM_WRITE && KCR_VM_EXEC == VM_EXEC &&
+	      KCR_VM_SHARED == VM_SHARED && KCR_VM_GROWSDOWN == VM_GROWSDOWN &&
+	      KCR_VM_NORESERVE == VM_NORESERVE);
 
 static bool kcr_vma_has_pages(u32 kind)
 {
@@ -186,30 +196,65 @@ static void kcr_mm_fields_dump(struct mm_struct *mm, struct kcr_mm *m)
 	memcpy(m->saved_auxv, mm->saved_auxv, sizeof(mm->saved_auxv));
 }
 
-/* Writes one chunk: header, then the pages straight from their struct pages. */
+/*
+ * A chunk's checksum is computed on another CPU while this thread writes the
+ * chunk's pages: hashing and copying each read every byte once, and doing
+ * them one after the other made the checkpoint slower than the copy alone.
+ */
+struct kcr_chunk_hash {
+	struct work_struct work;
+	struct completion done;
+	struct page **pages;
+	u32 nr_pages;
+	u64 seed;
+	u64 digest;
+	struct xxh64_state state;
+};
+
+static void kcr_chunk_hash_fn(struct work_struct *work)
+{
+	struct kcr_chunk_hash *h = container_of(work, struct kcr_chunk_hash, work);
+	u32 i;
+
+	xxh64_reset(&h->state, h->seed);
+	for (i = 0; i < h->nr_pages; i++) {
+		void *k = kmap_local_page(h->pages[i]);
+
+		xxh64_update(&h->state, k, PAGE_SIZE);
+		kunmap_local(k);
+	}
+	h->digest = xxh64_digest(&h->state);
+	complete(&h->done);
+}
+
+/*
+ * Writes one chunk: a header whose checksum is patched in once the hash is
+ * done, then the pages straight from their struct pages.
+ */
 static void kcr_write_chunk(struct kcr_writer *w, unsigned long addr, struct page **pages,
-			    struct bio_vec *bv, u32 n, struct xxh64_state *hs)
+			    struct bio_vec *bv, u32 n, struct kcr_chunk_hash *h)
 {
 	struct kcr_page_chunk c = { .addr = addr, .nr_pages = n };
+	loff_t hdr_pos = w->pos;
 	struct iov_iter iter;
 	ssize_t done;
 	u32 i;
 
-	xxh64_reset(hs, addr);
-	for (i = 0; i < n; i++) {
-		void *k = kmap_local_page(pages[i]);
-
-		xxh64_update(hs, k, PAGE_SIZE);
-		kunmap_local(k);
-		bv[i].bv_page = pages[i];
-		bv[i].bv_len = PAGE_SIZE;
-		bv[i].bv_offset = 0;
-	}
-	c.checksum = xxh64_digest(hs);
 	kcr_write_raw(w, &c, sizeof(c));
 	w->sec.size += sizeof(c);
 	if (w->err)
 		return;
+	h->pages = pages;
+	h->nr_pages = n;
+	h->seed = addr;
+	reinit_completion(&h->done);
+	queue_work(system_unbound_wq, &h->work);
+
+	for (i = 0; i < n; i++) {
+		bv[i].bv_page = pages[i];
+		bv[i].bv_len = PAGE_SIZE;
+		bv[i].bv_offset = 0;
+	}
 	iov_iter_bvec(&iter, ITER_SOURCE, bv, n, (size_t)n * PAGE_SIZE);
 	file_start_write(w->file);
 	done = vfs_iter_write(w->file, &iter, &w->pos, 0);
@@ -217,6 +262,16 @@ static void kcr_write_chunk(struct kcr_writer *w, unsigned long addr, struct pag
 	if (done != (ssize_t)n * PAGE_SIZE)
 		w->err = done < 0 ? done : -ENOSPC;
 	w->sec.size += (u64)n * PAGE_SIZE;
+
+	/* The pages stay pinned until the hash is done with them. */
+	wait_for_completion(&h->done);
+	if (w->err)
+		return;
+	c.checksum = h->digest;
+	hdr_pos += offsetof(struct kcr_page_chunk, checksum);
+	if (kernel_write(w->file, &c.checksum, sizeof(c.checksum), &hdr_pos) !=
+	    sizeof(c.checksum))
+		w->err = -EIO;
 }
 
 static bool kcr_page_worth_saving(struct page *page, u32 kind)
@@ -237,7 +292,7 @@ struct kcr_page_batch {
 	struct page *got[KCR_CHUNK_MAX_PAGES];
 	struct page *run[KCR_CHUNK_MAX_PAGES];
 	struct bio_vec bv[KCR_CHUNK_MAX_PAGES];
-	struct xxh64_state hash;
+	struct kcr_chunk_hash hash;
 };
 
 static int kcr_vma_pages_dump(struct kcr_writer *w, struct mm_struct *mm, const struct kcr_vma *v,
@@ -331,6 +386,8 @@ int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *m
 		err = -ENOMEM;
 		goto out;
 	}
+	INIT_WORK(&batch->hash.work, kcr_chunk_hash_fn);
+	init_completion(&batch->hash.done);
 	kcr_section_begin(w, KCR_SEC_PAGES, false);
 	for (i = 0; i < plan.nr && !err; i++)
 		if (kcr_vma_has_pages(plan.vma[i].v.kind))
@@ -503,6 +560,53 @@ bad:
 	return -EBADMSG;
 }
 
+static struct kcr_vma_rec *kcr_vma_exact(const struct kcr_mm_plan *plan, u64 start, u64 end)
+{
+	u32 lo = 0, hi = plan->nr;
+
+	while (lo < hi) {
+		u32 mid = (lo + hi) / 2;
+		struct kcr_vma_rec *rec = &plan->vma[mid];
+
+		if (start == rec->v.start)
+			return end == rec->v.end ? rec : NULL;
+		if (start > rec->v.start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static bool kcr_prefillable(const struct kcr_vma *v)
+{
+	return v->kind == KCR_VMA_ANON && (v->vm_flags & VM_WRITE) && !(v->vm_flags & VM_SHARED);
+}
+
+/* A range the restorer names that is not such an image mapping is simply filled here. */
+static void kcr_prefilled_mark(struct kcr_image *img, struct kcr_mm_plan *plan)
+{
+	u32 i;
+
+	for (i = 0; i < img->nr_prefilled; i++) {
+		struct kcr_vma_rec *rec =
+			kcr_vma_exact(plan, img->prefilled[i].start, img->prefilled[i].end);
+
+		if (rec && kcr_prefillable(&rec->v))
+			rec->prefilled = true;
+	}
+}
+
+/* What an mmap() of the image's mapping sets, and so what a kept mapping must match. */
+#define KCR_KEEP_FLAGS (VM_READ | VM_WRITE | VM_EXEC | VM_SHARED | VM_GROWSDOWN | VM_NORESERVE)
+
+static bool kcr_prefilled_matches(struct vm_area_struct *vma, const struct kcr_vma_rec *rec)
+{
+	return rec && rec->prefilled && vma->vm_start == rec->v.start &&
+	       vma->vm_end == rec->v.end && vma_is_anonymous(vma) &&
+	       (vma->vm_flags & KCR_KEEP_FLAGS) == (rec->v.vm_flags & KCR_KEEP_FLAGS);
+}
+
 static int kcr_mm_fields_check(const struct kcr_mm *m, struct kcr_reason *why)
 {
 	const u64 *f = &m->start_code;
@@ -574,6 +678,8 @@ int kcr_mm_validate(struct kcr_image *img, bool dry_run, struct kcr_reason *why)
 		err = kcr_vmas_parse(img, plan, why);
 	if (!err)
 		err = kcr_pages_scan(img, plan, why);
+	if (!err)
+		kcr_prefilled_mark(img, plan);
 	return err;
 }
 
@@ -588,9 +694,13 @@ void kcr_mm_plan_free(struct kcr_image *img)
 	img->mm_plan = NULL;
 }
 
-/* Unmaps everything of the restorer except the vdso and vvar it moved into place. */
-static int kcr_unmap_restorer(const struct kcr_mm *m)
+/*
+ * Unmaps everything of the restorer except the vdso and vvar it moved into
+ * place and the image's mappings it filled itself.
+ */
+static int kcr_unmap_restorer(struct kcr_mm_plan *plan)
 {
+	const struct kcr_mm *m = &plan->mm;
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma;
 	unsigned long (*ranges)[2];
@@ -605,8 +715,14 @@ static int kcr_unmap_restorer(const struct kcr_mm *m)
 		return -ENOMEM;
 	}
 	for_each_vma(vmi, vma) {
+		struct kcr_vma_rec *rec = kcr_vma_exact(plan, vma->vm_start, vma->vm_end);
+
 		if (vma->vm_start >= m->vvar_start && vma->vm_end <= m->vdso_end)
 			continue;
+		if (kcr_prefilled_matches(vma, rec)) {
+			rec->kept = true;
+			continue;
+		}
 		if (nr < mm->map_count) {
 			ranges[nr][0] = vma->vm_start;
 			ranges[nr][1] = vma->vm_end;
@@ -689,6 +805,10 @@ static int kcr_pages_restore(struct kcr_image *img, struct kcr_mm_plan *plan)
 			err = -EBADMSG;
 			break;
 		}
+		if (rec->kept) {
+			pos += (loff_t)c.nr_pages * PAGE_SIZE;
+			continue;
+		}
 		err = kcr_chunk_fill(img, rec, &c, &pos, bounce);
 		cond_resched();
 	}
@@ -727,12 +847,14 @@ int kcr_mm_restore(struct kcr_image *img, struct kcr_reason *why)
 	u32 i;
 	int err;
 
-	err = kcr_unmap_restorer(&plan->mm);
+	err = kcr_unmap_restorer(plan);
 	if (err) {
 		kcr_set_reason(why, "unmapping the restorer failed (%d)", err);
 		return err;
 	}
 	for (i = 0; i < plan->nr; i++) {
+		if (plan->vma[i].kept)
+			continue;
 		err = kcr_vma_map(&plan->vma[i]);
 		if (err) {
 			kcr_set_reason(why, "mapping %llx-%llx failed (%d)", plan->vma[i].v.start,

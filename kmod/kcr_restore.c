@@ -110,11 +110,14 @@ static int kcr_restorer_check(struct kcr_reason *why)
 }
 
 static int kcr_restore_validate(struct kcr_image *img, struct file *f, bool dry_run,
+				const struct kcr_range *prefilled, u32 nr_prefilled,
 				struct kcr_reason *why)
 {
 	int err;
 
 	err = kcr_image_load(img, f, why);
+	img->prefilled = prefilled;
+	img->nr_prefilled = nr_prefilled;
 	if (!err)
 		err = kcr_build_check(&img->hdr, why);
 	if (!err)
@@ -159,7 +162,8 @@ static void kcr_dumpable_restore(void)
 		set_mask_bits(&current->mm->flags, MMF_DUMPABLE_MASK, SUID_DUMP_USER);
 }
 
-static int kcr_restore_image(struct kcr_restore_args *a, struct file *f)
+static int kcr_restore_image(struct kcr_restore_args *a, struct file *f,
+			     const struct kcr_range *prefilled)
 {
 	struct kcr_reason *why = (struct kcr_reason *)a->reason;
 	struct kcr_rax_fixup *fix = NULL;
@@ -168,7 +172,8 @@ static int kcr_restore_image(struct kcr_restore_args *a, struct file *f)
 	const void *xstate;
 	int err;
 
-	err = kcr_restore_validate(&img, f, a->flags & KCR_RST_VALIDATE_ONLY, why);
+	err = kcr_restore_validate(&img, f, a->flags & KCR_RST_VALIDATE_ONLY, prefilled,
+				   a->nr_prefilled, why);
 	if (err || (a->flags & KCR_RST_VALIDATE_ONLY))
 		goto out;
 	th = img.sec[KCR_SEC_THREAD].data;
@@ -219,16 +224,35 @@ out:
 	return err;
 }
 
+static struct kcr_range *kcr_prefilled_copy(const struct kcr_restore_args *a)
+{
+	struct kcr_range *r;
+
+	if (!a->nr_prefilled || (a->flags & KCR_RST_VALIDATE_ONLY))
+		return NULL;
+	r = kvmalloc_array(a->nr_prefilled, sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return ERR_PTR(-ENOMEM);
+	if (copy_from_user(r, u64_to_user_ptr(a->prefilled),
+			   array_size(a->nr_prefilled, sizeof(*r)))) {
+		kvfree(r);
+		return ERR_PTR(-EFAULT);
+	}
+	return r;
+}
+
 long kcr_restore(struct kcr_restore_args __user *uarg)
 {
 	struct kcr_restore_args a;
+	struct kcr_range *prefilled;
 	struct kcr_reason *why;
 	struct file *f;
 	int err;
 
 	if (copy_from_user(&a, uarg, sizeof(a)))
 		return -EFAULT;
-	if (a.size != sizeof(a) || (a.flags & ~KCR_RST_FLAGS_ALL))
+	if (a.size != sizeof(a) || (a.flags & ~KCR_RST_FLAGS_ALL) || a.pad ||
+	    a.nr_prefilled > KCR_MAX_PREFILLED)
 		return -EINVAL;
 	memset(a.reason, 0, sizeof(a.reason));
 	why = (struct kcr_reason *)a.reason;
@@ -243,7 +267,13 @@ long kcr_restore(struct kcr_restore_args __user *uarg)
 		err = -EBADF;
 		goto refused;
 	}
-	err = kcr_restore_image(&a, f);
+	prefilled = kcr_prefilled_copy(&a);
+	if (IS_ERR(prefilled)) {
+		fput(f);
+		return PTR_ERR(prefilled);
+	}
+	err = kcr_restore_image(&a, f, prefilled);
+	kvfree(prefilled);
 	fput(f);
 	if (!err)
 		return 0; /* rax itself is restored by kcr_rax_fixup_run() */

@@ -85,7 +85,7 @@ int RunCheckpoint(const CheckpointArgs& a) {
     fmt::print(stderr, "kcr checkpoint: {}\n", e.what());
     return 1;
   }
-  ProgressBar bar(fmt::format("checkpoint {}", a.pid), EstimateImageBytes(a.pid));
+  ProgressBar bar(fmt::format("checkpoint {}", a.pid), a.quiet ? 0 : EstimateImageBytes(a.pid));
   CheckpointOptions options;
   options.kill = a.kill;
   if (bar.enabled())

@@ -27,10 +27,11 @@ void PrintText(const Image& img) {
   fmt::print("mappings:  {}\n", img.vmas().size());
   static const char* const kKinds[] = {"anon", "file", "shared-anon", "shared-file"};
   for (const VmaRecord& v : img.vmas()) {
-    fmt::print("  {:012x}-{:012x} {}{}{}{} {:<11} {}\n", v.vma.start, v.vma.end,
-               (v.vma.vm_flags & 1) ? 'r' : '-', (v.vma.vm_flags & 2) ? 'w' : '-',
-               (v.vma.vm_flags & 4) ? 'x' : '-', (v.vma.vm_flags & 8) ? 's' : 'p',
-               v.vma.kind < 4 ? kKinds[v.vma.kind] : "?", v.path);
+    fmt::print(
+        "  {:012x}-{:012x} {}{}{}{} {:<11} {}\n", v.vma.start, v.vma.end,
+        (v.vma.vm_flags & KCR_VM_READ) ? 'r' : '-', (v.vma.vm_flags & KCR_VM_WRITE) ? 'w' : '-',
+        (v.vma.vm_flags & KCR_VM_EXEC) ? 'x' : '-', (v.vma.vm_flags & KCR_VM_SHARED) ? 's' : 'p',
+        v.vma.kind < 4 ? kKinds[v.vma.kind] : "?", v.path);
   }
   static const char* const kFdKinds[] = {"file", "null", "zero", "deleted", "inherit"};
   fmt::print("files:     {} (cwd {}, umask {:04o})\n", img.fds().size(), img.cwd(), img.fs().umask);

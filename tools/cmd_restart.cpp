@@ -18,6 +18,9 @@ struct RestartArgs {
   bool rollback_files = false;
   bool no_verify = false;
   bool no_catalog = false;
+  bool no_prefill = false;
+  bool quiet = false;
+  bool timings = false;
 };
 
 int RunRestart(const RestartArgs& a) {
@@ -36,15 +39,21 @@ int RunRestart(const RestartArgs& a) {
   RestartOptions options;
   options.rollback_files = a.rollback_files;
   options.skip_verify = a.no_verify;
-  // The bar draws only while the image is verified; Restart() drops the
-  // callback before the program takes over stderr.
+  options.prefill = !a.no_prefill;
+  if (a.timings) {
+    options.phase_done = [](const char* phase, double ms) {
+      fmt::print(stderr, "kcr restart: {:<28} {:9.1f} ms\n", phase, ms);
+    };
+  }
+  // The bar draws only while the image is verified and memory filled;
+  // Restart() drops the callback before the program takes over stderr.
   uint64_t total = 0;
   {
     std::unique_ptr<Image> image;
     if (Image::Open(a.image, &image).ok())
       total = image->page_bytes();
   }
-  auto bar = std::make_shared<ProgressBar>("verify", total);
+  auto bar = std::make_shared<ProgressBar>("restore", a.quiet ? 0 : total);
   if (bar->enabled()) {
     options.verify_progress = [bar](uint64_t d, uint64_t t) { bar->Update(d, t); };
     options.verify_done = [bar] { bar->Finish(); };
@@ -67,6 +76,12 @@ void register_restart(CLI::App& app) {
                 "truncate files the program wrote back to their size at the checkpoint");
   cmd->add_flag("--no-verify", args->no_verify, "skip re-reading the memory checksums");
   cmd->add_flag("--no-catalog", args->no_catalog, "do not record the restore in the catalog");
+  cmd->add_flag("--no-prefill", args->no_prefill,
+                "let the module fill all memory after the point of no return, on one core "
+                "(slower; for diagnosis)");
+  cmd->add_flag("-q,--quiet", args->quiet, "no progress bar");
+  cmd->add_flag("--timings", args->timings,
+                "print how long each phase took before the program continues");
   cmd->callback([args] { throw Exit{RunRestart(*args)}; });
 }
 

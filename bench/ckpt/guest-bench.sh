@@ -2,64 +2,86 @@
 # Inside the guest: kcr vs CRIU vs the plain-I/O floor on the same process,
 # same kernel, same filesystem (the guest's tmpfs /tmp).
 set -euo pipefail
-: "${KCR:=kcr}" "${BENCH_BIN:?}" "${BENCH_SIZES:=64 256 1024}"
+: "${KCR:=kcr}" "${BENCH_BIN:?}" "${BENCH_SIZES:=64 256 1024}" "${BENCH_REPEAT:=3}"
 W=/tmp/bench
 mkdir -p "$W"
 ip link set lo up
+# A fresh guest's memory is not yet backed by the host: whichever run touches
+# a page first pays for the host's fault. Touch most of it once, up front,
+# so that no tool pays for it; then every measurement is repeated.
+warm_mib=$(($(awk '/MemAvailable/ { print $2 }' /proc/meminfo) / 1024 * 8 / 10))
+head -c "${warm_mib}M" /dev/zero >"$W/warm" && rm -f "$W/warm"
 now() { date +%s.%N; }
 # Restore time: from the restore command's start until the restored program
-# runs again (it creates trigger.resumed within 2 ms of waking).
-wait_resumed() {
-	while [[ ! -e $W/trigger.resumed ]]; do sleep 0.005; done
-	now
-}
+# runs again (it writes that time into trigger.resumed within 2 ms of
+# waking); nothing polls meanwhile, so both cores are the tools' own.
+resumed_at() { cat "$W/trigger.resumed"; }
 elapsed() { echo "$2 - $1" | bc -l; }
 
 start_target() { # MIB -> sets $pid once its memory is touched
 	rm -f "$W/trigger" "$W/ready" "$W/trigger.resumed"
 	setsid "$BENCH_BIN/bench_target" "$1" "$W/trigger" "$W/ready" </dev/null >/dev/null 2>&1 &
+	disown
 	while [[ ! -s $W/ready ]]; do sleep 0.05; done
 	pid=$(cat "$W/ready")
 }
 
 # Times in seconds. checkpoint: the whole command, image synced. restore: until
 # the program runs again. floor: write+fsync and read of the same bytes.
-printf '%-6s %-6s %10s %10s %12s\n' size tool checkpoint restore image_MiB >"$W/results"
+# Each measurement is repeated BENCH_REPEAT times; the table shows medians.
+: >"$W/raw"
 for mib in $BENCH_SIZES; do
-	read -r fw fr < <("$BENCH_BIN/floor_io" "$mib" "$W/floor.bin")
-	rm -f "$W/floor.bin"
-	printf '%-6s %-6s %10.3f %10.3f %12s\n' "$mib" floor "$fw" "$fr" "$mib" >>"$W/results"
+	for rep in $(seq "$BENCH_REPEAT"); do
+		read -r fw fr < <("$BENCH_BIN/floor_io" "$mib" "$W/floor.bin")
+		rm -f "$W/floor.bin"
+		echo "$mib floor $fw $fr $mib" >>"$W/raw"
 
-	start_target "$mib"
-	t0=$(now); $KCR checkpoint "$pid" -o "$W/k.kcr" --kill --no-catalog -q; t1=$(now)
-	img=$(($(stat -c %s "$W/k.kcr") >> 20))
-	touch "$W/trigger"
-	t2=$(now)
-	$KCR restart --no-catalog "$W/k.kcr" &
-	r=$!
-	t3=$(wait_resumed)
-	wait $r || { echo "kcr restore failed (rc $?)"; exit 1; }
-	printf '%-6s %-6s %10.3f %10.3f %12s\n' "$mib" kcr "$(elapsed "$t0" "$t1")" "$(elapsed "$t2" "$t3")" "$img" >>"$W/results"
-	rm -f "$W/k.kcr"
+		start_target "$mib"
+		t0=$(now); $KCR checkpoint "$pid" -o "$W/k.kcr" --kill --no-catalog -q; t1=$(now)
+		img=$(($(stat -c %s "$W/k.kcr") >> 20))
+		touch "$W/trigger"
+		t2=$(now)
+		$KCR restart --no-catalog -q "$W/k.kcr" || { echo "kcr restore failed (rc $?)"; exit 1; }
+		t3=$(resumed_at)
+		echo "$mib kcr $(elapsed "$t0" "$t1") $(elapsed "$t2" "$t3") $img" >>"$W/raw"
+		rm -f "$W/k.kcr"
 
-	start_target "$mib"
-	rm -rf "$W/criu"; mkdir -p "$W/criu"
-	t0=$(now); criu dump -t "$pid" -D "$W/criu" -o dump.log; t1=$(now)
-	img=$(($(du -sb "$W/criu" | cut -f1) >> 20))
-	touch "$W/trigger"
-	t2=$(now)
-	criu restore -D "$W/criu" -o restore.log &
-	r=$!
-	t3=$(wait_resumed)
-	wait $r || { echo "criu restore failed (rc $?)"; tail -5 "$W/criu/restore.log"; exit 1; }
-	printf '%-6s %-6s %10.3f %10.3f %12s\n' "$mib" criu "$(elapsed "$t0" "$t1")" "$(elapsed "$t2" "$t3")" "$img" >>"$W/results"
-	rm -rf "$W/criu"
+		start_target "$mib"
+		rm -rf "$W/criu"; mkdir -p "$W/criu"
+		t0=$(now); criu dump -t "$pid" -D "$W/criu" -o dump.log; t1=$(now)
+		img=$(($(du -sb "$W/criu" | cut -f1) >> 20))
+		touch "$W/trigger"
+		t2=$(now)
+		criu restore -D "$W/criu" -o restore.log || {
+			echo "criu restore failed (rc $?)"
+			tail -5 "$W/criu/restore.log"
+			exit 1
+		}
+		t3=$(resumed_at)
+		echo "$mib criu $(elapsed "$t0" "$t1") $(elapsed "$t2" "$t3") $img" >>"$W/raw"
+		rm -rf "$W/criu"
+	done
 done
-cat "$W/results"
-# Ratios per size.
-awk 'NR > 1 { c[$1, $2] = $3; r[$1, $2] = $4; sizes[$1] = 1 }
-     END {
-       printf "\n%-6s %14s %14s %16s %16s\n", "size", "ckpt kcr/criu", "ckpt kcr/floor", "restore kcr/criu", "restore kcr/floor"
-       for (s in sizes)
-         printf "%-6s %14.2f %14.2f %16.2f %16.2f\n", s, c[s, "kcr"] / c[s, "criu"], c[s, "kcr"] / c[s, "floor"], r[s, "kcr"] / r[s, "criu"], r[s, "kcr"] / r[s, "floor"]
-     }' "$W/results" | sort -n
+echo "all runs (size tool checkpoint restore image_MiB):"
+cat "$W/raw"
+echo
+# Medians per size and tool, then ratios per size.
+sort -k1,1n -k2,2 -k3,3n "$W/raw" | awk '
+	function median(a, n,   i, j, t) {
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	{ k = $1 " " $2; n[k]++; c[k, n[k]] = $3; r[k, n[k]] = $4; img[k] = $5; if (!(k in seen)) { seen[k] = 1; order[++nk] = k } }
+	END {
+		printf "%-6s %-6s %10s %10s %12s\n", "size", "tool", "checkpoint", "restore", "image_MiB"
+		for (i = 1; i <= nk; i++) {
+			k = order[i]; delete ca; delete ra
+			for (j = 1; j <= n[k]; j++) { ca[j] = c[k, j]; ra[j] = r[k, j] }
+			mc[k] = median(ca, n[k]); mr[k] = median(ra, n[k])
+			split(k, f, " "); sizes[f[1]] = 1
+			printf "%-6s %-6s %10.3f %10.3f %12s\n", f[1], f[2], mc[k], mr[k], img[k]
+		}
+		printf "\n%-6s %14s %14s %16s %16s\n", "size", "ckpt kcr/criu", "ckpt kcr/floor", "restore kcr/criu", "restore kcr/floor"
+		for (s in sizes)
+			printf "%-6s %14.2f %14.2f %16.2f %16.2f\n", s, mc[s " kcr"] / mc[s " criu"], mc[s " kcr"] / mc[s " floor"], mr[s " kcr"] / mr[s " criu"], mr[s " kcr"] / mr[s " floor"]
+	}'

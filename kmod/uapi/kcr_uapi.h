@@ -22,7 +22,7 @@
 #endif
 
 /* Bumped on any incompatible change of the ioctls below. */
-#define KCR_ABI_VERSION 1
+#define KCR_ABI_VERSION 2
 /* Bumped on any incompatible change of the image layout. */
 #define KCR_IMAGE_VERSION 1
 
@@ -72,11 +72,30 @@ struct kcr_checkpoint_args {
 #define KCR_RST_VALIDATE_ONLY (1U << 1) /* check the image, change nothing, return 0 */
 #define KCR_RST_FLAGS_ALL (KCR_RST_ROLLBACK_FILES | KCR_RST_VALIDATE_ONLY)
 
+/* An address range [start, end). */
+struct kcr_range {
+	__u64 start;
+	__u64 end;
+};
+
+#define KCR_MAX_PREFILLED 65536
+
 struct kcr_restore_args {
 	__u32 size; /* sizeof(struct kcr_restore_args) */
 	__s32 image_fd; /* image file, open for reading; closed by a successful restore */
 	__u32 flags;
 	__s32 device_fd; /* the /dev/kcr fd this ioctl is issued on; closed likewise */
+	/*
+	 * Optional: nr_prefilled struct kcr_range at user address prefilled,
+	 * naming writable private anonymous mappings of the image that the
+	 * caller has already mapped at their addresses and filled with their
+	 * verified pages (libkcr does this on every core before the point of no
+	 * return). The module keeps such a mapping only when it matches the
+	 * image's exactly, and maps and fills everything else itself.
+	 */
+	__u64 prefilled;
+	__u32 nr_prefilled;
+	__u32 pad;
 	char reason[KCR_REASON_LEN];
 };
 
@@ -186,9 +205,17 @@ enum kcr_vma_kind {
 	KCR_VMA_FILE_SHARED = 3, /* MAP_SHARED file: by reference, contents live in the file */
 };
 
+/* Bits of kcr_vma.vm_flags (the kernel's VM_* values; the module checks they agree). */
+#define KCR_VM_READ 0x1ULL
+#define KCR_VM_WRITE 0x2ULL
+#define KCR_VM_EXEC 0x4ULL
+#define KCR_VM_SHARED 0x8ULL
+#define KCR_VM_GROWSDOWN 0x100ULL
+#define KCR_VM_NORESERVE 0x200000ULL
+
 struct kcr_vma {
 	__u64 start, end;
-	__u64 vm_flags; /* VM_READ|VM_WRITE|VM_EXEC|VM_SHARED|VM_GROWSDOWN|... */
+	__u64 vm_flags; /* the target's vm_flags: KCR_VM_* and others */
 	__u64 pgoff; /* in pages */
 	__u32 kind;
 	__u32 path_len; /* bytes of path following, no NUL; 0 for anonymous */

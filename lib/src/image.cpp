@@ -8,10 +8,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <mutex>
-#include <thread>
 
 #include "json_writer.h"
+#include "parallel.h"
 #include "unique_fd.h"
 
 namespace kcr {
@@ -268,44 +267,39 @@ uint64_t Image::page_bytes() const {
   return n;
 }
 
+void Image::ForgetMapped(uint64_t offset, uint64_t len) const {
+  const uint64_t page = KCR_PAGE_SIZE;
+  uint64_t start = (reinterpret_cast<uintptr_t>(map_) + offset + page - 1) & ~(page - 1);
+  uint64_t end = (reinterpret_cast<uintptr_t>(map_) + offset + len) & ~(page - 1);
+  if (start < end)
+    ::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+}
+
+Status Image::VerifyChunk(const PageChunkRef& c, const void* bytes) const {
+  uint64_t len = uint64_t{c.chunk.nr_pages} * KCR_PAGE_SIZE;
+  if (Hash64(bytes, len, c.chunk.addr) == c.chunk.checksum)
+    return Status::Ok();
+  return Status::Errorf(EBADMSG,
+                        "{}: corrupt image: memory at {:#x} ({} pages, offset {}) fails its "
+                        "checksum",
+                        path_, c.chunk.addr, c.chunk.nr_pages, c.data_offset);
+}
+
 // Checksums are independent per chunk, so every core verifies in parallel;
-// the restorer is single-threaded again once this returns (workers joined).
+// the caller is single-threaded again once this returns (workers joined).
 Status Image::VerifyPages(const Progress& progress) const {
   const uint64_t total = page_bytes();
-  std::atomic<size_t> next{0};
   std::atomic<uint64_t> done{0};
-  std::atomic<bool> failed{false};
-  std::mutex error_mutex;
-  Status error;
-  auto work = [&](bool report) {
-    for (size_t i = next++; i < chunks_.size() && !failed; i = next++) {
-      const PageChunkRef& c = chunks_[i];
-      uint64_t len = uint64_t{c.chunk.nr_pages} * KCR_PAGE_SIZE;
-      if (Hash64(map_ + c.data_offset, len, c.chunk.addr) != c.chunk.checksum) {
-        std::lock_guard lock(error_mutex);
-        if (!failed.exchange(true)) {
-          error = Status::Errorf(EBADMSG,
-                                 "{}: corrupt image: memory at {:#x} ({} pages, offset {}) "
-                                 "fails its checksum",
-                                 path_, c.chunk.addr, c.chunk.nr_pages, c.data_offset);
-        }
-        return;
-      }
-      uint64_t now = done += len;
-      if (report && progress)
-        progress(now, total);
-    }
-  };
-  unsigned helpers = std::min(3u, std::max(1u, std::thread::hardware_concurrency()) - 1);
-  std::vector<std::jthread> workers;
-  if (chunks_.size() > 8) {
-    for (unsigned i = 0; i < helpers; i++)
-      workers.emplace_back(work, false);
-  }
-  work(true);
-  workers.clear();  // joins
-  if (failed)
-    return error;
+  Status all = ParallelFor(chunks_.size(), ThreadsFor(total), [&](size_t i, bool on_caller) {
+    const PageChunkRef& c = chunks_[i];
+    KCR_RETURN_IF_ERROR(VerifyChunk(c, map_ + c.data_offset));
+    uint64_t now = done += uint64_t{c.chunk.nr_pages} * KCR_PAGE_SIZE;
+    if (on_caller && progress)
+      progress(now, total);
+    return Status::Ok();
+  });
+  if (!all.ok())
+    return all;
   if (progress)
     progress(total, total);
   return Status::Ok();
@@ -353,9 +347,10 @@ std::string Image::DescribeJson() const {
     j.BeginObject();
     j.Key("start").String(fmt::format("{:#x}", v.vma.start));
     j.Key("end").String(fmt::format("{:#x}", v.vma.end));
-    j.Key("prot").String(
-        fmt::format("{}{}{}{}", (v.vma.vm_flags & 1) ? 'r' : '-', (v.vma.vm_flags & 2) ? 'w' : '-',
-                    (v.vma.vm_flags & 4) ? 'x' : '-', (v.vma.vm_flags & 8) ? 's' : 'p'));
+    j.Key("prot").String(fmt::format("{}{}{}{}", (v.vma.vm_flags & KCR_VM_READ) ? 'r' : '-',
+                                     (v.vma.vm_flags & KCR_VM_WRITE) ? 'w' : '-',
+                                     (v.vma.vm_flags & KCR_VM_EXEC) ? 'x' : '-',
+                                     (v.vma.vm_flags & KCR_VM_SHARED) ? 's' : 'p'));
     j.Key("kind").String(v.vma.kind < 4 ? kVmaKinds[v.vma.kind] : "?");
     if (!v.path.empty())
       j.Key("path").String(v.path);

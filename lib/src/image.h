@@ -45,7 +45,18 @@ class Image {
   Image(const Image&) = delete;
   Image& operator=(const Image&) = delete;
 
+  // Checks every chunk's checksum, on every core.
   Status VerifyPages(const Progress& progress = {}) const;
+  // Checks one chunk's checksum against its bytes, wherever they were read to.
+  Status VerifyChunk(const PageChunkRef& chunk, const void* bytes) const;
+  // The image file's bytes at offset (the whole file is mapped).
+  const uint8_t* bytes_at(uint64_t offset) const { return map_ + offset; }
+  // Drops this process's page table entries for the whole pages within
+  // [offset, offset + len) of the mapped file; they read the same afterwards.
+  // A restart calls this on each chunk it is done with, on the worker that
+  // copied it, so that the module's final unmap does not tear down a mapping
+  // as large as the image alone on one core.
+  void ForgetMapped(uint64_t offset, uint64_t len) const;
 
   const std::string& path() const { return path_; }
   const kcr_image_header& header() const { return header_; }

@@ -8,12 +8,14 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <vector>
 
 #include "device.h"
+#include "prefill.h"
 #include "restore_files.h"
 
 namespace kcr {
@@ -104,12 +106,51 @@ void UnregisterOwnRseq() {
             kKernelRseqLen, RSEQ_FLAG_UNREGISTER, RSEQ_SIG);
 }
 
-Status RestoreIoctl(int device, int image_fd, uint32_t flags) {
+// Holds the image's vdso address free while the prefill's threads map their
+// stacks, so that MoveVdso() can land there; unmapped unless Release()d.
+class VdsoReservation {
+ public:
+  VdsoReservation() = default;
+  VdsoReservation(const VdsoReservation&) = delete;
+  VdsoReservation& operator=(const VdsoReservation&) = delete;
+  ~VdsoReservation() {
+    if (len_)
+      ::munmap(reinterpret_cast<void*>(start_), len_);
+  }
+  // Only when our own vdso is elsewhere entirely; MoveVdso handles an overlap.
+  Status Reserve(const Image& image, const OwnLayout& own) {
+    const kcr_mm& m = image.mm();
+    Range own_vdso{own.vvar.start, own.vdso.end};
+    if (own_vdso.Overlaps(m.vvar_start, m.vdso_end))
+      return Status::Ok();
+    void* want = reinterpret_cast<void*>(m.vvar_start);
+    uint64_t len = m.vdso_end - m.vvar_start;
+    void* got =
+        ::mmap(want, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (got != want) {
+      if (got != MAP_FAILED)
+        ::munmap(got, len);
+      return Status::Error(EAGAIN, "vdso range overlap");
+    }
+    start_ = m.vvar_start;
+    len_ = len;
+    return Status::Ok();
+  }
+  void Release() { len_ = 0; }
+
+ private:
+  uint64_t start_ = 0, len_ = 0;
+};
+
+Status RestoreIoctl(int device, int image_fd, uint32_t flags,
+                    const std::vector<kcr_range>& prefilled = {}) {
   kcr_restore_args args{};
   args.size = sizeof(args);
   args.image_fd = image_fd;
   args.device_fd = device;
   args.flags = flags;
+  args.prefilled = reinterpret_cast<uintptr_t>(prefilled.data());
+  args.nr_prefilled = static_cast<uint32_t>(prefilled.size());
   if (::ioctl(device, KCR_IOC_RESTORE, &args) == 0 && (flags & KCR_RST_VALIDATE_ONLY)) {
     return Status::Ok();
   }
@@ -167,12 +208,24 @@ Status WaitSingleThreaded() {
                        "single-threaded caller");
 }
 
+// Our own mappings sit where the program's vdso must go; a fresh exec lands
+// elsewhere (ASLR). Bounded, so a pathological layout still fails.
+Status ReexecForPlacement() {
+  const char* tries = ::getenv("KCR_RESTART_REEXEC");
+  int n = tries ? std::atoi(tries) : 0;
+  if (n >= 8) {
+    return Status::Error(EADDRINUSE,
+                         "the restarter's mappings keep overlapping the image's vdso "
+                         "address; fix: retry, or enable ASLR");
+  }
+  ::setenv("KCR_RESTART_REEXEC", std::to_string(n + 1).c_str(), 1);
+  ReexecSelf();
+}
+
 }  // namespace
 
 Status CheckRestartable(const Image& image, const RestartOptions& options) {
   KCR_RETURN_IF_ERROR(CheckKernel(image));
-  if (!options.skip_verify)
-    KCR_RETURN_IF_ERROR(image.VerifyPages(options.verify_progress));
   KCR_RETURN_IF_ERROR(CheckFiles(image, options.rollback_files));
   KCR_RETURN_IF_ERROR(WaitSingleThreaded());
   UniqueFd device;
@@ -183,37 +236,64 @@ Status CheckRestartable(const Image& image, const RestartOptions& options) {
   return RestoreIoctl(device.get(), fd.get(), KCR_RST_VALIDATE_ONLY);
 }
 
+// Reports how long each phase of a restart took, when asked to.
+class PhaseClock {
+ public:
+  explicit PhaseClock(const RestartOptions& options) : report_(options.phase_done) {}
+  void Done(const char* phase) {
+    auto now = std::chrono::steady_clock::now();
+    if (report_)
+      report_(phase, std::chrono::duration<double, std::milli>(now - last_).count());
+    last_ = now;
+  }
+
+ private:
+  const std::function<void(const char*, double)>& report_;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
 Status Restart(const std::string& path, const RestartOptions& options) {
+  PhaseClock clock(options);
   std::unique_ptr<Image> image;
   KCR_RETURN_IF_ERROR(Image::Open(path, &image));
+  clock.Done("open image");
+  // Cheap refusals first; the pass over all memory comes after.
   Status checked = CheckRestartable(*image, options);
+  clock.Done("checks and kernel dry run");
+  OwnLayout own;
+  VdsoReservation vdso_room;
+  if (checked.ok())
+    checked = ReadOwnLayout(&own);
+  if (checked.ok())
+    checked = CheckVdsoPlacement(*image, own);
+  if (checked.ok())
+    checked = vdso_room.Reserve(*image, own);
+  if (checked.code() == -EAGAIN)
+    KCR_RETURN_IF_ERROR(ReexecForPlacement());
+  UniqueFd image_fd;
+  if (checked.ok()) {
+    image_fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!image_fd.valid())
+      checked = SysError("opening {}", path);
+  }
+  // Every checksum is checked here, and most memory filled, before the
+  // caller changes; a bad chunk leaves nothing behind.
+  std::unique_ptr<Prefill> prefill;
+  if (checked.ok()) {
+    Prefill::Options p;
+    p.verify = !options.skip_verify;
+    p.fill = options.prefill;
+    p.progress = options.verify_progress;
+    checked = Prefill::Run(*image, p, &prefill);
+    clock.Done(p.fill ? "verify and fill memory" : "verify memory");
+  }
   if (options.verify_done)
     options.verify_done();
   KCR_RETURN_IF_ERROR(checked);
-
-  OwnLayout own;
-  KCR_RETURN_IF_ERROR(ReadOwnLayout(&own));
-  Status placement = CheckVdsoPlacement(*image, own);
-  if (placement.code() == -EAGAIN) {
-    // Our own mappings sit where the program's vdso must go; a fresh exec
-    // lands elsewhere (ASLR). Bounded, so a pathological layout still fails.
-    const char* tries = ::getenv("KCR_RESTART_REEXEC");
-    int n = tries ? std::atoi(tries) : 0;
-    if (n >= 8) {
-      return Status::Error(EADDRINUSE,
-                           "the restarter's mappings keep overlapping the image's "
-                           "vdso address; fix: retry, or enable ASLR");
-    }
-    ::setenv("KCR_RESTART_REEXEC", std::to_string(n + 1).c_str(), 1);
-    ReexecSelf();
-  }
-  KCR_RETURN_IF_ERROR(placement);
+  KCR_RETURN_IF_ERROR(WaitSingleThreaded());
 
   UniqueFd device;
   KCR_RETURN_IF_ERROR(OpenDevice(&device));
-  UniqueFd image_fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!image_fd.valid())
-    return SysError("opening {}", path);
   OpenedFiles files;
   KCR_RETURN_IF_ERROR(OpenFiles(*image, options.rollback_files, &files));
 
@@ -222,12 +302,14 @@ Status Restart(const std::string& path, const RestartOptions& options) {
   KCR_RETURN_IF_ERROR(InstallFiles(*image, &files, {&dev, &img}));
   KCR_RETURN_IF_ERROR(RestoreFsState(*image));
   ::unsetenv("KCR_RESTART_REEXEC");
+  clock.Done("files and cwd");  // the last clock read: the vdso moves next
   KCR_RETURN_IF_ERROR(MoveVdso(*image, own));
+  vdso_room.Release();  // the vdso sits there now
   // No vdso calls (clock_gettime, ...) are possible from here: glibc's cached
   // pointers name the old address.
   UnregisterOwnRseq();
   uint32_t flags = options.rollback_files ? KCR_RST_ROLLBACK_FILES : 0;
-  Status st = RestoreIoctl(dev, img, flags);
+  Status st = RestoreIoctl(dev, img, flags, prefill->ranges());
   return st.With("restart failed after the restarter had changed; it cannot continue");
 }
 

@@ -5,7 +5,10 @@
  *   restart_probe raw IMAGE   straight to the RESTORE ioctl (the module alone
  *                             must refuse a bad image without harm)
  * It then checks its memory, fds and cwd, prints the error, and exits 0 only
- * if the restore was refused and everything is intact.
+ * if the restore was refused and everything is intact. Any further arguments
+ * are addresses (hex) where the image has mappings: none of them may be left
+ * mapped in the caller (libkcr maps and fills memory before it verifies all
+ * of it, and must take that back on a refusal).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,6 +68,24 @@ int main(int argc, char **argv)
 	if (sum(mem) != before || strcmp(cwd_before, cwd_after) || fcntl(fd, F_GETFD) < 0) {
 		printf("FAIL: the caller was changed by a refused restore\n");
 		return 1;
+	}
+	for (int i = 3; i < argc; i++) {
+		unsigned long addr = strtoul(argv[i], NULL, 16);
+		char line[512];
+		FILE *maps = fopen("/proc/self/maps", "r");
+
+		while (maps && fgets(line, sizeof(line), maps)) {
+			unsigned long start, end;
+
+			if (sscanf(line, "%lx-%lx", &start, &end) == 2 && addr >= start &&
+			    addr < end) {
+				printf("FAIL: the image's mapping at %lx is left in the caller: %s",
+				       addr, line);
+				return 1;
+			}
+		}
+		if (maps)
+			fclose(maps);
 	}
 	printf("caller intact\n");
 	return 0;

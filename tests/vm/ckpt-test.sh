@@ -3,7 +3,8 @@
 # the restore by comparing its output with an uninterrupted (golden) run.
 # Runs inside the guest (see kcr-vm); needs the kcr module loaded.
 #
-#   ckpt-test.sh [--mode kill|continue|twice] [--delay MIN_MS:MAX_MS] -- PROGRAM ARG...
+#   ckpt-test.sh [--mode kill|continue|twice] [--delay MIN_MS:MAX_MS]
+#                [--restart-flag FLAG] -- PROGRAM ARG...
 #
 # In PROGRAM's arguments @OUT@ becomes its output file and @DIR@ a scratch
 # directory; each run (golden, test) gets its own. Modes:
@@ -11,13 +12,16 @@
 #   continue  checkpoint and let the original finish (its output must be golden
 #             too), then restart with --rollback-files: golden again
 #   twice     restart, checkpoint the restored process, restart again
+# --restart-flag adds FLAG to every kcr restart (e.g. --no-prefill, so the
+# module fills all memory itself).
 set -euo pipefail
 
-mode=kill delay=300:2500
+mode=kill delay=300:2500 restart_flags=()
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--mode) mode=$2; shift 2 ;;
 	--delay) delay=$2; shift 2 ;;
+	--restart-flag) restart_flags+=("$2"); shift 2 ;;
 	--) shift; break ;;
 	*) break ;;
 	esac
@@ -79,26 +83,26 @@ kill)
 	checkpoint "$pid" "$work/image" --kill
 	rc=0; wait "$pid" || rc=$?
 	[[ $rc -eq 137 ]] || fail "checkpointed process was not killed (rc $rc)"
-	$KCR restart "$work/image" || fail "restored program failed (rc $?)"
+	$KCR restart "${restart_flags[@]}" "$work/image" || fail "restored program failed (rc $?)"
 	compare restored
 	;;
 continue)
 	checkpoint "$pid" "$work/image"
 	wait "$pid" || fail "original failed after a checkpoint it should not notice (rc $?)"
 	compare "checkpointed-and-continued"
-	$KCR restart --rollback-files "$work/image" || fail "restored program failed (rc $?)"
+	$KCR restart "${restart_flags[@]}" --rollback-files "$work/image" || fail "restored program failed (rc $?)"
 	compare "restored (after rollback of grown files)"
 	;;
 twice)
 	checkpoint "$pid" "$work/image1" --kill
 	wait "$pid" || true
-	$KCR restart "$work/image1" &
+	$KCR restart "${restart_flags[@]}" "$work/image1" &
 	pid2=$!
 	random_delay
 	kill -0 "$pid2" 2>/dev/null || fail "restored program ended before the second checkpoint"
 	checkpoint "$pid2" "$work/image2" --kill
 	wait "$pid2" || true
-	$KCR restart "$work/image2" || fail "second-generation restore failed (rc $?)"
+	$KCR restart "${restart_flags[@]}" "$work/image2" || fail "second-generation restore failed (rc $?)"
 	compare "restored twice"
 	;;
 *) fail "unknown mode $mode" ;;

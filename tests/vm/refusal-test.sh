@@ -12,7 +12,7 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 # (PATTERN, a grep -E regex), and leave the caller intact.
 expect_refusal() {
 	local name=$1 image=$2 pattern=$3 mode=${4:-lib} out
-	out=$("$KCR_PROGS/restart_probe" "$mode" "$image" 2>&1)
+	out=$("$KCR_PROGS/restart_probe" "$mode" "$image" "${image_maps[@]}" 2>&1)
 	local rc=$?
 	echo "  $name ($mode): $(echo "$out" | head -n 1)"
 	if [[ $rc -ne 0 ]]; then
@@ -36,6 +36,14 @@ sleep 1
 $KCR checkpoint "$pid" -o "$W/good.kcr" --kill --no-catalog || { echo "FAIL: cannot make a good image"; exit 1; }
 wait "$pid" 2>/dev/null
 size=$(stat -c %s "$W/good.kcr")
+# Where the image's writable anonymous memory goes: a refused restore must not
+# leave any of it mapped in the caller.
+mapfile -t image_maps < <($KCR inspect --json "$W/good.kcr" | python3 -c '
+import json, sys
+for v in json.load(sys.stdin)["vmas"]:
+    if v["kind"] == "anon" and v["prot"][1] == "w":
+        print(v["start"][2:])')
+((${#image_maps[@]} > 0)) || fail "the good image has no writable anonymous mappings to check"
 $KCR verify "$W/good.kcr" >/dev/null && pass "good image verifies" || fail "good image does not verify"
 
 cp "$W/good.kcr" "$W/trunc.kcr"; truncate -s $((size / 2)) "$W/trunc.kcr"

@@ -1,0 +1,53 @@
+// Prefill: the memory half of a restart done before the point of no return,
+// on every core.
+//
+// The restorer maps each writable private anonymous mapping of the image at
+// the image's address (only where it has nothing mapped itself), copies the
+// mapping's pages into place and checks each chunk's checksum where it
+// landed; chunks it cannot place are checked from the image file. The module
+// keeps the filled mappings instead of filling them itself, one core at a
+// time, after the point of no return. Until Release(), destruction unmaps
+// them, so a restart refused later leaves the caller as it was.
+#pragma once
+
+#include <kcr_uapi.h>
+
+#include <memory>
+#include <vector>
+
+#include "image.h"
+#include "status.h"
+
+namespace kcr {
+
+class Prefill {
+ public:
+  struct Options {
+    bool verify = true;  // check every chunk's checksum
+    bool fill = true;    // false: only verify, the module fills all memory
+    Image::Progress progress;
+  };
+
+  // Fails, with nothing left mapped, when a checksum does not hold.
+  static Status Run(const Image& image, const Options& options,
+                    std::unique_ptr<Prefill>* out);
+  ~Prefill();
+  Prefill(const Prefill&) = delete;
+  Prefill& operator=(const Prefill&) = delete;
+
+  // The mappings filled, for kcr_restore_args.prefilled.
+  const std::vector<kcr_range>& ranges() const { return ranges_; }
+  uint64_t filled_bytes() const { return filled_bytes_; }
+  // The restore owns the mappings now; do not unmap them.
+  void Release() { ranges_.clear(); }
+
+ private:
+  Prefill() = default;
+  Status MapEligible(const Image& image);
+  Status FillAndVerify(const Image& image, const Options& options);
+
+  std::vector<kcr_range> ranges_;
+  uint64_t filled_bytes_ = 0;
+};
+
+}  // namespace kcr
