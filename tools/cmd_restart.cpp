@@ -47,13 +47,14 @@ int RunRestart(const RestartArgs& a) {
   }
   // The bar draws only while the image is verified and memory filled;
   // Restart() drops the callback before the program takes over stderr.
+  // Sizing the bar means reading the image once more: only when it can show.
   uint64_t total = 0;
-  {
+  if (!a.quiet && ::isatty(STDERR_FILENO)) {
     std::unique_ptr<Image> image;
     if (Image::Open(a.image, &image).ok())
       total = image->page_bytes();
   }
-  auto bar = std::make_shared<ProgressBar>("restore", a.quiet ? 0 : total);
+  auto bar = std::make_shared<ProgressBar>("restore", total);
   if (bar->enabled()) {
     options.verify_progress = [bar](uint64_t d, uint64_t t) { bar->Update(d, t); };
     options.verify_done = [bar] { bar->Finish(); };

@@ -10,7 +10,9 @@ ip link set lo up
 # a page first pays for the host's fault. Touch most of it once, up front,
 # so that no tool pays for it; then every measurement is repeated.
 warm_mib=$(($(awk '/MemAvailable/ { print $2 }' /proc/meminfo) / 1024 * 8 / 10))
-head -c "${warm_mib}M" /dev/zero >"$W/warm" && rm -f "$W/warm"
+touch "$W/warm.trigger"
+"$BENCH_BIN/bench_target" "$warm_mib" "$W/warm.trigger" "$W/warm.ready" >/dev/null
+rm -f "$W"/warm.*
 now() { date +%s.%N; }
 # Restore time: from the restore command's start until the restored program
 # runs again (it writes that time into trigger.resumed within 2 ms of
