@@ -1,7 +1,5 @@
-// Reading a kcr image's header and re-checking every checksum in it, for
-// `kcr catalog verify` and `kcr catalog rebuild`. Stands alone (uapi header
-// and libxxhash only) so the catalog tools do not wait on libkcr's reader.
-// Layout: kmod/uapi/kcr_uapi.h.
+// What `kcr catalog verify` and `kcr catalog rebuild` need to know of an
+// image, in the catalog's terms, from libkcr's one image reader (image.h).
 #pragma once
 
 #include <kcr_uapi.h>
@@ -24,9 +22,8 @@ struct ImageCheck {
 // The 512-byte header and the file size only: cheap, for scanning directories.
 ImageCheck read_image_header(const std::string& path);
 
-// The header, then every section: each metadata payload's xxh64, each page
-// chunk's xxh64 (seeded with its address), and an END section that ends
-// exactly at the end of the file.
+// The whole image as a restart would read it: the header, every section's
+// structure and checksum, and every page chunk's checksum (on all cores).
 ImageCheck verify_image(const std::string& path);
 
 // header.release / header.comm as strings (they need not be NUL-terminated).

@@ -73,6 +73,63 @@ uint64_t Hash64(const void* data, size_t len, uint64_t seed) {
   return XXH64(data, len, seed);
 }
 
+Image::HeaderCheck Image::CheckHeader(const kcr_image_header& h, uint64_t file_bytes) {
+  HeaderCheck c;
+  if (std::memcmp(h.magic, KCR_IMAGE_MAGIC, sizeof(h.magic)) != 0) {
+    c.status = Status::Error(EBADMSG, "not a kcr image (bad magic)");
+    return c;
+  }
+  c.is_image = true;
+  if (h.version != KCR_IMAGE_VERSION || h.header_size != KCR_HEADER_SIZE) {
+    c.status = Status::Errorf(EPROTONOSUPPORT,
+                              "image format version {} is not supported (this kcr reads "
+                              "version {}); use the kcr that wrote it",
+                              h.version, KCR_IMAGE_VERSION);
+    return c;
+  }
+  kcr_image_header copy = h;
+  copy.checksum = 0;
+  if (Hash64(&copy, sizeof(copy), 0) != h.checksum) {
+    c.status = Status::Error(EBADMSG, "corrupt image: header checksum mismatch");
+    return c;
+  }
+  c.header_ok = true;
+  if (h.image_bytes != file_bytes) {
+    c.status = Status::Errorf(EBADMSG, "image is {} bytes but its header says {}: {}", file_bytes,
+                              h.image_bytes,
+                              file_bytes < h.image_bytes ? "truncated" : "followed by junk");
+  }
+  return c;
+}
+
+Image::HeaderCheck Image::ReadHeader(const std::string& path, kcr_image_header* header,
+                                     uint64_t* file_bytes) {
+  HeaderCheck c;
+  std::memset(header, 0, sizeof(*header));
+  *file_bytes = 0;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    c.status = SysError("cannot open image {}", path);
+    return c;
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    c.status = Status::Errorf(EINVAL, "{} is not a regular file", path);
+    return c;
+  }
+  *file_bytes = static_cast<uint64_t>(st.st_size);
+  ssize_t n = ::pread(fd.get(), header, sizeof(*header), 0);
+  if (n != static_cast<ssize_t>(sizeof(*header))) {
+    c.is_image = n >= 8 && std::memcmp(header->magic, KCR_IMAGE_MAGIC, 8) == 0;
+    c.status = Status::Errorf(EBADMSG, "{}: only {} bytes, shorter than an image header{}", path,
+                              st.st_size, c.is_image ? " (truncated)" : "; not a kcr image");
+    return c;
+  }
+  c = CheckHeader(*header, *file_bytes);
+  c.status = c.status.With(path);
+  return c;
+}
+
 Status Image::Open(const std::string& path, std::unique_ptr<Image>* out) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid())
@@ -105,24 +162,9 @@ Image::~Image() {
 
 Status Image::Parse() {
   std::memcpy(&header_, map_, sizeof(header_));
-  if (std::memcmp(header_.magic, KCR_IMAGE_MAGIC, sizeof(header_.magic)) != 0) {
-    return Status::Error(EBADMSG, "not a kcr image (bad magic)");
-  }
-  if (header_.version != KCR_IMAGE_VERSION || header_.header_size != KCR_HEADER_SIZE) {
-    return Status::Errorf(EPROTONOSUPPORT,
-                          "image format version {} is not supported (this kcr "
-                          "reads version {})",
-                          header_.version, KCR_IMAGE_VERSION);
-  }
-  kcr_image_header copy = header_;
-  copy.checksum = 0;
-  if (Hash64(&copy, sizeof(copy), 0) != header_.checksum) {
-    return Status::Error(EBADMSG, "corrupt image: header checksum mismatch");
-  }
-  if (header_.image_bytes != size_) {
-    return Status::Errorf(EBADMSG, "image is {} bytes but its header says {} (truncated?)", size_,
-                          header_.image_bytes);
-  }
+  HeaderCheck check = CheckHeader(header_, size_);
+  if (!check.status.ok())
+    return check.status;
   header_.release[KCR_UTS_LEN - 1] = 0;
   header_.kversion[KCR_UTS_LEN - 1] = 0;
   header_.comm[sizeof(header_.comm) - 1] = 0;

@@ -41,6 +41,15 @@ class Image {
   using Progress = std::function<void(uint64_t done, uint64_t total)>;
 
   static Status Open(const std::string& path, std::unique_ptr<Image>* out);
+
+  // The header alone, for scanning many files cheaply (the catalog's rebuild).
+  struct HeaderCheck {
+    bool is_image = false;   // the magic is there
+    bool header_ok = false;  // ... and the version and the header's checksum hold
+    Status status;           // the first problem, including a file size that differs
+  };
+  static HeaderCheck ReadHeader(const std::string& path, kcr_image_header* header,
+                                uint64_t* file_bytes);
   ~Image();
   Image(const Image&) = delete;
   Image& operator=(const Image&) = delete;
@@ -77,6 +86,7 @@ class Image {
 
  private:
   Image() = default;
+  static HeaderCheck CheckHeader(const kcr_image_header& h, uint64_t file_bytes);
   Status Parse();
   Status ParseSection(const kcr_section& s, std::span<const uint8_t> payload, uint64_t offset);
 

@@ -96,8 +96,7 @@ Status Prefill::FillAndVerify(const Image& image, const Options& options) {
   return Status::Ok();
 }
 
-Status Prefill::Run(const Image& image, const Options& options,
-                    std::unique_ptr<Prefill>* out) {
+Status Prefill::Run(const Image& image, const Options& options, std::unique_ptr<Prefill>* out) {
   std::unique_ptr<Prefill> p(new Prefill());
   if (options.fill)
     KCR_RETURN_IF_ERROR(p->MapEligible(image));

@@ -29,8 +29,7 @@ class Prefill {
   };
 
   // Fails, with nothing left mapped, when a checksum does not hold.
-  static Status Run(const Image& image, const Options& options,
-                    std::unique_ptr<Prefill>* out);
+  static Status Run(const Image& image, const Options& options, std::unique_ptr<Prefill>* out);
   ~Prefill();
   Prefill(const Prefill&) = delete;
   Prefill& operator=(const Prefill&) = delete;

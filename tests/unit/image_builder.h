@@ -1,0 +1,147 @@
+// A builder of small, valid kcr images, byte by byte, for unit tests of the
+// readers (libkcr's Image and what the CLI builds on it) without a kernel.
+#pragma once
+
+#include <fcntl.h>
+#include <kcr_uapi.h>
+#include <xxhash.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace kcr::test_images {
+
+// Builds a minimal valid v1 image: one anonymous mapping with two pages.
+class ImageBuilder {
+ public:
+  ImageBuilder() { bytes_.resize(KCR_HEADER_SIZE); }
+
+  void Section(uint32_t type, uint32_t count, const std::vector<uint8_t>& payload,
+               bool checksummed = true) {
+    kcr_section s{};
+    s.type = type;
+    s.count = count;
+    s.size = payload.size();
+    s.checksum = checksummed ? XXH64(payload.data(), payload.size(), 0) : 0;
+    Append(&s, sizeof(s));
+    Append(payload.data(), payload.size());
+    bytes_.resize((bytes_.size() + 7) & ~size_t{7});
+    sections_++;
+  }
+
+  template <typename T>
+  static void Put(std::vector<uint8_t>* v, const T& t) {
+    auto p = reinterpret_cast<const uint8_t*>(&t);
+    v->insert(v->end(), p, p + sizeof(T));
+  }
+  static void PutString(std::vector<uint8_t>* v, const std::string& s) {
+    v->insert(v->end(), s.begin(), s.end());
+    v->resize((v->size() + 7) & ~size_t{7});
+  }
+
+  std::vector<uint8_t> BuildDefault(const std::string& out_path, uint64_t out_size) {
+    std::vector<uint8_t> p;
+    kcr_thread th{};
+    th.tid = 42;
+    th.xstate_size = 64;
+    Put(&p, th);
+    p.resize(p.size() + 64, 0xab);
+    Section(KCR_SEC_THREAD, 1, p);
+
+    kcr_mm mm{};
+    mm.nr_vmas = 1;
+    mm.vdso_start = 0x7fff0000;
+    mm.vdso_end = 0x7fff2000;
+    p.clear();
+    Put(&p, mm);
+    Section(KCR_SEC_MM, 1, p);
+
+    kcr_vma v{};
+    v.start = 0x10000;
+    v.end = 0x14000;
+    v.vm_flags = 3;
+    p.clear();
+    Put(&p, v);
+    Section(KCR_SEC_VMAS, 1, p);
+
+    kcr_signals sig{};
+    p.clear();
+    Put(&p, sig);
+    Section(KCR_SEC_SIGNALS, 0, p);
+
+    kcr_fd f{};
+    f.fd = 1;
+    f.kind = KCR_FD_REG;
+    f.f_flags = O_WRONLY;
+    f.size = out_size;
+    f.mode = 0100644;
+    f.path_len = static_cast<uint32_t>(out_path.size());
+    p.clear();
+    Put(&p, f);
+    PutString(&p, out_path);
+    Section(KCR_SEC_FILES, 1, p);
+
+    kcr_fs fsrec{};
+    fsrec.umask = 022;
+    fsrec.cwd_len = 1;
+    p.clear();
+    Put(&p, fsrec);
+    PutString(&p, "/");
+    Section(KCR_SEC_FS, 1, p);
+
+    p.clear();
+    std::vector<uint8_t> pages(2 * KCR_PAGE_SIZE);
+    for (size_t i = 0; i < pages.size(); i++)
+      pages[i] = static_cast<uint8_t>(i * 13);
+    kcr_page_chunk c{};
+    c.addr = 0x11000;
+    c.nr_pages = 2;
+    c.checksum = XXH64(pages.data(), pages.size(), c.addr);
+    Put(&p, c);
+    p.insert(p.end(), pages.begin(), pages.end());
+    // The chunk's pages follow the section header and the chunk header.
+    first_page_offset_ = bytes_.size() + sizeof(kcr_section) + sizeof(kcr_page_chunk);
+    Section(KCR_SEC_PAGES, 1, p, false);
+    Section(KCR_SEC_END, 0, {});
+
+    kcr_image_header h{};
+    std::memcpy(h.magic, KCR_IMAGE_MAGIC, 8);
+    h.version = KCR_IMAGE_VERSION;
+    h.header_size = KCR_HEADER_SIZE;
+    h.arch = KCR_ARCH_X86_64;
+    h.nr_sections = sections_;
+    h.image_bytes = bytes_.size();
+    h.pid = 1234;
+    h.xstate_size = 64;
+    std::strcpy(h.comm, "unit");
+    std::strcpy(h.release, "6.1.0-test");
+    h.checksum = XXH64(&h, sizeof(h), 0);
+    std::memcpy(bytes_.data(), &h, sizeof(h));
+    return bytes_;
+  }
+
+ // File offset of the first byte of the image's (only) memory chunk.
+  uint64_t first_page_offset() const { return first_page_offset_; }
+
+  // Rewrites the header checksum after a deliberate header edit.
+  static void Reseal(std::vector<uint8_t>* image) {
+    kcr_image_header h{};
+    std::memcpy(&h, image->data(), sizeof h);
+    h.checksum = 0;
+    h.checksum = XXH64(&h, sizeof h, 0);
+    std::memcpy(image->data(), &h, sizeof h);
+  }
+
+ private:
+  void Append(const void* d, size_t n) {
+    auto p = static_cast<const uint8_t*>(d);
+    bytes_.insert(bytes_.end(), p, p + n);
+  }
+  std::vector<uint8_t> bytes_;
+  uint32_t sections_ = 0;
+  uint64_t first_page_offset_ = 0;
+};
+
+}  // namespace kcr::test_images
