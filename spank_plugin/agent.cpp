@@ -33,9 +33,9 @@
 #include "kcr/catalog/retention.h"
 #include "log.h"
 #include "proc.h"
-#include "request.h"
 #include "restore.h"
 #include "slurm_job.h"
+#include "slurm_request.h"
 #include "unique_fd.h"
 
 namespace kcr::spank {

@@ -10,7 +10,7 @@
 //   - when a preemption's grace period starts (then it stops the tasks with
 //     SIGSTOP: whatever they compute afterwards would be lost with the requeue);
 //   - a margin before the job's time limit;
-//   - when `kcr checkpoint --job` asks (request.h).
+//   - when `kcr checkpoint --job` asks (lib/slurm/slurm_request.h).
 // Images are written with the job user's filesystem identity into the
 // configured directory, and every attempt becomes a catalog row. It also
 // serves the restore side (restore.h): tasks of a requeued job ask it which

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "log.h"
-#include "request.h"
 #include "restart.h"
+#include "slurm_request.h"
 
 namespace kcr::spank {
 

@@ -8,7 +8,7 @@
 #include "cli_config.h"
 #include "commands.h"
 #include "progress.h"
-#include "request.h"
+#include "slurm_request.h"
 
 namespace kcr::cli {
 

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "options.h"
-#include "request.h"
+#include "slurm_request.h"
 
 namespace kcr::spank {
 namespace {

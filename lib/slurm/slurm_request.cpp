@@ -1,4 +1,4 @@
-#include "request.h"
+#include "slurm_request.h"
 
 #include <dirent.h>
 #include <fcntl.h>
