@@ -172,8 +172,9 @@ static int kcr_restore_image(struct kcr_restore_args *a, struct file *f,
 	const void *xstate;
 	int err;
 
+	/* A dry run copies no ranges (prefilled is NULL): it must see none. */
 	err = kcr_restore_validate(&img, f, a->flags & KCR_RST_VALIDATE_ONLY, prefilled,
-				   a->nr_prefilled, why);
+				   prefilled ? a->nr_prefilled : 0, why);
 	if (err || (a->flags & KCR_RST_VALIDATE_ONLY))
 		goto out;
 	th = img.sec[KCR_SEC_THREAD].data;

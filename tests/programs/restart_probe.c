@@ -4,6 +4,10 @@
  *   restart_probe lib IMAGE   through kcr_restart() (all of libkcr's checks)
  *   restart_probe raw IMAGE   straight to the RESTORE ioctl (the module alone
  *                             must refuse a bad image without harm)
+ *   restart_probe ranges GOOD_IMAGE
+ *                             hostile prefilled-range arguments with a good
+ *                             image: ignored by a dry run, refused (EFAULT,
+ *                             EINVAL) by a real restore before any change
  * It then checks its memory, fds and cwd, prints the error, and exits 0 only
  * if the restore was refused and everything is intact. Any further arguments
  * are addresses (hex) where the image has mappings: none of them may be left
@@ -39,7 +43,7 @@ int main(int argc, char **argv)
 	int fd = open("/proc/self/status", O_RDONLY), rc;
 
 	if (argc < 3 || !mem || fd < 0)
-		return fprintf(stderr, "usage: restart_probe lib|raw IMAGE\n"), 64;
+		return fprintf(stderr, "usage: restart_probe lib|raw|ranges IMAGE\n"), 64;
 	for (size_t i = 0; i < WORDS; i++)
 		mem[i] = i * 0x9e3779b97f4a7c15ULL;
 	before = sum(mem);
@@ -49,6 +53,31 @@ int main(int argc, char **argv)
 
 		rc = kcr_restart(argv[2], NULL, &err);
 		printf("refused: %s\n", err.message);
+	} else if (!strcmp(argv[1], "ranges")) {
+		struct kcr_restore_args a = { .size = sizeof(a) };
+		int dev = open(KCR_DEVICE_PATH, O_RDWR);
+
+		a.image_fd = open(argv[2], O_RDONLY);
+		a.device_fd = dev;
+		a.flags = KCR_RST_VALIDATE_ONLY;
+		a.nr_prefilled = 3; /* with no array at all */
+		if (ioctl(dev, KCR_IOC_RESTORE, &a) != 0) {
+			printf("FAIL: dry run with ranges: %s (%s)\n", a.reason, strerror(errno));
+			return 1;
+		}
+		a.flags = 0;
+		a.prefilled = 1; /* not a readable address */
+		if (ioctl(dev, KCR_IOC_RESTORE, &a) == 0 || errno != EFAULT) {
+			printf("FAIL: a bad range pointer was not refused with EFAULT\n");
+			return 1;
+		}
+		a.nr_prefilled = KCR_MAX_PREFILLED + 1;
+		if (ioctl(dev, KCR_IOC_RESTORE, &a) == 0 || errno != EINVAL) {
+			printf("FAIL: too many ranges were not refused with EINVAL\n");
+			return 1;
+		}
+		printf("refused: bad ranges (EFAULT, EINVAL); dry run ignored them\n");
+		rc = -1;
 	} else {
 		struct kcr_restore_args a = { .size = sizeof(a) };
 		int dev = open(KCR_DEVICE_PATH, O_RDWR);

@@ -44,6 +44,10 @@ for v in json.load(sys.stdin)["vmas"]:
     if v["kind"] == "anon" and v["prot"][1] == "w":
         print(v["start"][2:])')
 ((${#image_maps[@]} > 0)) || fail "the good image has no writable anonymous mappings to check"
+
+# Hostile prefilled-range arguments to the module: a dry run ignores them, a
+# real restore refuses them before it changes anything.
+expect_refusal bad-ranges "$W/good.kcr" "bad ranges" ranges
 $KCR verify "$W/good.kcr" >/dev/null && pass "good image verifies" || fail "good image does not verify"
 
 cp "$W/good.kcr" "$W/trunc.kcr"; truncate -s $((size / 2)) "$W/trunc.kcr"
