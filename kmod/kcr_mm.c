@@ -588,8 +588,6 @@ static void kcr_prefilled_mark(struct kcr_image *img, struct kcr_mm_plan *plan)
 {
 	u32 i;
 
-	if (!img->prefilled)
-		return;
 	for (i = 0; i < img->nr_prefilled; i++) {
 		struct kcr_vma_rec *rec =
 			kcr_vma_exact(plan, img->prefilled[i].start, img->prefilled[i].end);

@@ -47,12 +47,11 @@ Prefill::~Prefill() {
 
 // All mappings are placed before any worker thread starts, so the threads'
 // stacks and malloc arenas cannot take their addresses.
-Status Prefill::MapEligible(const Image& image) {
+void Prefill::MapEligible(const Image& image) {
   for (const VmaRecord& v : image.vmas()) {
     if (Eligible(v.vma) && MapAt(v.vma))
       ranges_.push_back({v.vma.start, v.vma.end});
   }
-  return Status::Ok();
 }
 
 Status Prefill::FillAndVerify(const Image& image, const Options& options) {
@@ -99,7 +98,7 @@ Status Prefill::FillAndVerify(const Image& image, const Options& options) {
 Status Prefill::Run(const Image& image, const Options& options, std::unique_ptr<Prefill>* out) {
   std::unique_ptr<Prefill> p(new Prefill());
   if (options.fill)
-    KCR_RETURN_IF_ERROR(p->MapEligible(image));
+    p->MapEligible(image);
   KCR_RETURN_IF_ERROR(p->FillAndVerify(image, options));
   *out = std::move(p);
   return Status::Ok();

@@ -42,7 +42,8 @@ class Prefill {
 
  private:
   Prefill() = default;
-  Status MapEligible(const Image& image);
+  // Maps what it can; a mapping it cannot place is left to the module.
+  void MapEligible(const Image& image);
   Status FillAndVerify(const Image& image, const Options& options);
 
   std::vector<kcr_range> ranges_;

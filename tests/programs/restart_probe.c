@@ -36,6 +36,17 @@ static uint64_t sum(const uint64_t *w)
 	return h;
 }
 
+/* Restore arguments for IMAGE straight to the module, as libkcr would build them. */
+static struct kcr_restore_args raw_args(const char *image, int *dev)
+{
+	struct kcr_restore_args a = { .size = sizeof(a) };
+
+	*dev = open(KCR_DEVICE_PATH, O_RDWR);
+	a.image_fd = open(image, O_RDONLY);
+	a.device_fd = *dev;
+	return a;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t *mem = malloc(WORDS * 8), before;
@@ -54,11 +65,9 @@ int main(int argc, char **argv)
 		rc = kcr_restart(argv[2], NULL, &err);
 		printf("refused: %s\n", err.message);
 	} else if (!strcmp(argv[1], "ranges")) {
-		struct kcr_restore_args a = { .size = sizeof(a) };
-		int dev = open(KCR_DEVICE_PATH, O_RDWR);
+		int dev;
+		struct kcr_restore_args a = raw_args(argv[2], &dev);
 
-		a.image_fd = open(argv[2], O_RDONLY);
-		a.device_fd = dev;
 		a.flags = KCR_RST_VALIDATE_ONLY;
 		a.nr_prefilled = 3; /* with no array at all */
 		if (ioctl(dev, KCR_IOC_RESTORE, &a) != 0) {
@@ -79,11 +88,9 @@ int main(int argc, char **argv)
 		printf("refused: bad ranges (EFAULT, EINVAL); dry run ignored them\n");
 		rc = -1;
 	} else {
-		struct kcr_restore_args a = { .size = sizeof(a) };
-		int dev = open(KCR_DEVICE_PATH, O_RDWR);
+		int dev;
+		struct kcr_restore_args a = raw_args(argv[2], &dev);
 
-		a.image_fd = open(argv[2], O_RDONLY);
-		a.device_fd = dev;
 		rc = ioctl(dev, KCR_IOC_RESTORE, &a);
 		printf("refused: %s (%s)\n", a.reason, strerror(errno));
 		if (rc == 0)
