@@ -194,6 +194,8 @@ static void kcr_mm_fields_dump(struct mm_struct *mm, struct kcr_mm *m)
 	spin_unlock(&mm->arg_lock);
 	m->mmap_base = mm->mmap_base;
 	memcpy(m->saved_auxv, mm->saved_auxv, sizeof(mm->saved_auxv));
+	if (test_bit(MMF_DISABLE_THP, &mm->flags))
+		m->flags |= KCR_MM_THP_DISABLED;
 }
 
 /*
@@ -622,6 +624,10 @@ static int kcr_mm_fields_check(const struct kcr_mm *m, struct kcr_reason *why)
 		kcr_set_reason(why, "image memory layout is inconsistent");
 		return -EINVAL;
 	}
+	if (m->flags & ~KCR_MM_FLAGS_ALL) {
+		kcr_set_reason(why, "image has memory flags this module does not know");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -837,6 +843,10 @@ static void kcr_mm_fields_restore(const struct kcr_mm *m)
 	mm->env_end = m->env_end;
 	spin_unlock(&mm->arg_lock);
 	memcpy(mm->saved_auxv, m->saved_auxv, sizeof(mm->saved_auxv));
+	if (m->flags & KCR_MM_THP_DISABLED)
+		set_bit(MMF_DISABLE_THP, &mm->flags);
+	else
+		clear_bit(MMF_DISABLE_THP, &mm->flags);
 	mmap_write_unlock(mm);
 }
 
@@ -852,6 +862,12 @@ int kcr_mm_restore(struct kcr_image *img, struct kcr_reason *why)
 		kcr_set_reason(why, "unmapping the restorer failed (%d)", err);
 		return err;
 	}
+	/*
+	 * Fill with small pages: init_on_alloc (Debian's default) clears a
+	 * huge page once when allocated and again when faulted in, so filling
+	 * huge pages costs twice. The image's own setting is set at the end.
+	 */
+	set_bit(MMF_DISABLE_THP, &current->mm->flags);
 	for (i = 0; i < plan->nr; i++) {
 		if (plan->vma[i].kept)
 			continue;

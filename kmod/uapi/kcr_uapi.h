@@ -194,8 +194,12 @@ struct kcr_mm {
 	__u64 vvar_start, vvar_end; /* [vvar], just below the vdso */
 	__u64 saved_auxv[48];
 	__u32 nr_vmas;
-	__u32 pad;
+	__u32 flags; /* KCR_MM_* */
 };
+
+/* kcr_mm.flags */
+#define KCR_MM_THP_DISABLED (1u << 0) /* prctl(PR_SET_THP_DISABLE) was in effect */
+#define KCR_MM_FLAGS_ALL KCR_MM_THP_DISABLED
 
 /* kcr_vma.kind */
 enum kcr_vma_kind {

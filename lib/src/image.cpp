@@ -227,6 +227,8 @@ Status Image::ParseSection(const kcr_section& s, std::span<const uint8_t> data, 
     case KCR_SEC_MM:
       if (!Take(&rest, &mm_) || !rest.empty())
         return Malformed("mm section size", offset);
+      if (mm_.flags & ~KCR_MM_FLAGS_ALL)
+        return Malformed("mm flags", offset);
       return Status::Ok();
     case KCR_SEC_VMAS:
       for (uint32_t i = 0; i < s.count; i++) {
@@ -382,6 +384,7 @@ std::string Image::DescribeJson() const {
   j.Key("brk").String(fmt::format("{:#x}", mm_.brk));
   j.Key("start_stack").String(fmt::format("{:#x}", mm_.start_stack));
   j.Key("vdso").String(fmt::format("{:#x}", mm_.vdso_start));
+  j.Key("thp_disabled").Bool(mm_.flags & KCR_MM_THP_DISABLED);
   j.EndObject();
   j.Key("vmas").BeginArray();
   static const char* const kVmaKinds[] = {"anon", "file-private", "shared-anon", "file-shared"};

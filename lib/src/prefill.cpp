@@ -1,6 +1,7 @@
 #include "prefill.h"
 
 #include <sys/mman.h>
+#include <sys/prctl.h>
 
 #include <cstring>
 
@@ -43,11 +44,16 @@ bool MapAt(const kcr_vma& v) {
 Prefill::~Prefill() {
   for (const kcr_range& r : ranges_)
     ::munmap(reinterpret_cast<void*>(r.start), r.end - r.start);
+  if (caller_thp_disabled_ >= 0)
+    ::prctl(PR_SET_THP_DISABLE, caller_thp_disabled_, 0, 0, 0);
 }
 
 // All mappings are placed before any worker thread starts, so the threads'
 // stacks and malloc arenas cannot take their addresses.
 void Prefill::MapEligible(const Image& image) {
+  caller_thp_disabled_ = ::prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0);
+  if (caller_thp_disabled_ >= 0)
+    ::prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
   for (const VmaRecord& v : image.vmas()) {
     if (Eligible(v.vma) && MapAt(v.vma))
       ranges_.push_back({v.vma.start, v.vma.end});
@@ -75,6 +81,9 @@ Status Prefill::FillAndVerify(const Image& image, const Options& options) {
       // From the mapped image: a user-space copy is cheaper than pread's
       // copy out of the page cache. The checksum is then taken of the copy.
       void* dest = reinterpret_cast<void*>(c.chunk.addr);
+      // Allocating the pages in one call saves a fault per page; where the
+      // kernel cannot (before 5.14), the copy faults them in instead.
+      ::madvise(dest, len, MADV_POPULATE_WRITE);
       std::memcpy(dest, bytes, len);
       bytes = dest;
       filled += len;

@@ -1,5 +1,10 @@
-/* A large patterned heap (MiB in argv[3], default 256) checked every step. */
+/*
+ * A large patterned heap (MiB in argv[3], default 256) checked every step,
+ * and transparent huge pages still allowed (the restorer turns them off
+ * while it fills memory, and must not leave them off).
+ */
 #include "kcr_test.h"
+#include <sys/prctl.h>
 
 int main(int argc, char **argv)
 {
@@ -39,6 +44,8 @@ int main(int argc, char **argv)
 				"(word %zu: %#llx)", s, bad, (void *)&heap[first], first,
 				(unsigned long long)heap[first]);
 		}
+		if (prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) != 0)
+			kt_fail("transparent huge pages are disabled at step %d", s);
 		kt_printf("step %d heap %zu MiB ok %016llx\n", s, mib, (unsigned long long)expect);
 		kt_sleep_ms(50);
 	}

@@ -1,7 +1,8 @@
 /*
  * Per-process state beyond memory and registers: working directory, umask,
  * resource limits, close-on-exec flags, /dev/null and /dev/zero descriptors
- * at chosen numbers, and the process name. argv[3] is a scratch directory.
+ * at chosen numbers, the process name, and transparent huge pages turned off
+ * by prctl. argv[3] is a scratch directory.
  */
 #include "kcr_test.h"
 #include <sys/prctl.h>
@@ -23,6 +24,7 @@ int main(int argc, char **argv)
 	umask(027);
 	setrlimit(RLIMIT_NOFILE, &lim);
 	prctl(PR_SET_NAME, "kcr-state");
+	prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
 	null_fd = open("/dev/null", O_WRONLY);
 	zero_fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
 	keep_fd = open("relative.txt", O_RDWR | O_CREAT | O_TRUNC, 0666);
@@ -43,6 +45,8 @@ int main(int argc, char **argv)
 			kt_fail("RLIMIT_NOFILE %ld/%ld", (long)got.rlim_cur, (long)got.rlim_max);
 		if (strcmp(name, "kcr-state"))
 			kt_fail("process name %s", name);
+		if (prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) != 1)
+			kt_fail("transparent huge pages are no longer disabled");
 		if (write(40, "x", 1) != 1)
 			kt_fail("fd 40 (/dev/null) not writable");
 		memset(zeros, 1, sizeof(zeros));

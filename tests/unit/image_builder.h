@@ -54,6 +54,7 @@ class ImageBuilder {
     mm.nr_vmas = 1;
     mm.vdso_start = 0x7fff0000;
     mm.vdso_end = 0x7fff2000;
+    mm.flags = mm_flags_;
     p.clear();
     Put(&p, mm);
     Section(KCR_SEC_MM, 1, p);
@@ -122,7 +123,13 @@ class ImageBuilder {
     return bytes_;
   }
 
- // File offset of the first byte of the image's (only) memory chunk.
+ // kcr_mm.flags of the next BuildDefault().
+  ImageBuilder& MmFlags(uint32_t flags) {
+    mm_flags_ = flags;
+    return *this;
+  }
+
+  // File offset of the first byte of the image's (only) memory chunk.
   uint64_t first_page_offset() const { return first_page_offset_; }
 
   // Rewrites the header checksum after a deliberate header edit.
@@ -142,6 +149,7 @@ class ImageBuilder {
   std::vector<uint8_t> bytes_;
   uint32_t sections_ = 0;
   uint64_t first_page_offset_ = 0;
+  uint32_t mm_flags_ = 0;
 };
 
 }  // namespace kcr::test_images

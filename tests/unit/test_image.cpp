@@ -129,6 +129,18 @@ TEST_F(ImageTest, DescribesAsJson) {
   EXPECT_NE(json.find("\"path\":\"" + out_ + "\""), std::string::npos) << json;
 }
 
+TEST_F(ImageTest, ReportsTheThpSettingAndRefusesUnknownMemoryFlags) {
+  std::unique_ptr<Image> img;
+  ASSERT_TRUE(OpenBytes(good_, &img).ok());
+  EXPECT_NE(img->DescribeJson().find("\"thp_disabled\":false"), std::string::npos);
+  ASSERT_TRUE(
+      OpenBytes(ImageBuilder().MmFlags(KCR_MM_THP_DISABLED).BuildDefault(out_, 10), &img).ok());
+  EXPECT_NE(img->DescribeJson().find("\"thp_disabled\":true"), std::string::npos);
+  Status st = OpenBytes(ImageBuilder().MmFlags(1u << 5).BuildDefault(out_, 10));
+  EXPECT_EQ(st.code(), -EBADMSG);
+  EXPECT_NE(st.message().find("mm flags"), std::string::npos) << st.message();
+}
+
 TEST_F(ImageTest, GrownOutputFileNeedsRollback) {
   std::unique_ptr<Image> img;
   ASSERT_TRUE(OpenBytes(good_, &img).ok());
