@@ -639,7 +639,9 @@ static int kcr_vdso_check(const struct kcr_mm *m, bool dry_run, struct kcr_reaso
 	int err = 0;
 
 	if (!m->vdso_start || m->vdso_start >= m->vdso_end || m->vvar_start > m->vvar_end ||
-	    m->vvar_end != m->vdso_start || m->vdso_end > TASK_SIZE) {
+	    m->vvar_end != m->vdso_start || m->vdso_end > TASK_SIZE ||
+	    !PAGE_ALIGNED(m->vvar_start) || !PAGE_ALIGNED(m->vdso_start) ||
+	    !PAGE_ALIGNED(m->vdso_end)) {
 		kcr_set_reason(why, "image vdso placement is invalid");
 		return -EINVAL;
 	}

@@ -127,6 +127,16 @@ class VdsoReservation {
     uint64_t len = m.vdso_end - m.vvar_start;
     void* got =
         ::mmap(want, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (got == MAP_FAILED && errno != EEXIST) {
+      // Not a collision with our own mappings (which a re-exec would move)
+      // but an address no process may map here, e.g. below mmap_min_addr.
+      int e = errno;
+      return Status::Errorf(e,
+                            "the image places the vdso at {:#x}, where this system allows no "
+                            "mapping ({}); the image is damaged, or was taken where "
+                            "vm.mmap_min_addr is lower",
+                            m.vvar_start, std::strerror(e));
+    }
     if (got != want) {
       if (got != MAP_FAILED)
         ::munmap(got, len);

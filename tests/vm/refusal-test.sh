@@ -75,6 +75,12 @@ cp "$W/good.kcr" "$W/foreign.kcr"
 expect_refusal foreign-kernel "$W/foreign.kcr" "taken on kernel"
 expect_refusal foreign-kernel "$W/foreign.kcr" "taken on kernel" raw
 
+# The vdso recorded at an address that is not page-aligned. (One below
+# vm.mmap_min_addr is tested as nobody in security-test.sh: root may map there.)
+cp "$W/good.kcr" "$W/odd-vdso.kcr"; "$KCR_PROGS/image_tool" set-vdso "$W/odd-vdso.kcr" 7f0000000800
+expect_refusal odd-vdso "$W/odd-vdso.kcr" "vdso placement is invalid"
+expect_refusal odd-vdso "$W/odd-vdso.kcr" "vdso placement is invalid" raw
+
 head -c 100000 /dev/urandom >"$W/random.kcr"
 expect_refusal not-an-image "$W/random.kcr" "not a kcr image"
 expect_refusal not-an-image "$W/random.kcr" "not a kcr image|bad magic" raw

@@ -35,6 +35,19 @@ wait "$nobody_pid" 2>/dev/null
 perm=$(stat -c '%a %U' "$W/own.kcr" 2>/dev/null)
 [[ $perm == "600 nobody" ]] && pass "image is 0600 nobody" || fail "image permissions: $perm"
 
+# 2b. nobody's image with the vdso moved below vm.mmap_min_addr, where only
+# root may map: refused before anything changes, naming the address (not
+# re-executed over and over as if its own mappings were in the way).
+cp "$W/own.kcr" "$W/low-vdso.kcr"
+"$KCR_PROGS/image_tool" set-vdso "$W/low-vdso.kcr" 1000 && chown nobody "$W/low-vdso.kcr"
+if out=$("${as_nobody[@]}" "$KCR" restart "$W/low-vdso.kcr" 2>&1); then
+	fail "nobody restored an image with its vdso at 0x1000"
+elif grep -q "places the vdso at 0x1000" <<<"$out"; then
+	pass "vdso below mmap_min_addr refused: $out"
+else
+	fail "unclear refusal of a low vdso: $out"
+fi
+
 # 3. root checkpoints nobody's process: the image still belongs to nobody.
 "${as_nobody[@]}" "$KCR" restart "$W/own.kcr" &
 restored=$!
