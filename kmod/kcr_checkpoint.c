@@ -7,7 +7,8 @@
  *    space (no ptrace, no library inside it, nothing it can observe), where
  *    it captures its CPU, signal and file state and then parks.
  * 2. A kernel thread ("kcr-write/PID") writes the image while it is parked.
- * 3. The target resumes, or is killed with KCR_CKPT_KILL.
+ * 3. The target resumes, is killed (KCR_CKPT_KILL, once the image is synced)
+ *    or is left stopped (KCR_CKPT_STOP).
  * A self-checkpoint captures in the ioctl itself; the caller is the target.
  */
 #include <linux/module.h>
@@ -346,13 +347,27 @@ static int kcr_freeze(struct kcr_ckpt_req *req)
 	return 0;
 }
 
-static void kcr_release_target(struct kcr_ckpt_req *req, bool kill)
+/* What happens to a target once its image is safe; it runs on after a failure. */
+enum kcr_after {
+	KCR_AFTER_RUN,
+	KCR_AFTER_KILL,
+	KCR_AFTER_STOP,
+};
+
+static void kcr_release_target(struct kcr_ckpt_req *req, enum kcr_after after)
 {
 	if (req->self)
 		return;
-	if (kill)
+	if (after == KCR_AFTER_KILL)
 		send_sig(SIGKILL, req->task, 1);
-	atomic_set(&req->state, kill ? KCR_REQ_KILL : KCR_REQ_RESUME);
+	/*
+	 * Queued while the target is parked, after its signals were captured:
+	 * not part of the image, and taken on its way out of kcr_park(), before
+	 * it returns to user space. A SIGCONT resumes it as from any SIGSTOP.
+	 */
+	if (after == KCR_AFTER_STOP)
+		send_sig(SIGSTOP, req->task, 1);
+	atomic_set(&req->state, after == KCR_AFTER_KILL ? KCR_REQ_KILL : KCR_REQ_RESUME);
 	wake_up_all(&req->resume_wq);
 	/* Return only once the target has left kcr's code. */
 	wait_for_completion(&req->left);
@@ -395,6 +410,7 @@ static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struc
 	struct file *out;
 	const struct cred *tc;
 	bool self = same_thread_group(t, current);
+	enum kcr_after after = KCR_AFTER_RUN;
 	u64 t0;
 	int err;
 
@@ -406,10 +422,16 @@ static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struc
 	err = kcr_target_check(t, (struct kcr_reason *)a->reason);
 	if (err)
 		return err;
-	if (self != !!(a->flags & KCR_CKPT_SELF) || (self && (a->flags & KCR_CKPT_KILL))) {
+	if (self != !!(a->flags & KCR_CKPT_SELF) ||
+	    (self && (a->flags & (KCR_CKPT_KILL | KCR_CKPT_STOP)))) {
 		kcr_set_reason((struct kcr_reason *)a->reason,
 			       self ? "a process checkpoints itself with kcr_checkpoint_self()" :
 				      "KCR_CKPT_SELF given for another process");
+		return -EINVAL;
+	}
+	if ((a->flags & KCR_CKPT_KILL) && (a->flags & KCR_CKPT_STOP)) {
+		kcr_set_reason((struct kcr_reason *)a->reason,
+			       "a checkpoint may kill or stop its target, not both");
 		return -EINVAL;
 	}
 	out = kcr_output_get(a->out_fd, (struct kcr_reason *)a->reason);
@@ -436,7 +458,17 @@ static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struc
 		err = kcr_files_check(req->files, &req->why);
 	if (!err)
 		err = kcr_run_writer(req);
-	kcr_release_target(req, !err && (a->flags & KCR_CKPT_KILL));
+	/* A target about to be killed must not outlive its image only in the page cache. */
+	if (!err && (a->flags & KCR_CKPT_KILL)) {
+		err = vfs_fsync(req->out, 0);
+		if (err)
+			kcr_set_reason(&req->why, "syncing the image failed (error %d)", err);
+	}
+	if (!err && (a->flags & KCR_CKPT_KILL))
+		after = KCR_AFTER_KILL;
+	else if (!err && (a->flags & KCR_CKPT_STOP))
+		after = KCR_AFTER_STOP;
+	kcr_release_target(req, after);
 	a->freeze_ns = req->freeze_ns;
 	a->write_ns = req->write_ns;
 	a->image_bytes = req->image_bytes;

@@ -20,7 +20,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <stop_token>
 #include <string_view>
 #include <thread>
 #include <unordered_set>
@@ -672,28 +671,6 @@ std::vector<Agent::Impl::Outcome> Agent::Impl::CheckpointAll(cat::Trigger trigge
   return out;
 }
 
-// For a preemption checkpoint the task must not run one more instruction
-// once its image is taken: whatever it computed until the requeue would be
-// lost, and output it wrote to a pipe (srun steps) could not be rolled back.
-// The module keeps the task parked in kcr_park() from the moment its state is
-// captured until the image is written; a SIGSTOP sent then is not part of the
-// image and stops the task as soon as the module lets it go. /proc/PID/wchan
-// says when it is parked there.
-static void StopWhenParked(pid_t pid, const std::stop_token& stop, std::atomic<bool>* sent) {
-  std::string path = fmt::format("/proc/{}/wchan", pid);
-  while (!stop.stop_requested()) {
-    char buf[64] = {};
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.valid() && ::read(fd.get(), buf, sizeof(buf) - 1) > 0 &&
-        std::string_view(buf).starts_with("kcr_park")) {
-      if (::kill(pid, SIGSTOP) == 0)
-        *sent = true;
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(300));
-  }
-}
-
 Agent::Impl::Outcome Agent::Impl::CheckpointTask(const Task& t, cat::Trigger trigger, bool park) {
   Outcome o;
   o.rank = t.rank;
@@ -751,31 +728,21 @@ Agent::Impl::Outcome Agent::Impl::CheckpointTask(const Task& t, cat::Trigger tri
   CheckpointResult r;
   Status st;
   std::uint64_t file_bytes = 0;
-  std::atomic<bool> stop_sent{false};
   {
-    // Started before AsUser: as root it may read the task's wchan.
-    std::jthread stopper;
-    if (park) {
-      stopper = std::jthread([pid = t.pid, &stop_sent](std::stop_token stop) {
-        StopWhenParked(pid, stop, &stop_sent);
-      });
-    }
+    // For a preemption checkpoint the task must not run one more instruction
+    // once its image is taken: whatever it computed until the requeue would
+    // be lost, and output it wrote to a pipe (srun steps) could not be rolled
+    // back. The module stops it before it leaves the checkpoint; a failed
+    // checkpoint leaves it running.
+    CheckpointOptions options;
+    options.stop = park;
     AsUser as(id.uid, id.gid);
-    st = Checkpoint(t.pid, path, {}, &r);
-    stopper.request_stop();
+    st = Checkpoint(t.pid, path, options, &r);
   }
   std::string stop_note;
-  if (park && st.ok()) {
-    stop_note = stop_sent ? ", stopped before it ran on" : ", stopped right after";
-  }
-  if (park && st.ok() && !stop_sent) {
-    // Parked too briefly to be seen: stopped a moment after the module let it go.
-    stop_sent = ::kill(t.pid, SIGSTOP) == 0;
-  } else if (!st.ok() && stop_sent) {
-    ::kill(t.pid, SIGCONT);  // not saved: it runs on untouched
-    stop_sent = false;
-  }
-  o.stopped = stop_sent;
+  if (park && st.ok())
+    stop_note = ", stopped before it ran on";
+  o.stopped = park && st.ok();
   {
     AsUser as(id.uid, id.gid);
     struct stat sb;

@@ -1,4 +1,4 @@
-// kcr checkpoint PID -o FILE [--kill]
+// kcr checkpoint PID -o FILE [--kill | --stop]
 #include <fmt/format.h>
 
 #include <unistd.h>
@@ -18,6 +18,7 @@ struct CheckpointArgs {
   pid_t pid = 0;
   std::string output;
   bool kill = false;
+  bool stop = false;
   bool no_catalog = false;
   bool quiet = false;
   std::string job;  // JOB[.STEP]: ask the Slurm agent instead of naming a pid
@@ -88,6 +89,7 @@ int RunCheckpoint(const CheckpointArgs& a) {
   ProgressBar bar(fmt::format("checkpoint {}", a.pid), a.quiet ? 0 : EstimateImageBytes(a.pid));
   CheckpointOptions options;
   options.kill = a.kill;
+  options.stop = a.stop;
   if (bar.enabled())
     options.progress = [&bar](uint64_t d, uint64_t t) { bar.Update(d, t); };
   CheckpointResult r;
@@ -103,6 +105,8 @@ int RunCheckpoint(const CheckpointArgs& a) {
     fmt::print("checkpointed {} -> {} ({}, {} pages; freeze {:.1f} ms, write {:.1f} ms)\n", a.pid,
                a.output, HumanBytes(r.image_bytes), r.pages_saved,
                static_cast<double>(r.freeze_ns) / 1e6, static_cast<double>(r.write_ns) / 1e6);
+    if (a.stop)
+      fmt::print("process {} is stopped; kill -CONT {} resumes it\n", a.pid, a.pid);
   }
   return 0;
 }
@@ -117,7 +121,12 @@ void register_checkpoint(CLI::App& app) {
   cmd->add_option("--job", args->job,
                   "checkpoint every task of Slurm job JOB[.STEP] on this node, now");
   cmd->add_option("--spool", args->spool_dir, "the plugin's spool= directory (default /run/kcr)");
-  cmd->add_flag("--kill", args->kill, "kill the process once the image is safely written");
+  auto* kill =
+      cmd->add_flag("--kill", args->kill, "kill the process once the image is safely written");
+  cmd->add_flag("--stop", args->stop,
+                "leave the process stopped (as by SIGSTOP; kill -CONT resumes it) once the image "
+                "is written")
+      ->excludes(kill);
   cmd->add_flag("--no-catalog", args->no_catalog, "do not record the checkpoint in the catalog");
   cmd->add_flag("-q,--quiet", args->quiet, "print nothing on success");
   cmd->callback([args] { throw Exit{RunCheckpoint(*args)}; });

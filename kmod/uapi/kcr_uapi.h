@@ -22,7 +22,7 @@
 #endif
 
 /* Bumped on any incompatible change of the ioctls below. */
-#define KCR_ABI_VERSION 2
+#define KCR_ABI_VERSION 3
 /* Bumped on any incompatible change of the image layout. */
 #define KCR_IMAGE_VERSION 1
 
@@ -45,9 +45,11 @@ struct kcr_version {
 };
 
 /* kcr_checkpoint_args.flags */
-#define KCR_CKPT_KILL (1U << 0) /* SIGKILL the target once the image is written */
+#define KCR_CKPT_KILL (1U << 0) /* SIGKILL the target once the image is written and synced */
 #define KCR_CKPT_SELF (1U << 1) /* pid is the caller: checkpoint self, see kcr_checkpoint_self() */
-#define KCR_CKPT_FLAGS_ALL (KCR_CKPT_KILL | KCR_CKPT_SELF)
+/* Leave the target stopped, as by SIGSTOP, before it runs another instruction. */
+#define KCR_CKPT_STOP (1U << 2)
+#define KCR_CKPT_FLAGS_ALL (KCR_CKPT_KILL | KCR_CKPT_SELF | KCR_CKPT_STOP)
 
 /* Value the restored caller of a self-checkpoint sees as the ioctl's result. */
 #define KCR_SELF_RESTARTED 1

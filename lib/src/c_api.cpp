@@ -61,6 +61,7 @@ KCR_EXPORT int kcr_checkpoint(pid_t pid, const char* path, const kcr_checkpoint_
   kcr::CheckpointOptions o;
   if (options) {
     o.kill = options->kill != 0;
+    o.stop = options->stop != 0;
     if (options->progress) {
       o.progress = [fn = options->progress, arg = options->progress_arg](uint64_t d, uint64_t t) {
         fn(d, t, arg);

@@ -1,6 +1,7 @@
 #include "checkpoint.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -143,30 +144,40 @@ uint64_t EstimateImageBytes(pid_t pid) {
 
 Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& options,
                   CheckpointResult* result) {
+  if (options.kill && options.stop)
+    return Status::Error(EINVAL, "a checkpoint may kill or stop the process, not both");
   Written w;
   int ret = 0;
-  uint32_t flags = options.kill ? KCR_CKPT_KILL : 0;
+  uint32_t flags = (options.kill ? KCR_CKPT_KILL : 0) | (options.stop ? KCR_CKPT_STOP : 0);
   KCR_RETURN_IF_ERROR(RunCheckpointIoctl(pid, flags, path, options, &w, &ret));
   if (ret != 0) {
     int e = errno;
     ::unlink(w.tmp_path.c_str());
     return IoctlError(e, w.args, pid);
   }
+  // The module has killed or stopped the process by now. If the image cannot
+  // be published, a stopped process runs on as if never checkpointed; a
+  // killed one's complete, synced image is kept where it is.
+  auto abandon = [&](Status st) {
+    if (options.kill) {
+      return Status::Errorf(-st.code(), "{}; the process is gone, its complete image is kept as {}",
+                            st.message(), w.tmp_path);
+    }
+    ::unlink(w.tmp_path.c_str());
+    if (options.stop)
+      ::kill(pid, SIGCONT);
+    return st;
+  };
   uint64_t t0 = NowNs();
   // Images belong to the process's owner, even when root took them.
-  if (::geteuid() == 0 && ::fchown(w.fd.get(), w.args.target_uid, w.args.target_gid) != 0) {
-    Status st = SysError("giving image {} to uid {}", path, w.args.target_uid);
-    ::unlink(w.tmp_path.c_str());
-    return st;
-  }
+  if (::geteuid() == 0 && ::fchown(w.fd.get(), w.args.target_uid, w.args.target_gid) != 0)
+    return abandon(SysError("giving image {} to uid {}", path, w.args.target_uid));
   CheckpointResult r;
   Status st = ReadHeaderChecksum(w.fd.get(), &r.header_checksum);
   if (st.ok())
     st = Publish(w.fd.get(), w.tmp_path, path);
-  if (!st.ok()) {
-    ::unlink(w.tmp_path.c_str());
-    return st;
-  }
+  if (!st.ok())
+    return abandon(st);
   FillFromModule(w.args, &r);
   r.sync_ns = NowNs() - t0;
   if (result)

@@ -12,7 +12,10 @@
 namespace kcr {
 
 struct CheckpointOptions {
-  bool kill = false;
+  bool kill = false;  // SIGKILL the process once its image is written and synced
+  // Leave it stopped, as by SIGSTOP, before it runs another instruction; a
+  // failed checkpoint leaves it running. Not with kill.
+  bool stop = false;
   // Called about every 200 ms from a helper thread while the module writes.
   std::function<void(uint64_t done, uint64_t total)> progress;
 };

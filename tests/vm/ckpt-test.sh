@@ -3,7 +3,7 @@
 # the restore by comparing its output with an uninterrupted (golden) run.
 # Runs inside the guest (see kcr-vm); needs the kcr module loaded.
 #
-#   ckpt-test.sh [--mode kill|continue|twice] [--delay MIN_MS:MAX_MS]
+#   ckpt-test.sh [--mode kill|continue|stop|twice] [--delay MIN_MS:MAX_MS]
 #                [--restart-flag FLAG] -- PROGRAM ARG...
 #
 # In PROGRAM's arguments @OUT@ becomes its output file and @DIR@ a scratch
@@ -11,6 +11,8 @@
 #   kill      checkpoint --kill, then restart: output must equal the golden run's
 #   continue  checkpoint and let the original finish (its output must be golden
 #             too), then restart with --rollback-files: golden again
+#   stop      checkpoint --stop: the original must be stopped and make no
+#             progress; SIGCONT lets it finish (golden), then restart as above
 #   twice     restart, checkpoint the restored process, restart again
 # --restart-flag adds FLAG to every kcr restart (e.g. --no-prefill, so the
 # module fills all memory itself).
@@ -61,7 +63,7 @@ compare() { # what
 	fi
 	echo "ok: $1 output identical to the uninterrupted run ($(wc -l <"$work/run/out") lines)"
 }
-checkpoint() { # PID IMAGE [--kill]
+checkpoint() { # PID IMAGE [--kill|--stop]
 	local t0=$(date +%s%N)
 	$KCR checkpoint "$1" -o "$2" ${3:-} --no-catalog || fail "checkpoint of $1 failed"
 	echo "checkpoint took $((($(date +%s%N) - t0) / 1000000)) ms"
@@ -90,6 +92,19 @@ continue)
 	checkpoint "$pid" "$work/image"
 	wait "$pid" || fail "original failed after a checkpoint it should not notice (rc $?)"
 	compare "checkpointed-and-continued"
+	$KCR restart "${restart_flags[@]}" --rollback-files "$work/image" || fail "restored program failed (rc $?)"
+	compare "restored (after rollback of grown files)"
+	;;
+stop)
+	checkpoint "$pid" "$work/image" --stop
+	state=$(sed -E 's/.*\) (.).*/\1/' "/proc/$pid/stat")
+	[[ $state == T ]] || fail "checkpointed process is not stopped (state $state)"
+	lines=$(wc -l <"$work/run/out")
+	sleep 1
+	[[ $(wc -l <"$work/run/out") -eq $lines ]] || fail "the stopped process kept writing"
+	kill -CONT "$pid"
+	wait "$pid" || fail "original failed after SIGCONT (rc $?)"
+	compare "stopped, then continued"
 	$KCR restart "${restart_flags[@]}" --rollback-files "$work/image" || fail "restored program failed (rc $?)"
 	compare "restored (after rollback of grown files)"
 	;;

@@ -49,6 +49,7 @@ typedef void (*kcr_progress_fn)(uint64_t done_bytes, uint64_t total_bytes, void*
 
 typedef struct kcr_checkpoint_options {
   int kill;                 /* non-zero: SIGKILL the target once the image is safe */
+  int stop;                 /* non-zero: leave it stopped (SIGSTOP) instead; not with kill */
   kcr_progress_fn progress; /* optional; called from a helper thread while writing */
   void* progress_arg;
 } kcr_checkpoint_options;
