@@ -482,12 +482,34 @@ void run_prune(const PruneOptions& o) {
   if (format == cat::Format::kTable) {
     std::printf("Active jobs: %s.\n", how.c_str());
   }
+  // History the site no longer wants: rows of images deleted long ago.
+  auto forget = [&](std::vector<std::string>* notes) {
+    const auto keep = cfg.retention.keep_history;
+    if (!caller.admin || keep.count() == 0) {
+      return;
+    }
+    const std::int64_t before =
+        now_ns() - std::chrono::duration_cast<std::chrono::nanoseconds>(keep).count();
+    cat::ForgetResult f = catalog.forget_deleted(before, o.dry_run);
+    if (f.checkpoints + f.restores + f.jobs == 0) {
+      return;
+    }
+    notes->push_back(fmt::format(
+        "{} {}{} checkpoint rows deleted more than keep_history {} ago, {} restore records and "
+        "{} job rows",
+        o.dry_run ? "would forget" : "forgot", o.dry_run ? "up to " : "", f.checkpoints,
+        keep.count() % 86400 == 0 ? fmt::format("{}d", keep.count() / 86400)
+                                  : fmt::format("{}s", keep.count()),
+        f.restores, f.jobs));
+  };
   if (o.dry_run) {
+    forget(&plan.notes);
     print(cat::render_prune(plan, true, format));
     return;
   }
   cat::PruneResult result = catalog.apply_prune(plan);
   cat::PrunePlan done{result.done, plan.notes};
+  forget(&done.notes);
   print(cat::render_prune(done, false, format));
   for (const auto& p : result.problems) {
     std::fprintf(stderr, "kcr catalog prune: %s\n", p.c_str());

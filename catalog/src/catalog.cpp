@@ -878,4 +878,57 @@ PruneResult Catalog::apply_prune(const PrunePlan& plan) {
   return result;
 }
 
+ForgetResult Catalog::forget_deleted(std::int64_t before_ns, bool dry_run) {
+  sql::Db& db = impl_->db;
+  ForgetResult result;
+  // Leaves first: a DELETED row that another row names as parent goes in a
+  // later round, once that child has gone (foreign keys are enforced).
+  static constexpr const char* kForgettable =
+      "state = 'DELETED' AND state_changed_ns < ?1 AND NOT EXISTS "
+      "(SELECT 1 FROM checkpoints AS child WHERE child.parent_id = checkpoints.id)";
+  static constexpr const char* kOldOrphanRestores =
+      "checkpoint_id IS NULL AND coalesce(finished_ns, started_ns) < ?1";
+  static constexpr const char* kOldEmptyJobs =
+      "last_seen_ns < ?1 AND NOT EXISTS "
+      "(SELECT 1 FROM checkpoints WHERE checkpoints.job_id = jobs.job_id)";
+  auto count = [&](const std::string& sql) {
+    auto stmt = db.prepare(sql);
+    stmt.bind(1, before_ns);
+    return stmt.step() ? static_cast<std::uint64_t>(stmt.int64(0)) : 0;
+  };
+  if (dry_run) {
+    result.checkpoints =
+        count("SELECT count(*) FROM checkpoints WHERE state = 'DELETED' AND state_changed_ns < ?1");
+    result.restores =
+        count(fmt::format("SELECT count(*) FROM restores WHERE {} OR checkpoint_id IN (SELECT id "
+                          "FROM checkpoints WHERE state = 'DELETED' AND state_changed_ns < ?1)",
+                          kOldOrphanRestores));
+    result.jobs = count(fmt::format("SELECT count(*) FROM jobs WHERE {}", kOldEmptyJobs));
+    return result;
+  }
+  impl_->require_writable("forget deleted checkpoints");
+  auto run = [&](const std::string& sql) {
+    auto stmt = db.prepare(sql);
+    stmt.bind(1, before_ns);
+    stmt.step();
+    return static_cast<std::uint64_t>(db.changes());
+  };
+  write_tx(db, [&] {
+    result = {};
+    for (;;) {
+      result.restores += run(fmt::format(
+          "DELETE FROM restores WHERE checkpoint_id IN (SELECT id FROM checkpoints WHERE {})",
+          kForgettable));
+      std::uint64_t gone = run(fmt::format("DELETE FROM checkpoints WHERE {}", kForgettable));
+      if (gone == 0) {
+        break;
+      }
+      result.checkpoints += gone;
+    }
+    result.restores += run(fmt::format("DELETE FROM restores WHERE {}", kOldOrphanRestores));
+    result.jobs = run(fmt::format("DELETE FROM jobs WHERE {}", kOldEmptyJobs));
+  });
+  return result;
+}
+
 }  // namespace kcr::catalog

@@ -293,6 +293,8 @@ Config parse(std::string_view yaml, std::string_view name) {
            fail(w, "must be longer than 0, or prune would abandon checkpoints being written");
          }
        }},
+      {"keep_history", [&](const YAML::Node& v,
+                           const Where& w) { c.retention.keep_history = duration(v, w, true); }},
   };
   std::vector<Key> slurm = {
       {"mtbf", [&](const YAML::Node& v, const Where& w) { c.slurm.mtbf = duration(v, w, true); }},

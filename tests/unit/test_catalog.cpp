@@ -587,6 +587,68 @@ TEST(CatalogRestore, StartedRestoreFinishesOnce) {
             ErrorCode::kNotFound);
 }
 
+// ---- history (retention.keep_history) ----
+
+void retire(Catalog& cat, std::int64_t id) {
+  cat.move(id, State::kExpired, "test");
+  cat.move(id, State::kDeleted, "test");
+}
+
+TEST(CatalogHistory, ForgetsOldDeletedRowsWithTheirRestoresAndEmptyJobs) {
+  TempDir dir;
+  auto cat = Catalog::open(dir / "c.db");
+  auto parent = committed(cat, dir, "p.img", 7);
+  auto child_info = slurm_checkpoint(7, 0, 0, (dir / "c.img").string());
+  write_file(dir / "c.img", 100);
+  child_info.parent_id = parent;
+  auto child = cat.begin_checkpoint(child_info);
+  cat.commit_checkpoint(child, {100, 0xbeefULL, 1000, 2000});
+  auto gone = committed(cat, dir, "g.img", 8);
+  auto live = committed(cat, dir, "l.img", 9);
+  cat.record_restore(gone, (dir / "g.img").string(), RestoreOutcome::kSucceeded, "", "n1", 1000);
+  cat.record_restore(live, (dir / "l.img").string(), RestoreOutcome::kSucceeded, "", "n1", 1000);
+  for (auto id : {parent, child, gone}) {
+    retire(cat, id);
+  }
+
+  // Deleted just now: younger than any cutoff in the past.
+  auto none = cat.forget_deleted(now_ns() - kHourNs);
+  EXPECT_EQ(none.checkpoints + none.restores + none.jobs, 0u);
+  auto dry = cat.forget_deleted(now_ns() + kHourNs, true);
+  EXPECT_EQ(dry.checkpoints, 3u);
+  EXPECT_EQ(dry.restores, 1u);
+  EXPECT_TRUE(cat.get(gone));  // a dry run changes nothing
+
+  auto f = cat.forget_deleted(now_ns() + kHourNs);
+  EXPECT_EQ(f.checkpoints, 3u);  // the child first, then the parent it named
+  EXPECT_EQ(f.restores, 1u);
+  EXPECT_EQ(f.jobs, 2u);  // jobs 7 and 8 have nothing left
+  EXPECT_FALSE(cat.get(parent));
+  EXPECT_FALSE(cat.get(child));
+  EXPECT_FALSE(cat.get(gone));
+  ASSERT_TRUE(cat.get(live));
+  EXPECT_EQ(cat.get(live)->state, State::kCommitted);
+  EXPECT_EQ(cat.restores_of(live).size(), 1u);
+  EXPECT_TRUE(cat.job(9));
+  EXPECT_FALSE(cat.job(8));
+}
+
+TEST(CatalogHistory, KeepsADeletedParentOfALiveCheckpoint) {
+  TempDir dir;
+  auto cat = Catalog::open(dir / "c.db");
+  auto parent = committed(cat, dir, "p.img", 7);
+  auto info = slurm_checkpoint(7, 0, 0, (dir / "c.img").string());
+  write_file(dir / "c.img", 100);
+  info.parent_id = parent;
+  auto child = cat.begin_checkpoint(info);
+  cat.commit_checkpoint(child, {100, 0xbeefULL, 1000, 2000});
+  retire(cat, parent);
+  auto f = cat.forget_deleted(now_ns() + kHourNs);
+  EXPECT_EQ(f.checkpoints, 0u);
+  EXPECT_TRUE(cat.get(parent));
+  EXPECT_TRUE(cat.job(7));
+}
+
 TEST(CatalogList, FiltersCombine) {
   TempDir dir;
   auto cat = Catalog::open(dir / "c.db");

@@ -48,6 +48,7 @@ TEST(ConfigParse, EmptyOrCommentOnlyFileMeansDefaults) {
     EXPECT_EQ(c.retention.max_age, 168h);
     EXPECT_EQ(c.retention.user_quota, 0u);
     EXPECT_EQ(c.retention.writing_timeout, 1h);
+    EXPECT_EQ(c.retention.keep_history, 0s);
     EXPECT_EQ(c.slurm.mtbf, 0s);
     EXPECT_EQ(c.log_level, LogLevel::kInfo);
   }
@@ -65,6 +66,7 @@ TEST(ConfigParse, ShippedFileParsesToTheDefaults) {
   EXPECT_EQ(shipped.retention.max_age, defaults.retention.max_age);
   EXPECT_EQ(shipped.retention.user_quota, defaults.retention.user_quota);
   EXPECT_EQ(shipped.retention.writing_timeout, defaults.retention.writing_timeout);
+  EXPECT_EQ(shipped.retention.keep_history, defaults.retention.keep_history);
   EXPECT_EQ(shipped.slurm.mtbf, defaults.slurm.mtbf);
   EXPECT_EQ(shipped.log_level, defaults.log_level);
 }
@@ -83,6 +85,7 @@ retention:
   max_age: none
   user_quota: 10GiB
   writing_timeout: 2h30m
+  keep_history: 90d
 slurm:
   mtbf: 1d
 log_level: debug
@@ -97,6 +100,7 @@ log_level: debug
   EXPECT_EQ(c.retention.max_age, 0s);
   EXPECT_EQ(c.retention.user_quota, 10ULL << 30);
   EXPECT_EQ(c.retention.writing_timeout, 150min);
+  EXPECT_EQ(c.retention.keep_history, 90 * 24h);
   EXPECT_EQ(c.slurm.mtbf, 24h);
   EXPECT_EQ(c.log_level, LogLevel::kDebug);
 
@@ -110,8 +114,9 @@ TEST(ConfigErrors, UnknownKeysNameTheLineAndSuggest) {
                "did you mean retention.keep_last?");
   expect_error("catalog: /x\n", "catalog", 1, "unknown key");
   auto e = parse_error("retention:\n  foo: 1\n");
-  EXPECT_NE(std::string(e.what()).find("keep_last, max_age, user_quota, writing_timeout"),
-            std::string::npos)
+  EXPECT_NE(
+      std::string(e.what()).find("keep_last, max_age, user_quota, writing_timeout, keep_history"),
+      std::string::npos)
       << e.what();
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The catalog with real checkpoints: three `kcr checkpoint` runs of a live
 # process are listed, `verify --all` passes, a flipped byte in one image makes
-# `verify` mark it CORRUPT and `latest` skip it; a restore is recorded.
+# `verify` mark it CORRUPT and `latest` skip it; a restore is recorded; prune
+# removes the corrupt image and, past retention.keep_history, forgets its row.
 set -uo pipefail
 : "${KCR:=kcr}" "${KCR_PROGS:?}"
 W=$(mktemp -d /tmp/kcr-catalog.XXXXXX)
@@ -51,6 +52,22 @@ $KCR restart --rollback-files "$W/ckpt2.kcr" >/dev/null 2>&1 && pass "restored c
 show=$($KCR catalog show "$(grep -oE '"id": ?[0-9]+' <<<"$latest" | head -n1 | grep -oE '[0-9]+$')" --format json 2>&1)
 grep -q '"restores"' <<<"$show" && grep -q "started\|succeeded\|restored" <<<"$show" &&
 	pass "restore row recorded" || fail "no restore row: $show"
+
+# Prune cleans the corrupt image: its file goes, its row stays as DELETED
+# history until keep_history has passed, when a later prune forgets it.
+$KCR catalog prune --active-jobs 1 >/dev/null || fail "prune failed"
+[[ ! -e $W/ckpt3.kcr && -e $W/ckpt2.kcr ]] && pass "prune removed only the corrupt image" ||
+	fail "prune: $(ls "$W")"
+list=$($KCR catalog list --format json --state all)
+[[ $(json_count state DELETED "$list") -eq 1 ]] && pass "its row is kept as DELETED" || fail "after prune: $list"
+printf 'retention:\n  keep_history: 1s\n' >>"$KCR_CONFIG"
+sleep 1.2
+out=$($KCR catalog prune --active-jobs 1)
+grep -q "forgot 1 checkpoint rows" <<<"$out" && pass "prune reports: $(grep forgot <<<"$out")" ||
+	fail "prune did not forget the old DELETED row: $out"
+list=$($KCR catalog list --format json --state all)
+[[ $(json_count state DELETED "$list") -eq 0 && $(json_count state VERIFIED "$list") -eq 2 ]] &&
+	pass "the DELETED row is gone, the two good ones stay" || fail "after forgetting: $list"
 
 rm -rf "$W"
 echo "catalog tests: $failures failed"

@@ -89,6 +89,13 @@ struct PruneResult {
   std::uint64_t bytes_freed = 0;
 };
 
+// What forget_deleted() removed (or, in a dry run, would at most remove).
+struct ForgetResult {
+  std::uint64_t checkpoints = 0;
+  std::uint64_t restores = 0;
+  std::uint64_t jobs = 0;
+};
+
 class Catalog {
  public:
   // Opens (and with read_only false, creates and migrates) the catalog at
@@ -150,6 +157,12 @@ class Catalog {
   // image files are unlinked, then the rows become DELETED. A crash in
   // between leaves EXPIRED/FAILED rows that the next prune finishes.
   PruneResult apply_prune(const PrunePlan& plan);
+  // History: removes the rows of checkpoints DELETED before `before_ns`
+  // (retention.keep_history) with their restore records, restore records of
+  // uncatalogued images as old, and jobs rows left with no checkpoint and
+  // not seen since. A row some other row names as parent stays until that
+  // one goes. With dry_run, only counts (an upper bound) and changes nothing.
+  ForgetResult forget_deleted(std::int64_t before_ns, bool dry_run = false);
 
   struct Impl;
 

@@ -47,6 +47,7 @@ struct RetentionConfig {
   std::chrono::seconds max_age{std::chrono::hours(24 * 7)};     // 0: no limit
   std::uint64_t user_quota = 0;                                 // bytes; 0: no limit
   std::chrono::seconds writing_timeout{std::chrono::hours(1)};  // abandoned WRITING rows
+  std::chrono::seconds keep_history{0};  // rows of DELETED checkpoints; 0: forever
 };
 
 struct SlurmConfig {
