@@ -7,8 +7,9 @@
  *    space (no ptrace, no library inside it, nothing it can observe), where
  *    it captures its CPU, signal and file state and then parks.
  * 2. A kernel thread ("kcr-write/PID") writes the image while it is parked.
- * 3. The target resumes, is killed (KCR_CKPT_KILL, once the image is synced)
- *    or is left stopped (KCR_CKPT_STOP).
+ * 3. The target resumes, or is left stopped (KCR_CKPT_STOP): libkcr kills a
+ *    stopped target only once its image is published, so a checkpoint that
+ *    fails late never costs the process.
  * A self-checkpoint captures in the ioctl itself; the caller is the target.
  */
 #include <linux/module.h>
@@ -41,7 +42,6 @@ enum kcr_req_state {
 	KCR_REQ_FREEZING,
 	KCR_REQ_PARKED,
 	KCR_REQ_RESUME, /* states from here on release the parked target */
-	KCR_REQ_KILL,
 	KCR_REQ_ABORTED,
 };
 
@@ -115,7 +115,7 @@ static void kcr_park(struct callback_head *work)
 		req->capture_err = kcr_capture_current(req);
 		atomic_set(&req->state, KCR_REQ_PARKED);
 		complete(&req->parked);
-		/* Killable, so SIGKILL (and KCR_CKPT_KILL) always gets through. */
+		/* Killable, so SIGKILL always gets through. */
 		wait_event_killable(req->resume_wq, atomic_read(&req->state) >= KCR_REQ_RESUME);
 	} else {
 		req->capture_err = -ESRCH;
@@ -347,27 +347,18 @@ static int kcr_freeze(struct kcr_ckpt_req *req)
 	return 0;
 }
 
-/* What happens to a target once its image is safe; it runs on after a failure. */
-enum kcr_after {
-	KCR_AFTER_RUN,
-	KCR_AFTER_KILL,
-	KCR_AFTER_STOP,
-};
-
-static void kcr_release_target(struct kcr_ckpt_req *req, enum kcr_after after)
+static void kcr_release_target(struct kcr_ckpt_req *req, bool stop)
 {
 	if (req->self)
 		return;
-	if (after == KCR_AFTER_KILL)
-		send_sig(SIGKILL, req->task, 1);
 	/*
 	 * Queued while the target is parked, after its signals were captured:
 	 * not part of the image, and taken on its way out of kcr_park(), before
 	 * it returns to user space. A SIGCONT resumes it as from any SIGSTOP.
 	 */
-	if (after == KCR_AFTER_STOP)
+	if (stop)
 		send_sig(SIGSTOP, req->task, 1);
-	atomic_set(&req->state, after == KCR_AFTER_KILL ? KCR_REQ_KILL : KCR_REQ_RESUME);
+	atomic_set(&req->state, KCR_REQ_RESUME);
 	wake_up_all(&req->resume_wq);
 	/* Return only once the target has left kcr's code. */
 	wait_for_completion(&req->left);
@@ -410,7 +401,6 @@ static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struc
 	struct file *out;
 	const struct cred *tc;
 	bool self = same_thread_group(t, current);
-	enum kcr_after after = KCR_AFTER_RUN;
 	u64 t0;
 	int err;
 
@@ -422,16 +412,10 @@ static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struc
 	err = kcr_target_check(t, (struct kcr_reason *)a->reason);
 	if (err)
 		return err;
-	if (self != !!(a->flags & KCR_CKPT_SELF) ||
-	    (self && (a->flags & (KCR_CKPT_KILL | KCR_CKPT_STOP)))) {
+	if (self != !!(a->flags & KCR_CKPT_SELF) || (self && (a->flags & KCR_CKPT_STOP))) {
 		kcr_set_reason((struct kcr_reason *)a->reason,
 			       self ? "a process checkpoints itself with kcr_checkpoint_self()" :
 				      "KCR_CKPT_SELF given for another process");
-		return -EINVAL;
-	}
-	if ((a->flags & KCR_CKPT_KILL) && (a->flags & KCR_CKPT_STOP)) {
-		kcr_set_reason((struct kcr_reason *)a->reason,
-			       "a checkpoint may kill or stop its target, not both");
 		return -EINVAL;
 	}
 	out = kcr_output_get(a->out_fd, (struct kcr_reason *)a->reason);
@@ -458,17 +442,7 @@ static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struc
 		err = kcr_files_check(req->files, &req->why);
 	if (!err)
 		err = kcr_run_writer(req);
-	/* A target about to be killed must not outlive its image only in the page cache. */
-	if (!err && (a->flags & KCR_CKPT_KILL)) {
-		err = vfs_fsync(req->out, 0);
-		if (err)
-			kcr_set_reason(&req->why, "syncing the image failed (error %d)", err);
-	}
-	if (!err && (a->flags & KCR_CKPT_KILL))
-		after = KCR_AFTER_KILL;
-	else if (!err && (a->flags & KCR_CKPT_STOP))
-		after = KCR_AFTER_STOP;
-	kcr_release_target(req, after);
+	kcr_release_target(req, !err && (a->flags & KCR_CKPT_STOP));
 	a->freeze_ns = req->freeze_ns;
 	a->write_ns = req->write_ns;
 	a->image_bytes = req->image_bytes;

@@ -45,11 +45,11 @@ struct kcr_version {
 };
 
 /* kcr_checkpoint_args.flags */
-#define KCR_CKPT_KILL (1U << 0) /* SIGKILL the target once the image is written and synced */
+/* (1U << 0) was KCR_CKPT_KILL until ABI 3; libkcr kills after publishing instead. */
 #define KCR_CKPT_SELF (1U << 1) /* pid is the caller: checkpoint self, see kcr_checkpoint_self() */
 /* Leave the target stopped, as by SIGSTOP, before it runs another instruction. */
 #define KCR_CKPT_STOP (1U << 2)
-#define KCR_CKPT_FLAGS_ALL (KCR_CKPT_KILL | KCR_CKPT_SELF | KCR_CKPT_STOP)
+#define KCR_CKPT_FLAGS_ALL (KCR_CKPT_SELF | KCR_CKPT_STOP)
 
 /* Value the restored caller of a self-checkpoint sees as the ioctl's result. */
 #define KCR_SELF_RESTARTED 1
@@ -200,7 +200,7 @@ struct kcr_mm {
 };
 
 /* kcr_mm.flags */
-#define KCR_MM_THP_DISABLED (1u << 0) /* prctl(PR_SET_THP_DISABLE) was in effect */
+#define KCR_MM_THP_DISABLED (1U << 0) /* prctl(PR_SET_THP_DISABLE) was in effect */
 #define KCR_MM_FLAGS_ALL KCR_MM_THP_DISABLED
 
 /* kcr_vma.kind */

@@ -146,25 +146,23 @@ Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& o
                   CheckpointResult* result) {
   if (options.kill && options.stop)
     return Status::Error(EINVAL, "a checkpoint may kill or stop the process, not both");
+  // Killing is stopping first: the process is killed only once its image is
+  // published, so a checkpoint that fails late never costs it.
+  const bool stop = options.kill || options.stop;
   Written w;
   int ret = 0;
-  uint32_t flags = (options.kill ? KCR_CKPT_KILL : 0) | (options.stop ? KCR_CKPT_STOP : 0);
-  KCR_RETURN_IF_ERROR(RunCheckpointIoctl(pid, flags, path, options, &w, &ret));
+  KCR_RETURN_IF_ERROR(RunCheckpointIoctl(pid, stop ? KCR_CKPT_STOP : 0, path, options, &w, &ret));
   if (ret != 0) {
     int e = errno;
     ::unlink(w.tmp_path.c_str());
     return IoctlError(e, w.args, pid);
   }
-  // The module has killed or stopped the process by now. If the image cannot
-  // be published, a stopped process runs on as if never checkpointed; a
-  // killed one's complete, synced image is kept where it is.
+  // The image could not be published: no checkpoint, and the process runs on
+  // (a program that handles SIGCONT sees one; its parent may see it stop and
+  // continue).
   auto abandon = [&](Status st) {
-    if (options.kill) {
-      return Status::Errorf(-st.code(), "{}; the process is gone, its complete image is kept as {}",
-                            st.message(), w.tmp_path);
-    }
     ::unlink(w.tmp_path.c_str());
-    if (options.stop)
+    if (stop)
       ::kill(pid, SIGCONT);
     return st;
   };
@@ -178,6 +176,8 @@ Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& o
     st = Publish(w.fd.get(), w.tmp_path, path);
   if (!st.ok())
     return abandon(st);
+  if (options.kill && ::kill(pid, SIGKILL) != 0 && errno != ESRCH)
+    return SysError("image {} is complete, but killing process {} failed", path, pid);
   FillFromModule(w.args, &r);
   r.sync_ns = NowNs() - t0;
   if (result)

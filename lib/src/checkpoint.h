@@ -12,9 +12,10 @@
 namespace kcr {
 
 struct CheckpointOptions {
-  bool kill = false;  // SIGKILL the process once its image is written and synced
-  // Leave it stopped, as by SIGSTOP, before it runs another instruction; a
-  // failed checkpoint leaves it running. Not with kill.
+  // Leave the process stopped, as by SIGSTOP, before it runs another
+  // instruction (kill: and SIGKILL it once the image is published). A failed
+  // checkpoint leaves it running. Not both.
+  bool kill = false;
   bool stop = false;
   // Called about every 200 ms from a helper thread while the module writes.
   std::function<void(uint64_t done, uint64_t total)> progress;

@@ -232,6 +232,26 @@ Status ReexecForPlacement() {
   ReexecSelf();
 }
 
+// Memory is filled with transparent huge pages off (see prefill.h), so no
+// mapping of the restored program registers its mm with khugepaged, which
+// only scans registered ones: its memory would stay in small pages for good.
+// Asking for huge pages on a mapping that already has a page registers the
+// mm for its whole life (khugepaged_enter_vma() wants the anon_vma the first
+// page creates); the mapping itself is dropped at once.
+void RegisterWithKhugepaged() {
+  constexpr size_t kLen = 4u << 20;
+  void* p = ::mmap(nullptr, kLen, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED)
+    return;
+  ::madvise(p, kLen, MADV_NOHUGEPAGE);  // the first page: a small one
+  *static_cast<volatile char*>(p) = 1;
+  // Works whether THP is "always" or "madvise"; with "never" nothing
+  // registers, as it should.
+  ::madvise(p, kLen, MADV_HUGEPAGE);
+  ::munmap(p, kLen);
+}
+
 }  // namespace
 
 Status CheckRestartable(const Image& image, const RestartOptions& options) {
@@ -290,6 +310,7 @@ Status Restart(const std::string& path, const RestartOptions& options) {
   // caller changes; a bad chunk leaves nothing behind.
   std::unique_ptr<Prefill> prefill;
   if (checked.ok()) {
+    RegisterWithKhugepaged();
     Prefill::Options p;
     p.verify = !options.skip_verify;
     p.fill = options.prefill;
