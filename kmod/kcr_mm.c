@@ -868,6 +868,7 @@ int kcr_mm_restore(struct kcr_image *img, struct kcr_reason *why)
 	 * Fill with small pages: init_on_alloc (Debian's default) clears a
 	 * huge page once when allocated and again when faulted in, so filling
 	 * huge pages costs twice. The image's own setting is set at the end.
+	 * An atomic bit: the restorer is single-threaded, so no prctl races it.
 	 */
 	set_bit(MMF_DISABLE_THP, &current->mm->flags);
 	for (i = 0; i < plan->nr; i++) {

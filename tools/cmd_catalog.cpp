@@ -324,8 +324,9 @@ struct VerifyOptions : Common {
 };
 
 // Checks one row's image against the row: its checksums, size and identity.
-std::string image_problem(const cat::CheckpointRow& row) {
+std::string image_problem(const cat::CheckpointRow& row, bool* unsupported) {
   ImageCheck c = verify_image(row.info.image_path);
+  *unsupported = c.unsupported;
   if (!c.ok()) {
     return c.problem;
   }
@@ -389,8 +390,13 @@ void run_verify(const VerifyOptions& o) {
       bad += writing ? 0 : 1;
       continue;
     }
-    std::string problem = image_problem(row);
-    if (problem.empty()) {
+    bool unsupported = false;
+    std::string problem = image_problem(row, &unsupported);
+    if (unsupported) {
+      ++bad;
+      std::printf("%s  UNSUPPORTED  %s: %s (left %s)\n", id.c_str(), row.info.image_path.c_str(),
+                  problem.c_str(), std::string(cat::to_string(row.state)).c_str());
+    } else if (problem.empty()) {
       ++good;
       std::printf("%s  OK  %s\n", id.c_str(), row.info.image_path.c_str());
       if (record) {
@@ -617,7 +623,7 @@ void run_rebuild(const RebuildOptions& o) {
     catalog.emplace(cat::Catalog::open(path));
   }
   const std::string node = node_name();
-  int found = 0, known = 0, added = 0, corrupt = 0;
+  int found = 0, known = 0, added = 0, corrupt = 0, skipped = 0;
   std::vector<cat::CheckpointRow> rows;
   auto it = std::filesystem::recursive_directory_iterator(
       o.dir, std::filesystem::directory_options::skip_permission_denied, ec);
@@ -638,6 +644,12 @@ void run_rebuild(const RebuildOptions& o) {
     ImageCheck check = head;
     if (!o.quick && head.ok()) {
       check = verify_image(image);
+    }
+    if (check.unsupported) {
+      // A newer kcr's image: recording it as CORRUPT would let prune delete it.
+      ++skipped;
+      std::printf("skipping %s: %s\n", image.c_str(), check.problem.c_str());
+      continue;
     }
     cat::CheckpointInfo info;
     PathFields where = matcher.match(image).value_or(PathFields{});
@@ -688,8 +700,10 @@ void run_rebuild(const RebuildOptions& o) {
   if (!rows.empty()) {
     print(cat::render_checkpoints(rows, format_of(o)));
   }
-  std::printf("%d images found in %s: %d %s, %d already in the catalog, %d of them corrupt\n",
-              found, o.dir.c_str(), added, o.dry_run ? "would be added" : "added", known, corrupt);
+  std::printf(
+      "%d images found in %s: %d %s, %d already in the catalog, %d of them corrupt, %d skipped "
+      "(written by a newer kcr)\n",
+      found, o.dir.c_str(), added, o.dry_run ? "would be added" : "added", known, corrupt, skipped);
 }
 
 }  // namespace

@@ -70,6 +70,12 @@ int RunCheckpoint(const CheckpointArgs& a) {
       fmt::print(stderr, "kcr checkpoint: give either PID -o FILE or --job JOB[.STEP]\n");
       return 1;
     }
+    if (a.kill || a.stop) {
+      fmt::print(stderr,
+                 "kcr checkpoint: --kill and --stop are for one process; a job's tasks keep "
+                 "running after --job (to stop them, use scontrol suspend or requeue)\n");
+      return 1;
+    }
     return RunJobCheckpoint(a);
   }
   if (a.pid <= 0 || a.output.empty()) {

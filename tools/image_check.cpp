@@ -1,5 +1,6 @@
 #include "image_check.h"
 
+#include <cerrno>
 #include <cstring>
 #include <memory>
 
@@ -14,6 +15,7 @@ ImageCheck read_image_header(const std::string& path) {
   c.header_ok = h.header_ok;
   if (!h.status.ok())
     c.problem = h.status.message();
+  c.unsupported = h.status.code() == -EPROTONOSUPPORT;
   return c;
 }
 
@@ -27,6 +29,7 @@ ImageCheck verify_image(const std::string& path) {
     st = image->VerifyPages();
   if (!st.ok())
     c.problem = st.message();
+  c.unsupported = st.code() == -EPROTONOSUPPORT;
   return c;
 }
 

@@ -15,6 +15,9 @@ struct ImageCheck {
   kcr_image_header header{};  // meaningful when header_ok
   std::uint64_t file_bytes = 0;
   std::string problem;  // what is wrong, naming the offset; empty when all holds
+  // Written by a newer kcr (format version, flags): not checkable here, but
+  // not damaged either, so never to be marked CORRUPT.
+  bool unsupported = false;
 
   bool ok() const { return header_ok && problem.empty(); }
 };

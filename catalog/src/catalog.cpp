@@ -903,7 +903,11 @@ ForgetResult Catalog::forget_deleted(std::int64_t before_ns, bool dry_run) {
         count(fmt::format("SELECT count(*) FROM restores WHERE {} OR checkpoint_id IN (SELECT id "
                           "FROM checkpoints WHERE state = 'DELETED' AND state_changed_ns < ?1)",
                           kOldOrphanRestores));
-    result.jobs = count(fmt::format("SELECT count(*) FROM jobs WHERE {}", kOldEmptyJobs));
+    // Jobs that would be left with no checkpoint once those rows are gone.
+    result.jobs = count(
+        "SELECT count(*) FROM jobs WHERE last_seen_ns < ?1 AND NOT EXISTS (SELECT 1 FROM "
+        "checkpoints WHERE checkpoints.job_id = jobs.job_id AND NOT (state = 'DELETED' AND "
+        "state_changed_ns < ?1))");
     return result;
   }
   impl_->require_writable("forget deleted checkpoints");

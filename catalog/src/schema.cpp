@@ -96,7 +96,14 @@ CREATE INDEX checkpoints_by_created ON checkpoints(created_ns);
 CREATE INDEX checkpoints_not_deleted ON checkpoints(state) WHERE state <> 'DELETED';
 )sql";
 
-constexpr const char* kMigrations[] = {kVersion1, kVersion2};
+// Version 3: parents are looked up by child (prune keeps a kept row's parent,
+// history forgetting keeps a live row's): without an index each lookup, and
+// SQLite's foreign-key check on every deleted row, scans the whole table.
+constexpr const char* kVersion3 = R"sql(
+CREATE INDEX checkpoints_by_parent ON checkpoints(parent_id);
+)sql";
+
+constexpr const char* kMigrations[] = {kVersion1, kVersion2, kVersion3};
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
 std::int64_t pragma_int(sql::Db& db, const char* pragma) {

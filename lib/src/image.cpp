@@ -227,8 +227,14 @@ Status Image::ParseSection(const kcr_section& s, std::span<const uint8_t> data, 
     case KCR_SEC_MM:
       if (!Take(&rest, &mm_) || !rest.empty())
         return Malformed("mm section size", offset);
-      if (mm_.flags & ~KCR_MM_FLAGS_ALL)
-        return Malformed("mm flags", offset);
+      if (mm_.flags & ~KCR_MM_FLAGS_ALL) {
+        // Not damage: a newer kcr's image. Unsupported, never "corrupt",
+        // which would let prune delete it.
+        return Status::Errorf(EPROTONOSUPPORT,
+                              "image uses memory flags {:#x} this kcr does not know; use the kcr "
+                              "that wrote it",
+                              mm_.flags & ~KCR_MM_FLAGS_ALL);
+      }
       return Status::Ok();
     case KCR_SEC_VMAS:
       for (uint32_t i = 0; i < s.count; i++) {

@@ -127,9 +127,9 @@ class VdsoReservation {
     uint64_t len = m.vdso_end - m.vvar_start;
     void* got =
         ::mmap(want, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-    if (got == MAP_FAILED && errno != EEXIST) {
+    if (got == MAP_FAILED && (errno == EPERM || errno == EACCES)) {
       // Not a collision with our own mappings (which a re-exec would move)
-      // but an address no process may map here, e.g. below mmap_min_addr.
+      // but an address this caller may not map: below vm.mmap_min_addr.
       int e = errno;
       return Status::Errorf(e,
                             "the image places the vdso at {:#x}, where this system allows no "
@@ -137,6 +137,8 @@ class VdsoReservation {
                             "vm.mmap_min_addr is lower",
                             m.vvar_start, std::strerror(e));
     }
+    if (got == MAP_FAILED && errno != EEXIST)
+      return SysError("reserving the image's vdso address {:#x}", m.vvar_start);
     if (got != want) {
       if (got != MAP_FAILED)
         ::munmap(got, len);

@@ -617,6 +617,7 @@ TEST(CatalogHistory, ForgetsOldDeletedRowsWithTheirRestoresAndEmptyJobs) {
   auto dry = cat.forget_deleted(now_ns() + kHourNs, true);
   EXPECT_EQ(dry.checkpoints, 3u);
   EXPECT_EQ(dry.restores, 1u);
+  EXPECT_EQ(dry.jobs, 2u);
   EXPECT_TRUE(cat.get(gone));  // a dry run changes nothing
 
   auto f = cat.forget_deleted(now_ns() + kHourNs);

@@ -56,6 +56,29 @@ TEST(CatalogImageCheck, DamagedPagesAreFoundByAddress) {
   EXPECT_NE(c.problem.find("fails its checksum"), std::string::npos) << c.problem;
 }
 
+// A newer kcr's image is not damaged: verify and rebuild must not make it
+// CORRUPT (prune would delete it), only unsupported.
+TEST(CatalogImageCheck, NewerImagesAreUnsupportedNotCorrupt) {
+  TempDir dir;
+  auto flags = verify_image(
+      save(dir, ImageBuilder().MmFlags(1u << 7).BuildDefault((dir / "out.txt").string(), 10), "f"));
+  EXPECT_FALSE(flags.ok());
+  EXPECT_TRUE(flags.unsupported) << flags.problem;
+  auto newer = good_image(dir);
+  kcr_image_header h;
+  std::memcpy(&h, newer.data(), sizeof h);
+  h.version = KCR_IMAGE_VERSION + 1;
+  std::memcpy(newer.data(), &h, sizeof h);
+  ImageBuilder::Reseal(&newer);
+  auto v = verify_image(save(dir, newer, "v"));
+  EXPECT_FALSE(v.ok());
+  EXPECT_TRUE(v.unsupported) << v.problem;
+  ImageBuilder builder;
+  auto damaged = builder.BuildDefault((dir / "out.txt").string(), 10);
+  damaged[builder.first_page_offset() + 100] ^= 1;
+  EXPECT_FALSE(verify_image(save(dir, damaged, "d")).unsupported);
+}
+
 TEST(CatalogImageCheck, DamagedMetadataHeaderAndLength) {
   TempDir dir;
   auto base = good_image(dir);

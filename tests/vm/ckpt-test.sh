@@ -96,12 +96,22 @@ continue)
 	compare "restored (after rollback of grown files)"
 	;;
 stop)
+	trap 'kill -KILL "$pid" 2>/dev/null || true' EXIT # never leave a stopped orphan behind
 	checkpoint "$pid" "$work/image" --stop
-	state=$(sed -E 's/.*\) (.).*/\1/' "/proc/$pid/stat")
+	for _ in $(seq 50); do
+		state=$(sed -E 's/.*\) (.).*/\1/' "/proc/$pid/stat")
+		[[ $state == T ]] && break
+		sleep 0.02
+	done
 	[[ $state == T ]] || fail "checkpointed process is not stopped (state $state)"
-	lines=$(wc -l <"$work/run/out")
+	# Not one instruction after the capture: the output is exactly as long
+	# as the image says it was.
+	saved=$($KCR inspect --json "$work/image" | python3 -c '
+import json, sys
+print(next(f["size"] for f in json.load(sys.stdin)["fds"] if f.get("path", "").endswith("/run/out")))')
 	sleep 1
-	[[ $(wc -l <"$work/run/out") -eq $lines ]] || fail "the stopped process kept writing"
+	[[ $(stat -c %s "$work/run/out") -eq $saved ]] ||
+		fail "the process ran on after its checkpoint: output is $(stat -c %s "$work/run/out") bytes, the image says $saved"
 	kill -CONT "$pid"
 	wait "$pid" || fail "original failed after SIGCONT (rc $?)"
 	compare "stopped, then continued"

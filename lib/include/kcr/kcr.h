@@ -47,9 +47,12 @@ int kcr_module_query(kcr_module_info* info, kcr_error* err);
 
 typedef void (*kcr_progress_fn)(uint64_t done_bytes, uint64_t total_bytes, void* arg);
 
+/* Zero-initialise (= {0}) and set what you need: fields are added over time. */
 typedef struct kcr_checkpoint_options {
   int kill;                 /* non-zero: SIGKILL the target once the image is safe */
-  int stop;                 /* non-zero: leave it stopped (SIGSTOP) instead; not with kill */
+  int stop;                 /* non-zero: leave it stopped (SIGSTOP) instead; not with kill.
+                               kill also stops it first, and kills it only once the image is
+                               published: a failed checkpoint leaves the process running */
   kcr_progress_fn progress; /* optional; called from a helper thread while writing */
   void* progress_arg;
 } kcr_checkpoint_options;

@@ -37,7 +37,7 @@
 namespace kcr::catalog {
 
 // The schema version this library writes; open() migrates older files.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct OpenOptions {
   // Read-only never creates, migrates or writes; it is what a user who does
