@@ -504,9 +504,7 @@ void run_prune(const PruneOptions& o) {
         "{} {}{} checkpoint rows deleted more than keep_history {} ago, {} restore records and "
         "{} job rows",
         o.dry_run ? "would forget" : "forgot", o.dry_run ? "up to " : "", f.checkpoints,
-        keep.count() % 86400 == 0 ? fmt::format("{}d", keep.count() / 86400)
-                                  : fmt::format("{}s", keep.count()),
-        f.restores, f.jobs));
+        cat::short_duration(keep), f.restores, f.jobs));
   };
   if (o.dry_run) {
     forget(&plan.notes);

@@ -228,6 +228,20 @@ std::optional<Format> parse_format(std::string_view text) {
   return std::nullopt;
 }
 
+std::string short_duration(std::chrono::seconds d) {
+  const auto s = d.count();
+  if (s != 0 && s % 86400 == 0) {
+    return fmt::format("{}d", s / 86400);
+  }
+  if (s != 0 && s % 3600 == 0) {
+    return fmt::format("{}h", s / 3600);
+  }
+  if (s != 0 && s % 60 == 0) {
+    return fmt::format("{}m", s / 60);
+  }
+  return fmt::format("{}s", s);
+}
+
 std::string human_bytes(std::uint64_t bytes) {
   static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   if (bytes < 1024) {

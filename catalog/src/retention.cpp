@@ -14,21 +14,6 @@ namespace kcr::catalog {
 
 namespace {
 
-// "7d", "90m", "45s": the largest unit that divides the duration exactly.
-std::string short_duration(std::chrono::seconds d) {
-  const auto s = d.count();
-  if (s != 0 && s % 86400 == 0) {
-    return fmt::format("{}d", s / 86400);
-  }
-  if (s != 0 && s % 3600 == 0) {
-    return fmt::format("{}h", s / 3600);
-  }
-  if (s != 0 && s % 60 == 0) {
-    return fmt::format("{}m", s / 60);
-  }
-  return fmt::format("{}s", s);
-}
-
 // A series is what keep_last counts: the checkpoints one restart chooses among.
 using SeriesKey = std::tuple<bool, std::uint32_t, std::uint32_t, std::uint32_t, std::uint32_t,
                              std::string, std::int32_t>;

@@ -79,11 +79,13 @@ Error expect_error(F&& f) {
 // A committed checkpoint with a real image file of `bytes` bytes.
 std::int64_t committed(Catalog& cat, const TempDir& dir, const std::string& name,
                        std::uint32_t job = 7, std::uint32_t task = 0, std::uint64_t bytes = 100,
-                       std::optional<std::int64_t> created = std::nullopt) {
+                       std::optional<std::int64_t> created = std::nullopt,
+                       std::optional<std::int64_t> parent = std::nullopt) {
   auto path = dir / name;
   write_file(path, bytes);
   auto info = slurm_checkpoint(job, 0, task, path.string());
   info.created_ns = created;
+  info.parent_id = parent;
   auto id = cat.begin_checkpoint(info);
   cat.commit_checkpoint(id, {bytes, 0xfeedULL, 1000, 2000});
   return id;
@@ -598,11 +600,7 @@ TEST(CatalogHistory, ForgetsOldDeletedRowsWithTheirRestoresAndEmptyJobs) {
   TempDir dir;
   auto cat = Catalog::open(dir / "c.db");
   auto parent = committed(cat, dir, "p.img", 7);
-  auto child_info = slurm_checkpoint(7, 0, 0, (dir / "c.img").string());
-  write_file(dir / "c.img", 100);
-  child_info.parent_id = parent;
-  auto child = cat.begin_checkpoint(child_info);
-  cat.commit_checkpoint(child, {100, 0xbeefULL, 1000, 2000});
+  auto child = committed(cat, dir, "c.img", 7, 0, 100, std::nullopt, parent);
   auto gone = committed(cat, dir, "g.img", 8);
   auto live = committed(cat, dir, "l.img", 9);
   cat.record_restore(gone, (dir / "g.img").string(), RestoreOutcome::kSucceeded, "", "n1", 1000);
@@ -638,11 +636,7 @@ TEST(CatalogHistory, KeepsADeletedParentOfALiveCheckpoint) {
   TempDir dir;
   auto cat = Catalog::open(dir / "c.db");
   auto parent = committed(cat, dir, "p.img", 7);
-  auto info = slurm_checkpoint(7, 0, 0, (dir / "c.img").string());
-  write_file(dir / "c.img", 100);
-  info.parent_id = parent;
-  auto child = cat.begin_checkpoint(info);
-  cat.commit_checkpoint(child, {100, 0xbeefULL, 1000, 2000});
+  committed(cat, dir, "c.img", 7, 0, 100, std::nullopt, parent);  // live, names the parent
   retire(cat, parent);
   auto f = cat.forget_deleted(now_ns() + kHourNs);
   EXPECT_EQ(f.checkpoints, 0u);
