@@ -35,6 +35,15 @@ dump_logs() {
 	for j in $(seq 1 8); do rows "$j"; done
 	echo "---- squeue"
 	squeue -a -o '%.5i %.9P %.8T %.10r %.6M' 2>/dev/null || true
+	# What a rollback or a restore would have used: each image's files, and
+	# how big the job's files are now.
+	echo "---- files: the work directory, and each image's fds"
+	ls -l "$W" 2>/dev/null || true
+	local img
+	for img in $(find "$D/images" -name '*.kcr' 2>/dev/null | sort); do
+		echo "$img:"
+		"$KCR" inspect --json "$img" 2>&1 | tr -d '\n' | grep -o '"fds": *\[[^]]*\]' | sed 's/^/    /' || true
+	done
 }
 finish() {
 	local rc=$?
@@ -113,15 +122,16 @@ golden() { # golden NAME
 	"$PROGRESS" "$W/$1.golden.log" "$STEPS" 0 >"$W/$1.golden.out"
 }
 
-# check_resumed NAME: output identical to the uninterrupted run, and the
-# progress log shows one start and every step exactly once, in order.
+# check_resumed NAME [OUTPUT]: output (default $W/NAME.out) identical to the
+# uninterrupted run, and the progress log shows one start and every step
+# exactly once, in order.
 check_resumed() {
-	local name=$1
-	if ! cmp -s "$W/$name.golden.out" "$W/$name.out"; then
-		diff "$W/$name.golden.out" "$W/$name.out" | head -n 10 || true
+	local name=$1 out=${2:-$W/$1.out}
+	if ! cmp -s "$W/$name.golden.out" "$out"; then
+		diff "$W/$name.golden.out" "$out" | head -n 10 || true
 		fail "$name: job output differs from the uninterrupted run"
 	fi
-	say "ok: job output is byte-identical to the uninterrupted run ($(wc -l <"$W/$name.out") lines)"
+	say "ok: job output is byte-identical to the uninterrupted run ($(wc -l <"$out") lines)"
 	local starts
 	starts=$(grep -c '^start$' "$W/$name.log" || true)
 	[ "$starts" = 1 ] || fail "$name: the program started $starts times (it was recomputed, not resumed)"

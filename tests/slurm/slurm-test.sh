@@ -105,19 +105,26 @@ scenario_timelimit() {
 	rows "$job" | sed 's/^/    /'
 }
 
-# (d) an srun step, --checkpoint=auto. The step writes its own output file
-# (srun --output, appended): output that went through srun's pipes cannot be
-# rolled back to a checkpoint (docs/slurm.md, "srun steps").
+# (d) an srun step, --checkpoint=auto. The step's task writes its own output
+# file: a per-task name (%t), which slurmstepd opens for the task. A plain
+# name is written by srun through pipes, which cannot be rolled back to a
+# checkpoint (docs/slurm.md, "srun steps").
 scenario_srun_step() {
 	local name=srunstep
 	golden $name
-	write_job srun srun --output="$W/$name.out" --error="$W/$name.err" --open-mode=append \
+	write_job srun srun --output="$W/$name.%t.out" --error="$W/$name.%t.err" --open-mode=append \
 		"$PROGRESS" "$W/$name.log" "$STEPS"
 	local job
 	job=$(submit srun -p low -c 2 --checkpoint=auto --open-mode=append)
-	say "submitted job $job: batch script runs 'srun --output=$name.out progress', --checkpoint=auto"
+	say "submitted job $job: batch script runs 'srun --output=$name.%t.out progress', --checkpoint=auto"
 	wait_for 60 "job $job running" job_state_is "$job" RUNNING
 	wait_for 90 "a periodic checkpoint of step 0" has_row "$job" step=0 trigger=periodic state=VERIFIED
+	# The task's stdout is the file itself, so a restore can roll it back.
+	local first
+	first=$(row_field "$(rows "$job" | grep step=0 | grep state=VERIFIED | head -n 1)" image)
+	"$KCR" inspect --json "$first" | tr -d '\n' | grep -q '"fd": *1, *"kind": *"file", *"path": *"'"$W/$name.0.out"'"' ||
+		fail "fd 1 of step 0's task is not its output file: $("$KCR" inspect "$first" | grep ' fd ')"
+	say "ok: fd 1 of step 0's task is $name.0.out, which a restore rolls back"
 	kcr_log "$job" | grep -q 'checkpoint=auto: every' || fail "the auto interval was not logged"
 	say "auto interval: $(kcr_log "$job" | grep -o 'checkpoint=auto: every.*' | head -n 1)"
 	local high
@@ -127,7 +134,7 @@ scenario_srun_step() {
 	wait_for 90 "job $job running again" eval "restarts_are $job 1 && job_state_is $job RUNNING"
 	wait_for 60 "step 0 restored" has_row "$job" "restore id=" outcome=succeeded
 	wait_for 180 "job $job completed" job_state_is "$job" COMPLETED
-	check_resumed $name
+	check_resumed $name "$W/$name.0.out"
 	# The batch step is a shell waiting for srun: a process tree, refused with a reason.
 	has_row "$job" step=batch state=FAILED "reason=process tree" ||
 		fail "the batch step (a process tree) has no FAILED row naming why"
