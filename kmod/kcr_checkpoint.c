@@ -7,9 +7,10 @@
  *    space (no ptrace, no library inside it, nothing it can observe), where
  *    it captures its CPU, signal and file state and then parks.
  * 2. A kernel thread ("kcr-write/PID") writes the image while it is parked.
- * 3. The target resumes, or is left stopped (KCR_CKPT_STOP): libkcr kills a
- *    stopped target only once its image is published, so a checkpoint that
- *    fails late never costs the process.
+ * 3. The target resumes, is left stopped (KCR_CKPT_STOP), or stays parked
+ *    until the caller closes the hold descriptor it gets (KCR_CKPT_HOLD):
+ *    libkcr kills a held target only once its image is published, so a
+ *    checkpoint that fails late never costs the process.
  * A self-checkpoint captures in the ioctl itself; the caller is the target.
  */
 #include <linux/module.h>
@@ -34,6 +35,7 @@
 #include <linux/seccomp.h>
 #include <linux/timekeeping.h>
 #include <linux/futex.h>
+#include <linux/anon_inodes.h>
 #include "kcr_internal.h"
 
 #define KCR_PARK_TIMEOUT (10 * HZ)
@@ -106,6 +108,24 @@ static int kcr_capture_current(struct kcr_ckpt_req *req)
 	return kcr_files_capture(req->files, req->out);
 }
 
+/*
+ * Killable, so SIGKILL always gets through, and not counted in the load
+ * average, as a held target may wait here for minutes. (wait_event_state()
+ * would treat a constant KILLABLE|NOLOAD state as uninterruptible.)
+ */
+static void kcr_wait_released(struct kcr_ckpt_req *req)
+{
+	DEFINE_WAIT(wait);
+
+	for (;;) {
+		prepare_to_wait(&req->resume_wq, &wait, TASK_KILLABLE | TASK_NOLOAD);
+		if (atomic_read(&req->state) >= KCR_REQ_RESUME || fatal_signal_pending(current))
+			break;
+		schedule();
+	}
+	finish_wait(&req->resume_wq, &wait);
+}
+
 /* task_work callback: runs in the target before it returns to user space. */
 static void kcr_park(struct callback_head *work)
 {
@@ -115,8 +135,7 @@ static void kcr_park(struct callback_head *work)
 		req->capture_err = kcr_capture_current(req);
 		atomic_set(&req->state, KCR_REQ_PARKED);
 		complete(&req->parked);
-		/* Killable, so SIGKILL always gets through. */
-		wait_event_killable(req->resume_wq, atomic_read(&req->state) >= KCR_REQ_RESUME);
+		kcr_wait_released(req);
 	} else {
 		req->capture_err = -ESRCH;
 		complete(&req->parked);
@@ -364,6 +383,34 @@ static void kcr_release_target(struct kcr_ckpt_req *req, bool stop)
 	wait_for_completion(&req->left);
 }
 
+/* The hold descriptor's last close lets the held target run on. */
+static int kcr_hold_release(struct inode *inode, struct file *file)
+{
+	struct kcr_ckpt_req *req = file->private_data;
+
+	kcr_release_target(req, false);
+	kcr_req_put(req);
+	return 0;
+}
+
+static const struct file_operations kcr_hold_fops = {
+	.owner = THIS_MODULE,
+	.release = kcr_hold_release,
+	.llseek = noop_llseek,
+};
+
+/* A file that keeps the parked target parked for as long as it is open. */
+static struct file *kcr_hold_create(struct kcr_ckpt_req *req)
+{
+	struct file *hold;
+
+	kref_get(&req->ref);
+	hold = anon_inode_getfile("[kcr-hold]", &kcr_hold_fops, req, O_RDONLY | O_CLOEXEC);
+	if (IS_ERR(hold))
+		kcr_req_put(req);
+	return hold;
+}
+
 static int kcr_run_writer(struct kcr_ckpt_req *req)
 {
 	struct task_struct *k;
@@ -395,7 +442,9 @@ static struct file *kcr_output_get(int fd, struct kcr_reason *why)
 	return out;
 }
 
-static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struct *t)
+/* With KCR_CKPT_HOLD, *hold receives the hold file of a successful checkpoint. */
+static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struct *t,
+				struct file **hold)
 {
 	struct kcr_ckpt_req *req;
 	struct file *out;
@@ -412,7 +461,8 @@ static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struc
 	err = kcr_target_check(t, (struct kcr_reason *)a->reason);
 	if (err)
 		return err;
-	if (self != !!(a->flags & KCR_CKPT_SELF) || (self && (a->flags & KCR_CKPT_STOP))) {
+	if (self != !!(a->flags & KCR_CKPT_SELF) ||
+	    (self && (a->flags & (KCR_CKPT_STOP | KCR_CKPT_HOLD)))) {
 		kcr_set_reason((struct kcr_reason *)a->reason,
 			       self ? "a process checkpoints itself with kcr_checkpoint_self()" :
 				      "KCR_CKPT_SELF given for another process");
@@ -442,7 +492,16 @@ static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struc
 		err = kcr_files_check(req->files, &req->why);
 	if (!err)
 		err = kcr_run_writer(req);
-	kcr_release_target(req, !err && (a->flags & KCR_CKPT_STOP));
+	if (!err && hold) {
+		*hold = kcr_hold_create(req);
+		if (IS_ERR(*hold)) {
+			err = PTR_ERR(*hold);
+			*hold = NULL;
+			kcr_set_reason(&req->why, "no descriptor to hold the process with");
+		}
+	}
+	if (!hold || !*hold)
+		kcr_release_target(req, !err && (a->flags & KCR_CKPT_STOP));
 	a->freeze_ns = req->freeze_ns;
 	a->write_ns = req->write_ns;
 	a->image_bytes = req->image_bytes;
@@ -462,11 +521,14 @@ long kcr_checkpoint(struct kcr_checkpoint_args __user *uarg)
 {
 	struct kcr_checkpoint_args a;
 	struct task_struct *t;
+	struct file *hold = NULL;
+	int hold_fd = -1;
 	long ret;
 
 	if (copy_from_user(&a, uarg, sizeof(a)))
 		return -EFAULT;
-	if (a.size != sizeof(a) || (a.flags & ~KCR_CKPT_FLAGS_ALL))
+	if (a.size != sizeof(a) || (a.flags & ~KCR_CKPT_FLAGS_ALL) ||
+	    ((a.flags & KCR_CKPT_HOLD) && (a.flags & KCR_CKPT_STOP)))
 		return -EINVAL;
 	memset(a.reason, 0, sizeof(a.reason));
 	rcu_read_lock();
@@ -478,12 +540,31 @@ long kcr_checkpoint(struct kcr_checkpoint_args __user *uarg)
 		kcr_set_reason((struct kcr_reason *)a.reason, "no process %d", a.pid);
 		ret = -ESRCH;
 	} else {
-		ret = kcr_checkpoint_task(&a, t);
+		ret = 0;
+		/* Reserved first: once the target is held, nothing may fail but the copy out. */
+		if (a.flags & KCR_CKPT_HOLD) {
+			hold_fd = get_unused_fd_flags(O_CLOEXEC);
+			if (hold_fd < 0) {
+				ret = hold_fd;
+				kcr_set_reason((struct kcr_reason *)a.reason,
+					       "the caller has no free descriptor for the hold");
+			}
+		}
+		if (!ret)
+			ret = kcr_checkpoint_task(&a, t, hold_fd >= 0 ? &hold : NULL);
 		put_task_struct(t);
 	}
 	if (copy_to_user(uarg, &a, sizeof(a)))
-		return -EFAULT;
+		ret = -EFAULT;
 	if (ret)
 		pr_debug("kcr: checkpoint of %d failed: %ld %s\n", a.pid, ret, a.reason);
+	if (hold && !ret) {
+		fd_install(hold_fd, hold);
+		return hold_fd;
+	}
+	if (hold)
+		fput(hold); /* the copy out failed: the target runs on */
+	if (hold_fd >= 0)
+		put_unused_fd(hold_fd);
 	return ret;
 }

@@ -112,7 +112,7 @@ struct Agent::Impl {
     std::uint32_t rank = 0;
     pid_t pid = 0;
     bool exited = false;
-    bool parked = false;       // SIGSTOPped after its preemption checkpoint
+    bool parked = false;       // held in the kernel after its preemption checkpoint
     std::string last_refusal;  // the last "cannot checkpoint" reason, to not repeat rows
     // A restore the task announced and has not yet been seen to finish.
     std::int64_t restore_id = 0;
@@ -137,7 +137,7 @@ struct Agent::Impl {
     std::uint64_t ms = 0;
     std::string reason;
     bool repeat = false;   // the same refusal as last time: not recorded again
-    bool stopped = false;  // saved and left stopped (SIGSTOP) for the requeue
+    bool stopped = false;  // saved and held in the kernel for the requeue
   };
 
   StepIdentity id;
@@ -148,6 +148,9 @@ struct Agent::Impl {
   std::mutex mu;  // guards tasks and exits between slurmstepd's thread and ours
   std::vector<Task> tasks;
   std::vector<std::pair<std::uint32_t, int>> exits;  // local id, wait status
+  // Hold descriptors of parked tasks (KCR_CKPT_HOLD), by local id: closing
+  // one lets its task run on, so a task is killed before its hold goes.
+  std::map<std::uint32_t, UniqueFd> holds;
   std::atomic<bool> stopping{false};
   UniqueFd wake;  // eventfd: Stop() and TaskExited() interrupt the poll
   std::thread thread;
@@ -294,9 +297,8 @@ void Agent::Impl::Run() {
     if (Clock::now() >= next_poll && !stopping) {
       Poll();
       CheckRestores();
-      // While tasks wait stopped for the requeue, Slurm's SIGCONT would let a
-      // task that ignores SIGTERM (an srun step's) run until it is killed:
-      // the job's leaving is watched more closely then.
+      // While tasks wait held for the requeue, each keeps a CPU slot of the
+      // node: the job's leaving is watched more closely, to end them soon.
       next_poll = Clock::now() + (AnyParked() ? std::min(site.poll, kParkedPoll) : site.poll);
     }
   }
@@ -444,6 +446,7 @@ void Agent::Impl::ProcessExits() {
       std::lock_guard lock(mu);
       if (Task* p = FindTask(local_id)) {
         p->exited = true;
+        holds.erase(local_id);
         t = *p;
         p->restore_id = 0;
         p->restore_awaiting = false;
@@ -647,7 +650,7 @@ std::vector<Agent::Impl::Outcome> Agent::Impl::CheckpointAll(cat::Trigger trigge
     if (t.parked) {
       Outcome o;
       o.rank = t.rank;
-      o.reason = "the task is stopped after its preemption checkpoint";
+      o.reason = "the task is held after its preemption checkpoint";
       out.push_back(o);
       continue;
     }
@@ -665,7 +668,7 @@ std::vector<Agent::Impl::Outcome> Agent::Impl::CheckpointAll(cat::Trigger trigge
   if (!out.empty() && !all_repeats) {
     Info("step {}: {} checkpoint: {} of {} task{} saved in {} ms{}", StepName(id.step),
          cat::to_string(trigger), ok, out.size(), out.size() > 1 ? "s" : "", ms,
-         park && ok ? "; saved tasks stopped until the requeue" : "");
+         park && ok ? "; saved tasks held until the requeue" : "");
   }
   ScheduleNext();
   return out;
@@ -727,21 +730,26 @@ Agent::Impl::Outcome Agent::Impl::CheckpointTask(const Task& t, cat::Trigger tri
   auto t0 = Clock::now();
   CheckpointResult r;
   Status st;
+  UniqueFd hold;
   std::uint64_t file_bytes = 0;
   {
     // For a preemption checkpoint the task must not run one more instruction
     // once its image is taken: whatever it computed until the requeue would
     // be lost, and output it wrote to a pipe (srun steps) could not be rolled
-    // back. The module stops it before it leaves the checkpoint; a failed
-    // checkpoint leaves it running.
+    // back. The module holds it before it leaves the checkpoint, where
+    // Slurm's SIGCONT and SIGTERM cannot resume it and the agent's SIGKILL
+    // ends it; a failed checkpoint leaves it running.
     CheckpointOptions options;
-    options.stop = park;
+    options.hold = park ? &hold : nullptr;
     AsUser as(id.uid, id.gid);
     st = Checkpoint(t.pid, path, options, &r);
   }
   std::string stop_note;
-  if (park && st.ok())
-    stop_note = ", stopped before it ran on";
+  if (park && st.ok()) {
+    stop_note = ", held before it ran on";
+    std::lock_guard lock(mu);
+    holds[t.local_id] = std::move(hold);
+  }
   o.stopped = park && st.ok();
   {
     AsUser as(id.uid, id.gid);
@@ -837,6 +845,7 @@ void Agent::Impl::KillParked() {
       continue;
     t.parked = false;
     ::kill(t.pid, SIGKILL);
+    holds.erase(t.local_id);
     Info("task {}: killed after its preemption checkpoint as the job leaves the node", t.rank);
   }
 }

@@ -7,8 +7,9 @@
 // gets no signal until the grace period is over, so polling is the only way
 // to see it start. It checkpoints every local task
 //   - periodically, at the job's interval (fixed, or Young/Daly for auto);
-//   - when a preemption's grace period starts (then it stops the tasks with
-//     SIGSTOP: whatever they compute afterwards would be lost with the requeue);
+//   - when a preemption's grace period starts (then the module holds the
+//     tasks until the agent kills them as the job leaves: whatever they
+//     computed afterwards would be lost with the requeue);
 //   - a margin before the job's time limit;
 //   - when `kcr checkpoint --job` asks (lib/slurm/slurm_request.h).
 // Images are written with the job user's filesystem identity into the

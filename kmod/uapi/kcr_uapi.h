@@ -22,7 +22,7 @@
 #endif
 
 /* Bumped on any incompatible change of the ioctls below. */
-#define KCR_ABI_VERSION 3
+#define KCR_ABI_VERSION 4
 /* Bumped on any incompatible change of the image layout. */
 #define KCR_IMAGE_VERSION 1
 
@@ -49,7 +49,15 @@ struct kcr_version {
 #define KCR_CKPT_SELF (1U << 1) /* pid is the caller: checkpoint self, see kcr_checkpoint_self() */
 /* Leave the target stopped, as by SIGSTOP, before it runs another instruction. */
 #define KCR_CKPT_STOP (1U << 2)
-#define KCR_CKPT_FLAGS_ALL (KCR_CKPT_SELF | KCR_CKPT_STOP)
+/*
+ * Keep the target parked in the kernel once its image is written. On success
+ * the ioctl returns a new descriptor (close-on-exec) instead of 0: the target
+ * runs on when the last copy of it is closed. Meanwhile only SIGKILL reaches
+ * it: a SIGCONT cannot resume it, as it would a stopped one. Not with STOP or
+ * SELF. (ABI 4.)
+ */
+#define KCR_CKPT_HOLD (1U << 3)
+#define KCR_CKPT_FLAGS_ALL (KCR_CKPT_SELF | KCR_CKPT_STOP | KCR_CKPT_HOLD)
 
 /* Value the restored caller of a self-checkpoint sees as the ioctl's result. */
 #define KCR_SELF_RESTARTED 1

@@ -35,6 +35,20 @@ int Report(const kcr::Status& st, kcr_error* err) {
   return st.code();
 }
 
+kcr::CheckpointOptions FromC(const kcr_checkpoint_options* options) {
+  kcr::CheckpointOptions o;
+  if (options) {
+    o.kill = options->kill != 0;
+    o.stop = options->stop != 0;
+    if (options->progress) {
+      o.progress = [fn = options->progress, arg = options->progress_arg](uint64_t d, uint64_t t) {
+        fn(d, t, arg);
+      };
+    }
+  }
+  return o;
+}
+
 }  // namespace
 
 extern "C" {
@@ -58,20 +72,30 @@ KCR_EXPORT int kcr_module_query(kcr_module_info* info, kcr_error* err) {
 
 KCR_EXPORT int kcr_checkpoint(pid_t pid, const char* path, const kcr_checkpoint_options* options,
                               kcr_checkpoint_result* result, kcr_error* err) {
-  kcr::CheckpointOptions o;
-  if (options) {
-    o.kill = options->kill != 0;
-    o.stop = options->stop != 0;
-    if (options->progress) {
-      o.progress = [fn = options->progress, arg = options->progress_arg](uint64_t d, uint64_t t) {
-        fn(d, t, arg);
-      };
-    }
-  }
+  kcr::CheckpointOptions o = FromC(options);
   kcr::CheckpointResult r;
   kcr::Status st = kcr::Checkpoint(pid, path, o, &r);
   if (st.ok() && result) {
     *result = ToC(r);
+  }
+  return Report(st, err);
+}
+
+KCR_EXPORT int kcr_checkpoint_hold(pid_t pid, const char* path,
+                                   const kcr_checkpoint_options* options,
+                                   kcr_checkpoint_result* result, int* hold_fd, kcr_error* err) {
+  if (!hold_fd)
+    return Report(kcr::Status::Error(EINVAL, "no place for the hold descriptor"), err);
+  *hold_fd = -1;
+  kcr::CheckpointOptions o = FromC(options);
+  kcr::UniqueFd hold;
+  o.hold = &hold;
+  kcr::CheckpointResult r;
+  kcr::Status st = kcr::Checkpoint(pid, path, o, &r);
+  if (st.ok()) {
+    if (result)
+      *result = ToC(r);
+    *hold_fd = hold.release();
   }
   return Report(st, err);
 }

@@ -144,26 +144,29 @@ uint64_t EstimateImageBytes(pid_t pid) {
 
 Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& options,
                   CheckpointResult* result) {
-  if (options.kill && options.stop)
-    return Status::Error(EINVAL, "a checkpoint may kill or stop the process, not both");
-  // Killing is stopping first: the process is killed only once its image is
+  if (int(options.kill) + int(options.stop) + int(options.hold != nullptr) > 1)
+    return Status::Error(EINVAL, "a checkpoint may kill, stop or hold the process, only one");
+  // Killing is holding first: the process is killed only once its image is
   // published, so a checkpoint that fails late never costs it.
-  const bool stop = options.kill || options.stop;
+  const bool hold = options.kill || options.hold;
+  uint32_t flags = hold ? KCR_CKPT_HOLD : options.stop ? KCR_CKPT_STOP : 0;
   Written w;
   int ret = 0;
-  KCR_RETURN_IF_ERROR(RunCheckpointIoctl(pid, stop ? KCR_CKPT_STOP : 0, path, options, &w, &ret));
-  if (ret != 0) {
+  KCR_RETURN_IF_ERROR(RunCheckpointIoctl(pid, flags, path, options, &w, &ret));
+  if (ret < 0) {
     int e = errno;
     ::unlink(w.tmp_path.c_str());
     return IoctlError(e, w.args, pid);
   }
-  // The image could not be published: no checkpoint, and the process runs on
-  // (a program that handles SIGCONT sees one; its parent may see it stop and
-  // continue).
+  UniqueFd held(hold ? ret : -1);
+  // The image could not be published: no checkpoint, and the process runs on.
+  // A held one never notices; a stopped one gets a SIGCONT (a program that
+  // handles SIGCONT sees it; its parent may see it stop and continue).
   auto abandon = [&](Status st) {
     ::unlink(w.tmp_path.c_str());
-    if (stop)
+    if (options.stop)
       ::kill(pid, SIGCONT);
+    held.reset();
     return st;
   };
   uint64_t t0 = NowNs();
@@ -176,8 +179,18 @@ Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& o
     st = Publish(w.fd.get(), w.tmp_path, path);
   if (!st.ok())
     return abandon(st);
-  if (options.kill && ::kill(pid, SIGKILL) != 0 && errno != ESRCH)
-    return SysError("image {} is complete, but killing process {} failed", path, pid);
+  if (options.kill) {
+    // Killed before the hold goes, so it never runs on.
+    int killed = ::kill(pid, SIGKILL);
+    int e = errno;
+    held.reset();
+    if (killed != 0 && e != ESRCH) {
+      return Status::Errorf(e, "image {} is complete, but killing process {} failed: {}", path, pid,
+                            std::strerror(e));
+    }
+  }
+  if (options.hold)
+    *options.hold = std::move(held);
   FillFromModule(w.args, &r);
   r.sync_ns = NowNs() - t0;
   if (result)

@@ -8,15 +8,21 @@
 #include <string>
 
 #include "status.h"
+#include "unique_fd.h"
 
 namespace kcr {
 
 struct CheckpointOptions {
-  // Leave the process stopped, as by SIGSTOP, before it runs another
-  // instruction (kill: and SIGKILL it once the image is published). A failed
-  // checkpoint leaves it running. Not both.
+  // The process runs no further instruction after its checkpoint:
+  //  - kill: SIGKILLed once its image is published;
+  //  - stop: left stopped, as by SIGSTOP (a SIGCONT resumes it);
+  //  - hold: left parked in the kernel, and *hold receives a descriptor;
+  //    closing it lets the process run on. Until then only SIGKILL reaches
+  //    it; a SIGCONT does not resume it.
+  // A failed checkpoint leaves the process running. At most one of them.
   bool kill = false;
   bool stop = false;
+  UniqueFd* hold = nullptr;
   // Called about every 200 ms from a helper thread while the module writes.
   std::function<void(uint64_t done, uint64_t total)> progress;
 };

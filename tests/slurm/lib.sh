@@ -164,6 +164,22 @@ preempt_now() {
 
 log_lines() { wc -l 2>/dev/null <"$W/$1.log" || echo 0; }
 
+# check_held NAME: after its preemption checkpoint the task runs no further:
+# its progress log stands still, and while it waits for the requeue it is
+# held in the kernel (state I), where Slurm's SIGCONT cannot resume it.
+check_held() {
+	local before pid state
+	before=$(log_lines "$1")
+	pid=$(pgrep -u "$USER_NAME" -x progress | head -n 1 || true)
+	sleep 1
+	[ "$(log_lines "$1")" = "$before" ] || fail "$1: the task ran on after its preemption checkpoint"
+	if [ -n "$pid" ] && state=$(sed -E 's/.*\) (.).*/\1/' "/proc/$pid/stat" 2>/dev/null); then
+		[ "$state" = I ] || [ "$state" = Z ] ||
+			fail "$1: the preempted task (pid $pid) is in state $state, not held (I)"
+	fi
+	say "ok: the preempted task is held: no progress since its checkpoint${state:+ (state $state)}"
+}
+
 setup() {
 	rm -rf "$D"
 	mkdir -p "$D/etc" "$W" "$D/catalog"

@@ -43,6 +43,7 @@ scenario_preempt() {
 		say "run $n: periodic checkpoint taken at step ~$before; high-priority job $high submitted"
 		wait_for 30 "the preemption checkpoint of run $n" has_row "$job" trigger=preempt state=VERIFIED ".r$((n - 1))."
 		say "run $n: preemption checkpoint taken at step $(($(log_lines $name) - 1))"
+		check_held $name
 		wait_for 90 "job $job requeued and running again (restart $n)" \
 			eval "restarts_are $job $n && job_state_is $job RUNNING"
 		say "job $job restarted (Restarts=$n)"
@@ -131,6 +132,7 @@ scenario_srun_step() {
 	high=$(preempt_now)
 	say "high-priority job $high submitted (srun tasks get SIGTERM at grace start)"
 	wait_for 30 "the preemption checkpoint of step 0" has_row "$job" step=0 trigger=preempt state=VERIFIED
+	check_held $name
 	wait_for 90 "job $job running again" eval "restarts_are $job 1 && job_state_is $job RUNNING"
 	wait_for 60 "step 0 restored" has_row "$job" "restore id=" outcome=succeeded
 	wait_for 180 "job $job completed" job_state_is "$job" COMPLETED

@@ -3,7 +3,7 @@
 # the restore by comparing its output with an uninterrupted (golden) run.
 # Runs inside the guest (see kcr-vm); needs the kcr module loaded.
 #
-#   ckpt-test.sh [--mode kill|continue|stop|twice] [--delay MIN_MS:MAX_MS]
+#   ckpt-test.sh [--mode kill|continue|stop|hold|hold_kill|twice] [--delay MIN_MS:MAX_MS]
 #                [--restart-flag FLAG] -- PROGRAM ARG...
 #
 # In PROGRAM's arguments @OUT@ becomes its output file and @DIR@ a scratch
@@ -13,6 +13,11 @@
 #             too), then restart with --rollback-files: golden again
 #   stop      checkpoint --stop: the original must be stopped and make no
 #             progress; SIGCONT lets it finish (golden), then restart as above
+#   hold      kcr_checkpoint_hold() (tests/programs/holder): the original is
+#             held and makes no progress, even after a SIGCONT; closing the
+#             hold lets it finish (golden), then restart as above
+#   hold_kill the same, but SIGKILL ends the held original (what the Slurm
+#             agent does at a requeue); then restart: golden
 #   twice     restart, checkpoint the restored process, restart again
 # --restart-flag adds FLAG to every kcr restart (e.g. --no-prefill, so the
 # module fills all memory itself).
@@ -63,6 +68,46 @@ compare() { # what
 	fi
 	echo "ok: $1 output identical to the uninterrupted run ($(wc -l <"$work/run/out") lines)"
 }
+# Bytes of the output file the image recorded: where the program was.
+saved_size() { # IMAGE
+	$KCR inspect --json "$1" | python3 -c '
+import json, sys
+print(next(f["size"] for f in json.load(sys.stdin)["fds"] if f.get("path", "").endswith("/run/out")))'
+}
+# Not one instruction after the capture: a second later the output is still
+# exactly as long as the image says it was.
+check_no_progress() { # IMAGE
+	local saved
+	saved=$(saved_size "$1")
+	sleep 1
+	[[ $(stat -c %s "$work/run/out") -eq $saved ]] ||
+		fail "the process ran on after its checkpoint: output is $(stat -c %s "$work/run/out") bytes, the image says $saved"
+	echo "ok: no progress after the checkpoint (output stays at the image's $saved bytes)"
+}
+proc_state() { sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat"; }
+# hold_checkpoint PID IMAGE: checkpoint with a hold kept by a coprocess.
+hold_checkpoint() {
+	coproc HOLDER { "$KCR_PROGS/holder" "$2" "$1"; }
+	local line=""
+	read -r -u "${HOLDER[0]}" line || true
+	[[ $line == held* ]] || fail "checkpoint with a hold failed: ${line:-holder exited}"
+	echo "checkpoint: $line"
+	$KCR verify "$2" >/dev/null || fail "fresh image $2 does not verify"
+	local state
+	state=$(proc_state "$1")
+	# Parked in the kernel, where only SIGKILL wakes it; not counted in the
+	# load average, so ps shows it idle (I), not D.
+	[[ $state == I ]] || fail "held process is in state $state, not I"
+	kill -CONT "$1"
+	check_no_progress "$2"
+	[[ $(proc_state "$1") == I ]] || fail "a SIGCONT resumed the held process"
+	echo "ok: held (state I); a SIGCONT did not resume it"
+}
+release_hold() {
+	echo release >&"${HOLDER[1]}"
+	wait "$HOLDER_PID" || fail "holder failed (rc $?)"
+}
+
 checkpoint() { # PID IMAGE [--kill|--stop]
 	local t0=$(date +%s%N)
 	$KCR checkpoint "$1" -o "$2" ${3:-} --no-catalog || fail "checkpoint of $1 failed"
@@ -104,19 +149,32 @@ stop)
 		sleep 0.02
 	done
 	[[ $state == T ]] || fail "checkpointed process is not stopped (state $state)"
-	# Not one instruction after the capture: the output is exactly as long
-	# as the image says it was.
-	saved=$($KCR inspect --json "$work/image" | python3 -c '
-import json, sys
-print(next(f["size"] for f in json.load(sys.stdin)["fds"] if f.get("path", "").endswith("/run/out")))')
-	sleep 1
-	[[ $(stat -c %s "$work/run/out") -eq $saved ]] ||
-		fail "the process ran on after its checkpoint: output is $(stat -c %s "$work/run/out") bytes, the image says $saved"
+	check_no_progress "$work/image"
 	kill -CONT "$pid"
 	wait "$pid" || fail "original failed after SIGCONT (rc $?)"
 	compare "stopped, then continued"
 	$KCR restart "${restart_flags[@]}" --rollback-files "$work/image" || fail "restored program failed (rc $?)"
 	compare "restored (after rollback of grown files)"
+	;;
+hold)
+	trap 'kill -KILL "$pid" 2>/dev/null || true' EXIT
+	hold_checkpoint "$pid" "$work/image"
+	release_hold
+	wait "$pid" || fail "original failed after its hold was closed (rc $?)"
+	compare "held, then released"
+	$KCR restart "${restart_flags[@]}" --rollback-files "$work/image" || fail "restored program failed (rc $?)"
+	compare "restored (after rollback of grown files)"
+	;;
+hold_kill)
+	trap 'kill -KILL "$pid" 2>/dev/null || true' EXIT
+	hold_checkpoint "$pid" "$work/image"
+	kill -KILL "$pid"
+	rc=0; wait "$pid" || rc=$?
+	[[ $rc -eq 137 ]] || fail "SIGKILL did not end the held process (rc $rc)"
+	echo "ok: SIGKILL ended the held process"
+	release_hold
+	$KCR restart "${restart_flags[@]}" "$work/image" || fail "restored program failed (rc $?)"
+	compare restored
 	;;
 twice)
 	checkpoint "$pid" "$work/image1" --kill

@@ -49,10 +49,10 @@ typedef void (*kcr_progress_fn)(uint64_t done_bytes, uint64_t total_bytes, void*
 
 /* Zero-initialise (= {0}) and set what you need: fields are added over time. */
 typedef struct kcr_checkpoint_options {
-  int kill;                 /* non-zero: SIGKILL the target once the image is safe */
-  int stop;                 /* non-zero: leave it stopped (SIGSTOP) instead; not with kill.
-                               kill also stops it first, and kills it only once the image is
-                               published: a failed checkpoint leaves the process running */
+  int kill;                 /* non-zero: SIGKILL the target once the image is safe. It runs no
+                               further instruction after its checkpoint, and a failed
+                               checkpoint leaves it running */
+  int stop;                 /* non-zero: leave it stopped (SIGSTOP) instead; not with kill */
   kcr_progress_fn progress; /* optional; called from a helper thread while writing */
   void* progress_arg;
 } kcr_checkpoint_options;
@@ -74,6 +74,18 @@ typedef struct kcr_checkpoint_result {
  */
 int kcr_checkpoint(pid_t pid, const char* path, const kcr_checkpoint_options* options,
                    kcr_checkpoint_result* result, kcr_error* err);
+
+/*
+ * Like kcr_checkpoint(), but the process stays parked in the kernel once its
+ * image is published, and *hold_fd receives a descriptor (close-on-exec).
+ * Closing it lets the process run on. Until then only SIGKILL reaches the
+ * process: a SIGCONT does not resume it, as it would a stopped one. What a
+ * scheduler uses to keep a preempted task from running past its checkpoint.
+ * `options` may not ask to kill or stop. On error *hold_fd is -1 and the
+ * process runs on.
+ */
+int kcr_checkpoint_hold(pid_t pid, const char* path, const kcr_checkpoint_options* options,
+                        kcr_checkpoint_result* result, int* hold_fd, kcr_error* err);
 
 /* ---- self-checkpoint and callbacks ---- */
 
