@@ -759,6 +759,23 @@ Agent::Impl::Outcome Agent::Impl::CheckpointTask(const Task& t, cat::Trigger tri
   }
   o.ms = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
+  if (!st.ok() && st.code() == -ESRCH && WhyNotCheckpointable(t.pid) == kTaskExited) {
+    // It ended between the check above and the module's request: no live
+    // process was tried, so there is no failure to record, as when it ends
+    // between two polls (slurm_spank_task_exit is on its way).
+    Debug("task {}: ended during its {} checkpoint; nothing recorded", t.rank,
+          cat::to_string(trigger));
+    if (c && row) {
+      try {
+        c->abandon_checkpoint(row);
+      } catch (const std::exception& e) {
+        Error("task {}: dropping the checkpoint row of an ended task: {}", t.rank, e.what());
+      }
+    }
+    o.reason = kTaskExited;
+    o.repeat = true;
+    return o;
+  }
   if (!st.ok()) {
     o.reason = st.message();
     {

@@ -13,7 +13,7 @@
 //   - a margin before the job's time limit;
 //   - when `kcr checkpoint --job` asks (lib/slurm/slurm_request.h).
 // Images are written with the job user's filesystem identity into the
-// configured directory, and every attempt becomes a catalog row. It also
+// configured directory, and every attempt on a live task becomes a catalog row. It also
 // serves the restore side (restore.h): tasks of a requeued job ask it which
 // images to try and report what happened, since only root may write the
 // catalog and the task process is the user's by then.

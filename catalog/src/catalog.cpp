@@ -441,6 +441,22 @@ void Catalog::fail_checkpoint(std::int64_t id, std::string_view reason) {
   move(id, State::kFailed, reason);
 }
 
+void Catalog::abandon_checkpoint(std::int64_t id) {
+  impl_->require_writable(fmt::format("abandon checkpoint #{}", id));
+  write_tx(impl_->db, [&] {
+    State from = impl_->state_of(id);
+    if (from != State::kWriting) {
+      throw Error(ErrorCode::kIllegalMove,
+                  fmt::format("catalog {}: checkpoint #{} is {}; only a WRITING row can be "
+                              "abandoned",
+                              impl_->db.path(), id, to_string(from)));
+    }
+    auto s = impl_->db.prepare("DELETE FROM checkpoints WHERE id = ?1");
+    s.bind(1, id);
+    s.run();
+  });
+}
+
 void Catalog::mark_verified(std::int64_t id) {
   impl_->require_writable("mark a checkpoint verified");
   write_tx(impl_->db, [&] {

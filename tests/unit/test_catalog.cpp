@@ -436,6 +436,22 @@ TEST(CatalogState, EveryMoveIsMadeOrRefusedOnARealCatalog) {
   }
 }
 
+TEST(CatalogState, OnlyAWritingRowCanBeAbandoned) {
+  TempDir dir;
+  auto cat = Catalog::open(dir / "c.db");
+  for (State from : kAllStates) {
+    auto id = row_in(cat, dir, from);
+    if (from == State::kWriting) {
+      cat.abandon_checkpoint(id);
+      EXPECT_FALSE(cat.get(id).has_value()) << "an abandoned attempt leaves no row";
+    } else {
+      auto e = expect_error([&] { cat.abandon_checkpoint(id); });
+      EXPECT_EQ(e.code(), ErrorCode::kIllegalMove) << to_string(from);
+      EXPECT_EQ(cat.get(id)->state, from) << "a refused abandon must change nothing";
+    }
+  }
+}
+
 TEST(CatalogState, MovesRecordTheirReasonAndTime) {
   TempDir dir;
   auto cat = Catalog::open(dir / "c.db");

@@ -117,6 +117,9 @@ class Catalog {
   // DELETED, since the rename replaced their file.
   void commit_checkpoint(std::int64_t id, const CommitInfo& commit);
   void fail_checkpoint(std::int64_t id, std::string_view reason);  // WRITING -> FAILED
+  // Removes a WRITING row whose attempt never wrote anything because its
+  // process had already ended: not a failure, and no image to keep track of.
+  void abandon_checkpoint(std::int64_t id);
   // COMMITTED -> VERIFIED; on a VERIFIED row it only refreshes verified_ns.
   void mark_verified(std::int64_t id);
   void mark_corrupt(std::int64_t id, std::string_view reason);  // COMMITTED/VERIFIED -> CORRUPT
