@@ -69,18 +69,50 @@ struct kcr_ckpt_req {
 	u64 freeze_ns;
 	u64 write_ns;
 	struct kcr_reason why;
+	struct list_head held; /* on kcr_held while a hold descriptor is open */
 };
+
+/* Requests whose target is held (KCR_CKPT_HOLD), to refuse a second checkpoint. */
+static DEFINE_SPINLOCK(kcr_held_lock);
+static LIST_HEAD(kcr_held);
+
+static bool kcr_is_held(struct task_struct *t)
+{
+	struct kcr_ckpt_req *req;
+	bool held = false;
+
+	spin_lock(&kcr_held_lock);
+	list_for_each_entry(req, &kcr_held, held)
+		held |= req->task == t;
+	spin_unlock(&kcr_held_lock);
+	return held;
+}
+
+/*
+ * What the capture and the writer needed. Dropped once the image is written:
+ * a held target's files (pipes, locks, deleted files) must not stay open on
+ * its behalf after it dies, until someone closes the hold.
+ */
+static void kcr_req_drop_capture(struct kcr_ckpt_req *req)
+{
+	kcr_files_state_free(req->files);
+	req->files = NULL;
+	kcr_signal_state_free(req->signals);
+	req->signals = NULL;
+	kfree(req->xstate);
+	req->xstate = NULL;
+	kfree(req->thread);
+	req->thread = NULL;
+	if (req->out)
+		fput(req->out);
+	req->out = NULL;
+}
 
 static void kcr_req_release(struct kref *ref)
 {
 	struct kcr_ckpt_req *req = container_of(ref, struct kcr_ckpt_req, ref);
 
-	kcr_files_state_free(req->files);
-	kcr_signal_state_free(req->signals);
-	kfree(req->xstate);
-	kfree(req->thread);
-	if (req->out)
-		fput(req->out);
+	kcr_req_drop_capture(req);
 	put_task_struct(req->task);
 	kfree(req);
 }
@@ -311,6 +343,7 @@ static struct kcr_ckpt_req *kcr_req_alloc(struct task_struct *t, struct file *ou
 	init_completion(&req->parked);
 	init_completion(&req->written);
 	init_completion(&req->left);
+	INIT_LIST_HEAD(&req->held);
 	req->thread = kzalloc(sizeof(*req->thread), GFP_KERNEL);
 	req->xstate = kzalloc(xsize, GFP_KERNEL);
 	req->signals = kcr_signal_state_alloc();
@@ -388,14 +421,29 @@ static int kcr_hold_release(struct inode *inode, struct file *file)
 {
 	struct kcr_ckpt_req *req = file->private_data;
 
+	spin_lock(&kcr_held_lock);
+	list_del(&req->held);
+	spin_unlock(&kcr_held_lock);
 	kcr_release_target(req, false);
 	kcr_req_put(req);
+	return 0;
+}
+
+/* The holder may kill what it holds: the very task, whatever became of its pid. */
+static long kcr_hold_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct kcr_ckpt_req *req = file->private_data;
+
+	if (cmd != KCR_IOC_HOLD_KILL)
+		return -ENOTTY;
+	send_sig(SIGKILL, req->task, 1);
 	return 0;
 }
 
 static const struct file_operations kcr_hold_fops = {
 	.owner = THIS_MODULE,
 	.release = kcr_hold_release,
+	.unlocked_ioctl = kcr_hold_ioctl,
 	.llseek = noop_llseek,
 };
 
@@ -405,9 +453,15 @@ static struct file *kcr_hold_create(struct kcr_ckpt_req *req)
 	struct file *hold;
 
 	kref_get(&req->ref);
-	hold = anon_inode_getfile("[kcr-hold]", &kcr_hold_fops, req, O_RDONLY | O_CLOEXEC);
-	if (IS_ERR(hold))
+	/* Close-on-exec comes from the descriptor slot (get_unused_fd_flags). */
+	hold = anon_inode_getfile("[kcr-hold]", &kcr_hold_fops, req, O_RDONLY);
+	if (IS_ERR(hold)) {
 		kcr_req_put(req);
+		return hold;
+	}
+	spin_lock(&kcr_held_lock);
+	list_add(&req->held, &kcr_held);
+	spin_unlock(&kcr_held_lock);
 	return hold;
 }
 
@@ -461,6 +515,11 @@ static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struc
 	err = kcr_target_check(t, (struct kcr_reason *)a->reason);
 	if (err)
 		return err;
+	if (kcr_is_held(t)) {
+		kcr_set_reason((struct kcr_reason *)a->reason,
+			       "process is held after an earlier checkpoint; it runs on (or dies) when that hold is closed (or it is killed)");
+		return -EBUSY;
+	}
 	if (self != !!(a->flags & KCR_CKPT_SELF) ||
 	    (self && (a->flags & (KCR_CKPT_STOP | KCR_CKPT_HOLD)))) {
 		kcr_set_reason((struct kcr_reason *)a->reason,
@@ -492,6 +551,8 @@ static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struc
 		err = kcr_files_check(req->files, &req->why);
 	if (!err)
 		err = kcr_run_writer(req);
+	if (!err)
+		kcr_req_drop_capture(req);
 	if (!err && hold) {
 		*hold = kcr_hold_create(req);
 		if (IS_ERR(*hold)) {

@@ -327,8 +327,8 @@ void Agent::Impl::Poll() {
   }
   std::time_t now = std::time(nullptr);
   if (have_snap && !snap.running()) {
-    // The job is leaving: a task parked after its preemption checkpoint would
-    // otherwise be resumed by Slurm's SIGCONT and compute what the requeue discards.
+    // The job is leaving: a task held after its preemption checkpoint ends
+    // now, not when Slurm's SIGKILL comes KillWait seconds later.
     KillParked();
     return;
   }
@@ -837,6 +837,13 @@ Agent::Impl::Outcome Agent::Impl::CheckpointTask(const Task& t, cat::Trigger tri
       Error("task {}: the image just written does not verify: {}", t.rank, v.message());
       o.ok = false;
       o.reason = "verification: " + v.message();
+      if (o.stopped) {
+        // Nothing to resume from: the task runs on, as after a failed checkpoint.
+        std::lock_guard lock(mu);
+        holds.erase(t.local_id);
+        o.stopped = false;
+        stop_note = ", released";
+      }
     }
   }
   Info(
@@ -861,8 +868,15 @@ void Agent::Impl::KillParked() {
     if (!t.parked || t.exited)
       continue;
     t.parked = false;
-    ::kill(t.pid, SIGKILL);
-    holds.erase(t.local_id);
+    // Through the hold: the task itself, even if it died and its pid was
+    // reused before this poll saw it.
+    auto hold = holds.find(t.local_id);
+    if (hold != holds.end()) {
+      Status st = KillHeld(hold->second.get());
+      if (!st.ok())
+        Error("task {}: {}", t.rank, st.message());
+      holds.erase(hold);
+    }
     Info("task {}: killed after its preemption checkpoint as the job leaves the node", t.rank);
   }
 }

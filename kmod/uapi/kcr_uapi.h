@@ -52,9 +52,11 @@ struct kcr_version {
 /*
  * Keep the target parked in the kernel once its image is written. On success
  * the ioctl returns a new descriptor (close-on-exec) instead of 0: the target
- * runs on when the last copy of it is closed. Meanwhile only SIGKILL reaches
- * it: a SIGCONT cannot resume it, as it would a stopped one. Not with STOP or
- * SELF. (ABI 4.)
+ * runs on when the last copy of it is closed (also by its holder's exit).
+ * Meanwhile only SIGKILL reaches it (see KCR_IOC_HOLD_KILL): a SIGCONT cannot
+ * resume it, as it would a stopped one, and a later checkpoint of it is
+ * refused (EBUSY). A held process cannot be frozen (cgroup freezer, system
+ * suspend). Not with STOP or SELF. (ABI 4.)
  */
 #define KCR_CKPT_HOLD (1U << 3)
 #define KCR_CKPT_FLAGS_ALL (KCR_CKPT_SELF | KCR_CKPT_STOP | KCR_CKPT_HOLD)
@@ -112,6 +114,12 @@ struct kcr_restore_args {
 #define KCR_IOC_VERSION _IOR(KCR_IOC_MAGIC, 0, struct kcr_version)
 #define KCR_IOC_CHECKPOINT _IOWR(KCR_IOC_MAGIC, 1, struct kcr_checkpoint_args)
 #define KCR_IOC_RESTORE _IOWR(KCR_IOC_MAGIC, 2, struct kcr_restore_args)
+/*
+ * On a hold descriptor (KCR_CKPT_HOLD), not on /dev/kcr: SIGKILL the held
+ * process. It reaches that very process even if it died and its pid was
+ * reused meanwhile. (ABI 4.)
+ */
+#define KCR_IOC_HOLD_KILL _IO(KCR_IOC_MAGIC, 3)
 /* Only in modules built with KCR_TEST_HOOKS: fires a WARN to prove the harness catches it. */
 #define KCR_IOC_TEST_WARN _IO(KCR_IOC_MAGIC, 0x7f)
 

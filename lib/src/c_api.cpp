@@ -100,6 +100,10 @@ KCR_EXPORT int kcr_checkpoint_hold(pid_t pid, const char* path,
   return Report(st, err);
 }
 
+KCR_EXPORT int kcr_hold_kill(int hold_fd, kcr_error* err) {
+  return Report(kcr::KillHeld(hold_fd), err);
+}
+
 KCR_EXPORT int kcr_register_callback(unsigned events, kcr_callback_fn fn, void* arg,
                                      kcr_error* err) {
   if (!fn || !events)

@@ -142,6 +142,12 @@ uint64_t EstimateImageBytes(pid_t pid) {
   return total;
 }
 
+Status KillHeld(int hold_fd) {
+  if (::ioctl(hold_fd, KCR_IOC_HOLD_KILL) != 0)
+    return SysError("killing the held process");
+  return Status::Ok();
+}
+
 Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& options,
                   CheckpointResult* result) {
   if (int(options.kill) + int(options.stop) + int(options.hold != nullptr) > 1)
@@ -180,14 +186,12 @@ Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& o
   if (!st.ok())
     return abandon(st);
   if (options.kill) {
-    // Killed before the hold goes, so it never runs on.
-    int killed = ::kill(pid, SIGKILL);
-    int e = errno;
+    // Killed through the hold and before it goes: the very process, which
+    // never runs on.
+    Status killed = KillHeld(held.get());
     held.reset();
-    if (killed != 0 && e != ESRCH) {
-      return Status::Errorf(e, "image {} is complete, but killing process {} failed: {}", path, pid,
-                            std::strerror(e));
-    }
+    if (!killed.ok())
+      return killed.With(fmt::format("image {} is complete, but process {} runs on", path, pid));
   }
   if (options.hold)
     *options.hold = std::move(held);

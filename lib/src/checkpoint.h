@@ -38,6 +38,10 @@ struct CheckpointResult {
   uint32_t target_gid = 0;
 };
 
+// SIGKILLs the process a hold (CheckpointOptions::hold) keeps: that very
+// process, even if it died meanwhile and its pid was reused.
+Status KillHeld(int hold_fd);
+
 // Writes to "<path>.tmp-XXXXXX", syncs, then renames over `path`: a reader
 // sees the old image or the whole new one, never a partial file.
 Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& options,

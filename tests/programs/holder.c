@@ -5,9 +5,10 @@
  *
  * Prints "held" (or "error: MESSAGE" and exits 1) on stdout, then reads
  * stdin: "release" closes the hold, so the process runs on; end of input does
- * the same. Exits 0 once the hold is closed. The test (ckpt-test.sh --mode
- * hold|hold_kill) checks meanwhile that the process makes no progress, even
- * after a SIGCONT, and that SIGKILL still ends it.
+ * the same; "kill" kills it through the hold (kcr_hold_kill) first. Exits 0
+ * once the hold is closed. The test (ckpt-test.sh --mode hold|hold_kill|
+ * hold_sigkill) checks meanwhile that the process makes no progress, even
+ * after a SIGCONT, and that a kill still ends it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +33,15 @@ int main(int argc, char **argv)
 		return printf("error: no hold descriptor\n"), 1;
 	printf("held (%llu bytes)\n", (unsigned long long)result.image_bytes);
 	fflush(stdout);
-	while (fgets(line, sizeof(line), stdin) && strcmp(line, "release\n") != 0)
-		;
+	while (fgets(line, sizeof(line), stdin) && strcmp(line, "release\n") != 0) {
+		if (strcmp(line, "kill\n") != 0)
+			continue;
+		if (kcr_hold_kill(hold, &err) != 0) {
+			printf("error: %s\n", err.message);
+			return 1;
+		}
+		break;
+	}
 	close(hold);
 	return 0;
 }

@@ -45,4 +45,11 @@ TEST(CheckpointOptions, HoldRefusesKillAndLeavesNoDescriptor) {
   EXPECT_NE(std::string(err.message).find("only one"), std::string::npos) << err.message;
 }
 
+TEST(CheckpointOptions, HoldKillNeedsAHold) {
+  kcr_error err{};
+  EXPECT_EQ(kcr_hold_kill(-1, &err), -EBADF);
+  EXPECT_NE(std::string(err.message).find("killing the held process"), std::string::npos)
+      << err.message;
+}
+
 }  // namespace

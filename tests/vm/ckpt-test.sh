@@ -3,7 +3,8 @@
 # the restore by comparing its output with an uninterrupted (golden) run.
 # Runs inside the guest (see kcr-vm); needs the kcr module loaded.
 #
-#   ckpt-test.sh [--mode kill|continue|stop|hold|hold_kill|twice] [--delay MIN_MS:MAX_MS]
+#   ckpt-test.sh [--mode kill|continue|stop|hold|hold_kill|hold_sigkill|twice]
+#                [--delay MIN_MS:MAX_MS]
 #                [--restart-flag FLAG] -- PROGRAM ARG...
 #
 # In PROGRAM's arguments @OUT@ becomes its output file and @DIR@ a scratch
@@ -16,8 +17,10 @@
 #   hold      kcr_checkpoint_hold() (tests/programs/holder): the original is
 #             held and makes no progress, even after a SIGCONT; closing the
 #             hold lets it finish (golden), then restart as above
-#   hold_kill the same, but SIGKILL ends the held original (what the Slurm
-#             agent does at a requeue); then restart: golden
+#   hold_kill the same, but a second checkpoint of the held original is
+#             refused (EBUSY), and the holder kills it (kcr_hold_kill, what the
+#             Slurm agent does at a requeue); then restart: golden
+#   hold_sigkill  the same, but an outside SIGKILL ends the held original
 #   twice     restart, checkpoint the restored process, restart again
 # --restart-flag adds FLAG to every kcr restart (e.g. --no-prefill, so the
 # module fills all memory itself).
@@ -103,8 +106,8 @@ hold_checkpoint() {
 	[[ $(proc_state "$1") == I ]] || fail "a SIGCONT resumed the held process"
 	echo "ok: held (state I); a SIGCONT did not resume it"
 }
-release_hold() {
-	echo release >&"${HOLDER[1]}"
+release_hold() { # [release|kill]
+	echo "${1:-release}" >&"${HOLDER[1]}"
 	wait "$HOLDER_PID" || fail "holder failed (rc $?)"
 }
 
@@ -165,14 +168,23 @@ hold)
 	$KCR restart "${restart_flags[@]}" --rollback-files "$work/image" || fail "restored program failed (rc $?)"
 	compare "restored (after rollback of grown files)"
 	;;
-hold_kill)
+hold_kill | hold_sigkill)
 	trap 'kill -KILL "$pid" 2>/dev/null || true' EXIT
 	hold_checkpoint "$pid" "$work/image"
-	kill -KILL "$pid"
+	if [[ $mode == hold_kill ]]; then
+		out=$($KCR checkpoint "$pid" -o "$work/again" --no-catalog 2>&1) &&
+			fail "a second checkpoint of the held process succeeded"
+		grep -q "held after an earlier checkpoint" <<<"$out" || fail "no reason for the refusal: $out"
+		[[ ! -e $work/again ]] || fail "the refused checkpoint left $work/again"
+		echo "ok: a second checkpoint is refused: $out"
+		release_hold kill
+	else
+		kill -KILL "$pid"
+	fi
 	rc=0; wait "$pid" || rc=$?
-	[[ $rc -eq 137 ]] || fail "SIGKILL did not end the held process (rc $rc)"
-	echo "ok: SIGKILL ended the held process"
-	release_hold
+	[[ $rc -eq 137 ]] || fail "the kill did not end the held process (rc $rc)"
+	echo "ok: the kill ended the held process"
+	[[ $mode == hold_kill ]] || release_hold
 	$KCR restart "${restart_flags[@]}" "$work/image" || fail "restored program failed (rc $?)"
 	compare restored
 	;;

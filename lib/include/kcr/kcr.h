@@ -49,8 +49,8 @@ typedef void (*kcr_progress_fn)(uint64_t done_bytes, uint64_t total_bytes, void*
 
 /* Zero-initialise (= {0}) and set what you need: fields are added over time. */
 typedef struct kcr_checkpoint_options {
-  int kill;                 /* non-zero: SIGKILL the target once the image is safe. It runs no
-                               further instruction after its checkpoint, and a failed
+  int kill;                 /* non-zero: SIGKILL the target once the image is safe. It is
+                               held in the kernel from its checkpoint on, and a failed
                                checkpoint leaves it running */
   int stop;                 /* non-zero: leave it stopped (SIGSTOP) instead; not with kill */
   kcr_progress_fn progress; /* optional; called from a helper thread while writing */
@@ -78,14 +78,23 @@ int kcr_checkpoint(pid_t pid, const char* path, const kcr_checkpoint_options* op
 /*
  * Like kcr_checkpoint(), but the process stays parked in the kernel once its
  * image is published, and *hold_fd receives a descriptor (close-on-exec).
- * Closing it lets the process run on. Until then only SIGKILL reaches the
- * process: a SIGCONT does not resume it, as it would a stopped one. What a
+ * Closing its last copy (dup, fork, or the holder's exit count too) lets the
+ * process run on. Until then only SIGKILL reaches the process: a SIGCONT
+ * does not resume it, as it would a stopped one, another checkpoint of it is
+ * refused (-EBUSY), and it cannot be frozen (cgroup freezer). What a
  * scheduler uses to keep a preempted task from running past its checkpoint.
  * `options` may not ask to kill or stop. On error *hold_fd is -1 and the
  * process runs on.
  */
 int kcr_checkpoint_hold(pid_t pid, const char* path, const kcr_checkpoint_options* options,
                         kcr_checkpoint_result* result, int* hold_fd, kcr_error* err);
+
+/*
+ * SIGKILLs the process `hold_fd` (from kcr_checkpoint_hold) holds: that very
+ * process, even if it died meanwhile and its pid was reused. Close hold_fd
+ * afterwards.
+ */
+int kcr_hold_kill(int hold_fd, kcr_error* err);
 
 /* ---- self-checkpoint and callbacks ---- */
 
