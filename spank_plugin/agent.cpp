@@ -112,7 +112,6 @@ struct Agent::Impl {
     std::uint32_t rank = 0;
     pid_t pid = 0;
     bool exited = false;
-    bool parked = false;       // held in the kernel after its preemption checkpoint
     std::string last_refusal;  // the last "cannot checkpoint" reason, to not repeat rows
     // A restore the task announced and has not yet been seen to finish.
     std::int64_t restore_id = 0;
@@ -136,8 +135,7 @@ struct Agent::Impl {
     std::uint64_t bytes = 0;
     std::uint64_t ms = 0;
     std::string reason;
-    bool repeat = false;   // the same refusal as last time: not recorded again
-    bool stopped = false;  // saved and held in the kernel for the requeue
+    bool repeat = false;  // the same refusal as last time: not recorded again
   };
 
   StepIdentity id;
@@ -148,8 +146,10 @@ struct Agent::Impl {
   std::mutex mu;  // guards tasks and exits between slurmstepd's thread and ours
   std::vector<Task> tasks;
   std::vector<std::pair<std::uint32_t, int>> exits;  // local id, wait status
-  // Hold descriptors of parked tasks (KCR_CKPT_HOLD), by local id: closing
-  // one lets its task run on, so a task is killed before its hold goes.
+  // Holds of the tasks kept parked in the kernel after their preemption
+  // checkpoint (KCR_CKPT_HOLD), by local id; the one record of which tasks
+  // are held. Closing one lets its task run on, so a task is killed before
+  // its hold goes; a task that exits loses its hold.
   std::map<std::uint32_t, UniqueFd> holds;
   std::atomic<bool> stopping{false};
   UniqueFd wake;  // eventfd: Stop() and TaskExited() interrupt the poll
@@ -647,20 +647,19 @@ std::vector<Agent::Impl::Outcome> Agent::Impl::CheckpointAll(cat::Trigger trigge
   for (const Task& t : TaskCopy()) {
     if (t.exited)
       continue;
-    if (t.parked) {
+    bool held;
+    {
+      std::lock_guard lock(mu);
+      held = holds.contains(t.local_id);
+    }
+    if (held) {
       Outcome o;
       o.rank = t.rank;
       o.reason = "the task is held after its preemption checkpoint";
       out.push_back(o);
       continue;
     }
-    Outcome o = CheckpointTask(t, trigger, park);
-    if (o.stopped) {
-      std::lock_guard lock(mu);
-      if (Task* p = FindTask(t.local_id))
-        p->parked = true;
-    }
-    out.push_back(o);
+    out.push_back(CheckpointTask(t, trigger, park));
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
   size_t ok = std::count_if(out.begin(), out.end(), [](const Outcome& o) { return o.ok; });
@@ -745,12 +744,11 @@ Agent::Impl::Outcome Agent::Impl::CheckpointTask(const Task& t, cat::Trigger tri
     st = Checkpoint(t.pid, path, options, &r);
   }
   std::string stop_note;
-  if (park && st.ok()) {
+  if (hold.valid()) {
     stop_note = ", held before it ran on";
     std::lock_guard lock(mu);
     holds[t.local_id] = std::move(hold);
   }
-  o.stopped = park && st.ok();
   {
     AsUser as(id.uid, id.gid);
     struct stat sb;
@@ -837,11 +835,10 @@ Agent::Impl::Outcome Agent::Impl::CheckpointTask(const Task& t, cat::Trigger tri
       Error("task {}: the image just written does not verify: {}", t.rank, v.message());
       o.ok = false;
       o.reason = "verification: " + v.message();
-      if (o.stopped) {
+      if (!stop_note.empty()) {
         // Nothing to resume from: the task runs on, as after a failed checkpoint.
         std::lock_guard lock(mu);
         holds.erase(t.local_id);
-        o.stopped = false;
         stop_note = ", released";
       }
     }
@@ -858,27 +855,23 @@ Agent::Impl::Outcome Agent::Impl::CheckpointTask(const Task& t, cat::Trigger tri
 
 bool Agent::Impl::AnyParked() {
   std::lock_guard lock(mu);
-  return std::any_of(tasks.begin(), tasks.end(),
-                     [](const Task& t) { return t.parked && !t.exited; });
+  return !holds.empty();
 }
 
 void Agent::Impl::KillParked() {
   std::lock_guard lock(mu);
-  for (Task& t : tasks) {
-    if (!t.parked || t.exited)
-      continue;
-    t.parked = false;
+  for (const auto& [local_id, hold] : holds) {
     // Through the hold: the task itself, even if it died and its pid was
     // reused before this poll saw it.
-    auto hold = holds.find(t.local_id);
-    if (hold != holds.end()) {
-      Status st = KillHeld(hold->second.get());
-      if (!st.ok())
-        Error("task {}: {}", t.rank, st.message());
-      holds.erase(hold);
-    }
-    Info("task {}: killed after its preemption checkpoint as the job leaves the node", t.rank);
+    Status st = KillHeld(hold.get());
+    const Task* task = FindTask(local_id);
+    std::uint32_t rank = task ? task->rank : local_id;
+    if (st.ok())
+      Info("task {}: killed after its preemption checkpoint as the job leaves the node", rank);
+    else
+      Error("task {}: {}", rank, st.message());
   }
+  holds.clear();
 }
 
 // ---- requests ---------------------------------------------------------------------------
