@@ -31,11 +31,10 @@
 #include <linux/utsname.h>
 #include <linux/ktime.h>
 #include <linux/cred.h>
-#include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <linux/timekeeping.h>
-#include <linux/futex.h>
 #include <linux/anon_inodes.h>
+#include <asm/fpu/types.h>
 #include "kcr_internal.h"
 
 #define KCR_PARK_TIMEOUT (10 * HZ)
@@ -52,6 +51,11 @@ struct kcr_ckpt_req {
 	struct callback_head work;
 	struct task_struct *task;
 	struct file *out;
+	struct file *access; /* the caller's proof (kcr_access.c); NULL for a self-checkpoint */
+	u32 flags; /* KCR_CKPT_* */
+	bool owner_may_read; /* decided in the target: its user may have the image */
+	kuid_t owner_uid;
+	kgid_t owner_gid;
 	struct kcr_thread *thread;
 	void *xstate;
 	struct kcr_signal_state *signals;
@@ -106,6 +110,9 @@ static void kcr_req_drop_capture(struct kcr_ckpt_req *req)
 	if (req->out)
 		fput(req->out);
 	req->out = NULL;
+	if (req->access)
+		fput(req->access);
+	req->access = NULL;
 }
 
 static void kcr_req_release(struct kref *ref)
@@ -131,12 +138,7 @@ static int kcr_capture_current(struct kcr_ckpt_req *req)
 	if (err)
 		return err;
 	kcr_signal_capture(req->signals, req->thread);
-	req->thread->rseq = (u64)(unsigned long)current->rseq;
-	req->thread->rseq_sig = current->rseq_sig;
-	req->thread->clear_child_tid = (u64)(unsigned long)current->clear_child_tid;
-	req->thread->robust_list = (u64)(unsigned long)current->robust_list;
-	req->thread->robust_list_len = sizeof(struct robust_list_head);
-	get_task_comm(req->thread->comm, current);
+	kcr_thread_capture(req->thread);
 	return kcr_files_capture(req->files, req->out);
 }
 
@@ -158,16 +160,58 @@ static void kcr_wait_released(struct kcr_ckpt_req *req)
 	finish_wait(&req->resume_wq, &wait);
 }
 
+static int kcr_target_check(struct task_struct *t, struct kcr_reason *why);
+
+/*
+ * The caller's checks ran before the target stopped; in its own context,
+ * where nothing of it can change any more, the target checks again what may
+ * have changed since: the program it runs (an exec of a set-id program
+ * replaces the address space the caller proved access to), its threads,
+ * tracer and seccomp filters, and whether its user may have the image.
+ */
+static int kcr_recheck_current(struct kcr_ckpt_req *req)
+{
+	const struct cred *c = current_cred();
+	int err;
+
+	if (req->access && !kcr_access_current(req->access)) {
+		kcr_set_reason(&req->why,
+			       "process %d started a new program (exec) during the checkpoint; retry",
+			       task_pid_vnr(current));
+		return -EAGAIN;
+	}
+	err = kcr_target_check(current, &req->why);
+	if (err)
+		return err;
+	req->owner_may_read = kcr_owner_may_attach();
+	req->owner_uid = c->uid;
+	req->owner_gid = c->gid;
+	if (!req->owner_may_read && !req->self && !(req->flags & KCR_CKPT_PRIVILEGED)) {
+		kcr_set_reason(&req->why,
+			       "process %d is not dumpable by its user (set-id, prctl(PR_SET_DUMPABLE, 0) or capabilities): it may hold what the user may not read; fix: --privileged (image stays yours)",
+			       task_pid_vnr(current));
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* task_work callback: runs in the target before it returns to user space. */
 static void kcr_park(struct callback_head *work)
 {
 	struct kcr_ckpt_req *req = container_of(work, struct kcr_ckpt_req, work);
 
 	if (atomic_read(&req->state) == KCR_REQ_FREEZING && !(current->flags & PF_EXITING)) {
-		req->capture_err = kcr_capture_current(req);
-		atomic_set(&req->state, KCR_REQ_PARKED);
-		complete(&req->parked);
-		kcr_wait_released(req);
+		req->capture_err = kcr_recheck_current(req);
+		if (!req->capture_err)
+			req->capture_err = kcr_capture_current(req);
+		/* The caller may have given up meanwhile: then run on, never park for good. */
+		if (atomic_cmpxchg(&req->state, KCR_REQ_FREEZING, KCR_REQ_PARKED) ==
+		    KCR_REQ_FREEZING) {
+			complete(&req->parked);
+			kcr_wait_released(req);
+		} else {
+			complete(&req->parked);
+		}
 	} else {
 		req->capture_err = -ESRCH;
 		complete(&req->parked);
@@ -267,29 +311,6 @@ static int kcr_writer_thread(void *data)
 	return 0;
 }
 
-/* Root, or the owner of an unprivileged, dumpable target: ptrace's rule. */
-static bool kcr_may_checkpoint(struct task_struct *t)
-{
-	const struct cred *me = current_cred(), *tc;
-	struct mm_struct *mm;
-	bool ok;
-
-	if (capable(CAP_SYS_ADMIN) || capable(CAP_CHECKPOINT_RESTORE))
-		return true;
-	rcu_read_lock();
-	tc = __task_cred(t);
-	ok = uid_eq(me->uid, tc->uid) && uid_eq(me->uid, tc->euid) && uid_eq(me->uid, tc->suid) &&
-	     gid_eq(me->gid, tc->gid) && gid_eq(me->gid, tc->egid) && gid_eq(me->gid, tc->sgid) &&
-	     cap_issubset(tc->cap_permitted, me->cap_permitted);
-	rcu_read_unlock();
-	task_lock(t);
-	mm = t->mm;
-	if (!mm || get_dumpable(mm) != SUID_DUMP_USER)
-		ok = false;
-	task_unlock(t);
-	return ok;
-}
-
 static int kcr_target_check(struct task_struct *t, struct kcr_reason *why)
 {
 	if (t->flags & (PF_KTHREAD | PF_EXITING)) {
@@ -320,6 +341,12 @@ static int kcr_target_check(struct task_struct *t, struct kcr_reason *why)
 		return -EOPNOTSUPP;
 	}
 #endif
+	/* Its tile state needs a larger XSAVE buffer than a restorer could be given. */
+	if (READ_ONCE(t->group_leader->thread.fpu.perm.__state_perm) & XFEATURE_MASK_XTILE_DATA) {
+		kcr_set_reason(why,
+			       "process has asked for AMX (arch_prctl ARCH_REQ_XCOMP_PERM), which kcr cannot restore");
+		return -EOPNOTSUPP;
+	}
 	if (test_tsk_thread_flag(t, TIF_ADDR32)) {
 		kcr_set_reason(why, "process is 32-bit; kcr supports x86-64 processes");
 		return -EOPNOTSUPP;
@@ -327,7 +354,8 @@ static int kcr_target_check(struct task_struct *t, struct kcr_reason *why)
 	return 0;
 }
 
-static struct kcr_ckpt_req *kcr_req_alloc(struct task_struct *t, struct file *out, bool self)
+static struct kcr_ckpt_req *kcr_req_alloc(struct task_struct *t, struct file *out,
+					  struct file *access, u32 flags)
 {
 	struct kcr_ckpt_req *req = kzalloc(sizeof(*req), GFP_KERNEL);
 	int xsize = kcr_cpu_xstate_size(t);
@@ -337,7 +365,9 @@ static struct kcr_ckpt_req *kcr_req_alloc(struct task_struct *t, struct file *ou
 	kref_init(&req->ref);
 	req->task = t;
 	req->out = out;
-	req->self = self;
+	req->access = access;
+	req->flags = flags;
+	req->self = flags & KCR_CKPT_SELF;
 	atomic_set(&req->state, KCR_REQ_FREEZING);
 	init_waitqueue_head(&req->resume_wq);
 	init_completion(&req->parked);
@@ -351,6 +381,7 @@ static struct kcr_ckpt_req *kcr_req_alloc(struct task_struct *t, struct file *ou
 	if (!req->thread || !req->xstate || !req->signals || !req->files || xsize <= 0) {
 		req->task = NULL;
 		req->out = NULL;
+		req->access = NULL;
 		kcr_files_state_free(req->files);
 		kcr_signal_state_free(req->signals);
 		kfree(req->xstate);
@@ -370,7 +401,9 @@ static int kcr_freeze(struct kcr_ckpt_req *req)
 
 	if (req->self) {
 		atomic_set(&req->state, KCR_REQ_PARKED);
-		req->capture_err = kcr_capture_current(req);
+		req->capture_err = kcr_recheck_current(req);
+		if (!req->capture_err)
+			req->capture_err = kcr_capture_current(req);
 		return 0;
 	}
 	__module_get(THIS_MODULE);
@@ -496,46 +529,107 @@ static struct file *kcr_output_get(int fd, struct kcr_reason *why)
 	return out;
 }
 
-/* With KCR_CKPT_HOLD, *hold receives the hold file of a successful checkpoint. */
-static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struct *t,
-				struct file **hold)
+/*
+ * Every checkpoint, refused or not, is logged for the admin: who asked, which
+ * process, which image. Ids are the initial namespaces' so lines compare.
+ */
+static void kcr_log_checkpoint(struct kcr_ckpt_req *req, const char *image, int err)
 {
-	struct kcr_ckpt_req *req;
-	struct file *out;
 	const struct cred *tc;
+	uid_t uid;
+
+	rcu_read_lock();
+	tc = __task_cred(req->task);
+	uid = from_kuid(&init_user_ns, tc->uid);
+	rcu_read_unlock();
+	if (err)
+		pr_info_ratelimited("kcr: checkpoint of pid %d (%s, uid %u) by pid %d (uid %u) into %s refused (%d): %s\n",
+				    task_pid_nr(req->task), req->task->comm, uid,
+				    task_pid_nr(current), from_kuid(&init_user_ns, current_uid()),
+				    image, err, req->why.text);
+	else
+		pr_info("kcr: checkpoint of pid %d (%s, uid %u) by pid %d (uid %u) into %s: %llu bytes%s\n",
+			task_pid_nr(req->task), req->task->comm, uid, task_pid_nr(current),
+			from_kuid(&init_user_ns, current_uid()), image, req->image_bytes,
+			req->owner_may_read ? "" : ", private to the caller");
+}
+
+/* The caller's checks, before the target is asked to stop: cheap, clear refusals. */
+static int kcr_checkpoint_allowed(const struct kcr_checkpoint_args *a, struct task_struct *t,
+				  struct file **access, struct kcr_reason *why)
+{
 	bool self = same_thread_group(t, current);
-	u64 t0;
 	int err;
 
-	if (!kcr_may_checkpoint(t)) {
-		kcr_set_reason((struct kcr_reason *)a->reason,
-			       "permission denied: only root or the owner of an unprivileged process may checkpoint it");
-		return -EPERM;
-	}
-	err = kcr_target_check(t, (struct kcr_reason *)a->reason);
-	if (err)
-		return err;
-	if (kcr_is_held(t)) {
-		kcr_set_reason((struct kcr_reason *)a->reason,
-			       "process is held after an earlier checkpoint; it runs on (or dies) when that hold is closed (or it is killed)");
-		return -EBUSY;
-	}
+	*access = NULL;
 	if (self != !!(a->flags & KCR_CKPT_SELF) ||
 	    (self && (a->flags & (KCR_CKPT_STOP | KCR_CKPT_HOLD)))) {
-		kcr_set_reason((struct kcr_reason *)a->reason,
+		kcr_set_reason(why, "%s",
 			       self ? "a process checkpoints itself with kcr_checkpoint_self()" :
 				      "KCR_CKPT_SELF given for another process");
 		return -EINVAL;
 	}
-	out = kcr_output_get(a->out_fd, (struct kcr_reason *)a->reason);
-	if (IS_ERR(out))
-		return PTR_ERR(out);
+	err = kcr_target_check(t, why);
+	if (err)
+		return err;
+	if (kcr_is_held(t)) {
+		kcr_set_reason(why,
+			       "process is held after an earlier checkpoint; it runs on (or dies) when that hold is closed (or it is killed)");
+		return -EBUSY;
+	}
+	if (self)
+		return 0;
+	*access = kcr_access_proof(a->access_fd, t, why);
+	if (IS_ERR(*access)) {
+		err = PTR_ERR(*access);
+		*access = NULL;
+		return err;
+	}
+	if ((a->flags & KCR_CKPT_PRIVILEGED) && !kcr_access_privileged(*access)) {
+		kcr_set_reason(why,
+			       "--privileged needs CAP_SYS_PTRACE over the process, as ptrace has to attach to it");
+		fput(*access);
+		*access = NULL;
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* With KCR_CKPT_HOLD, *hold receives the hold file of a successful checkpoint. */
+static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struct *t,
+				struct file **hold)
+{
+	struct kcr_reason *why = (struct kcr_reason *)a->reason;
+	struct kcr_ckpt_req *req;
+	struct file *out, *access;
+	char *pathbuf, *image = "(unnamed)";
+	u64 t0;
+	int err;
+
+	err = kcr_checkpoint_allowed(a, t, &access, why);
+	if (err)
+		goto refused;
+	out = kcr_output_get(a->out_fd, why);
+	if (IS_ERR(out)) {
+		err = PTR_ERR(out);
+		if (access)
+			fput(access);
+		goto refused;
+	}
 	get_task_struct(t);
-	req = kcr_req_alloc(t, out, self);
+	req = kcr_req_alloc(t, out, access, a->flags);
 	if (!req) {
 		put_task_struct(t);
 		fput(out);
+		if (access)
+			fput(access);
 		return -ENOMEM;
+	}
+	pathbuf = kmalloc(PATH_MAX, GFP_KERNEL);
+	if (pathbuf) {
+		image = file_path(out, pathbuf, PATH_MAX);
+		if (IS_ERR(image))
+			image = "(unnamed)";
 	}
 	t0 = ktime_get_ns();
 	err = kcr_freeze(req);
@@ -567,14 +661,24 @@ static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struc
 	a->write_ns = req->write_ns;
 	a->image_bytes = req->image_bytes;
 	a->pages_saved = req->pages_saved;
-	rcu_read_lock();
-	tc = __task_cred(t);
-	a->target_uid = from_kuid_munged(current_user_ns(), tc->uid);
-	a->target_gid = from_kgid_munged(current_user_ns(), tc->gid);
-	rcu_read_unlock();
+	if (!err) {
+		/* An id the caller's namespace cannot name is no owner to give the image to. */
+		a->target_uid = from_kuid_munged(current_user_ns(), req->owner_uid);
+		a->target_gid = from_kgid_munged(current_user_ns(), req->owner_gid);
+		if (req->owner_may_read && kuid_has_mapping(current_user_ns(), req->owner_uid) &&
+		    kgid_has_mapping(current_user_ns(), req->owner_gid))
+			a->result_flags |= KCR_CKPT_OWNER_MAY_READ;
+	}
 out:
 	memcpy(a->reason, req->why.text, sizeof(a->reason));
+	kcr_log_checkpoint(req, image, err);
+	kfree(pathbuf);
 	kcr_req_put(req);
+	return err;
+refused:
+	pr_info_ratelimited("kcr: checkpoint of pid %d by pid %d (uid %u) refused (%d): %s\n",
+			    task_pid_nr(t), task_pid_nr(current),
+			    from_kuid(&init_user_ns, current_uid()), err, why->text);
 	return err;
 }
 
@@ -592,6 +696,9 @@ long kcr_checkpoint(struct kcr_checkpoint_args __user *uarg)
 	    ((a.flags & KCR_CKPT_HOLD) && (a.flags & KCR_CKPT_STOP)))
 		return -EINVAL;
 	memset(a.reason, 0, sizeof(a.reason));
+	a.result_flags = 0;
+	a.target_uid = 0;
+	a.target_gid = 0;
 	rcu_read_lock();
 	t = pid_task(find_vpid(a.pid), PIDTYPE_PID);
 	if (t)
@@ -617,8 +724,6 @@ long kcr_checkpoint(struct kcr_checkpoint_args __user *uarg)
 	}
 	if (copy_to_user(uarg, &a, sizeof(a)))
 		ret = -EFAULT;
-	if (ret)
-		pr_debug("kcr: checkpoint of %d failed: %ld %s\n", a.pid, ret, a.reason);
 	if (hold && !ret) {
 		fd_install(hold_fd, hold);
 		return hold_fd;

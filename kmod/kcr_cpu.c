@@ -21,6 +21,9 @@
 #include <asm/ptrace.h>
 #include <asm/user.h>
 #include <asm/fpu/xcr.h>
+#include <asm/fpu/types.h>
+#include <asm/fpu/api.h>
+#include <asm/segment.h>
 #include <asm/cpufeature.h>
 #include "kcr_internal.h"
 
@@ -99,6 +102,52 @@ int kcr_cpu_capture(struct kcr_thread *th, void *xstate, bool self)
 	return 0;
 }
 
+/* Exported by arch/x86/kernel/fpu/init.c; its declaration is in a private header. */
+extern u32 mxcsr_feature_mask;
+
+/* What putreg() accepts for a data segment selector of a 64-bit task. */
+static bool kcr_user_selector(u64 sel)
+{
+	return sel == 0 || (sel <= 0xffff && (sel & SEGMENT_RPL_MASK) == USER_RPL);
+}
+
+/*
+ * What xstateregs_set() would refuse, checked before the point of no
+ * return: features beyond what this task's buffer holds (AMX tiles without
+ * the permission and the larger buffer, anything this CPU lacks), a
+ * compacted or reserved header, MXCSR bits the CPU rejects.
+ */
+static int kcr_xstate_validate(const struct kcr_thread *th, struct kcr_reason *why)
+{
+	const u8 *x = (const u8 *)(th + 1);
+	const struct xstate_header *hdr = (const void *)(x + offsetof(struct xregs_state, header));
+	u64 allowed = current->thread.fpu.fpstate->user_xfeatures;
+	u32 mxcsr;
+
+	if (th->xstate_size < sizeof(struct xregs_state)) {
+		kcr_set_reason(why, "image XSAVE area is too small");
+		return -EINVAL;
+	}
+	if (hdr->xfeatures & ~allowed) {
+		kcr_set_reason(why,
+			       "image XSAVE state has features %#llx this process may not use (has %#llx; AMX needs a permission kcr cannot restore)",
+			       hdr->xfeatures & ~allowed, allowed);
+		return -EINVAL;
+	}
+	if (hdr->xcomp_bv || memchr_inv(hdr->reserved, 0, sizeof(hdr->reserved))) {
+		kcr_set_reason(why, "image XSAVE header is compacted or has reserved bits set");
+		return -EINVAL;
+	}
+	memcpy(&mxcsr, x + offsetof(struct fxregs_state, mxcsr), sizeof(mxcsr));
+	if ((hdr->xfeatures & (XFEATURE_MASK_FP | XFEATURE_MASK_SSE | XFEATURE_MASK_YMM)) &&
+	    (mxcsr & ~mxcsr_feature_mask)) {
+		kcr_set_reason(why, "image MXCSR %#x has bits this CPU rejects", mxcsr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Everything the register setters would refuse after the point of no return. */
 int kcr_cpu_validate(const struct kcr_thread *th, struct kcr_reason *why)
 {
 	const struct user_regs_struct *regs = (const struct user_regs_struct *)th->regs;
@@ -108,9 +157,13 @@ int kcr_cpu_validate(const struct kcr_thread *th, struct kcr_reason *why)
 			       th->xstate_size, kcr_cpu_xstate_size(current));
 		return -EINVAL;
 	}
-	/* genregs_set validates these too; refusing early keeps the caller alive. */
 	if (regs->cs != __USER_CS || regs->ss != __USER_DS) {
 		kcr_set_reason(why, "image registers are not those of a 64-bit user process");
+		return -EINVAL;
+	}
+	if (!kcr_user_selector(regs->ds) || !kcr_user_selector(regs->es) ||
+	    !kcr_user_selector(regs->fs) || !kcr_user_selector(regs->gs)) {
+		kcr_set_reason(why, "image segment selectors are not user selectors");
 		return -EINVAL;
 	}
 	if (regs->ip >= TASK_SIZE_MAX || regs->sp >= TASK_SIZE_MAX ||
@@ -118,7 +171,7 @@ int kcr_cpu_validate(const struct kcr_thread *th, struct kcr_reason *why)
 		kcr_set_reason(why, "image registers hold kernel addresses");
 		return -EINVAL;
 	}
-	return 0;
+	return kcr_xstate_validate(th, why);
 }
 
 struct kcr_regs_helper {

@@ -31,6 +31,12 @@ struct kcr_open_file {
 	int fd;
 	bool cloexec;
 	struct file *file;
+	/*
+	 * A deleted file open only for writing: a read-only open of it made
+	 * with the target's rights (the writer may only read what the target
+	 * could), NULL if the target may not read it either.
+	 */
+	struct file *reader;
 };
 
 struct kcr_files_state {
@@ -53,11 +59,38 @@ void kcr_files_state_free(struct kcr_files_state *st)
 
 	if (!st)
 		return;
-	for (i = 0; i < st->nr; i++)
+	for (i = 0; i < st->nr; i++) {
 		fput(st->ent[i].file);
+		if (st->ent[i].reader)
+			fput(st->ent[i].reader);
+	}
 	if (st->have_cwd)
 		path_put(&st->cwd);
 	kvfree(st);
+}
+
+static bool kcr_is_writeonly_ghost(const struct file *f)
+{
+	return S_ISREG(file_inode(f)->i_mode) && d_unlinked(f->f_path.dentry) &&
+	       !(f->f_mode & FMODE_READ);
+}
+
+/*
+ * Runs in the parked target, as the target: its contents are saved only if
+ * the target itself could read the file.
+ */
+static void kcr_open_reader(struct kcr_open_file *of)
+{
+	struct file *f = of->file;
+	struct file *r;
+
+	if (inode_permission(file_mnt_user_ns(f), file_inode(f), MAY_READ))
+		return;
+	r = dentry_open(&f->f_path, O_RDONLY | O_LARGEFILE | O_NOATIME, current_cred());
+	if (IS_ERR(r))
+		r = dentry_open(&f->f_path, O_RDONLY | O_LARGEFILE, current_cred());
+	if (!IS_ERR(r))
+		of->reader = r;
 }
 
 /* Runs in the parked target. Returns -EMFILE when it has too many files. */
@@ -93,6 +126,10 @@ int kcr_files_capture(struct kcr_files_state *st, const struct file *skip)
 		st->nr++;
 	}
 	rcu_read_unlock();
+	/* Outside RCU: opening may sleep. */
+	for (i = 0; i < st->nr; i++)
+		if (kcr_is_writeonly_ghost(st->ent[i].file))
+			kcr_open_reader(&st->ent[i]);
 
 	spin_lock(&fs->lock);
 	st->cwd = fs->pwd;
@@ -133,6 +170,12 @@ static int kcr_fd_classify(const struct kcr_open_file *of, struct kcr_fd *rec,
 		    (S_ISDIR(mode) || rec->size > KCR_MAX_GHOST_BYTES)) {
 			kcr_set_reason(why, "fd %d is a deleted %s too large to save", of->fd,
 				       S_ISDIR(mode) ? "directory" : "file");
+			return -EOPNOTSUPP;
+		}
+		if (rec->kind == KCR_FD_GHOST && kcr_is_writeonly_ghost(f) && !of->reader) {
+			kcr_set_reason(why,
+				       "fd %d is a deleted file open only for writing, whose contents the process may not read; kcr cannot save it",
+				       of->fd);
 			return -EOPNOTSUPP;
 		}
 		return 0;
@@ -257,7 +300,7 @@ int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st,
 		g.mode = recs[i].mode;
 		g.id = recs[i].ghost_id;
 		kcr_section_write(w, &g, sizeof(g));
-		err = kcr_ghost_write(w, st->ent[i].file, g.size, buf);
+		err = kcr_ghost_write(w, st->ent[i].reader ?: st->ent[i].file, g.size, buf);
 		kcr_section_write(w, zeros, ALIGN(g.size, 8) - g.size);
 	}
 	kcr_section_end(w, nghost);

@@ -3,9 +3,11 @@
  * kcr: declarations shared by the module's files.
  *
  * Each resource kind has one file with both directions (dump and restore):
- *   kcr_cpu.c (registers, xstate), kcr_mm.c (address space), kcr_signal.c,
- *   kcr_files.c (fds, cwd, umask, rlimits). kcr_checkpoint.c and
- *   kcr_restore.c only orchestrate; kcr_image.c reads and writes sections.
+ *   kcr_cpu.c (registers, xstate), kcr_thread.c (per-thread task fields),
+ *   kcr_mm.c (address space), kcr_signal.c, kcr_files.c (fds, cwd, umask,
+ *   rlimits). kcr_checkpoint.c and kcr_restore.c only orchestrate;
+ *   kcr_image.c reads and writes sections; kcr_access.c decides who may
+ *   checkpoint what.
  */
 #ifndef KCR_INTERNAL_H
 #define KCR_INTERNAL_H
@@ -67,6 +69,21 @@ struct kcr_image {
 int kcr_image_load(struct kcr_image *img, struct file *file, struct kcr_reason *why);
 void kcr_image_free(struct kcr_image *img);
 u64 kcr_hash(const void *data, size_t len, u64 seed);
+
+/* ---- who may checkpoint what (kcr_access.c) ---- */
+struct file *kcr_access_proof(int fd, struct task_struct *t, struct kcr_reason *why);
+bool kcr_access_current(struct file *proof);
+bool kcr_access_privileged(struct file *proof);
+bool kcr_owner_may_attach(void);
+
+/* ---- per-thread task fields (kcr_thread.c) ---- */
+void kcr_thread_capture(struct kcr_thread *th);
+int kcr_thread_validate(struct kcr_image *img, bool dry_run, struct kcr_reason *why);
+void kcr_thread_restore(const struct kcr_thread *th);
+struct kcr_rax_fixup;
+struct kcr_rax_fixup *kcr_rax_fixup_alloc(const struct kcr_thread *th);
+int kcr_rax_fixup_queue(struct kcr_rax_fixup *fix);
+void kcr_rax_fixup_free(struct kcr_rax_fixup *fix);
 
 /* ---- CPU state (kcr_cpu.c) ---- */
 int kcr_cpu_xstate_size(struct task_struct *t);

@@ -3,8 +3,10 @@
  * kcr: kernel checkpoint/restart of Linux processes.
  *
  * This file registers /dev/kcr and dispatches its ioctls. The device is
- * world-accessible on purpose: who may checkpoint what is decided per
- * request (root, or the owner of an unprivileged target), as ptrace does.
+ * world-accessible by default: who may checkpoint what is decided per
+ * request, by ptrace's rule (kcr_access.c). A site that wants fewer users
+ * to reach the module at all sets dev_mode (e.g. 0600: root only) or gives
+ * the device to a group with a udev rule (docs/admin-guide.md).
  */
 #include <linux/module.h>
 #include <linux/miscdevice.h>
@@ -83,20 +85,27 @@ bool kcr_is_device_file(const struct file *f)
 	return f->f_op == &kcr_fops;
 }
 
+static ushort dev_mode = 0666;
+module_param(dev_mode, ushort, 0444);
+MODULE_PARM_DESC(dev_mode, "mode of /dev/kcr (default 0666; 0600: only root may use kcr)");
+
 static struct miscdevice kcr_dev = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = "kcr",
 	.fops = &kcr_fops,
-	.mode = 0666,
 };
 
 static int __init kcr_init(void)
 {
-	int err = misc_register(&kcr_dev);
+	int err;
+
+	kcr_dev.mode = dev_mode & 0666;
+	err = misc_register(&kcr_dev);
 
 	if (err)
 		return err;
-	pr_info("kcr: loaded, ABI %d, image format %d\n", KCR_ABI_VERSION, KCR_IMAGE_VERSION);
+	pr_info("kcr: loaded, ABI %d, image format %d, /dev/kcr mode %#o\n", KCR_ABI_VERSION,
+		KCR_IMAGE_VERSION, kcr_dev.mode);
 	return 0;
 }
 

@@ -32,6 +32,10 @@
 #include <linux/workqueue.h>
 #include <linux/completion.h>
 #include <linux/magic.h>
+#include <linux/mount.h>
+#include <linux/sched/coredump.h>
+#include <linux/cred.h>
+#include <linux/auxvec.h>
 #include "kcr_internal.h"
 
 struct kcr_vma_rec {
@@ -196,6 +200,7 @@ static void kcr_mm_fields_dump(struct mm_struct *mm, struct kcr_mm *m)
 	memcpy(m->saved_auxv, mm->saved_auxv, sizeof(mm->saved_auxv));
 	if (test_bit(MMF_DISABLE_THP, &mm->flags))
 		m->flags |= KCR_MM_THP_DISABLED;
+	m->dumpable = get_dumpable(mm);
 }
 
 /*
@@ -407,16 +412,41 @@ out:
 
 /* --------------------------------------------------------------- restore */
 
+/* fs/exec.c's path_noexec(), which is not exported. */
+static bool kcr_path_noexec(const struct path *path)
+{
+	return (path->mnt->mnt_flags & MNT_NOEXEC) || (path->mnt->mnt_sb->s_iflags & SB_I_NOEXEC);
+}
+
+/*
+ * Opens a file the image maps, with the restorer's credentials (the image
+ * grants no access), and checks everything the later mmap() would refuse.
+ * Only a regular file is ever opened: a FIFO would block, a device could
+ * act on being opened, a tty would become the controlling one.
+ */
 static int kcr_vma_file_open(struct kcr_vma_rec *rec, struct kcr_reason *why)
 {
 	struct kcr_vma *v = &rec->v;
-	int flags = O_RDONLY | O_LARGEFILE;
+	int flags = O_RDONLY | O_LARGEFILE | O_NONBLOCK | O_NOCTTY;
+	u64 len = v->end - v->start;
+	struct path path;
 	struct file *f;
 	struct inode *inode;
+	int err;
 
-	if (v->kind == KCR_VMA_FILE_SHARED && v->vm_flags & VM_MAYWRITE)
-		flags = O_RDWR | O_LARGEFILE;
-	/* Opened with the restorer's credentials: the image grants no access. */
+	err = kern_path(rec->path, LOOKUP_FOLLOW, &path);
+	if (err) {
+		kcr_set_reason(why, "mapped file %s cannot be found (error %d)", rec->path, err);
+		return err;
+	}
+	err = d_is_reg(path.dentry) ? 0 : -EINVAL;
+	path_put(&path);
+	if (err) {
+		kcr_set_reason(why, "mapped file %s is no longer a regular file", rec->path);
+		return err;
+	}
+	if (v->kind == KCR_VMA_FILE_SHARED && v->vm_flags & (VM_WRITE | VM_MAYWRITE))
+		flags = (flags & ~O_ACCMODE) | O_RDWR;
 	f = filp_open(rec->path, flags, 0);
 	if (IS_ERR(f)) {
 		kcr_set_reason(why, "mapped file %s cannot be opened (error %ld)", rec->path,
@@ -425,14 +455,45 @@ static int kcr_vma_file_open(struct kcr_vma_rec *rec, struct kcr_reason *why)
 	}
 	rec->file = f;
 	inode = file_inode(f);
-	if (!S_ISREG(inode->i_mode)) {
-		kcr_set_reason(why, "mapped file %s is no longer a regular file", rec->path);
+	if (!S_ISREG(inode->i_mode) || !f->f_op->mmap) {
+		kcr_set_reason(why, "mapped file %s is no longer a mappable regular file",
+			       rec->path);
 		return -EINVAL;
 	}
 	if (inode->i_ino != v->ino || (u64)i_size_read(inode) != v->file_size) {
 		kcr_set_reason(why, "mapped file %s changed since the checkpoint (inode or size)",
 			       rec->path);
 		return -ESTALE;
+	}
+	if ((v->vm_flags & VM_EXEC) && kcr_path_noexec(&f->f_path)) {
+		kcr_set_reason(why,
+			       "mapped file %s is on a noexec mount; it cannot be mapped executable",
+			       rec->path);
+		return -EACCES;
+	}
+	if (v->pgoff > (inode->i_sb->s_maxbytes >> PAGE_SHIFT) ||
+	    len > inode->i_sb->s_maxbytes - (v->pgoff << PAGE_SHIFT)) {
+		kcr_set_reason(why, "image maps %s beyond the largest offset its filesystem allows",
+			       rec->path);
+		return -EOVERFLOW;
+	}
+	return 0;
+}
+
+/*
+ * Whether this process may map at the address at all (vm.mmap_min_addr,
+ * the LSMs' own minimum): the same check mmap() makes, without mapping.
+ */
+static int kcr_vma_addr_check(const struct kcr_vma *v, struct kcr_reason *why)
+{
+	unsigned long addr = get_unmapped_area(NULL, v->start, v->end - v->start, 0,
+					       MAP_FIXED | MAP_PRIVATE);
+
+	if (IS_ERR_VALUE(addr) || addr != v->start) {
+		kcr_set_reason(why,
+			       "image mapping %llx-%llx is at an address this process may not map (below vm.mmap_min_addr?)",
+			       v->start, v->end);
+		return IS_ERR_VALUE(addr) ? (int)addr : -EPERM;
 	}
 	return 0;
 }
@@ -459,7 +520,12 @@ static int kcr_vma_check(struct kcr_vma_rec *rec, const struct kcr_vma_rec *prev
 		kcr_set_reason(why, "image has a read-only shared anonymous mapping");
 		return -EINVAL;
 	}
-	return 0;
+	if ((v->vm_flags & VM_GROWSDOWN) && v->kind != KCR_VMA_ANON) {
+		kcr_set_reason(why, "image mapping %llx-%llx grows down but is not a stack",
+			       v->start, v->end);
+		return -EINVAL;
+	}
+	return kcr_vma_addr_check(v, why);
 }
 
 static int kcr_vmas_parse(struct kcr_image *img, struct kcr_mm_plan *plan, struct kcr_reason *why)
@@ -628,14 +694,35 @@ static int kcr_mm_fields_check(const struct kcr_mm *m, struct kcr_reason *why)
 		kcr_set_reason(why, "image has memory flags this module does not know");
 		return -EINVAL;
 	}
-	return 0;
+	if (m->dumpable > SUID_DUMP_ROOT) {
+		kcr_set_reason(why, "image has an unknown dumpable setting %u", m->dumpable);
+		return -EINVAL;
+	}
+	/* /proc/PID/auxv reads up to the first AT_NULL key: it must be inside. */
+	for (i = 0; i + 1 < AT_VECTOR_SIZE; i += 2)
+		if (m->saved_auxv[i] == AT_NULL)
+			return 0;
+	kcr_set_reason(why, "image auxiliary vector has no AT_NULL end");
+	return -EINVAL;
+}
+
+/* The restorer's [vvar]: the VM_PFNMAP mapping that ends where its vdso starts. */
+static struct vm_area_struct *kcr_own_vvar(struct mm_struct *mm)
+{
+	unsigned long vdso = (unsigned long)mm->context.vdso;
+	struct vm_area_struct *vma = find_vma(mm, vdso - 1);
+
+	if (vma && vma->vm_end == vdso && (vma->vm_flags & (VM_IO | VM_PFNMAP)))
+		return vma;
+	return NULL;
 }
 
 static int kcr_vdso_check(const struct kcr_mm *m, bool dry_run, struct kcr_reason *why)
 {
 	struct mm_struct *mm = current->mm;
-	struct vm_area_struct *vma;
+	struct vm_area_struct *vdso_vma, *vvar_vma;
 	unsigned long vdso = (unsigned long)mm->context.vdso;
+	unsigned long vvar = 0;
 	int err = 0;
 
 	if (!m->vdso_start || m->vdso_start >= m->vdso_end || m->vvar_start > m->vvar_end ||
@@ -646,17 +733,22 @@ static int kcr_vdso_check(const struct kcr_mm *m, bool dry_run, struct kcr_reaso
 		return -EINVAL;
 	}
 	mmap_read_lock(mm);
-	vma = find_vma(mm, vdso);
-	if (!vma || vma->vm_start != vdso ||
-	    vma->vm_end - vma->vm_start != m->vdso_end - m->vdso_start) {
-		kcr_set_reason(why, "vdso size differs from the image's (another kernel build?)");
+	vdso_vma = find_vma(mm, vdso);
+	vvar_vma = kcr_own_vvar(mm);
+	if (!vdso_vma || vdso_vma->vm_start != vdso || !vvar_vma ||
+	    vdso_vma->vm_end - vdso_vma->vm_start != m->vdso_end - m->vdso_start ||
+	    vvar_vma->vm_end - vvar_vma->vm_start != m->vvar_end - m->vvar_start) {
+		kcr_set_reason(why,
+			       "vdso or vvar size differs from the image's (another kernel build?)");
 		err = -EINVAL;
+	} else {
+		vvar = vvar_vma->vm_start;
 	}
 	mmap_read_unlock(mm);
 	if (err || dry_run)
 		return err;
 	/* libkcr moves its vdso to the image's address before the real restore. */
-	if (vdso != m->vdso_start) {
+	if (vdso != m->vdso_start || vvar != m->vvar_start) {
 		kcr_set_reason(why, "restorer's vdso is at %lx, the image's at %llx (not moved)",
 			       vdso, m->vdso_start);
 		return -EADDRNOTAVAIL;
@@ -681,11 +773,11 @@ int kcr_mm_validate(struct kcr_image *img, bool dry_run, struct kcr_reason *why)
 	memcpy(&plan->mm, s->data, sizeof(plan->mm));
 	err = kcr_mm_fields_check(&plan->mm, why);
 	if (!err)
-		err = kcr_vdso_check(&plan->mm, dry_run, why);
-	if (!err)
 		err = kcr_vmas_parse(img, plan, why);
 	if (!err)
 		err = kcr_pages_scan(img, plan, why);
+	if (!err)
+		err = kcr_vdso_check(&plan->mm, dry_run, why);
 	if (!err)
 		kcr_prefilled_mark(img, plan);
 	return err;
@@ -704,14 +796,16 @@ void kcr_mm_plan_free(struct kcr_image *img)
 
 /*
  * Unmaps everything of the restorer except the vdso and vvar it moved into
- * place and the image's mappings it filled itself.
+ * place and the image's mappings it filled itself. The two are known by
+ * what they are, not by the image's addresses: an image must not choose
+ * which of the restorer's mappings survive.
  */
 static int kcr_unmap_restorer(struct kcr_mm_plan *plan)
 {
-	const struct kcr_mm *m = &plan->mm;
 	struct mm_struct *mm = current->mm;
-	struct vm_area_struct *vma;
+	struct vm_area_struct *vma, *vvar;
 	unsigned long (*ranges)[2];
+	unsigned long vdso = (unsigned long)mm->context.vdso;
 	int nr = 0, i, err = 0;
 
 	VMA_ITERATOR(vmi, mm, 0);
@@ -722,10 +816,11 @@ static int kcr_unmap_restorer(struct kcr_mm_plan *plan)
 		mmap_read_unlock(mm);
 		return -ENOMEM;
 	}
+	vvar = kcr_own_vvar(mm);
 	for_each_vma(vmi, vma) {
 		struct kcr_vma_rec *rec = kcr_vma_exact(plan, vma->vm_start, vma->vm_end);
 
-		if (vma->vm_start >= m->vvar_start && vma->vm_end <= m->vdso_end)
+		if (vma->vm_start == vdso || vma == vvar)
 			continue;
 		if (kcr_prefilled_matches(vma, rec)) {
 			rec->kept = true;
@@ -768,23 +863,25 @@ static int kcr_vma_map(const struct kcr_vma_rec *rec)
 	return addr == v->start ? 0 : (IS_ERR_VALUE(addr) ? (int)addr : -EFAULT);
 }
 
+/*
+ * The restorer filled and verified most memory itself; what it left to the
+ * module is read here, verified against its chunk's checksum (the image
+ * must not have changed since libkcr checked it), then put in place.
+ */
 static int kcr_chunk_fill(struct kcr_image *img, const struct kcr_vma_rec *rec,
 			  const struct kcr_page_chunk *c, loff_t *pos, void *bounce)
 {
 	size_t len = (size_t)c->nr_pages * PAGE_SIZE;
-	struct iov_iter iter;
 	ssize_t n;
 
-	if (rec->v.vm_flags & VM_WRITE) {
-		/* Writable: read from the image straight into the new mapping. */
-		iov_iter_ubuf(&iter, ITER_DEST, u64_to_user_ptr(c->addr), len);
-		n = vfs_iter_read(img->file, &iter, pos, 0);
-		return n == len ? 0 : -EIO;
-	}
-	/* Read-only or PROT_NONE: FOLL_FORCE writes a private copy, as a debugger would. */
 	n = kernel_read(img->file, bounce, len, pos);
 	if (n != len)
 		return -EIO;
+	if (xxh64(bounce, len, c->addr) != c->checksum)
+		return -EBADMSG;
+	/* Writable: a plain copy. Read-only or PROT_NONE: FOLL_FORCE, as a debugger writes. */
+	if (rec->v.vm_flags & VM_WRITE)
+		return copy_to_user(u64_to_user_ptr(c->addr), bounce, len) ? -EFAULT : 0;
 	if (access_process_vm(current, c->addr, bounce, len, FOLL_FORCE | FOLL_WRITE) != len)
 		return -EFAULT;
 	return 0;
@@ -824,6 +921,23 @@ static int kcr_pages_restore(struct kcr_image *img, struct kcr_mm_plan *plan)
 	return err;
 }
 
+/*
+ * A program that was not dumpable stays so: it may hold what its user may not
+ * read. Otherwise a restore starts a new program, as exec does: dumpable
+ * (checkpointable, ptraceable by its owner) when its credentials are
+ * ordinary, whatever a credential change of the restorer (slurmstepd's
+ * setuid to the job's user) had left; same rule as begin_new_exec().
+ */
+static void kcr_dumpable_restore(struct mm_struct *mm, u32 dumpable)
+{
+	const struct cred *cred = current_cred();
+
+	if (dumpable != SUID_DUMP_USER)
+		set_mask_bits(&mm->flags, MMF_DUMPABLE_MASK, dumpable);
+	else if (uid_eq(cred->euid, cred->uid) && gid_eq(cred->egid, cred->gid))
+		set_mask_bits(&mm->flags, MMF_DUMPABLE_MASK, SUID_DUMP_USER);
+}
+
 static void kcr_mm_fields_restore(const struct kcr_mm *m)
 {
 	struct mm_struct *mm = current->mm;
@@ -850,6 +964,7 @@ static void kcr_mm_fields_restore(const struct kcr_mm *m)
 	else
 		clear_bit(MMF_DISABLE_THP, &mm->flags);
 	mmap_write_unlock(mm);
+	kcr_dumpable_restore(mm, m->dumpable);
 }
 
 /* Past the point of no return: the caller kills the restorer on any error. */
@@ -883,7 +998,11 @@ int kcr_mm_restore(struct kcr_image *img, struct kcr_reason *why)
 	}
 	err = kcr_pages_restore(img, plan);
 	if (err) {
-		kcr_set_reason(why, "filling memory from the image failed (%d)", err);
+		if (err == -EBADMSG)
+			kcr_set_reason(why,
+				       "image pages fail their checksum: the image changed during the restore");
+		else
+			kcr_set_reason(why, "filling memory from the image failed (%d)", err);
 		return err;
 	}
 	kcr_mm_fields_restore(&plan->mm);

@@ -26,14 +26,8 @@
 #include <linux/utsname.h>
 #include <linux/string.h>
 #include <linux/slab.h>
-#include <linux/rseq.h>
 #include <linux/cred.h>
-#include <linux/sched/coredump.h>
-#include <linux/bitops.h>
-#include <linux/task_work.h>
-#include <linux/sched/task_stack.h>
-#include <linux/ptrace.h>
-#include <asm/user.h>
+#include <linux/seccomp.h>
 #include "kcr_internal.h"
 
 static int kcr_build_check(const struct kcr_image_header *h, struct kcr_reason *why)
@@ -54,46 +48,17 @@ static int kcr_build_check(const struct kcr_image_header *h, struct kcr_reason *
 	return 0;
 }
 
-static int kcr_thread_check(struct kcr_image *img, struct kcr_reason *why)
-{
-	struct kcr_loaded_section *s = &img->sec[KCR_SEC_THREAD];
-	const struct kcr_thread *th = s->data;
-
-	if (!th || s->hdr.count != 1 || s->hdr.size < sizeof(*th) ||
-	    s->hdr.size != sizeof(*th) + th->xstate_size) {
-		kcr_set_reason(why, "image thread section is missing or malformed");
-		return -EBADMSG;
-	}
-	if (th->rseq >= TASK_SIZE_MAX || th->clear_child_tid >= TASK_SIZE_MAX ||
-	    th->robust_list >= TASK_SIZE_MAX || th->sas_ss_sp >= TASK_SIZE_MAX) {
-		kcr_set_reason(why, "image thread state holds kernel addresses");
-		return -EINVAL;
-	}
-	return kcr_cpu_validate(th, why);
-}
-
-/*
- * The ioctl syscall returns an int: a restored rax passed back as its return
- * value would lose its upper half (a program interrupted while rax held a
- * 64-bit value computes garbage). So the ioctl returns 0 and this task work,
- * which runs after the syscall stored its return value and before the return
- * to user space, puts the full rax back.
- */
-struct kcr_rax_fixup {
-	struct callback_head work;
-	u64 ax;
-};
-
-static void kcr_rax_fixup_run(struct callback_head *work)
-{
-	struct kcr_rax_fixup *fix = container_of(work, struct kcr_rax_fixup, work);
-
-	current_pt_regs()->ax = fix->ax;
-	kfree(fix);
-}
-
 static int kcr_restorer_check(struct kcr_reason *why)
 {
+	/*
+	 * The module maps and fills memory for the restorer with its own
+	 * calls, which a seccomp filter of the restorer would never see.
+	 */
+	if (READ_ONCE(current->seccomp.mode) != SECCOMP_MODE_DISABLED) {
+		kcr_set_reason(why,
+			       "the restoring process runs under seccomp, whose filter could not apply to what a restore does; restore from outside the sandbox");
+		return -EPERM;
+	}
 	if (get_nr_threads(current) != 1) {
 		kcr_set_reason(why, "the restoring process must be single-threaded");
 		return -EBUSY;
@@ -121,7 +86,9 @@ static int kcr_restore_validate(struct kcr_image *img, struct file *f, bool dry_
 	if (!err)
 		err = kcr_build_check(&img->hdr, why);
 	if (!err)
-		err = kcr_thread_check(img, why);
+		err = kcr_thread_validate(img, dry_run, why);
+	if (!err)
+		err = kcr_cpu_validate(img->sec[KCR_SEC_THREAD].data, why);
 	if (!err)
 		err = kcr_signal_validate(img, why);
 	if (!err)
@@ -129,37 +96,24 @@ static int kcr_restore_validate(struct kcr_image *img, struct file *f, bool dry_
 	return err;
 }
 
-/* Per-thread kernel state that is plain fields of the task. */
-static void kcr_thread_fields_restore(const struct kcr_thread *th)
+/* Every restore, refused or not, is logged for the admin, as checkpoints are. */
+static void kcr_log_restore(struct file *f, const struct kcr_image *img, int err,
+			    const char *why)
 {
-	current->clear_child_tid = u64_to_user_ptr(th->clear_child_tid);
-#ifdef CONFIG_FUTEX
-	current->robust_list = u64_to_user_ptr(th->robust_list);
-#endif
-#ifdef CONFIG_RSEQ
-	/* The restorer unregistered its own rseq area; the program's comes back. */
-	current->rseq = u64_to_user_ptr(th->rseq);
-	current->rseq_sig = th->rseq_sig;
-	if (current->rseq)
-		rseq_set_notify_resume(current);
-#endif
-	task_lock(current);
-	strscpy_pad(current->comm, th->comm, sizeof(current->comm));
-	task_unlock(current);
-}
+	char *buf = kmalloc(PATH_MAX, GFP_KERNEL);
+	char *image = buf ? file_path(f, buf, PATH_MAX) : ERR_PTR(-ENOMEM);
+	uid_t uid = from_kuid(&init_user_ns, current_uid());
 
-/*
- * Like exec, a restore starts a new program: it is dumpable (checkpointable,
- * ptraceable by its owner) when its credentials are ordinary, whatever a
- * credential change of the restorer (slurmstepd's setuid to the job's user)
- * had left. Same rule as begin_new_exec().
- */
-static void kcr_dumpable_restore(void)
-{
-	const struct cred *cred = current_cred();
-
-	if (uid_eq(cred->euid, cred->uid) && gid_eq(cred->egid, cred->gid))
-		set_mask_bits(&current->mm->flags, MMF_DUMPABLE_MASK, SUID_DUMP_USER);
+	if (IS_ERR(image))
+		image = "(unnamed)";
+	if (err)
+		pr_info_ratelimited("kcr: restore by pid %d (uid %u) from %s refused (%d): %s\n",
+				    task_pid_nr(current), uid, image, err, why);
+	else
+		pr_info("kcr: restore by pid %d (uid %u) from %s: %s (pid %d, uid %u in the image)\n",
+			task_pid_nr(current), uid, image, img->hdr.comm, img->hdr.pid,
+			img->hdr.uid);
+	kfree(buf);
 }
 
 static int kcr_restore_image(struct kcr_restore_args *a, struct file *f,
@@ -179,27 +133,24 @@ static int kcr_restore_image(struct kcr_restore_args *a, struct file *f,
 		goto out;
 	th = img.sec[KCR_SEC_THREAD].data;
 	xstate = th + 1;
-	fix = kmalloc(sizeof(*fix), GFP_KERNEL);
+	fix = kcr_rax_fixup_alloc(th);
 	if (!fix) {
 		err = -ENOMEM;
 		goto out;
 	}
-	fix->ax = ((const struct user_regs_struct *)th->regs)->ax;
-	init_task_work(&fix->work, kcr_rax_fixup_run);
+	kcr_log_restore(f, &img, 0, NULL);
 
 	/* ---- point of no return ---- */
 	err = kcr_mm_restore(&img, why);
 	if (err)
 		goto die;
 	kcr_signal_restore(&img, th);
-	kcr_thread_fields_restore(th);
-	kcr_dumpable_restore();
+	kcr_thread_restore(th);
 	/* The restored program never had these descriptors. */
 	close_fd(a->image_fd);
 	if (a->device_fd != a->image_fd)
 		close_fd(a->device_fd);
-	/* Queued after the deferred fputs above, so it runs first (LIFO). */
-	if (task_work_add(current, &fix->work, TWA_RESUME)) {
+	if (kcr_rax_fixup_queue(fix)) {
 		err = -ESRCH;
 		goto die;
 	}
@@ -219,7 +170,9 @@ die:
 	       task_pid_nr(current), why->text);
 	send_sig(SIGKILL, current, 1);
 out:
-	kfree(fix);
+	if (err && !fatal_signal_pending(current))
+		kcr_log_restore(f, &img, err, why->text);
+	kcr_rax_fixup_free(fix);
 	kcr_mm_plan_free(&img);
 	kcr_image_free(&img);
 	return err;

@@ -10,6 +10,7 @@
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/signal.h>
+#include <linux/signal_types.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include "kcr_internal.h"
@@ -60,7 +61,8 @@ void kcr_signal_capture(struct kcr_signal_state *st, struct kcr_thread *th)
 		const struct sigaction *sa = &sighand->action[i].sa;
 
 		st->sig.action[i].handler = (u64)(unsigned long)sa->sa_handler;
-		st->sig.action[i].flags = sa->sa_flags;
+		/* Not kernel-internal bits such as SA_IMMUTABLE: the restore refuses those. */
+		st->sig.action[i].flags = sa->sa_flags & UAPI_SA_FLAGS;
 		st->sig.action[i].restorer = (u64)(unsigned long)sa->sa_restorer;
 		st->sig.action[i].mask = sa->sa_mask.sig[0];
 	}
@@ -89,6 +91,7 @@ int kcr_signal_validate(struct kcr_image *img, struct kcr_reason *why)
 	struct kcr_loaded_section *s = &img->sec[KCR_SEC_SIGNALS];
 	const struct kcr_signals *sig = s->data;
 	const struct kcr_pending_signal *p;
+	const struct kcr_thread *th;
 	u32 i;
 
 	if (!sig || s->hdr.size < sizeof(*sig) || sig->nr_pending > KCR_MAX_PENDING ||
@@ -104,6 +107,21 @@ int kcr_signal_validate(struct kcr_image *img, struct kcr_reason *why)
 				       i + 1);
 			return -EINVAL;
 		}
+		/* What sigaction() lets a program set; the rest is the kernel's own. */
+		if (a->flags & ~(u64)UAPI_SA_FLAGS) {
+			kcr_set_reason(why, "image signal %u has flags %#llx no program can set",
+				       i + 1, a->flags & ~(u64)UAPI_SA_FLAGS);
+			return -EINVAL;
+		}
+	}
+	/* What sigaltstack() stores: a mode (0, SS_ONSTACK, SS_DISABLE) and SS_FLAG_BITS. */
+	th = img->sec[KCR_SEC_THREAD].data;
+	if (th && (th->sas_ss_flags & ~SS_FLAG_BITS) != 0 &&
+	    (th->sas_ss_flags & ~SS_FLAG_BITS) != SS_ONSTACK &&
+	    (th->sas_ss_flags & ~SS_FLAG_BITS) != SS_DISABLE) {
+		kcr_set_reason(why, "image alternate signal stack has unknown flags %#x",
+			       th->sas_ss_flags);
+		return -EINVAL;
 	}
 	p = (const void *)(sig + 1);
 	for (i = 0; i < sig->nr_pending; i++) {

@@ -738,9 +738,12 @@ Agent::Impl::Outcome Agent::Impl::CheckpointTask(const Task& t, cat::Trigger tri
     // back. The module holds it before it leaves the checkpoint, where
     // Slurm's SIGCONT and SIGTERM cannot resume it and the agent's SIGKILL
     // ends it; a failed checkpoint leaves it running.
+    // The job owner's rule, not root's: what the owner could not attach to
+    // with ptrace (a set-id program, anything not dumpable) is refused, and
+    // the image is created by, and belongs to, the owner.
     CheckpointOptions options;
     options.hold = park ? &hold : nullptr;
-    AsUser as(id.uid, id.gid);
+    options.as_user = CheckpointOptions::User{id.uid, id.gid};
     st = Checkpoint(t.pid, path, options, &r);
   }
   std::string stop_note;

@@ -1,4 +1,4 @@
-// kcr checkpoint PID -o FILE [--kill | --stop]
+// kcr checkpoint PID -o FILE [--kill | --stop] [--privileged]
 #include <fmt/format.h>
 
 #include <unistd.h>
@@ -19,6 +19,7 @@ struct CheckpointArgs {
   std::string output;
   bool kill = false;
   bool stop = false;
+  bool privileged = false;
   bool no_catalog = false;
   bool quiet = false;
   std::string job;  // JOB[.STEP]: ask the Slurm agent instead of naming a pid
@@ -76,6 +77,12 @@ int RunCheckpoint(const CheckpointArgs& a) {
                  "running after --job (to stop them, use scontrol suspend or requeue)\n");
       return 1;
     }
+    if (a.privileged) {
+      fmt::print(stderr,
+                 "kcr checkpoint: --privileged is for one process; the job's agent applies "
+                 "the job owner's rule to each task\n");
+      return 1;
+    }
     return RunJobCheckpoint(a);
   }
   if (a.pid <= 0 || a.output.empty()) {
@@ -96,6 +103,7 @@ int RunCheckpoint(const CheckpointArgs& a) {
   CheckpointOptions options;
   options.kill = a.kill;
   options.stop = a.stop;
+  options.privileged = a.privileged;
   if (bar.enabled())
     options.progress = [&bar](uint64_t d, uint64_t t) { bar.Update(d, t); };
   CheckpointResult r;
@@ -133,6 +141,10 @@ void register_checkpoint(CLI::App& app) {
                 "leave the process stopped (as by SIGSTOP; kill -CONT resumes it) once the image "
                 "is written")
       ->excludes(kill);
+  cmd->add_flag("--privileged", args->privileged,
+                "also a process its own user could not attach to (not dumpable: a set-id "
+                "program, prctl(PR_SET_DUMPABLE, 0); or with capabilities); needs "
+                "CAP_SYS_PTRACE, and the image stays yours");
   cmd->add_flag("--no-catalog", args->no_catalog, "do not record the checkpoint in the catalog");
   cmd->add_flag("-q,--quiet", args->quiet, "print nothing on success");
   cmd->callback([args] { throw Exit{RunCheckpoint(*args)}; });

@@ -4,7 +4,7 @@
  *
  * Two things live here and only here:
  *   1. the ioctl interface of /dev/kcr;
- *   2. the on-disk image format (v1), described in docs/image-format.md.
+ *   2. the on-disk image format (v2), described in docs/image-format.md.
  *
  * Every structure has fixed-width fields and explicit padding so that the
  * kernel and user space agree on the layout; the module validates every
@@ -22,9 +22,9 @@
 #endif
 
 /* Bumped on any incompatible change of the ioctls below. */
-#define KCR_ABI_VERSION 4
+#define KCR_ABI_VERSION 5
 /* Bumped on any incompatible change of the image layout. */
-#define KCR_IMAGE_VERSION 1
+#define KCR_IMAGE_VERSION 2
 
 #define KCR_DEVICE_PATH "/dev/kcr"
 #define KCR_IOC_MAGIC 0xC7
@@ -59,7 +59,20 @@ struct kcr_version {
  * suspend). Not with STOP or SELF. (ABI 4.)
  */
 #define KCR_CKPT_HOLD (1U << 3)
-#define KCR_CKPT_FLAGS_ALL (KCR_CKPT_SELF | KCR_CKPT_STOP | KCR_CKPT_HOLD)
+/*
+ * Checkpoint a process its own user could not attach to with ptrace: one
+ * that is not dumpable (a set-id program, prctl(PR_SET_DUMPABLE, 0)), runs
+ * with mixed ids or holds capabilities. Its memory may hold what that user
+ * may not read, so the image must stay the caller's: the result does not
+ * carry KCR_CKPT_OWNER_MAY_READ. Needs CAP_SYS_PTRACE over the target, as
+ * ptrace does. (ABI 5.)
+ */
+#define KCR_CKPT_PRIVILEGED (1U << 4)
+#define KCR_CKPT_FLAGS_ALL (KCR_CKPT_SELF | KCR_CKPT_STOP | KCR_CKPT_HOLD | KCR_CKPT_PRIVILEGED)
+
+/* kcr_checkpoint_args.result_flags */
+/* The target's own user could attach to it: the image may be given to target_uid/gid. */
+#define KCR_CKPT_OWNER_MAY_READ (1U << 0)
 
 /* Value the restored caller of a self-checkpoint sees as the ioctl's result. */
 #define KCR_SELF_RESTARTED 1
@@ -69,12 +82,20 @@ struct kcr_checkpoint_args {
 	__s32 pid; /* target, in the caller's pid namespace */
 	__s32 out_fd; /* image file, open for writing, empty */
 	__u32 flags;
+	/*
+	 * The target's /proc/PID/mem, opened by the caller: its open ran the
+	 * kernel's whole ptrace attach check (ids, dumpability, capabilities
+	 * in the target's user namespace, Yama and every other LSM), which a
+	 * module cannot call. Ignored with KCR_CKPT_SELF. (ABI 5.)
+	 */
+	__s32 access_fd;
+	__u32 result_flags; /* filled: KCR_CKPT_OWNER_MAY_READ */
 	/* filled by the module */
 	__u64 freeze_ns; /* from request to target parked */
 	__u64 write_ns; /* image write by the kernel thread */
 	__u64 image_bytes;
 	__u64 pages_saved;
-	__u32 target_uid; /* owner of the target, for the image file's owner */
+	__u32 target_uid; /* the target's user, in the caller's user namespace */
 	__u32 target_gid;
 	char reason[KCR_REASON_LEN];
 };
@@ -124,7 +145,7 @@ struct kcr_restore_args {
 #define KCR_IOC_TEST_WARN _IO(KCR_IOC_MAGIC, 0x7f)
 
 /*
- * Image format v1.
+ * Image format v2.
  *
  *   struct kcr_image_header               (offset 0, KCR_HEADER_SIZE bytes)
  *   section*                              (each: struct kcr_section + payload,
@@ -200,8 +221,26 @@ struct kcr_thread {
 	__u64 robust_list;
 	__u64 robust_list_len;
 	char comm[16];
+	__u32 task_flags; /* KCR_TASK_* */
+	__u32 pad;
 	/* followed by xstate_size bytes of UABI XSAVE (NT_X86_XSTATE) */
 };
+
+/*
+ * kcr_thread.task_flags: restrictions a thread placed on itself. A restore
+ * puts each back or is refused: it never sheds one.
+ */
+#define KCR_TASK_NO_NEW_PRIVS (1U << 0) /* prctl(PR_SET_NO_NEW_PRIVS) */
+/* prctl(PR_SET_SPECULATION_CTRL): the restorer must have set the same first. */
+#define KCR_TASK_SSB_DISABLE (1U << 1)
+#define KCR_TASK_SSB_FORCE_DISABLE (1U << 2)
+#define KCR_TASK_SSB_NOEXEC (1U << 3)
+#define KCR_TASK_IB_DISABLE (1U << 4)
+#define KCR_TASK_IB_FORCE_DISABLE (1U << 5)
+#define KCR_TASK_SPEC_ALL                                                                      \
+	(KCR_TASK_SSB_DISABLE | KCR_TASK_SSB_FORCE_DISABLE | KCR_TASK_SSB_NOEXEC |            \
+	 KCR_TASK_IB_DISABLE | KCR_TASK_IB_FORCE_DISABLE)
+#define KCR_TASK_FLAGS_ALL (KCR_TASK_NO_NEW_PRIVS | KCR_TASK_SPEC_ALL)
 
 struct kcr_mm {
 	__u64 start_code, end_code, start_data, end_data;
@@ -210,9 +249,11 @@ struct kcr_mm {
 	__u64 mmap_base;
 	__u64 vdso_start, vdso_end; /* [vdso] */
 	__u64 vvar_start, vvar_end; /* [vvar], just below the vdso */
-	__u64 saved_auxv[48];
+	__u64 saved_auxv[48]; /* key/value pairs up to an AT_NULL key */
 	__u32 nr_vmas;
 	__u32 flags; /* KCR_MM_* */
+	__u32 dumpable; /* SUID_DUMP_*: 0 not dumpable, 1 dumpable, 2 only by root */
+	__u32 pad;
 };
 
 /* kcr_mm.flags */

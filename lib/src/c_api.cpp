@@ -40,6 +40,7 @@ kcr::CheckpointOptions FromC(const kcr_checkpoint_options* options) {
   if (options) {
     o.kill = options->kill != 0;
     o.stop = options->stop != 0;
+    o.privileged = options->privileged != 0;
     if (options->progress) {
       o.progress = [fn = options->progress, arg = options->progress_arg](uint64_t d, uint64_t t) {
         fn(d, t, arg);

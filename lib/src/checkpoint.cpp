@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,10 +13,12 @@
 #include <fstream>
 #include <stop_token>
 #include <thread>
+#include <vector>
 
 #include "callbacks.h"
 #include "device.h"
 #include "unique_fd.h"
+#include "user_rights.h"
 
 namespace kcr {
 
@@ -66,11 +69,89 @@ Status Publish(int fd, const std::string& tmp_path, const std::string& path) {
 Status IoctlError(int e, const kcr_checkpoint_args& args, pid_t pid) {
   std::string why = args.reason[0] ? std::string(args.reason) : std::strerror(e);
   std::string fix;
-  if (e == EPERM)
-    fix = "; fix: run as root or as the process's owner";
   if (e == ETIMEDOUT)
     fix = "; fix: resume it (kill -CONT) and retry";
   return Status::Errorf(e, "cannot checkpoint process {}: {}{}", pid, why, fix);
+}
+
+std::string ReadLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// The ids on a /proc/PID/status line ("Uid:\treal\teffective\tsaved\tfs").
+std::vector<unsigned> StatusIds(pid_t pid, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string word;
+  std::vector<unsigned> ids;
+  while (in >> word) {
+    if (word != key)
+      continue;
+    unsigned id;
+    for (int i = 0; i < 4 && in >> id; i++)
+      ids.push_back(id);
+    break;
+  }
+  return ids;
+}
+
+// Why the kernel would not let this thread attach to pid: best effort, to
+// name the cause; the kernel's own check decided.
+std::string WhyNoAccess(pid_t pid) {
+  uid_t me = static_cast<uid_t>(::setfsuid(static_cast<uid_t>(-1)));
+  std::string scope = ReadLine("/proc/sys/kernel/yama/ptrace_scope");
+  if (scope == "3")
+    return "kernel.yama.ptrace_scope is 3: no process may be attached to, not even by root";
+  std::vector<unsigned> uids = StatusIds(pid, "Uid:");
+  if (uids.size() >= 3 && (uids[0] != me || uids[1] != me || uids[2] != me))
+    return fmt::format("it runs as uid {} (effective {}), you act as uid {}", uids[0], uids[1], me);
+  // proc gives a non-dumpable process's files (not its directory) to root.
+  struct stat st;
+  if (::stat(("/proc/" + std::to_string(pid) + "/mem").c_str(), &st) == 0 && st.st_uid != me)
+    return "it is not dumpable (a set-id program, or it called prctl(PR_SET_DUMPABLE, 0))";
+  if (scope == "2")
+    return "kernel.yama.ptrace_scope is 2: only CAP_SYS_PTRACE may attach";
+  if (scope == "1")
+    return "kernel.yama.ptrace_scope is 1: only its ancestors may attach; run kcr from the "
+           "shell that started it, or ask root";
+  return "a security module (AppArmor, SELinux, Landlock) or its capabilities forbid it";
+}
+
+// Proof for the module that this thread could attach to the process with
+// ptrace: its /proc/PID/mem, whose open runs the kernel's full check.
+Status OpenAccessProof(pid_t pid, UniqueFd* out) {
+  std::string mem = "/proc/" + std::to_string(pid) + "/mem";
+  out->reset(::open(mem.c_str(), O_RDONLY | O_CLOEXEC));
+  if (out->valid())
+    return Status::Ok();
+  int e = errno;
+  if (e == ENOENT)
+    return Status::Errorf(ESRCH, "cannot checkpoint process {}: no such process", pid);
+  if (e == EACCES || e == EPERM) {
+    return Status::Errorf(EPERM,
+                          "cannot checkpoint process {}: permission denied: only who may "
+                          "attach to it with ptrace may checkpoint it, and {}",
+                          pid, WhyNoAccess(pid));
+  }
+  return Status::Errorf(e, "cannot checkpoint process {}: opening {}: {}", pid, mem,
+                        std::strerror(e));
+}
+
+// The image goes to the process's owner only when the module says that user
+// may read it; otherwise it stays the caller's (mode 0600 from creation).
+Status GiveImage(int fd, const kcr_checkpoint_args& args, const std::string& path) {
+  struct stat st;
+  if (!(args.result_flags & KCR_CKPT_OWNER_MAY_READ) || ::fstat(fd, &st) != 0)
+    return Status::Ok();
+  if (st.st_uid == args.target_uid && st.st_gid == args.target_gid)
+    return Status::Ok();
+  if (::geteuid() != 0)
+    return Status::Ok();  // a user's own image of its own process
+  if (::fchown(fd, args.target_uid, args.target_gid) != 0)
+    return SysError("giving image {} to uid {}", path, args.target_uid);
+  return Status::Ok();
 }
 
 Status ReadHeaderChecksum(int fd, uint64_t* sum) {
@@ -91,12 +172,15 @@ struct Written {
 // Runs the ioctl on a fresh temporary file. *ret receives the ioctl's return.
 Status RunCheckpointIoctl(pid_t pid, uint32_t flags, const std::string& path,
                           const CheckpointOptions& options, Written* w, int* ret) {
-  UniqueFd device;
+  UniqueFd device, access;
   KCR_RETURN_IF_ERROR(OpenDevice(&device));
+  if (!(flags & KCR_CKPT_SELF))
+    KCR_RETURN_IF_ERROR(OpenAccessProof(pid, &access));
   KCR_RETURN_IF_ERROR(CreateTemp(path, &w->tmp_path, &w->fd));
   w->args.size = sizeof(w->args);
   w->args.pid = pid;
   w->args.out_fd = w->fd.get();
+  w->args.access_fd = access.get();
   w->args.flags = flags;
   {
     std::jthread reporter;
@@ -125,6 +209,7 @@ void FillFromModule(const kcr_checkpoint_args& args, CheckpointResult* r) {
   r->write_ns = args.write_ns;
   r->target_uid = args.target_uid;
   r->target_gid = args.target_gid;
+  r->owner_may_read = args.result_flags & KCR_CKPT_OWNER_MAY_READ;
 }
 
 }  // namespace
@@ -152,10 +237,22 @@ Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& o
                   CheckpointResult* result) {
   if (int(options.kill) + int(options.stop) + int(options.hold != nullptr) > 1)
     return Status::Error(EINVAL, "a checkpoint may kill, stop or hold the process, only one");
+  if (options.privileged && options.as_user) {
+    return Status::Error(EINVAL,
+                         "a checkpoint for a user applies that user's rule; it cannot be "
+                         "privileged");
+  }
+  std::optional<ScopedUserRights> rights;
+  if (options.as_user) {
+    rights.emplace(options.as_user->uid, options.as_user->gid);
+    KCR_RETURN_IF_ERROR(rights->status());
+  }
   // Killing is holding first: the process is killed only once its image is
   // published, so a checkpoint that fails late never costs it.
   const bool hold = options.kill || options.hold;
   uint32_t flags = hold ? KCR_CKPT_HOLD : options.stop ? KCR_CKPT_STOP : 0;
+  if (options.privileged)
+    flags |= KCR_CKPT_PRIVILEGED;
   Written w;
   int ret = 0;
   KCR_RETURN_IF_ERROR(RunCheckpointIoctl(pid, flags, path, options, &w, &ret));
@@ -176,9 +273,9 @@ Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& o
     return st;
   };
   uint64_t t0 = NowNs();
-  // Images belong to the process's owner, even when root took them.
-  if (::geteuid() == 0 && ::fchown(w.fd.get(), w.args.target_uid, w.args.target_gid) != 0)
-    return abandon(SysError("giving image {} to uid {}", path, w.args.target_uid));
+  Status given = GiveImage(w.fd.get(), w.args, path);
+  if (!given.ok())
+    return abandon(given);
   CheckpointResult r;
   Status st = ReadHeaderChecksum(w.fd.get(), &r.header_checksum);
   if (st.ok())

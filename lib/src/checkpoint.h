@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "status.h"
@@ -23,6 +24,20 @@ struct CheckpointOptions {
   bool kill = false;
   bool stop = false;
   UniqueFd* hold = nullptr;
+  // Checkpoint a process its own user could not attach to with ptrace (not
+  // dumpable: a set-id program, prctl(PR_SET_DUMPABLE, 0); or holding
+  // capabilities). Needs CAP_SYS_PTRACE over it; the image stays the
+  // caller's, never the process owner's. Without it such a process is refused.
+  bool privileged = false;
+  // Act for this user (a root caller only, e.g. the Slurm agent for a job's
+  // owner): on the calling thread, with the user's file-system ids and no
+  // effective capability, so ptrace's rule is applied to that user — what
+  // the user could not attach to is refused — and the image is the user's.
+  struct User {
+    uid_t uid;
+    gid_t gid;
+  };
+  std::optional<User> as_user;
   // Called about every 200 ms from a helper thread while the module writes.
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
@@ -36,6 +51,9 @@ struct CheckpointResult {
   uint64_t header_checksum = 0;
   uint32_t target_uid = 0;
   uint32_t target_gid = 0;
+  // The process's own user may read the image (it could attach to the
+  // process); otherwise the image stays the caller's.
+  bool owner_may_read = false;
 };
 
 // SIGKILLs the process a hold (CheckpointOptions::hold) keeps: that very

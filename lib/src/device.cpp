@@ -20,6 +20,13 @@ Status OpenDevice(UniqueFd* device) {
                                      : "kcr module is not loaded; fix: insmod kcr.ko "
                                        "(or modprobe kcr)");
     }
+    if (e == EACCES || e == EPERM) {
+      return Status::Errorf(e,
+                            "cannot open {}: permission denied; the admin has restricted kcr "
+                            "(module parameter dev_mode, or a udev rule giving it to a group); "
+                            "fix: ask to be let in, or run as root",
+                            KCR_DEVICE_PATH);
+    }
     return Status::Errorf(e, "cannot open {}: {}", KCR_DEVICE_PATH, std::strerror(e));
   }
   kcr_version v{};

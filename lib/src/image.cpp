@@ -21,6 +21,11 @@ constexpr uint64_t Align8(uint64_t n) {
   return (n + 7) & ~uint64_t{7};
 }
 
+// Only a regular file is ever read as an image: O_NONBLOCK so that a FIFO
+// does not block the open, O_NOCTTY so that a tty does not become ours; the
+// type is checked right after.
+constexpr int kOpenFlags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+
 Status Malformed(std::string_view what, uint64_t offset) {
   return Status::Errorf(EBADMSG, "corrupt image: {} (at offset {})", what, offset);
 }
@@ -107,7 +112,7 @@ Image::HeaderCheck Image::ReadHeader(const std::string& path, kcr_image_header* 
   HeaderCheck c;
   std::memset(header, 0, sizeof(*header));
   *file_bytes = 0;
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), kOpenFlags));
   if (!fd.valid()) {
     c.status = SysError("cannot open image {}", path);
     return c;
@@ -131,7 +136,7 @@ Image::HeaderCheck Image::ReadHeader(const std::string& path, kcr_image_header* 
 }
 
 Status Image::Open(const std::string& path, std::unique_ptr<Image>* out) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), kOpenFlags));
   if (!fd.valid())
     return SysError("cannot open image {}", path);
   struct stat st;
@@ -150,6 +155,7 @@ Status Image::Open(const std::string& path, std::unique_ptr<Image>* out) {
   if (map == MAP_FAILED)
     return SysError("cannot map image {}", path);
   image->map_ = static_cast<const uint8_t*>(map);
+  image->fd_ = std::move(fd);
   KCR_RETURN_IF_ERROR(image->Parse().With(path));
   *out = std::move(image);
   return Status::Ok();
@@ -275,7 +281,9 @@ Status Image::ParseSection(const kcr_section& s, std::span<const uint8_t> data, 
     case KCR_SEC_GHOST:
       for (uint32_t i = 0; i < s.count; i++) {
         GhostRecord g;
-        if (!Take(&rest, &g.ghost) || rest.size() < Align8(g.ghost.size) || g.ghost.id != i) {
+        // size first: Align8() of a size near 2^64 wraps to a small number.
+        if (!Take(&rest, &g.ghost) || g.ghost.size > rest.size() ||
+            rest.size() < Align8(g.ghost.size) || g.ghost.id != i) {
           return Malformed("deleted-file contents", offset);
         }
         g.contents = rest.first(g.ghost.size);
@@ -383,6 +391,8 @@ std::string Image::DescribeJson() const {
   j.Key("sp").String(fmt::format("{:#x}", thread_.regs[19]));
   j.Key("blocked").String(fmt::format("{:#x}", thread_.blocked));
   j.Key("sigaltstack").Uint(thread_.sas_ss_sp);
+  j.Key("no_new_privs").Bool(thread_.task_flags & KCR_TASK_NO_NEW_PRIVS);
+  j.Key("speculation_flags").Uint(thread_.task_flags & KCR_TASK_SPEC_ALL);
   j.EndObject();
   j.EndArray();
   j.Key("mm").BeginObject();
@@ -391,6 +401,7 @@ std::string Image::DescribeJson() const {
   j.Key("start_stack").String(fmt::format("{:#x}", mm_.start_stack));
   j.Key("vdso").String(fmt::format("{:#x}", mm_.vdso_start));
   j.Key("thp_disabled").Bool(mm_.flags & KCR_MM_THP_DISABLED);
+  j.Key("dumpable").Uint(mm_.dumpable);
   j.EndObject();
   j.Key("vmas").BeginArray();
   static const char* const kVmaKinds[] = {"anon", "file-private", "shared-anon", "file-shared"};

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "status.h"
+#include "unique_fd.h"
 
 namespace kcr {
 
@@ -68,6 +69,11 @@ class Image {
   void ForgetMapped(uint64_t offset, uint64_t len) const;
 
   const std::string& path() const { return path_; }
+  // The one descriptor the image was read through: a restart verifies and
+  // restores what it read through this, never the path opened again (the
+  // file there may have been replaced meanwhile). -1 once taken.
+  int fd() const { return fd_.get(); }
+  UniqueFd TakeFd() { return std::move(fd_); }
   const kcr_image_header& header() const { return header_; }
   const kcr_thread& thread() const { return thread_; }
   std::span<const uint8_t> xstate() const { return xstate_; }
@@ -91,6 +97,7 @@ class Image {
   Status ParseSection(const kcr_section& s, std::span<const uint8_t> payload, uint64_t offset);
 
   std::string path_;
+  UniqueFd fd_;
   const uint8_t* map_ = nullptr;
   size_t size_ = 0;
   kcr_image_header header_{};

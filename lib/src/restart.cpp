@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -256,16 +257,49 @@ void RegisterWithKhugepaged() {
 
 }  // namespace
 
+// The image's thread had restricted its own speculation (PR_SET_SPECULATION_CTRL).
+// Only the architecture's prctl code can set that, which a module cannot call:
+// the restorer sets it on itself, and the module checks it did. A restriction
+// the restorer cannot take (mitigations=off) refuses the restore.
+Status RestoreSpeculationControls(uint32_t flags) {
+  struct Control {
+    int which;
+    unsigned long value;
+    const char* what;
+  };
+  std::vector<Control> wanted;
+  if (flags & KCR_TASK_SSB_FORCE_DISABLE)
+    wanted.push_back({PR_SPEC_STORE_BYPASS, PR_SPEC_FORCE_DISABLE, "store bypass force-disabled"});
+  else if (flags & KCR_TASK_SSB_NOEXEC)
+    wanted.push_back({PR_SPEC_STORE_BYPASS, PR_SPEC_DISABLE_NOEXEC, "store bypass disabled"});
+  else if (flags & KCR_TASK_SSB_DISABLE)
+    wanted.push_back({PR_SPEC_STORE_BYPASS, PR_SPEC_DISABLE, "store bypass disabled"});
+  if (flags & KCR_TASK_IB_FORCE_DISABLE)
+    wanted.push_back({PR_SPEC_INDIRECT_BRANCH, PR_SPEC_FORCE_DISABLE,
+                      "indirect branch speculation force-disabled"});
+  else if (flags & KCR_TASK_IB_DISABLE)
+    wanted.push_back(
+        {PR_SPEC_INDIRECT_BRANCH, PR_SPEC_DISABLE, "indirect branch speculation disabled"});
+  for (const Control& c : wanted) {
+    if (::prctl(PR_SET_SPECULATION_CTRL, c.which, c.value, 0, 0) != 0) {
+      int e = errno;
+      return Status::Errorf(e,
+                            "the program ran with speculative {} (prctl), which this process "
+                            "cannot set on itself ({}); restore it on a node whose kernel has "
+                            "that mitigation (not mitigations=off)",
+                            c.what, std::strerror(e));
+    }
+  }
+  return Status::Ok();
+}
+
 Status CheckRestartable(const Image& image, const RestartOptions& options) {
   KCR_RETURN_IF_ERROR(CheckKernel(image));
   KCR_RETURN_IF_ERROR(CheckFiles(image, options.rollback_files));
   KCR_RETURN_IF_ERROR(WaitSingleThreaded());
   UniqueFd device;
   KCR_RETURN_IF_ERROR(OpenDevice(&device));
-  UniqueFd fd(::open(image.path().c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid())
-    return SysError("opening {}", image.path());
-  return RestoreIoctl(device.get(), fd.get(), KCR_RST_VALIDATE_ONLY);
+  return RestoreIoctl(device.get(), image.fd(), KCR_RST_VALIDATE_ONLY);
 }
 
 // Reports how long each phase of a restart took, when asked to.
@@ -302,12 +336,6 @@ Status Restart(const std::string& path, const RestartOptions& options) {
     checked = vdso_room.Reserve(*image, own);
   if (checked.code() == -EAGAIN)
     KCR_RETURN_IF_ERROR(ReexecForPlacement());
-  UniqueFd image_fd;
-  if (checked.ok()) {
-    image_fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!image_fd.valid())
-      checked = SysError("opening {}", path);
-  }
   // Every checksum is checked here, and most memory filled, before the
   // caller changes; a bad chunk leaves nothing behind.
   std::unique_ptr<Prefill> prefill;
@@ -329,9 +357,11 @@ Status Restart(const std::string& path, const RestartOptions& options) {
   KCR_RETURN_IF_ERROR(OpenDevice(&device));
   OpenedFiles files;
   KCR_RETURN_IF_ERROR(OpenFiles(*image, options.rollback_files, &files));
+  KCR_RETURN_IF_ERROR(RestoreSpeculationControls(image->thread().task_flags));
 
   // From here on the caller itself changes; the checks above make failure rare.
-  int dev = device.release(), img = image_fd.release();
+  // The restore reads the very file that was verified, through its descriptor.
+  int dev = device.release(), img = image->TakeFd().release();
   KCR_RETURN_IF_ERROR(InstallFiles(*image, &files, {&dev, &img}));
   KCR_RETURN_IF_ERROR(RestoreFsState(*image));
   ::unsetenv("KCR_RESTART_REEXEC");

@@ -22,6 +22,26 @@ bool Writable(const kcr_fd& f) {
   return (f.f_flags & O_ACCMODE) != O_RDONLY;
 }
 
+const char* FileType(uint32_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG:
+      return "regular file";
+    case S_IFDIR:
+      return "directory";
+    case S_IFIFO:
+      return "FIFO";
+    case S_IFCHR:
+      return "character device";
+    case S_IFBLK:
+      return "block device";
+    case S_IFSOCK:
+      return "socket";
+    case S_IFLNK:
+      return "symbolic link";
+  }
+  return "file of unknown type";
+}
+
 std::string StripDeleted(const std::string& path) {
   static const std::string kSuffix = " (deleted)";
   if (path.size() > kSuffix.size() &&
@@ -83,8 +103,19 @@ Status OpenOne(const Image& image, const FdRecord& rec, bool rollback, UniqueFd*
           return SysError("rolling back {} to {} bytes", rec.path, f.size);
         }
       }
-      out->reset(
-          ::open(rec.path.c_str(), (static_cast<int>(f.f_flags) & kReopenFlags) | O_CLOEXEC));
+      // What is at the path now is opened without blocking (a FIFO) or
+      // becoming our terminal (a tty) and must be what the program had.
+      int flags = static_cast<int>(f.f_flags) & kReopenFlags;
+      out->reset(::open(rec.path.c_str(), flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+      if (!out->valid())
+        break;
+      struct stat st;
+      if (::fstat(out->get(), &st) != 0 || (st.st_mode & S_IFMT) != (f.mode & S_IFMT)) {
+        return Status::Errorf(ESTALE, "file {} (fd {}) is no longer the kind of file it was",
+                              rec.path, f.fd);
+      }
+      if (!(flags & O_NONBLOCK) && ::fcntl(out->get(), F_SETFL, flags & ~O_ACCMODE) != 0)
+        return SysError("restoring the flags of fd {} ({})", f.fd, rec.path);
       break;
     }
     default:
@@ -113,6 +144,12 @@ Status CheckFiles(const Image& image, bool rollback_files) {
       int e = errno;
       return Status::Errorf(e, "file {} (fd {}) cannot be reopened: {}", rec.path, f.fd,
                             std::strerror(e));
+    }
+    if ((st.st_mode & S_IFMT) != (f.mode & S_IFMT)) {
+      return Status::Errorf(ESTALE,
+                            "file {} (fd {}) was a {} at the checkpoint and is a {} now; it "
+                            "cannot be the program's file",
+                            rec.path, f.fd, FileType(f.mode), FileType(st.st_mode));
     }
     if (!S_ISREG(st.st_mode) || !Writable(f))
       continue;
@@ -192,7 +229,7 @@ Status InstallFiles(const Image& image, OpenedFiles* opened, std::vector<int*> k
   if (::syscall(SYS_close_range, 0U, static_cast<unsigned>(base - 1), 0U) != 0) {
     return SysError("closing the restarter's descriptors");
   }
-  // ...and each file lands on its number with its close-on-exec flag.
+  // ...each file lands on its number with its close-on-exec flag...
   const auto& fds = image.fds();
   for (auto [target, high] : moves) {
     if (::dup2(high, target) < 0)
@@ -205,6 +242,21 @@ Status InstallFiles(const Image& image, OpenedFiles* opened, std::vector<int*> k
     }
   }
   opened->by_target.clear();
+  // ...and above them only what the caller keeps (the module closes those):
+  // none of the restarter's descriptors (slurmstepd's, in a Slurm task)
+  // survives into a program that never had them, close-on-exec or not.
+  int next = base;
+  for (int* k : keep) {
+    if (*k != next) {
+      if (::dup3(*k, next, O_CLOEXEC) < 0)
+        return SysError("moving a descriptor out of the way");
+      ::close(*k);
+      *k = next;
+    }
+    next++;
+  }
+  if (::syscall(SYS_close_range, static_cast<unsigned>(next), ~0U, 0U) != 0)
+    return SysError("closing the restarter's descriptors");
   return Status::Ok();
 }
 

@@ -6,6 +6,21 @@
  *   image_tool page-offset IMAGE          print the file offset of the first page byte
  *   image_tool set-vdso IMAGE ADDR        move the recorded [vvar][vdso] to start at ADDR
  *                                          (hex), with a valid section checksum
+ * Field edits for the refusal tests, each with the section checksum fixed up
+ * so that only the module's (and libkcr's) own validation can refuse them
+ * (VALUE is hex):
+ *   image_tool poke-reg IMAGE WORD VALUE     user_regs_struct word (23 = ds, 26 = gs)
+ *   image_tool poke-xstate IMAGE OFFSET BYTES VALUE
+ *                                          BYTES (4 or 8) at OFFSET of the XSAVE area
+ *   image_tool poke-task-flags IMAGE VALUE kcr_thread.task_flags
+ *   image_tool poke-sigflags IMAGE SIGNO VALUE
+ *                                          sa_flags of one signal's action
+ *   image_tool poke-vvar IMAGE PAGES       kcr_mm.vvar_start lowered by PAGES pages
+ *                                          alone (a larger [vvar])
+ *   image_tool poke-dumpable IMAGE VALUE   kcr_mm.dumpable
+ *   image_tool unterminate-auxv IMAGE      no AT_NULL in kcr_mm.saved_auxv
+ *   image_tool poke-vma-start IMAGE INDEX ADDR
+ *                                          start of the INDEXth mapping
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,6 +50,114 @@ static off_t find_section(int fd, __u32 type, struct kcr_section *s)
 		pos += sizeof(*s) + ((s->size + 7) & ~7ULL);
 	}
 	return -1;
+}
+
+/*
+ * Reads the whole payload of the first section of TYPE into a buffer the
+ * caller edits; section_commit() writes it back with a fresh checksum.
+ */
+struct section_edit {
+	int fd;
+	off_t pos;
+	struct kcr_section hdr;
+	unsigned char *data;
+};
+
+static int section_load(int fd, __u32 type, struct section_edit *e)
+{
+	e->fd = fd;
+	e->pos = find_section(fd, type, &e->hdr);
+	if (e->pos < 0)
+		return fprintf(stderr, "no section of type %u\n", type), -1;
+	e->data = malloc(e->hdr.size);
+	if (!e->data || pread(fd, e->data, e->hdr.size, e->pos + sizeof(e->hdr)) !=
+				(ssize_t)e->hdr.size)
+		return fprintf(stderr, "cannot read section %u\n", type), -1;
+	return 0;
+}
+
+static int section_commit(struct section_edit *e)
+{
+	e->hdr.checksum = XXH64(e->data, e->hdr.size, 0);
+	if (pwrite(e->fd, &e->hdr, sizeof(e->hdr), e->pos) != sizeof(e->hdr) ||
+	    pwrite(e->fd, e->data, e->hdr.size, e->pos + sizeof(e->hdr)) != (ssize_t)e->hdr.size)
+		return die("write");
+	free(e->data);
+	return 0;
+}
+
+static __u64 hex(const char *s)
+{
+	return strtoull(s, NULL, 16);
+}
+
+/* The field edits (see the top of this file); 64 when CMD is none of them. */
+static int poke(int fd, int argc, char **argv)
+{
+	const char *cmd = argv[1];
+	struct section_edit e;
+
+	if (!strncmp(cmd, "poke-reg", 8) || !strncmp(cmd, "poke-xstate", 11) ||
+	    !strncmp(cmd, "poke-task-flags", 15)) {
+		struct kcr_thread *th;
+
+		if (section_load(fd, KCR_SEC_THREAD, &e))
+			return 1;
+		th = (struct kcr_thread *)e.data;
+		if (!strcmp(cmd, "poke-reg") && argc > 4) {
+			th->regs[atoi(argv[3])] = hex(argv[4]);
+		} else if (!strcmp(cmd, "poke-xstate") && argc > 5) {
+			__u64 v = hex(argv[5]);
+
+			memcpy(e.data + sizeof(*th) + atoi(argv[3]), &v, atoi(argv[4]) == 4 ? 4 : 8);
+		} else if (!strcmp(cmd, "poke-task-flags") && argc > 3) {
+			th->task_flags = hex(argv[3]);
+		} else {
+			return 64;
+		}
+		return section_commit(&e);
+	}
+	if (!strcmp(cmd, "poke-sigflags") && argc > 4) {
+		struct kcr_signals *sig;
+
+		if (section_load(fd, KCR_SEC_SIGNALS, &e))
+			return 1;
+		sig = (struct kcr_signals *)e.data;
+		sig->action[atoi(argv[3]) - 1].flags = hex(argv[4]);
+		return section_commit(&e);
+	}
+	if (!strcmp(cmd, "poke-vvar") || !strcmp(cmd, "poke-dumpable") ||
+	    !strcmp(cmd, "unterminate-auxv")) {
+		struct kcr_mm *m;
+
+		if (section_load(fd, KCR_SEC_MM, &e))
+			return 1;
+		m = (struct kcr_mm *)e.data;
+		if (!strcmp(cmd, "poke-vvar") && argc > 3) {
+			m->vvar_start -= (__u64)atoi(argv[3]) * KCR_PAGE_SIZE;
+		} else if (!strcmp(cmd, "poke-dumpable") && argc > 3) {
+			m->dumpable = hex(argv[3]);
+		} else if (!strcmp(cmd, "unterminate-auxv")) {
+			for (int i = 0; i < 48; i += 2)
+				m->saved_auxv[i] = 6; /* AT_PAGESZ, over and over */
+		} else {
+			return 64;
+		}
+		return section_commit(&e);
+	}
+	if (!strcmp(cmd, "poke-vma-start") && argc > 4) {
+		unsigned char *p;
+		int index = atoi(argv[3]);
+
+		if (section_load(fd, KCR_SEC_VMAS, &e))
+			return 1;
+		p = e.data;
+		for (int i = 0; i < index; i++)
+			p += sizeof(struct kcr_vma) + ((((struct kcr_vma *)p)->path_len + 7) & ~7U);
+		((struct kcr_vma *)p)->start = hex(argv[4]);
+		return section_commit(&e);
+	}
+	return 64;
 }
 
 int main(int argc, char **argv)
@@ -101,5 +224,11 @@ int main(int argc, char **argv)
 			return die("write");
 		return 0;
 	}
-	return fprintf(stderr, "unknown command\n"), 64;
+	if (!strncmp(argv[1], "poke-", 5) || !strcmp(argv[1], "unterminate-auxv")) {
+		int rc = poke(fd, argc, argv);
+
+		if (rc != 64)
+			return rc;
+	}
+	return fprintf(stderr, "unknown command or missing arguments\n"), 64;
 }

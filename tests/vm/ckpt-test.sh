@@ -5,7 +5,7 @@
 #
 #   ckpt-test.sh [--mode kill|continue|stop|hold|hold_kill|hold_sigkill|twice]
 #                [--delay MIN_MS:MAX_MS]
-#                [--restart-flag FLAG] -- PROGRAM ARG...
+#                [--restart-flag FLAG] [--ckpt-flag FLAG] -- PROGRAM ARG...
 #
 # In PROGRAM's arguments @OUT@ becomes its output file and @DIR@ a scratch
 # directory; each run (golden, test) gets its own. Modes:
@@ -23,15 +23,17 @@
 #   hold_sigkill  the same, but an outside SIGKILL ends the held original
 #   twice     restart, checkpoint the restored process, restart again
 # --restart-flag adds FLAG to every kcr restart (e.g. --no-prefill, so the
-# module fills all memory itself).
+# module fills all memory itself); --ckpt-flag adds FLAG to every kcr
+# checkpoint (e.g. --privileged, for a program that is not dumpable).
 set -euo pipefail
 
-mode=kill delay=300:2500 restart_flags=()
+mode=kill delay=300:2500 restart_flags=() ckpt_flags=()
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--mode) mode=$2; shift 2 ;;
 	--delay) delay=$2; shift 2 ;;
 	--restart-flag) restart_flags+=("$2"); shift 2 ;;
+	--ckpt-flag) ckpt_flags+=("$2"); shift 2 ;;
 	--) shift; break ;;
 	*) break ;;
 	esac
@@ -113,7 +115,7 @@ release_hold() { # [release|kill]
 
 checkpoint() { # PID IMAGE [--kill|--stop]
 	local t0=$(date +%s%N)
-	$KCR checkpoint "$1" -o "$2" ${3:-} --no-catalog || fail "checkpoint of $1 failed"
+	$KCR checkpoint "$1" -o "$2" ${3:-} "${ckpt_flags[@]}" --no-catalog || fail "checkpoint of $1 failed"
 	echo "checkpoint took $((($(date +%s%N) - t0) / 1000000)) ms"
 	$KCR verify "$2" >/dev/null || fail "fresh image $2 does not verify"
 }

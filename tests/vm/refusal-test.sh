@@ -2,17 +2,18 @@
 # Bad images are refused with a clear error, before anything of the restoring
 # process changes; the kernel stays quiet (kcr-vm fails the run on any WARN).
 set -uo pipefail
-: "${KCR:=kcr}" "${KCR_PROGS:?}"
+: "${KCR_PROGS:?}"
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 W=$(mktemp -d /tmp/kcr-refuse.XXXXXX)
-failures=0
-pass() { echo "ok: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 # expect_refusal NAME IMAGE PATTERN [raw]: restore must fail, name the cause
-# (PATTERN, a grep -E regex), and leave the caller intact.
+# (PATTERN, a grep -E regex), and leave the caller intact. $as (an array)
+# prefixes the restorer's command, e.g. to run it as nobody.
+as=()
 expect_refusal() {
 	local name=$1 image=$2 pattern=$3 mode=${4:-lib} out
-	out=$("$KCR_PROGS/restart_probe" "$mode" "$image" "${image_maps[@]}" 2>&1)
+	out=$(timeout 60 "${as[@]}" "$KCR_PROGS/restart_probe" "$mode" "$image" "${image_maps[@]}" 2>&1)
 	local rc=$?
 	echo "  $name ($mode): $(echo "$out" | head -n 1)"
 	if [[ $rc -ne 0 ]]; then
@@ -24,7 +25,7 @@ expect_refusal() {
 	fi
 	# The CLI must say it too, and exit non-zero.
 	if [[ $mode == lib ]]; then
-		out=$($KCR restart "$image" 2>&1) && fail "$name: kcr restart succeeded" ||
+		out=$(timeout 60 "${as[@]}" "$KCR" restart "$image" 2>&1) && fail "$name: kcr restart succeeded" ||
 			grep -qE "$pattern" <<<"$out" || fail "$name: kcr restart message: $out"
 	fi
 }
@@ -90,9 +91,84 @@ mv "$W/kcr-private.dat" "$W/moved.dat"
 expect_refusal missing-mapped-file "$W/good.kcr" "kcr-private.dat"
 mv "$W/moved.dat" "$W/kcr-private.dat"
 # ...and a changed one (different size) too.
+cp -p "$W/kcr-shared.dat" "$W/shared.real"
 truncate -s 8192 "$W/kcr-shared.dat"
 expect_refusal changed-mapped-file "$W/good.kcr" "kcr-shared.dat"
+cat "$W/shared.real" >"$W/kcr-shared.dat"
+rm "$W/shared.real"
+
+# --- Every image field that reaches the kernel is checked before the point of
+# no return (each edit keeps the section checksums valid, so only that
+# validation can refuse it; "raw" sends it straight to the module).
+# copy_with NAME IMAGE_TOOL_ARGS...: a copy of the good image, edited.
+copy_with() {
+	local name=$1
+	shift
+	cp "$W/good.kcr" "$W/$name.kcr"
+	"$KCR_PROGS/image_tool" "$1" "$W/$name.kcr" "${@:2}" || fail "image_tool $* failed"
+}
+both() { # NAME PATTERN: lib and raw
+	expect_refusal "$1" "$W/$1.kcr" "$2"
+	expect_refusal "$1" "$W/$1.kcr" "$2" raw
+}
+# /proc/PID/auxv reads up to an AT_NULL key: without one it would read the mm behind it.
+copy_with auxv unterminate-auxv
+both auxv "auxiliary vector has no AT_NULL"
+# AMX tile state (bits 17, 18) without the permission and the larger buffer.
+copy_with xfeatures poke-xstate 512 8 60007
+both xfeatures "XSAVE state has features"
+copy_with xcomp poke-xstate 520 8 8000000000000003
+both xcomp "compacted or has reserved bits"
+copy_with xreserved poke-xstate 528 8 1
+both xreserved "compacted or has reserved bits"
+copy_with mxcsr poke-xstate 24 4 ffff1f80
+"$KCR_PROGS/image_tool" poke-xstate "$W/mxcsr.kcr" 512 8 3
+both mxcsr "MXCSR"
+# A kernel-privilege data segment selector (RPL 0).
+copy_with selector poke-reg 23 10
+both selector "segment selectors"
+# A [vvar] larger than the kernel's would keep the restorer's own mappings in the program.
+copy_with vvar poke-vvar 16
+both vvar "vdso or vvar size differs"
+# SA_IMMUTABLE (kernel-internal) on SIGUSR1's action.
+copy_with sigflags poke-sigflags 10 4800000
+both sigflags "flags .* no program can set"
+copy_with taskflags poke-task-flags 80
+both taskflags "restrictions this module does not know"
+copy_with dumpable poke-dumpable 7
+both dumpable "unknown dumpable"
+# Speculative store bypass disabled: this guest boots with mitigations=off,
+# so no restorer can take that restriction, and none may shed it.
+copy_with spec poke-task-flags 2
+both spec "speculative store bypass disabled"
+
+# --- Paths are opened only as regular files: a FIFO would block, a tty
+# would become the restorer's terminal.
+mkfifo "$W/fifo.kcr"
+t0=$SECONDS
+expect_refusal fifo-image "$W/fifo.kcr" "not a regular file"
+((SECONDS - t0 < 30)) && pass "a FIFO image path did not block" || fail "a FIFO image path blocked"
+mv "$W/out" "$W/out.real"
+mkfifo "$W/out"
+expect_refusal fifo-fd-path "$W/good.kcr" "was a regular file at the checkpoint and is a FIFO"
+rm "$W/out"
+mv "$W/out.real" "$W/out"
+mv "$W/kcr-private.dat" "$W/private.real"
+mkfifo "$W/kcr-private.dat"
+expect_refusal fifo-mapped-file "$W/good.kcr" "kcr-private.dat is no longer a regular file"
+expect_refusal fifo-mapped-file "$W/good.kcr" "kcr-private.dat is no longer a regular file" raw
+rm "$W/kcr-private.dat"
+mv "$W/private.real" "$W/kcr-private.dat"
+
+# --- A mapping below vm.mmap_min_addr, where only a privileged restorer may
+# map: refused for nobody before anything changes (root may map there).
+copy_with lowvma poke-vma-start 0 1000
+chmod 755 "$W"
+chmod o+r "$W"/*
+as=("${as_nobody[@]}")
+expect_refusal low-mapping "$W/lowvma.kcr" "may not map \\(below vm.mmap_min_addr" raw
+expect_refusal low-mapping "$W/lowvma.kcr" "may not map \\(below vm.mmap_min_addr"
+as=()
 
 rm -rf "$W"
-echo "refusal tests: $failures failed"
-exit $((failures > 0))
+finish "refusal tests"

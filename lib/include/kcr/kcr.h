@@ -55,6 +55,9 @@ typedef struct kcr_checkpoint_options {
   int stop;                 /* non-zero: leave it stopped (SIGSTOP) instead; not with kill */
   kcr_progress_fn progress; /* optional; called from a helper thread while writing */
   void* progress_arg;
+  int privileged; /* non-zero: also a process its own user could not attach to
+                     (not dumpable, set-id, capabilities); needs CAP_SYS_PTRACE
+                     over it, and the image stays the caller's */
 } kcr_checkpoint_options;
 
 typedef struct kcr_checkpoint_result {
@@ -67,10 +70,12 @@ typedef struct kcr_checkpoint_result {
 } kcr_checkpoint_result;
 
 /*
- * Checkpoints process `pid` into `path`. The image is written under a
- * temporary name, synced and renamed only when complete, so `path` is either
- * the previous file or a whole new image. Mode 0600, owned by the target's
- * owner. `options` and `result` may be NULL.
+ * Checkpoints process `pid` into `path`. Only a caller that could attach to
+ * the process with ptrace may (ptrace's rule, Yama and other LSMs included).
+ * The image is written under a temporary name, synced and renamed only when
+ * complete, so `path` is either the previous file or a whole new image. Mode
+ * 0600, owned by the process's owner when that user could attach to it, else
+ * by the caller. `options` and `result` may be NULL.
  */
 int kcr_checkpoint(pid_t pid, const char* path, const kcr_checkpoint_options* options,
                    kcr_checkpoint_result* result, kcr_error* err);

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kcr: who may checkpoint what — ptrace's rule, and who may have the image.
+ *
+ * A checkpoint reads everything a debugger attached with ptrace could, so
+ * only a caller that could attach may take one. The kernel's own check
+ * (ptrace_may_access: ids, dumpability, capabilities in the target's user
+ * namespace, Yama and every other LSM) is not exported to modules, so the
+ * caller proves it passed that check: it opens the target's /proc/PID/mem,
+ * whose open runs it (PTRACE_MODE_ATTACH_FSCREDS), and hands the descriptor
+ * over. The module confirms the descriptor names the target's address space.
+ *
+ * An address space belongs to one program: exec replaces it. The target
+ * compares it again when it parks, in its own context, so a set-id program
+ * it started after the caller's check is never saved under the old proof.
+ *
+ * Who may then read the image is a second question: the target's own user
+ * only if that user could attach to it, holding no capabilities of its own.
+ * Otherwise (set-id programs, processes that made themselves non-dumpable,
+ * capabilities) the caller must ask for it explicitly and keeps the image.
+ */
+#include <linux/fs.h>
+#include <linux/file.h>
+#include <linux/cred.h>
+#include <linux/capability.h>
+#include <linux/magic.h>
+#include <linux/sched.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/coredump.h>
+#include <linux/user_namespace.h>
+#include "kcr_internal.h"
+
+/* Is f an open /proc/PID/mem (or /proc/PID/task/TID/mem) of the address space mm? */
+static bool kcr_is_mem_file_of(struct file *f, struct mm_struct *mm)
+{
+	struct dentry *d = f->f_path.dentry;
+
+	/*
+	 * proc's mem_open() keeps the mm it checked in private_data (and
+	 * mmgrab()s it, so the pointer cannot be reused while f is open).
+	 */
+	return d->d_sb->s_magic == PROC_SUPER_MAGIC && !strcmp(d->d_name.name, "mem") &&
+	       mm && f->private_data == mm;
+}
+
+struct file *kcr_access_proof(int fd, struct task_struct *t, struct kcr_reason *why)
+{
+	struct file *f = fget(fd);
+	bool ok;
+
+	if (!f) {
+		kcr_set_reason(why,
+			       "no proof of ptrace access: pass the target's /proc/%d/mem as access_fd (libkcr does)",
+			       task_pid_vnr(t));
+		return ERR_PTR(-EPERM);
+	}
+	task_lock(t);
+	ok = kcr_is_mem_file_of(f, t->mm);
+	task_unlock(t);
+	if (!ok) {
+		fput(f);
+		kcr_set_reason(why,
+			       "the access descriptor is not process %d's /proc/PID/mem (or it started a new program since it was opened)",
+			       task_pid_vnr(t));
+		return ERR_PTR(-EPERM);
+	}
+	return f;
+}
+
+/* Runs in the target: true while it still runs the program the proof was made for. */
+bool kcr_access_current(struct file *proof)
+{
+	return kcr_is_mem_file_of(proof, current->mm);
+}
+
+/* What ptrace asks before it attaches to a process its user could not: CAP_SYS_PTRACE. */
+bool kcr_access_privileged(struct file *proof)
+{
+	struct mm_struct *mm = proof->private_data;
+
+	return ns_capable(mm->user_ns, CAP_SYS_PTRACE);
+}
+
+/*
+ * Runs in the target (its credentials cannot change meanwhile). Could its
+ * own user, holding no capability, attach to it with ptrace? Then the image
+ * holds nothing that user may not read.
+ */
+bool kcr_owner_may_attach(void)
+{
+	const struct cred *c = current_cred();
+	struct user_namespace *ns;
+
+	if (!uid_eq(c->euid, c->uid) || !uid_eq(c->suid, c->uid) || !gid_eq(c->egid, c->gid) ||
+	    !gid_eq(c->sgid, c->gid))
+		return false;
+	if (!current->mm || get_dumpable(current->mm) != SUID_DUMP_USER)
+		return false;
+	if (cap_isclear(c->cap_permitted))
+		return true;
+	/* root's own processes: root could attach. */
+	if (c->user_ns == &init_user_ns)
+		return uid_eq(c->uid, GLOBAL_ROOT_UID);
+	/* Capabilities only inside user namespaces its own user made. */
+	for (ns = c->user_ns; ns != &init_user_ns; ns = ns->parent)
+		if (!uid_eq(ns->owner, c->uid))
+			return false;
+	return true;
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# A restore widens nothing: the restored program gets none of the restorer's
+# descriptors beyond those its image names, no capability beyond the
+# restorer's, and a restorer under seccomp is refused (the module's own
+# mappings would escape its filter). no_new_privs and non-dumpable are proven
+# by golden runs (vm.ckpt.nnp_sandbox, vm.ckpt.nodump_sandbox).
+set -uo pipefail
+: "${KCR_PROGS:?}"
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+W=$(mktemp -d /tmp/kcr-rights.XXXXXX)
+
+"$KCR_PROGS/counter" "$W/out" 100 &
+pid=$!
+sleep 1
+$KCR checkpoint "$pid" -o "$W/img.kcr" --no-catalog --kill || die "cannot make an image"
+wait "$pid" 2>/dev/null
+image_fds=$($KCR inspect --json "$W/img.kcr" | python3 -c '
+import json, sys
+print(" ".join(str(f["fd"]) for f in json.load(sys.stdin)["fds"]))')
+echo "the image names fds: $image_fds"
+
+# 1. The restorer holds more descriptors, low and high, close-on-exec or not
+# (in Slurm, slurmstepd's): none of them may reach the restored program.
+(
+	exec 5</etc/hostname 7>"$W/leak" 200</etc/hostname
+	exec 9</etc/passwd
+	exec "$KCR" restart "$W/img.kcr"
+) &
+r=$!
+sleep 1.5
+fds=$(ls "/proc/$r/fd" | sort -n | tr '\n' ' ')
+fds=${fds% }
+[[ $fds == "$image_fds" ]] && pass "the restored program has exactly the image's fds ($fds)" ||
+	fail "the restored program has fds '$fds', the image names '$image_fds'"
+# 2. Capabilities never beyond the restorer's: a root restorer without
+# CAP_NET_RAW in its bounding set gives a program without it.
+kill -9 "$r"
+wait "$r" 2>/dev/null
+setpriv --bounding-set=-net_raw --inh-caps=-all "$KCR" restart --rollback-files "$W/img.kcr" &
+r=$!
+sleep 1.5
+restorer_bnd=$(setpriv --bounding-set=-net_raw sh -c 'grep CapBnd /proc/self/status' | awk '{print $2}')
+bnd=$(awk '/^CapBnd/ {print $2}' "/proc/$r/status")
+[[ $bnd == "$restorer_bnd" ]] && pass "the restored program's bounding set is the restorer's ($bnd)" ||
+	fail "bounding set $bnd, the restorer's $restorer_bnd"
+wait "$r" && pass "that restore ran to the end" || fail "that restore failed"
+
+# 3. A restorer under a seccomp filter is refused, before anything changes.
+expect_refused "a restorer under seccomp" "seccomp" \
+	"$KCR_PROGS/seccomp_exec" "$KCR" restart --rollback-files "$W/img.kcr"
+
+rm -rf "$W"
+finish "restore rights tests"
