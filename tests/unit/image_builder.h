@@ -8,12 +8,13 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace kcr::test_images {
 
-// Builds a minimal valid v1 image: one anonymous mapping with two pages.
+// Builds a minimal valid image: one anonymous mapping with two pages.
 class ImageBuilder {
  public:
   ImageBuilder() { bytes_.resize(KCR_HEADER_SIZE); }
@@ -92,6 +93,16 @@ class ImageBuilder {
     PutString(&p, "/");
     Section(KCR_SEC_FS, 1, p);
 
+    if (ghost_size_) {
+      // A deleted-file record that claims *ghost_size_ bytes and carries 8.
+      kcr_ghost g{};
+      g.size = *ghost_size_;
+      p.clear();
+      Put(&p, g);
+      p.resize(p.size() + 8, 0x5a);
+      Section(KCR_SEC_GHOST, 1, p);
+    }
+
     p.clear();
     std::vector<uint8_t> pages(2 * KCR_PAGE_SIZE);
     for (size_t i = 0; i < pages.size(); i++)
@@ -129,6 +140,12 @@ class ImageBuilder {
     return *this;
   }
 
+  // Adds a deleted-file section whose one record claims `size` bytes.
+  ImageBuilder& GhostClaiming(uint64_t size) {
+    ghost_size_ = size;
+    return *this;
+  }
+
   // File offset of the first byte of the image's (only) memory chunk.
   uint64_t first_page_offset() const { return first_page_offset_; }
 
@@ -150,6 +167,7 @@ class ImageBuilder {
   uint32_t sections_ = 0;
   uint64_t first_page_offset_ = 0;
   uint32_t mm_flags_ = 0;
+  std::optional<uint64_t> ghost_size_;
 };
 
 }  // namespace kcr::test_images

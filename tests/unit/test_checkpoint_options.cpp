@@ -53,3 +53,16 @@ TEST(CheckpointOptions, HoldKillNeedsAHold) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(CheckpointOptions, ActingForAUserCannotBePrivileged) {
+  kcr::CheckpointOptions o;
+  o.privileged = true;
+  o.as_user = kcr::CheckpointOptions::User{65534, 65534};
+  kcr::Status st = kcr::Checkpoint(::getpid(), "/nonexistent/x.kcr", o, nullptr);
+  EXPECT_EQ(st.code(), -EINVAL);
+  EXPECT_NE(st.message().find("cannot be privileged"), std::string::npos) << st.message();
+}
+
+}  // namespace

@@ -2,6 +2,7 @@
 // every refusal path is exercised without a kernel.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -162,6 +163,53 @@ TEST_F(ImageTest, MissingOpenFileIsNamed) {
   fs::remove(out_);
   Status st = CheckFiles(*img, false);
   EXPECT_NE(st.message().find(out_), std::string::npos) << st.message();
+}
+
+TEST_F(ImageTest, GhostSizeThatWrapsWhenAlignedIsMalformed) {
+  // Align8() of a size near 2^64 wraps to 0: the parser must not trust it
+  // (the root Slurm agent parses images its users can write).
+  Status st = OpenBytes(ImageBuilder().GhostClaiming(~uint64_t{0} - 6).BuildDefault(out_, 10));
+  EXPECT_EQ(st.code(), -EBADMSG) << st.message();
+  EXPECT_NE(st.message().find("deleted-file contents"), std::string::npos) << st.message();
+}
+
+TEST_F(ImageTest, GhostLargerThanItsSectionIsMalformed) {
+  Status st = OpenBytes(ImageBuilder().GhostClaiming(4096).BuildDefault(out_, 10));
+  EXPECT_EQ(st.code(), -EBADMSG) << st.message();
+}
+
+TEST_F(ImageTest, AFifoAtTheImagePathIsRefusedWithoutBlocking) {
+  std::string fifo = (dir_ / "fifo.kcr").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::unique_ptr<Image> img;
+  Status st = Image::Open(fifo, &img);  // would block in open() without O_NONBLOCK
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("not a regular file"), std::string::npos) << st.message();
+}
+
+TEST_F(ImageTest, AFileReplacedByAFifoIsRefusedNamingBothKinds) {
+  std::unique_ptr<Image> img;
+  ASSERT_TRUE(OpenBytes(good_, &img).ok());
+  fs::remove(out_);
+  ASSERT_EQ(::mkfifo(out_.c_str(), 0600), 0);
+  Status st = CheckFiles(*img, false);
+  EXPECT_EQ(st.code(), -ESTALE) << st.message();
+  EXPECT_NE(st.message().find("was a regular file at the checkpoint and is a FIFO now"),
+            std::string::npos)
+      << st.message();
+}
+
+TEST_F(ImageTest, KeepsTheDescriptorItWasReadThrough) {
+  std::unique_ptr<Image> img;
+  ASSERT_TRUE(OpenBytes(good_, &img).ok());
+  ASSERT_GE(img->fd(), 0);
+  struct stat by_fd, by_path;
+  ASSERT_EQ(::fstat(img->fd(), &by_fd), 0);
+  ASSERT_EQ(::stat(img->path().c_str(), &by_path), 0);
+  EXPECT_EQ(by_fd.st_ino, by_path.st_ino);
+  UniqueFd taken = img->TakeFd();
+  EXPECT_TRUE(taken.valid());
+  EXPECT_EQ(img->fd(), -1);
 }
 
 TEST(JsonWriterTest, EscapesAndNests) {
