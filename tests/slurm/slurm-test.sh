@@ -12,6 +12,10 @@
 #   untouched        (g) a job without --checkpoint is left alone; a job kcr
 #                        cannot checkpoint (a process tree) gets FAILED rows and runs on
 #   restart_from     (h) a new job continues another job's checkpoint (--restart-from=ID)
+#   owner_rule       (i) the agent (root) applies the job owner's ptrace rule: under
+#                        Yama ptrace_scope=1 it checkpoints the job's own tasks (it is
+#                        their ancestor), and refuses a set-uid task the owner could
+#                        not attach to; the image is the owner's
 # Every scenario also checks the catalog rows and restore records (f).
 # Needs KCR_BUILD_DIR (the build tree); prints what it checks, exits non-zero
 # on the first failure after dumping the relevant logs.
@@ -259,6 +263,53 @@ scenario_untouched() {
 	say "ok: preempted job $j1 without --checkpoint was requeued by Slurm alone (no rows, no log lines)"
 }
 
+# (i) The agent checkpoints with the job owner's rights, never root's.
+scenario_owner_rule() {
+	local name=own
+	golden $name
+	echo 1 >/proc/sys/kernel/yama/ptrace_scope
+	say "kernel.yama.ptrace_scope=1: only a process's ancestors may attach"
+	# A set-uid-root program holding a root-only secret, run by the job's owner.
+	local S=$W/suid
+	mkdir -p "$S"
+	mount -t tmpfs -o mode=755 tmpfs "$S" || fail "cannot mount a tmpfs for the set-uid program"
+	install -m 4755 -o root "$KCR_BUILD_DIR/tests/programs/secret_holder" "$S/secret_holder"
+	echo "KCR-SECRET-$RANDOM" >"$S/secret"
+	chmod 600 "$S/secret"
+	write_job $name exec "$PROGRESS" "$W/$name.log" "$STEPS"
+	write_job suid exec "$S/secret_holder" "$W/suid.log" "$S/secret" 600
+	local a b
+	a=$(submit $name -p low -c 1 --checkpoint=none --checkpoint-on=none --open-mode=append)
+	b=$(submit suid -p low -c 1 --checkpoint=none --checkpoint-on=none --open-mode=append)
+	wait_for 60 "jobs $a and $b running" eval "job_state_is $a RUNNING && job_state_is $b RUNNING"
+	wait_for 60 "some progress" eval "[ \$(log_lines $name) -ge 6 ] && [ \$(log_lines suid) -ge 2 ]"
+	runuser -u "$USER_NAME" -- bash -c "$(declare -f job_checkpoint); KCR=$KCR JOBCKPT=$JOBCKPT SPOOL=$SPOOL job_checkpoint $a" >"$W/a.txt" 2>&1 ||
+		fail "on-demand checkpoint of job $a under ptrace_scope=1 failed: $(cat "$W/a.txt")"
+	say "job $a (its own program): $(cat "$W/a.txt")"
+	local image
+	image=$(row_field "$(rows "$a" | grep trigger=manual | grep state=VERIFIED | head -n 1)" image)
+	[ -n "$image" ] || fail "job $a: no VERIFIED checkpoint row"
+	[ "$(stat -c '%a %U' "$image")" = "600 $USER_NAME" ] || fail "job $a's image is $(stat -c '%a %U' "$image")"
+	say "ok: the agent, slurmstepd, is the task's ancestor: checkpointed under scope 1; image 0600 $USER_NAME"
+	if runuser -u "$USER_NAME" -- bash -c "$(declare -f job_checkpoint); KCR=$KCR JOBCKPT=$JOBCKPT SPOOL=$SPOOL job_checkpoint $b" >"$W/b.txt" 2>&1; then
+		fail "the agent checkpointed a set-uid task its owner cannot attach to: $(cat "$W/b.txt")"
+	fi
+	grep -q "not checkpointed: .*not dumpable" "$W/b.txt" || fail "no reason given: $(cat "$W/b.txt")"
+	say "ok: job $b (a set-uid program): $(cat "$W/b.txt")"
+	has_row "$b" trigger=manual state=FAILED "not dumpable" || fail "job $b: no FAILED row with the reason"
+	[ -z "$(find "$D/images" -path "*/$b/*" -name '*.kcr' 2>/dev/null)" ] || fail "job $b left an image"
+	sleep 2
+	[ "$(log_lines suid)" -ge 3 ] || fail "the set-uid task did not run on"
+	say "ok: FAILED row with the reason, no image, and the task runs on"
+	scancel "$b"
+	wait_for 180 "job $a completed" job_state_is "$a" COMPLETED
+	[ "$(cat "$W/$name.out")" = "$(cat "$W/$name.golden.out")" ] || fail "job $a's output differs"
+	umount "$S"
+	echo 0 >/proc/sys/kernel/yama/ptrace_scope
+	rows "$a" | sed 's/^/    /'
+	rows "$b" | sed 's/^/    /'
+}
+
 setup
 case $scenario in
 preempt) scenario_preempt 1 ;;
@@ -272,6 +323,7 @@ srun_step) scenario_srun_step ;;
 fallback) scenario_fallback ;;
 untouched) scenario_untouched ;;
 restart_from) scenario_restart_from ;;
+owner_rule) scenario_owner_rule ;;
 *) fail "unknown scenario $scenario" ;;
 esac
 say "PASS: $scenario"
