@@ -33,7 +33,6 @@
 #include <linux/cred.h>
 #include <linux/seccomp.h>
 #include <linux/timekeeping.h>
-#include <linux/anon_inodes.h>
 #include <asm/fpu/types.h>
 #include "kcr_internal.h"
 
@@ -73,24 +72,8 @@ struct kcr_ckpt_req {
 	u64 freeze_ns;
 	u64 write_ns;
 	struct kcr_reason why;
-	struct list_head held; /* on kcr_held while a hold descriptor is open */
+	struct kcr_hold hold; /* KCR_CKPT_HOLD: the target stays parked while its file is open */
 };
-
-/* Requests whose target is held (KCR_CKPT_HOLD), to refuse a second checkpoint. */
-static DEFINE_SPINLOCK(kcr_held_lock);
-static LIST_HEAD(kcr_held);
-
-static bool kcr_is_held(struct task_struct *t)
-{
-	struct kcr_ckpt_req *req;
-	bool held = false;
-
-	spin_lock(&kcr_held_lock);
-	list_for_each_entry(req, &kcr_held, held)
-		held |= req->task == t;
-	spin_unlock(&kcr_held_lock);
-	return held;
-}
 
 /*
  * What the capture and the writer needed. Dropped once the image is written:
@@ -354,6 +337,8 @@ static int kcr_target_check(struct task_struct *t, struct kcr_reason *why)
 	return 0;
 }
 
+static const struct kcr_hold_ops kcr_req_hold_ops;
+
 static struct kcr_ckpt_req *kcr_req_alloc(struct task_struct *t, struct file *out,
 					  struct file *access, u32 flags)
 {
@@ -373,7 +358,9 @@ static struct kcr_ckpt_req *kcr_req_alloc(struct task_struct *t, struct file *ou
 	init_completion(&req->parked);
 	init_completion(&req->written);
 	init_completion(&req->left);
-	INIT_LIST_HEAD(&req->held);
+	INIT_LIST_HEAD(&req->hold.node);
+	req->hold.task = t;
+	req->hold.ops = &kcr_req_hold_ops;
 	req->thread = kzalloc(sizeof(*req->thread), GFP_KERNEL);
 	req->xstate = kzalloc(xsize, GFP_KERNEL);
 	req->signals = kcr_signal_state_alloc();
@@ -449,54 +436,30 @@ static void kcr_release_target(struct kcr_ckpt_req *req, bool stop)
 	wait_for_completion(&req->left);
 }
 
-/* The hold descriptor's last close lets the held target run on. */
-static int kcr_hold_release(struct inode *inode, struct file *file)
+/* What a hold (kcr_hold.c) does with the request: keep it, and let the target run on. */
+static void kcr_req_hold_get(struct kcr_hold *h)
 {
-	struct kcr_ckpt_req *req = file->private_data;
+	kref_get(&container_of(h, struct kcr_ckpt_req, hold)->ref);
+}
 
-	spin_lock(&kcr_held_lock);
-	list_del(&req->held);
-	spin_unlock(&kcr_held_lock);
+static void kcr_req_hold_put(struct kcr_hold *h)
+{
+	kcr_req_put(container_of(h, struct kcr_ckpt_req, hold));
+}
+
+static void kcr_req_hold_release(struct kcr_hold *h)
+{
+	struct kcr_ckpt_req *req = container_of(h, struct kcr_ckpt_req, hold);
+
 	kcr_release_target(req, false);
 	kcr_req_put(req);
-	return 0;
 }
 
-/* The holder may kill what it holds: the very task, whatever became of its pid. */
-static long kcr_hold_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
-{
-	struct kcr_ckpt_req *req = file->private_data;
-
-	if (cmd != KCR_IOC_HOLD_KILL)
-		return -ENOTTY;
-	send_sig(SIGKILL, req->task, 1);
-	return 0;
-}
-
-static const struct file_operations kcr_hold_fops = {
-	.owner = THIS_MODULE,
-	.release = kcr_hold_release,
-	.unlocked_ioctl = kcr_hold_ioctl,
-	.llseek = noop_llseek,
+static const struct kcr_hold_ops kcr_req_hold_ops = {
+	.get = kcr_req_hold_get,
+	.put = kcr_req_hold_put,
+	.release = kcr_req_hold_release,
 };
-
-/* A file that keeps the parked target parked for as long as it is open. */
-static struct file *kcr_hold_create(struct kcr_ckpt_req *req)
-{
-	struct file *hold;
-
-	kref_get(&req->ref);
-	/* Close-on-exec comes from the descriptor slot (get_unused_fd_flags). */
-	hold = anon_inode_getfile("[kcr-hold]", &kcr_hold_fops, req, O_RDONLY);
-	if (IS_ERR(hold)) {
-		kcr_req_put(req);
-		return hold;
-	}
-	spin_lock(&kcr_held_lock);
-	list_add(&req->held, &kcr_held);
-	spin_unlock(&kcr_held_lock);
-	return hold;
-}
 
 static int kcr_run_writer(struct kcr_ckpt_req *req)
 {
@@ -599,7 +562,7 @@ static int kcr_checkpoint_allowed(const struct kcr_checkpoint_args *a, struct ta
 static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struct *t,
 				struct file **hold)
 {
-	struct kcr_reason *why = (struct kcr_reason *)a->reason;
+	struct kcr_reason *why = kcr_reason_of(a->reason);
 	struct kcr_ckpt_req *req;
 	struct file *out, *access;
 	char *pathbuf, *image = "(unnamed)";
@@ -648,7 +611,7 @@ static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struc
 	if (!err)
 		kcr_req_drop_capture(req);
 	if (!err && hold) {
-		*hold = kcr_hold_create(req);
+		*hold = kcr_hold_file(&req->hold);
 		if (IS_ERR(*hold)) {
 			err = PTR_ERR(*hold);
 			*hold = NULL;
@@ -682,7 +645,7 @@ refused:
 	return err;
 }
 
-long kcr_checkpoint(struct kcr_checkpoint_args __user *uarg)
+long kcr_ioctl_checkpoint(struct kcr_checkpoint_args __user *uarg)
 {
 	struct kcr_checkpoint_args a;
 	struct task_struct *t;
@@ -705,7 +668,7 @@ long kcr_checkpoint(struct kcr_checkpoint_args __user *uarg)
 		get_task_struct(t);
 	rcu_read_unlock();
 	if (!t) {
-		kcr_set_reason((struct kcr_reason *)a.reason, "no process %d", a.pid);
+		kcr_set_reason(kcr_reason_of(a.reason), "no process %d", a.pid);
 		ret = -ESRCH;
 	} else {
 		ret = 0;
@@ -714,7 +677,7 @@ long kcr_checkpoint(struct kcr_checkpoint_args __user *uarg)
 			hold_fd = get_unused_fd_flags(O_CLOEXEC);
 			if (hold_fd < 0) {
 				ret = hold_fd;
-				kcr_set_reason((struct kcr_reason *)a.reason,
+				kcr_set_reason(kcr_reason_of(a.reason),
 					       "the caller has no free descriptor for the hold");
 			}
 		}

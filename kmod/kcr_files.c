@@ -22,6 +22,7 @@
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include <linux/resource.h>
+#include <linux/module.h>
 #include "kcr_internal.h"
 
 #define KCR_MAX_FDS 4096
@@ -91,6 +92,12 @@ static void kcr_open_reader(struct kcr_open_file *of)
 		r = dentry_open(&f->f_path, O_RDONLY | O_LARGEFILE, current_cred());
 	if (!IS_ERR(r))
 		of->reader = r;
+}
+
+/* /dev/kcr itself: a character device whose operations are this module's. */
+static bool kcr_is_device_file(const struct file *f)
+{
+	return f->f_op && f->f_op->owner == THIS_MODULE && S_ISCHR(file_inode(f)->i_mode);
 }
 
 /* Runs in the parked target. Returns -EMFILE when it has too many files. */

@@ -102,7 +102,7 @@ static int kcr_read_exact(struct file *f, void *buf, size_t len, loff_t pos)
 	return n == len ? 0 : -ENODATA;
 }
 
-static int kcr_header_check(struct kcr_image *img, struct kcr_reason *why)
+static int kcr_header_check(struct kcr_loaded_image *img, struct kcr_reason *why)
 {
 	struct kcr_image_header *h = &img->hdr;
 	u64 sum = h->checksum;
@@ -138,7 +138,7 @@ static int kcr_header_check(struct kcr_image *img, struct kcr_reason *why)
 	return 0;
 }
 
-static int kcr_section_load(struct kcr_image *img, loff_t *pos, bool *end,
+static int kcr_section_load(struct kcr_loaded_image *img, loff_t *pos, bool *end,
 			    struct kcr_reason *why)
 {
 	struct kcr_section s;
@@ -191,7 +191,7 @@ static int kcr_section_load(struct kcr_image *img, loff_t *pos, bool *end,
 	return 0;
 }
 
-int kcr_image_load(struct kcr_image *img, struct file *file, struct kcr_reason *why)
+int kcr_image_load(struct kcr_loaded_image *img, struct file *file, struct kcr_reason *why)
 {
 	loff_t pos = KCR_HEADER_SIZE;
 	bool end = false;
@@ -227,7 +227,7 @@ int kcr_image_load(struct kcr_image *img, struct file *file, struct kcr_reason *
 	return 0;
 }
 
-void kcr_image_free(struct kcr_image *img)
+void kcr_image_free(struct kcr_loaded_image *img)
 {
 	int i;
 

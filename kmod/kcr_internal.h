@@ -7,12 +7,15 @@
  *   kcr_mm.c (address space), kcr_signal.c, kcr_files.c (fds, cwd, umask,
  *   rlimits). kcr_checkpoint.c and kcr_restore.c only orchestrate;
  *   kcr_image.c reads and writes sections; kcr_access.c decides who may
- *   checkpoint what.
+ *   checkpoint what; kcr_hold.c keeps a checkpointed process parked;
+ *   kcr_reason.c words a refusal.
  */
 #ifndef KCR_INTERNAL_H
 #define KCR_INTERNAL_H
 
 #include <linux/types.h>
+#include <linux/list.h>
+#include <linux/build_bug.h>
 #include <linux/sched.h>
 #include <linux/xxhash.h>
 #include "uapi/kcr_uapi.h"
@@ -26,6 +29,13 @@ struct kcr_reason {
 };
 
 __printf(2, 3) void kcr_set_reason(struct kcr_reason *r, const char *fmt, ...);
+
+/* The reason field of an ioctl's arguments (char[KCR_REASON_LEN]) as a struct kcr_reason. */
+#define kcr_reason_of(text)                                                                    \
+	({                                                                                     \
+		BUILD_BUG_ON(sizeof(text) != sizeof(struct kcr_reason));                       \
+		(struct kcr_reason *)(text);                                                   \
+	})
 
 /* ---- image output (kcr_image.c) ---- */
 struct kcr_writer {
@@ -55,7 +65,7 @@ struct kcr_loaded_section {
 	void *data; /* whole payload for metadata sections, NULL for PAGES */
 };
 
-struct kcr_image {
+struct kcr_loaded_image {
 	struct file *file;
 	loff_t size;
 	struct kcr_image_header hdr;
@@ -66,8 +76,8 @@ struct kcr_image {
 	u32 nr_prefilled;
 };
 
-int kcr_image_load(struct kcr_image *img, struct file *file, struct kcr_reason *why);
-void kcr_image_free(struct kcr_image *img);
+int kcr_image_load(struct kcr_loaded_image *img, struct file *file, struct kcr_reason *why);
+void kcr_image_free(struct kcr_loaded_image *img);
 u64 kcr_hash(const void *data, size_t len, u64 seed);
 
 /* ---- who may checkpoint what (kcr_access.c) ---- */
@@ -78,7 +88,7 @@ bool kcr_owner_may_attach(void);
 
 /* ---- per-thread task fields (kcr_thread.c) ---- */
 void kcr_thread_capture(struct kcr_thread *th);
-int kcr_thread_validate(struct kcr_image *img, bool dry_run, struct kcr_reason *why);
+int kcr_thread_validate(struct kcr_loaded_image *img, bool dry_run, struct kcr_reason *why);
 void kcr_thread_restore(const struct kcr_thread *th);
 struct kcr_rax_fixup;
 struct kcr_rax_fixup *kcr_rax_fixup_alloc(const struct kcr_thread *th);
@@ -97,9 +107,9 @@ int kcr_cpu_restore(const struct kcr_thread *th, const void *xstate);
 /* ---- address space (kcr_mm.c) ---- */
 int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *mm,
 		u64 *pages_saved, struct kcr_reason *why);
-int kcr_mm_validate(struct kcr_image *img, bool dry_run, struct kcr_reason *why);
-int kcr_mm_restore(struct kcr_image *img, struct kcr_reason *why);
-void kcr_mm_plan_free(struct kcr_image *img);
+int kcr_mm_validate(struct kcr_loaded_image *img, bool dry_run, struct kcr_reason *why);
+int kcr_mm_restore(struct kcr_loaded_image *img, struct kcr_reason *why);
+void kcr_mm_plan_free(struct kcr_loaded_image *img);
 
 /* ---- signals (kcr_signal.c) ---- */
 struct kcr_signal_state;
@@ -107,22 +117,39 @@ struct kcr_signal_state *kcr_signal_state_alloc(void);
 void kcr_signal_state_free(struct kcr_signal_state *st);
 void kcr_signal_capture(struct kcr_signal_state *st, struct kcr_thread *th);
 void kcr_signal_dump(struct kcr_writer *w, const struct kcr_signal_state *st);
-int kcr_signal_validate(struct kcr_image *img, struct kcr_reason *why);
-void kcr_signal_restore(struct kcr_image *img, const struct kcr_thread *th);
+int kcr_signal_validate(struct kcr_loaded_image *img, struct kcr_reason *why);
+void kcr_signal_restore(struct kcr_loaded_image *img, const struct kcr_thread *th);
 
 /* ---- files, cwd, umask, rlimits (kcr_files.c) ---- */
 struct kcr_files_state;
 struct kcr_files_state *kcr_files_state_alloc(void);
 void kcr_files_state_free(struct kcr_files_state *st);
 int kcr_files_capture(struct kcr_files_state *st, const struct file *skip);
-bool kcr_is_device_file(const struct file *f);
 int kcr_files_check(const struct kcr_files_state *st, struct kcr_reason *why);
 int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st,
 		   struct kcr_reason *why);
 int kcr_fs_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct kcr_reason *why);
 
-/* ---- orchestration ---- */
-long kcr_checkpoint(struct kcr_checkpoint_args __user *uarg);
-long kcr_restore(struct kcr_restore_args __user *uarg);
+/* ---- holding a checkpointed process parked (kcr_hold.c) ---- */
+struct kcr_hold;
+
+struct kcr_hold_ops {
+	void (*get)(struct kcr_hold *h); /* keep what the hold needs */
+	void (*put)(struct kcr_hold *h); /* undo get() (the hold was never made) */
+	void (*release)(struct kcr_hold *h); /* let the process run on, then put() */
+};
+
+struct kcr_hold {
+	struct list_head node; /* on the held list while the file is open */
+	struct task_struct *task; /* the held process */
+	const struct kcr_hold_ops *ops;
+};
+
+bool kcr_is_held(struct task_struct *t);
+struct file *kcr_hold_file(struct kcr_hold *h);
+
+/* ---- orchestration: the ioctls ---- */
+long kcr_ioctl_checkpoint(struct kcr_checkpoint_args __user *uarg);
+long kcr_ioctl_restore(struct kcr_restore_args __user *uarg);
 
 #endif /* KCR_INTERNAL_H */

@@ -18,17 +18,6 @@
 #include <asm/user.h>
 #include "kcr_internal.h"
 
-void kcr_set_reason(struct kcr_reason *r, const char *fmt, ...)
-{
-	va_list args;
-
-	if (!r || r->text[0])
-		return; /* keep the first, most specific reason */
-	va_start(args, fmt);
-	vsnprintf(r->text, sizeof(r->text), fmt, args);
-	va_end(args);
-}
-
 static long kcr_ioctl_version(struct kcr_version __user *uarg)
 {
 	struct kcr_version v;
@@ -63,9 +52,9 @@ static long kcr_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	case KCR_IOC_VERSION:
 		return kcr_ioctl_version(uarg);
 	case KCR_IOC_CHECKPOINT:
-		return kcr_checkpoint(uarg);
+		return kcr_ioctl_checkpoint(uarg);
 	case KCR_IOC_RESTORE:
-		return kcr_restore(uarg);
+		return kcr_ioctl_restore(uarg);
 #ifdef KCR_TEST_HOOKS
 	case KCR_IOC_TEST_WARN:
 		return kcr_ioctl_test_warn();
@@ -79,11 +68,6 @@ static const struct file_operations kcr_fops = {
 	.unlocked_ioctl = kcr_ioctl,
 	.compat_ioctl = NULL, /* 32-bit processes are not supported */
 };
-
-bool kcr_is_device_file(const struct file *f)
-{
-	return f->f_op == &kcr_fops;
-}
 
 static ushort dev_mode = 0666;
 module_param(dev_mode, ushort, 0444);

@@ -528,7 +528,8 @@ static int kcr_vma_check(struct kcr_vma_rec *rec, const struct kcr_vma_rec *prev
 	return kcr_vma_addr_check(v, why);
 }
 
-static int kcr_vmas_parse(struct kcr_image *img, struct kcr_mm_plan *plan, struct kcr_reason *why)
+static int kcr_vmas_parse(struct kcr_loaded_image *img, struct kcr_mm_plan *plan,
+			  struct kcr_reason *why)
 {
 	struct kcr_loaded_section *s = &img->sec[KCR_SEC_VMAS];
 	const u8 *p = s->data, *end = p + s->hdr.size;
@@ -597,7 +598,8 @@ static const struct kcr_vma_rec *kcr_vma_find(const struct kcr_mm_plan *plan, u6
 }
 
 /* Walks the chunk headers only, so a bad page table is refused before any damage. */
-static int kcr_pages_scan(struct kcr_image *img, struct kcr_mm_plan *plan, struct kcr_reason *why)
+static int kcr_pages_scan(struct kcr_loaded_image *img, struct kcr_mm_plan *plan,
+			  struct kcr_reason *why)
 {
 	struct kcr_loaded_section *s = &img->sec[KCR_SEC_PAGES];
 	loff_t pos = s->payload_pos, end = s->payload_pos + s->hdr.size;
@@ -652,7 +654,7 @@ static bool kcr_prefillable(const struct kcr_vma *v)
 }
 
 /* A range the restorer names that is not such an image mapping is simply filled here. */
-static void kcr_prefilled_mark(struct kcr_image *img, struct kcr_mm_plan *plan)
+static void kcr_prefilled_mark(struct kcr_loaded_image *img, struct kcr_mm_plan *plan)
 {
 	u32 i;
 
@@ -756,7 +758,7 @@ static int kcr_vdso_check(const struct kcr_mm *m, bool dry_run, struct kcr_reaso
 	return 0;
 }
 
-int kcr_mm_validate(struct kcr_image *img, bool dry_run, struct kcr_reason *why)
+int kcr_mm_validate(struct kcr_loaded_image *img, bool dry_run, struct kcr_reason *why)
 {
 	struct kcr_loaded_section *s = &img->sec[KCR_SEC_MM];
 	struct kcr_mm_plan *plan;
@@ -783,7 +785,7 @@ int kcr_mm_validate(struct kcr_image *img, bool dry_run, struct kcr_reason *why)
 	return err;
 }
 
-void kcr_mm_plan_free(struct kcr_image *img)
+void kcr_mm_plan_free(struct kcr_loaded_image *img)
 {
 	struct kcr_mm_plan *plan = img->mm_plan;
 
@@ -868,7 +870,7 @@ static int kcr_vma_map(const struct kcr_vma_rec *rec)
  * module is read here, verified against its chunk's checksum (the image
  * must not have changed since libkcr checked it), then put in place.
  */
-static int kcr_chunk_fill(struct kcr_image *img, const struct kcr_vma_rec *rec,
+static int kcr_chunk_fill(struct kcr_loaded_image *img, const struct kcr_vma_rec *rec,
 			  const struct kcr_page_chunk *c, loff_t *pos, void *bounce)
 {
 	size_t len = (size_t)c->nr_pages * PAGE_SIZE;
@@ -887,7 +889,7 @@ static int kcr_chunk_fill(struct kcr_image *img, const struct kcr_vma_rec *rec,
 	return 0;
 }
 
-static int kcr_pages_restore(struct kcr_image *img, struct kcr_mm_plan *plan)
+static int kcr_pages_restore(struct kcr_loaded_image *img, struct kcr_mm_plan *plan)
 {
 	struct kcr_loaded_section *s = &img->sec[KCR_SEC_PAGES];
 	loff_t pos = s->payload_pos, end = s->payload_pos + s->hdr.size;
@@ -968,7 +970,7 @@ static void kcr_mm_fields_restore(const struct kcr_mm *m)
 }
 
 /* Past the point of no return: the caller kills the restorer on any error. */
-int kcr_mm_restore(struct kcr_image *img, struct kcr_reason *why)
+int kcr_mm_restore(struct kcr_loaded_image *img, struct kcr_reason *why)
 {
 	struct kcr_mm_plan *plan = img->mm_plan;
 	u32 i;

@@ -74,7 +74,7 @@ static int kcr_restorer_check(struct kcr_reason *why)
 	return 0;
 }
 
-static int kcr_restore_validate(struct kcr_image *img, struct file *f, bool dry_run,
+static int kcr_restore_validate(struct kcr_loaded_image *img, struct file *f, bool dry_run,
 				const struct kcr_range *prefilled, u32 nr_prefilled,
 				struct kcr_reason *why)
 {
@@ -97,7 +97,7 @@ static int kcr_restore_validate(struct kcr_image *img, struct file *f, bool dry_
 }
 
 /* Every restore, refused or not, is logged for the admin, as checkpoints are. */
-static void kcr_log_restore(struct file *f, const struct kcr_image *img, int err,
+static void kcr_log_restore(struct file *f, const struct kcr_loaded_image *img, int err,
 			    const char *why)
 {
 	char *buf = kmalloc(PATH_MAX, GFP_KERNEL);
@@ -119,9 +119,9 @@ static void kcr_log_restore(struct file *f, const struct kcr_image *img, int err
 static int kcr_restore_image(struct kcr_restore_args *a, struct file *f,
 			     const struct kcr_range *prefilled)
 {
-	struct kcr_reason *why = (struct kcr_reason *)a->reason;
+	struct kcr_reason *why = kcr_reason_of(a->reason);
 	struct kcr_rax_fixup *fix = NULL;
-	struct kcr_image img;
+	struct kcr_loaded_image img;
 	const struct kcr_thread *th;
 	const void *xstate;
 	int err;
@@ -195,7 +195,7 @@ static struct kcr_range *kcr_prefilled_copy(const struct kcr_restore_args *a)
 	return r;
 }
 
-long kcr_restore(struct kcr_restore_args __user *uarg)
+long kcr_ioctl_restore(struct kcr_restore_args __user *uarg)
 {
 	struct kcr_restore_args a;
 	struct kcr_range *prefilled;
@@ -209,7 +209,7 @@ long kcr_restore(struct kcr_restore_args __user *uarg)
 	    a.nr_prefilled > KCR_MAX_PREFILLED)
 		return -EINVAL;
 	memset(a.reason, 0, sizeof(a.reason));
-	why = (struct kcr_reason *)a.reason;
+	why = kcr_reason_of(a.reason);
 	err = kcr_restorer_check(why);
 	if (err)
 		goto refused;

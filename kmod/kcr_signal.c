@@ -86,7 +86,7 @@ void kcr_signal_dump(struct kcr_writer *w, const struct kcr_signal_state *st)
 	kcr_section_end(w, st->sig.nr_pending);
 }
 
-int kcr_signal_validate(struct kcr_image *img, struct kcr_reason *why)
+int kcr_signal_validate(struct kcr_loaded_image *img, struct kcr_reason *why)
 {
 	struct kcr_loaded_section *s = &img->sec[KCR_SEC_SIGNALS];
 	const struct kcr_signals *sig = s->data;
@@ -135,7 +135,7 @@ int kcr_signal_validate(struct kcr_image *img, struct kcr_reason *why)
 }
 
 /* Runs in the restorer after its memory is replaced; cannot fail. */
-void kcr_signal_restore(struct kcr_image *img, const struct kcr_thread *th)
+void kcr_signal_restore(struct kcr_loaded_image *img, const struct kcr_thread *th)
 {
 	const struct kcr_signals *sig = img->sec[KCR_SEC_SIGNALS].data;
 	const struct kcr_pending_signal *p = (const void *)(sig + 1);

@@ -90,7 +90,7 @@ static int kcr_task_flags_check(u32 flags, bool dry_run, struct kcr_reason *why)
 	return 0;
 }
 
-int kcr_thread_validate(struct kcr_image *img, bool dry_run, struct kcr_reason *why)
+int kcr_thread_validate(struct kcr_loaded_image *img, bool dry_run, struct kcr_reason *why)
 {
 	struct kcr_loaded_section *s = &img->sec[KCR_SEC_THREAD];
 	const struct kcr_thread *th = s->data;

@@ -128,7 +128,7 @@ Status OpenAccessProof(pid_t pid, UniqueFd* out) {
     return Status::Ok();
   int e = errno;
   if (e == ENOENT)
-    return Status::Errorf(ESRCH, "cannot checkpoint process {}: no such process", pid);
+    return Status::Errorf(ESRCH, "cannot checkpoint process {}: no process {}", pid, pid);
   if (e == EACCES || e == EPERM) {
     return Status::Errorf(EPERM,
                           "cannot checkpoint process {}: permission denied: only who may "
