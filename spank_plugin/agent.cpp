@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +29,9 @@
 #include "image.h"
 #include "kcr/catalog/catalog.h"
 #include "kcr/catalog/retention.h"
+#include "kcr/util/clock.h"
+#include "kcr/util/host.h"
+#include "kcr/util/units.h"
 #include "log.h"
 #include "proc.h"
 #include "restore.h"
@@ -46,16 +48,9 @@ constexpr std::chrono::milliseconds kParkedPoll{100};
 constexpr size_t kMaxClients = 64;
 namespace cat = kcr::catalog;
 
-std::int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string KernelRelease() {
-  struct utsname u {};
-  ::uname(&u);
-  return u.release;
+// "1m30s": log lines show measured intervals unit by unit.
+std::string FormatSeconds(std::chrono::seconds s) {
+  return util::format_duration(s, util::DurationStyle::kCompound);
 }
 
 std::string StepName(std::uint32_t step) {
@@ -170,7 +165,7 @@ struct Agent::Impl {
   std::chrono::seconds interval{0};
   bool auto_pending = false;  // auto: chosen at the first poll, once the tasks are known
   std::uint32_t seq = 0;
-  std::string kernel = KernelRelease();
+  std::string kernel = util::kernel_release();
 
   void Run();
   void Poll();
@@ -606,7 +601,7 @@ void Agent::Impl::ApplyRetention(std::uint32_t rank) {
     cat::RetentionPolicy policy;
     policy.keep_last = cfg.retention.keep_last;
     cat::ActiveJobs active = std::unordered_set<std::uint32_t>{id.job};
-    cat::PrunePlan plan = cat::plan_retention(rows, policy, active, NowNs());
+    cat::PrunePlan plan = cat::plan_retention(rows, policy, active, util::now_ns());
     for (const cat::PruneAction& a : plan.actions) {
       if (a.kind != cat::PruneKind::kExpire)
         continue;

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "kcr/config/config.h"
+#include "kcr/util/units.h"
 
 namespace kcr::spank {
 
@@ -115,22 +116,6 @@ bool CheckDirPattern(std::string_view text, std::string* why) {
   return true;
 }
 
-std::string FormatSeconds(std::chrono::seconds s) {
-  auto n = s.count();
-  if (n == 0)
-    return "0s";
-  std::string out;
-  if (n >= 86400)
-    out += fmt::format("{}d", n / 86400), n %= 86400;
-  if (n >= 3600)
-    out += fmt::format("{}h", n / 3600), n %= 3600;
-  if (n >= 60)
-    out += fmt::format("{}m", n / 60), n %= 60;
-  if (n)
-    out += fmt::format("{}s", n);
-  return out;
-}
-
 std::string ToString(const Interval& interval) {
   switch (interval.kind) {
     case Interval::Kind::kOff:
@@ -140,7 +125,7 @@ std::string ToString(const Interval& interval) {
     case Interval::Kind::kAuto:
       return "auto";
     case Interval::Kind::kFixed:
-      return FormatSeconds(interval.every);
+      return util::format_duration(interval.every, util::DurationStyle::kCompound);
   }
   return "?";
 }

@@ -100,7 +100,4 @@ struct Settings {
 // configuration's image_dir.
 Settings Resolve(const SiteOptions& site, const JobOptions& job, std::string_view config_image_dir);
 
-// "1m30s" style for logs.
-std::string FormatSeconds(std::chrono::seconds s);
-
 }  // namespace kcr::spank

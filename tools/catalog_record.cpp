@@ -1,7 +1,5 @@
 #include "catalog_record.h"
 
-#include <pwd.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,6 +9,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <kcr/util/host.h>
 
 namespace kcr::cli {
 
@@ -21,19 +20,6 @@ void warn(const std::exception& e) {
                "kcr: warning: not recorded in the catalog: %s (use --no-catalog to skip the "
                "catalog)\n",
                e.what());
-}
-
-std::string node_name() {
-  char host[256] = {};
-  ::gethostname(host, sizeof host - 1);
-  std::string name = host;
-  return name.substr(0, name.find('.'));  // Slurm names nodes by their short name
-}
-
-std::string kernel_release() {
-  struct utsname u {};
-  ::uname(&u);
-  return u.release;
 }
 
 // The real uid of a process, from /proc (the owner of its image).
@@ -96,13 +82,13 @@ CheckpointRecord record_manual_checkpoint(const std::string& catalog_path,
   try {
     catalog::CheckpointInfo info;
     info.job_id = catalog::kManualJob;
-    info.node = node_name();
+    info.node = util::node_name();
     info.pid = what.pid;
     info.uid = process_uid(what.pid).value_or(::getuid());
-    info.user = user_name(info.uid);
+    info.user = util::user_name(info.uid);
     info.image_path = absolute(what.image_path);
     info.trigger = catalog::Trigger::kManual;
-    info.kernel_release = kernel_release();
+    info.kernel_release = util::kernel_release();
     rec.catalog_.emplace(catalog::Catalog::open(catalog_path));
     rec.id_ = rec.catalog_->begin_checkpoint(info);
     rec.writing_ = true;
@@ -158,7 +144,7 @@ RestoreRecord record_restore(const std::string& catalog_path, const std::string&
       checkpoint = row->id;
     }
     rec.id_ = cat.record_restore(checkpoint, path, catalog::RestoreOutcome::kStarted, "",
-                                 node_name(), ::getuid());
+                                 util::node_name(), ::getuid());
     rec.catalog_path_ = catalog_path;
   } catch (const std::exception& e) {
     warn(e);
@@ -184,17 +170,6 @@ void RestoreRecord::failed(const std::string& error) {
 
 void RestoreRecord::succeeded() {
   finish(catalog::RestoreOutcome::kSucceeded, "");
-}
-
-// A user name for the catalog, or the number when the node does not know it.
-std::string user_name(uid_t uid) {
-  struct passwd pw {};
-  struct passwd* found = nullptr;
-  char buf[4096];
-  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found != nullptr) {
-    return found->pw_name;
-  }
-  return std::to_string(uid);
 }
 
 }  // namespace kcr::cli

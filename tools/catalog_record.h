@@ -87,7 +87,4 @@ class RestoreRecord {
 // checkpoint row naming that file (none if the image is not catalogued).
 RestoreRecord record_restore(const std::string& catalog_path, const std::string& image_path);
 
-// The name of `uid` on this node, or the number as text.
-std::string user_name(uid_t uid);
-
 }  // namespace kcr::cli

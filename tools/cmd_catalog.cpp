@@ -20,6 +20,9 @@
 #include <kcr/catalog/format.h>
 #include <kcr/catalog/retention.h>
 #include <kcr/config/config.h>
+#include <kcr/util/clock.h>
+#include <kcr/util/host.h>
+#include <kcr/util/units.h>
 
 #include "catalog_record.h"
 #include "cli_config.h"
@@ -31,6 +34,7 @@ namespace kcr::cli {
 namespace {
 
 namespace cat = kcr::catalog;
+using util::now_ns;
 
 constexpr int kExitProblem = 1;  // a bad image, or nothing found
 constexpr int kExitError = 2;    // could not do what was asked
@@ -54,12 +58,6 @@ void guarded(Body&& body) {
 
 void print(const std::string& text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
-}
-
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // ---- options shared by the subcommands ----
@@ -223,13 +221,6 @@ std::uint32_t parse_user(const std::string& text) {
     die(kExitError, fmt::format("--user {}: no such user on this node", text));
   }
   return found->pw_uid;
-}
-
-std::string node_name() {
-  char host[256] = {};
-  ::gethostname(host, sizeof host - 1);
-  std::string name = host;
-  return name.substr(0, name.find('.'));
 }
 
 // ---- list ----
@@ -504,7 +495,7 @@ void run_prune(const PruneOptions& o) {
         "{} {}{} checkpoint rows deleted more than keep_history {} ago, {} restore records and "
         "{} job rows",
         o.dry_run ? "would forget" : "forgot", o.dry_run ? "up to " : "", f.checkpoints,
-        cat::short_duration(keep), f.restores, f.jobs));
+        util::format_duration(keep), f.restores, f.jobs));
   };
   if (o.dry_run) {
     forget(&plan.notes);
@@ -620,7 +611,7 @@ void run_rebuild(const RebuildOptions& o) {
   } else {
     catalog.emplace(cat::Catalog::open(path));
   }
-  const std::string node = node_name();
+  const std::string node = util::node_name();
   int found = 0, known = 0, added = 0, corrupt = 0, skipped = 0;
   std::vector<cat::CheckpointRow> rows;
   auto it = std::filesystem::recursive_directory_iterator(
@@ -669,7 +660,7 @@ void run_rebuild(const RebuildOptions& o) {
       info.created_ns =
           static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
     }
-    info.user = where.user.value_or(user_name(info.uid));
+    info.user = where.user.value_or(util::user_name(info.uid));
     info.kcr_version = "unknown";
     const cat::CommitInfo commit{check.file_bytes, head.header_ok ? head.header.checksum : 0,
                                  head.header_ok ? head.header.freeze_ns : 0,

@@ -8,9 +8,13 @@
 
 #include <fmt/format.h>
 
+#include "kcr/util/units.h"
+
 namespace kcr::catalog {
 
 namespace {
+
+using util::human_bytes;
 
 // ---- plain text helpers ----
 
@@ -226,34 +230,6 @@ std::optional<Format> parse_format(std::string_view text) {
     return Format::kParsable;
   }
   return std::nullopt;
-}
-
-std::string short_duration(std::chrono::seconds d) {
-  const auto s = d.count();
-  if (s != 0 && s % 86400 == 0) {
-    return fmt::format("{}d", s / 86400);
-  }
-  if (s != 0 && s % 3600 == 0) {
-    return fmt::format("{}h", s / 3600);
-  }
-  if (s != 0 && s % 60 == 0) {
-    return fmt::format("{}m", s / 60);
-  }
-  return fmt::format("{}s", s);
-}
-
-std::string human_bytes(std::uint64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  if (bytes < 1024) {
-    return fmt::format("{} B", bytes);
-  }
-  double v = static_cast<double>(bytes);
-  std::size_t unit = 0;
-  while (v >= 1024.0 && unit + 1 < std::size(kUnits)) {
-    v /= 1024.0;
-    ++unit;
-  }
-  return fmt::format("{:.1f} {}", v, kUnits[unit]);
 }
 
 std::string utc_time(std::int64_t ns) {

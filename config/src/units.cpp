@@ -115,20 +115,6 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   return static_cast<std::uint64_t>(bytes);
 }
 
-std::string format_duration(std::chrono::seconds d) {
-  const auto s = d.count();
-  if (s != 0 && s % 86400 == 0) {
-    return std::to_string(s / 86400) + "d";
-  }
-  if (s != 0 && s % 3600 == 0) {
-    return std::to_string(s / 3600) + "h";
-  }
-  if (s != 0 && s % 60 == 0) {
-    return std::to_string(s / 60) + "m";
-  }
-  return std::to_string(s) + "s";
-}
-
 std::string expand_image_dir(std::string_view pattern, const ImageDirFields& f) {
   std::string out;
   for (std::size_t i = 0; i < pattern.size();) {

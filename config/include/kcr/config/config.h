@@ -98,8 +98,6 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text);
 // "500M", "10GiB", "1.5T", "2GB": K/M/G/T/P and KiB..PiB are powers of 1024
 // (as in Slurm), KB..PB powers of 1000; "0" is zero. A bare number is refused.
 std::optional<std::uint64_t> parse_size(std::string_view text);
-// Inverse of parse_duration for messages and docs: "7d", "90m".
-std::string format_duration(std::chrono::seconds d);
 
 // Fills image_dir's placeholders; values are the caller's spelling
 // ("1234" or "manual", "0" or "batch", ...).
