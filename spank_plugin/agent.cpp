@@ -83,16 +83,6 @@ bool MakeDirs(const std::string& path, mode_t mode, std::string* why) {
   return true;
 }
 
-// The fixed part of an image_dir pattern: up to the last '/' before the
-// first placeholder ("/var/spool/kcr" of "/var/spool/kcr/{user}/{job}").
-std::string FixedPrefix(const std::string& pattern) {
-  size_t brace = pattern.find('{');
-  if (brace == std::string::npos)
-    return pattern;
-  size_t slash = pattern.rfind('/', brace);
-  return slash == std::string::npos || slash == 0 ? "/" : pattern.substr(0, slash);
-}
-
 }  // namespace
 
 struct Agent::Impl {
@@ -627,7 +617,7 @@ bool Agent::Impl::PrepareDir(const std::string& dir, std::string* why) {
   if (!settings.dir_from_user) {
     // The site's fixed part is root's to create: sticky and world-writable
     // like /tmp, so each user can make (only) their own directory below it.
-    std::string prefix = FixedPrefix(settings.dir_pattern);
+    std::string prefix = config::image_dir_fixed_prefix(settings.dir_pattern);
     struct stat st;
     if (::stat(prefix.c_str(), &st) != 0 && !MakeDirs(prefix, 01777, why))
       return false;
@@ -675,8 +665,9 @@ Agent::Impl::Outcome Agent::Impl::CheckpointTask(const Task& t, cat::Trigger tri
   config::ImageDirFields fields{std::to_string(id.job), step, std::to_string(t.rank), id.user};
   std::string dir = config::expand_image_dir(settings.dir_pattern, fields);
   std::uint32_t restart = have_snap ? snap.restart_cnt : 0;
-  std::string path = fmt::format("{}/{}.{}.{}.r{}.{}-{}.kcr", dir, id.job, step, t.rank, restart,
-                                 ++seq, cat::to_string(trigger));
+  std::string path = dir + "/" +
+                     config::image_file_name({fields.job, step, fields.task, restart, ++seq,
+                                              std::string(cat::to_string(trigger))});
 
   // What the module does not check: the task must be one process.
   std::string refusal = WhyNotCheckpointable(t.pid);

@@ -92,25 +92,8 @@ std::optional<RestartFrom> ParseRestartFrom(std::string_view text, std::string* 
 }
 
 bool CheckDirPattern(std::string_view text, std::string* why) {
-  if (text.empty() || text.front() != '/') {
-    *why = fmt::format("'{}' is not an absolute directory (it is used on the compute node)", text);
-    return false;
-  }
-  for (size_t open = text.find('{'); open != std::string_view::npos;
-       open = text.find('{', open + 1)) {
-    size_t close = text.find('}', open);
-    std::string_view name =
-        close == std::string_view::npos ? text.substr(open) : text.substr(open, close - open + 1);
-    if (name != "{job}" && name != "{step}" && name != "{task}" && name != "{user}") {
-      *why = fmt::format(
-          "'{}' in '{}' is not a placeholder; use {{job}}, {{step}}, {{task}} or "
-          "{{user}}",
-          name, text);
-      return false;
-    }
-  }
-  if (text.find("/../") != std::string_view::npos || text.ends_with("/..")) {
-    *why = fmt::format("'{}' must not contain '..'", text);
+  if (auto problem = config::image_dir_problem(text)) {
+    *why = *problem;
     return false;
   }
   return true;

@@ -48,7 +48,7 @@ struct RestartFrom {
 std::optional<Interval> ParseInterval(std::string_view text, std::string* why);
 std::optional<Triggers> ParseTriggers(std::string_view text, std::string* why);
 std::optional<RestartFrom> ParseRestartFrom(std::string_view text, std::string* why);
-// An absolute directory; {job} {step} {task} {user} are the only placeholders.
+// An image_dir pattern (kcr/config/image_dir.h has the rules).
 bool CheckDirPattern(std::string_view text, std::string* why);
 
 std::string ToString(const Interval& interval);  // "90s", "auto", "none", "off"

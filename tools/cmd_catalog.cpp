@@ -12,7 +12,6 @@
 #include <ctime>
 #include <filesystem>
 #include <memory>
-#include <regex>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -531,76 +530,13 @@ struct RebuildOptions : Common {
   bool quick = false;
 };
 
-// What image_dir's placeholders say about an image from where it lies.
-struct PathFields {
-  std::optional<std::uint32_t> job, step, task;
-  std::optional<std::string> user;
-};
-
-class ImageDirMatcher {
- public:
-  explicit ImageDirMatcher(const std::string& pattern) {
-    std::string re;
-    for (std::size_t i = 0; i < pattern.size(); ++i) {
-      if (pattern[i] == '{') {
-        std::size_t close = pattern.find('}', i);
-        std::string name = pattern.substr(i + 1, close - i - 1);
-        names_.push_back(name);
-        re += name == "job"    ? "([0-9]+|manual)"
-              : name == "step" ? "([0-9]+|batch|extern|interactive)"
-              : name == "task" ? "([0-9]+)"
-                               : "([^/]+)";
-        i = close;
-      } else {
-        if (std::string_view("\\^$.|?*+()[]{}").find(pattern[i]) != std::string_view::npos) {
-          re += '\\';
-        }
-        re += pattern[i];
-      }
-    }
-    re_ = std::regex(re);
-  }
-
-  // Tries the image's directory and then its ancestors.
-  std::optional<PathFields> match(const std::filesystem::path& image) const {
-    for (auto dir = image.parent_path(); !dir.empty(); dir = dir.parent_path()) {
-      std::smatch m;
-      const std::string d = dir.string();
-      if (std::regex_match(d, m, re_)) {
-        PathFields f;
-        for (std::size_t i = 0; i < names_.size(); ++i) {
-          const std::string v = m[i + 1].str();
-          if (names_[i] == "user") {
-            f.user = v;
-          } else if (names_[i] == "job") {
-            f.job = v == "manual" ? cat::kManualJob : cat::parse_step(v).value_or(0);
-          } else if (names_[i] == "step") {
-            f.step = cat::parse_step(v);
-          } else {
-            f.task = cat::parse_step(v);
-          }
-        }
-        return f;
-      }
-      if (dir == dir.root_path()) {
-        break;
-      }
-    }
-    return std::nullopt;
-  }
-
- private:
-  std::regex re_;
-  std::vector<std::string> names_;
-};
-
 void run_rebuild(const RebuildOptions& o) {
   const std::string path = catalog_path(o);
   std::error_code ec;
   if (!std::filesystem::is_directory(o.dir, ec)) {
     die(kExitError, fmt::format("{} is not a directory to search for images", o.dir));
   }
-  const ImageDirMatcher matcher(loaded_config().image_dir);
+  const config::ImageDirMatcher matcher(loaded_config().image_dir);
   std::optional<cat::Catalog> catalog;
   if (o.dry_run) {
     cat::OpenOptions ro;
@@ -641,10 +577,11 @@ void run_rebuild(const RebuildOptions& o) {
       continue;
     }
     cat::CheckpointInfo info;
-    PathFields where = matcher.match(image).value_or(PathFields{});
-    info.job_id = where.job.value_or(cat::kManualJob);
-    info.step_id = where.step.value_or(0);
-    info.task = where.task.value_or(0);
+    const config::ImageDirMatch where = matcher.match(image).value_or(config::ImageDirMatch{});
+    info.job_id = where.job && *where.job != "manual" ? cat::parse_step(*where.job).value_or(0)
+                                                      : cat::kManualJob;
+    info.step_id = where.step ? cat::parse_step(*where.step).value_or(0) : 0;
+    info.task = where.task ? cat::parse_step(*where.task).value_or(0) : 0;
     info.node = node;
     info.image_path = image;
     info.trigger = cat::Trigger::kUnknown;
