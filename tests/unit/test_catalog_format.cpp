@@ -65,6 +65,7 @@ TEST(CatalogFormat, TableColumnsLineUp) {
   EXPECT_NE(out[1].find("3.0 MiB"), std::string::npos);
 }
 
+// Numbers are nlohmann::json's spelling: a whole double keeps its ".0".
 TEST(CatalogFormat, JsonIsTheDocumentedShape) {
   CheckpointRow r = sample();
   std::string json = render_checkpoints(std::span(&r, 1), Format::kJson);
@@ -96,7 +97,7 @@ TEST(CatalogFormat, JsonIsTheDocumentedShape) {
       "verified": null,
       "state_changed": "2023-11-14T22:13:30Z",
       "freeze_seconds": 0.0015,
-      "write_seconds": 2,
+      "write_seconds": 2.0,
       "kcr_version": "0.1.0",
       "kernel_release": "6.1.0"
     }
