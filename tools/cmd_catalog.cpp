@@ -314,23 +314,26 @@ struct VerifyOptions : Common {
 };
 
 // Checks one row's image against the row: its checksums, size and identity.
-std::string image_problem(const cat::CheckpointRow& row, bool* unsupported) {
-  ImageCheck c = verify_image(row.info.image_path);
-  *unsupported = c.unsupported;
-  if (!c.ok()) {
-    return c.problem;
+// A whole image that is not the one the row recorded is corrupt for the row.
+ImageVerdict image_verdict(const cat::CheckpointRow& row, std::string* problem) {
+  ImageCheck c = VerifyImage(row.info.image_path);
+  *problem = c.problem;
+  if (c.verdict() != ImageVerdict::kOk) {
+    return c.verdict();
   }
   if (row.checksum != 0 && c.header.checksum != row.checksum) {
-    return fmt::format(
+    *problem = fmt::format(
         "{} is a different image (header checksum {:016x}, the catalog recorded "
         "{:016x}): it was overwritten",
         row.info.image_path, c.header.checksum, row.checksum);
+    return ImageVerdict::kCorrupt;
   }
   if (row.bytes != 0 && c.file_bytes != row.bytes) {
-    return fmt::format("{} is {} bytes, the catalog recorded {}", row.info.image_path, c.file_bytes,
-                       row.bytes);
+    *problem = fmt::format("{} is {} bytes, the catalog recorded {}", row.info.image_path,
+                           c.file_bytes, row.bytes);
+    return ImageVerdict::kCorrupt;
   }
-  return {};
+  return ImageVerdict::kOk;
 }
 
 void run_verify(const VerifyOptions& o) {
@@ -380,13 +383,13 @@ void run_verify(const VerifyOptions& o) {
       bad += writing ? 0 : 1;
       continue;
     }
-    bool unsupported = false;
-    std::string problem = image_problem(row, &unsupported);
-    if (unsupported) {
+    std::string problem;
+    const ImageVerdict verdict = image_verdict(row, &problem);
+    if (verdict == ImageVerdict::kUnsupported) {
       ++bad;
       std::printf("%s  UNSUPPORTED  %s: %s (left %s)\n", id.c_str(), row.info.image_path.c_str(),
                   problem.c_str(), std::string(cat::to_string(row.state)).c_str());
-    } else if (problem.empty()) {
+    } else if (verdict == ImageVerdict::kOk) {
       ++good;
       std::printf("%s  OK  %s\n", id.c_str(), row.info.image_path.c_str());
       if (record) {
@@ -557,7 +560,7 @@ void run_rebuild(const RebuildOptions& o) {
       continue;
     }
     const std::string image = std::filesystem::absolute(it->path()).lexically_normal().string();
-    ImageCheck head = read_image_header(image);
+    ImageCheck head = ReadImageHeader(image);
     if (!head.is_image) {
       continue;
     }
@@ -568,9 +571,9 @@ void run_rebuild(const RebuildOptions& o) {
     }
     ImageCheck check = head;
     if (!o.quick && head.ok()) {
-      check = verify_image(image);
+      check = VerifyImage(image);
     }
-    if (check.unsupported) {
+    if (check.verdict() == ImageVerdict::kUnsupported) {
       // A newer kcr's image: recording it as CORRUPT would let prune delete it.
       ++skipped;
       std::printf("skipping %s: %s\n", image.c_str(), check.problem.c_str());
@@ -590,7 +593,7 @@ void run_rebuild(const RebuildOptions& o) {
     if (head.header_ok) {
       info.pid = head.header.pid;
       info.uid = head.header.uid;
-      info.kernel_release = header_release(head.header);
+      info.kernel_release = HeaderRelease(head.header);
       info.created_ns = static_cast<std::int64_t>(head.header.created_ns);
     } else {
       info.uid = st.st_uid;
@@ -602,7 +605,7 @@ void run_rebuild(const RebuildOptions& o) {
     const cat::CommitInfo commit{check.file_bytes, head.header_ok ? head.header.checksum : 0,
                                  head.header_ok ? head.header.freeze_ns : 0,
                                  head.header_ok ? head.header.write_ns : 0};
-    const bool whole = check.ok();
+    const bool whole = check.verdict() == ImageVerdict::kOk;
     corrupt += whole ? 0 : 1;
     ++added;
     if (o.dry_run) {
