@@ -84,7 +84,7 @@ int RunCheckpoint(const CheckpointArgs& a) {
     fmt::print(stderr, "kcr checkpoint: give PID -o FILE (or --job JOB[.STEP])\n");
     return 1;
   }
-  CheckpointRecord record;
+  catalog::CheckpointRecord record;
   try {
     const std::string& catalog_path = loaded_config().catalog_path;
     if (ShouldRecord(a, catalog_path)) {
@@ -107,7 +107,7 @@ int RunCheckpoint(const CheckpointArgs& a) {
     fmt::print(stderr, "kcr checkpoint: {}\n", st.message());
     return 1;
   }
-  record.committed(r.image_bytes, r.header_checksum, r.freeze_ns, r.write_ns);
+  record.committed({r.image_bytes, r.header_checksum, r.freeze_ns, r.write_ns});
   bar.Update(r.image_bytes, r.image_bytes);
   if (!a.quiet) {
     fmt::print("checkpointed {} -> {} ({}, {} pages; freeze {:.1f} ms, write {:.1f} ms)\n", a.pid,
