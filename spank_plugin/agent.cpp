@@ -178,8 +178,10 @@ void Agent::Impl::Run() {
     std::uint64_t drained;
     while (::read(wake.get(), &drained, sizeof(drained)) > 0) {
     }
-    ProcessExits();
+    // Requests first: what a task sent before it ended (a restore-try, then
+    // exit 75) was readable before slurmstepd reaped it and reported the exit.
     server.Serve();
+    ProcessExits();
     if (Clock::now() >= next_poll && !stopping) {
       Poll();
       next_poll =

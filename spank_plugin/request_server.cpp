@@ -85,12 +85,15 @@ void RequestServer::Serve() {
     Accept();
   for (size_t i = 0; i < clients_.size();) {
     std::vector<std::string> lines;
-    bool open = clients_[i].sock.Pump(&lines);
+    // Lines that arrived with the hang-up still count: a restoring task
+    // sends restore-try and has its descriptors replaced moments later.
+    const bool connected = clients_[i].sock.Pump(&lines);
+    bool served = true;
     for (const std::string& line : lines) {
-      if (open && !Dispatch(clients_[i], line))
-        open = false;
+      if (served && !Dispatch(clients_[i], line))
+        served = false;
     }
-    if (open)
+    if (connected && served)
       i++;
     else
       clients_.erase(clients_.begin() + static_cast<std::ptrdiff_t>(i));
