@@ -11,7 +11,7 @@ fi
 packages=(
 	build-essential cmake pkg-config clang-format perl
 	libyaml-cpp-dev libsqlite3-dev sqlite3 googletest libgtest-dev libgmock-dev
-	libcli11-dev zstd libzstd-dev libxxhash-dev xxhash libfmt-dev
+	libcli11-dev zstd libzstd-dev libxxhash-dev xxhash libfmt-dev nlohmann-json3-dev
 	libslurm-dev slurm-wlm slurmctld slurmd slurm-client munge
 	qemu-system-x86 busybox-static cpio kmod iproute2 criu
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1

@@ -20,27 +20,28 @@
 //
 // The agent never fails the job: every problem is logged to slurmd's log and
 // recorded, and the task runs on.
+//
+// Its parts, each in its own file:
+//   schedule.h         what is due at each poll (pure)
+//   task_checkpoint.h  checkpointing the tasks, holds, retention
+//   request_server.h   the socket, peer credentials, one handler per verb
+//   restore_plan.h     which images a restore tries (pure)
+//   restore_outcome.h  the one rule that decides a restore's outcome (pure)
+//   restore_tracker.h  the restore side: plans, attempts, their outcome
+//   task_table.h       the tasks slurmstepd's thread reports
+//   catalog_access.h   the step's catalog connection
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <memory>
-#include <string>
 
 #include "kcr/config/config.h"
 #include "options.h"
+#include "step_identity.h"
 
 namespace kcr::spank {
-
-struct StepIdentity {
-  std::uint32_t job = 0;
-  std::uint32_t step = 0;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  std::string user;
-  std::string node;
-};
 
 class Agent {
  public:

@@ -3,7 +3,6 @@
 // front (spank_kcr.cpp) only for jobs that use kcr.
 #include "backend.h"
 
-#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 
 #include "agent.h"
 #include "kcr/config/config.h"
+#include "kcr/util/host.h"
 #include "log.h"
 #include "options.h"
 #include "restore.h"
@@ -48,22 +48,6 @@ PluginState& State() {
 
 bool IsTaskStep(std::uint32_t step) {
   return step != SLURM_EXTERN_CONT && step != SLURM_INTERACTIVE_STEP;
-}
-
-std::string UserName(uid_t uid) {
-  passwd pw{};
-  passwd* found = nullptr;
-  char buf[4096];
-  if (::getpwuid_r(uid, &pw, buf, sizeof(buf), &found) == 0 && found)
-    return found->pw_name;
-  return std::to_string(uid);
-}
-
-std::string NodeName() {
-  char host[256] = {};
-  ::gethostname(host, sizeof(host) - 1);
-  std::string name = host;
-  return name.substr(0, name.find('.'));  // as `kcr checkpoint` records it
 }
 
 std::uint32_t JobId(spank_t sp) {
@@ -102,8 +86,8 @@ bool EnsureAgent(spank_t sp) {
     Error("cannot learn the job's user; this job is not checkpointed");
     return false;
   }
-  id.user = UserName(id.uid);
-  id.node = NodeName();
+  id.user = util::user_name(id.uid);
+  id.node = util::node_name();
   try {
     s.agent = std::make_unique<Agent>(id, settings, s.site, cfg);
   } catch (const std::exception& e) {

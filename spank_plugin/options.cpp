@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "kcr/config/config.h"
+#include "kcr/util/units.h"
 
 namespace kcr::spank {
 
@@ -91,44 +92,11 @@ std::optional<RestartFrom> ParseRestartFrom(std::string_view text, std::string* 
 }
 
 bool CheckDirPattern(std::string_view text, std::string* why) {
-  if (text.empty() || text.front() != '/') {
-    *why = fmt::format("'{}' is not an absolute directory (it is used on the compute node)", text);
-    return false;
-  }
-  for (size_t open = text.find('{'); open != std::string_view::npos;
-       open = text.find('{', open + 1)) {
-    size_t close = text.find('}', open);
-    std::string_view name =
-        close == std::string_view::npos ? text.substr(open) : text.substr(open, close - open + 1);
-    if (name != "{job}" && name != "{step}" && name != "{task}" && name != "{user}") {
-      *why = fmt::format(
-          "'{}' in '{}' is not a placeholder; use {{job}}, {{step}}, {{task}} or "
-          "{{user}}",
-          name, text);
-      return false;
-    }
-  }
-  if (text.find("/../") != std::string_view::npos || text.ends_with("/..")) {
-    *why = fmt::format("'{}' must not contain '..'", text);
+  if (auto problem = config::image_dir_problem(text)) {
+    *why = *problem;
     return false;
   }
   return true;
-}
-
-std::string FormatSeconds(std::chrono::seconds s) {
-  auto n = s.count();
-  if (n == 0)
-    return "0s";
-  std::string out;
-  if (n >= 86400)
-    out += fmt::format("{}d", n / 86400), n %= 86400;
-  if (n >= 3600)
-    out += fmt::format("{}h", n / 3600), n %= 3600;
-  if (n >= 60)
-    out += fmt::format("{}m", n / 60), n %= 60;
-  if (n)
-    out += fmt::format("{}s", n);
-  return out;
 }
 
 std::string ToString(const Interval& interval) {
@@ -140,7 +108,7 @@ std::string ToString(const Interval& interval) {
     case Interval::Kind::kAuto:
       return "auto";
     case Interval::Kind::kFixed:
-      return FormatSeconds(interval.every);
+      return util::format_duration(interval.every, util::DurationStyle::kCompound);
   }
   return "?";
 }

@@ -48,7 +48,7 @@ struct RestartFrom {
 std::optional<Interval> ParseInterval(std::string_view text, std::string* why);
 std::optional<Triggers> ParseTriggers(std::string_view text, std::string* why);
 std::optional<RestartFrom> ParseRestartFrom(std::string_view text, std::string* why);
-// An absolute directory; {job} {step} {task} {user} are the only placeholders.
+// An image_dir pattern (kcr/config/image_dir.h has the rules).
 bool CheckDirPattern(std::string_view text, std::string* why);
 
 std::string ToString(const Interval& interval);  // "90s", "auto", "none", "off"
@@ -99,8 +99,5 @@ struct Settings {
 // The job's options win over the site's; the directory falls back to the
 // configuration's image_dir.
 Settings Resolve(const SiteOptions& site, const JobOptions& job, std::string_view config_image_dir);
-
-// "1m30s" style for logs.
-std::string FormatSeconds(std::chrono::seconds s);
 
 }  // namespace kcr::spank

@@ -1,6 +1,6 @@
 // What /proc says about a task, for the checks kcr's module does not make
 // (a task with children is a process tree, whose other members an image of
-// one process would lose) and for watching restores.
+// one process would lose) and for a restore's outcome (the task's name).
 #pragma once
 
 #include <sys/types.h>

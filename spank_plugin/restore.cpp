@@ -15,6 +15,9 @@ namespace kcr::spank {
 
 namespace {
 
+namespace verb = slurm::verb;
+namespace field = slurm::field;
+
 struct Candidate {
   std::int64_t id = 0;
   std::string image;
@@ -67,9 +70,9 @@ void RestoreOrReturn(const RestoreContext& ctx) {
         ctx.rank, st.message());
     return;
   }
-  st = agent.Send(slurm::FormatMessage(
-      "restore-plan",
-      {{"task", std::to_string(ctx.rank)}, {"restart", std::to_string(ctx.restart_count)}}));
+  st = agent.Send(slurm::FormatMessage(verb::kRestorePlan,
+                                       {{field::kTask, std::to_string(ctx.rank)},
+                                        {field::kRestart, std::to_string(ctx.restart_count)}}));
   std::vector<Candidate> candidates;
   while (st.ok()) {
     std::optional<std::string> line;
@@ -81,10 +84,11 @@ void RestoreOrReturn(const RestoreContext& ctx) {
       break;
     }
     slurm::Message m = slurm::ParseMessage(*line);
-    if (m.verb == "end")
+    if (m.verb == verb::kEnd)
       break;
-    if (m.verb == "candidate") {
-      candidates.push_back({m.GetInt("id").value_or(0), m.Get("image"), m.Get("trigger")});
+    if (m.verb == verb::kCandidate) {
+      candidates.push_back(
+          {m.GetInt(field::kId).value_or(0), m.Get(field::kImage), m.Get(field::kTrigger)});
     }
   }
   if (!st.ok()) {
@@ -105,8 +109,8 @@ void RestoreOrReturn(const RestoreContext& ctx) {
   int tried = 0;
   for (const Candidate& c : candidates) {
     tried++;
-    (void)agent.Send(
-        slurm::FormatMessage("restore-try", {{"id", std::to_string(c.id)}, {"image", c.image}}));
+    (void)agent.Send(slurm::FormatMessage(
+        verb::kRestoreTry, {{field::kId, std::to_string(c.id)}, {field::kImage, c.image}}));
     Status r = Restart(c.image, options);  // returns only on failure
     if (!SameFile(agent.fd(), sock_before)) {
       // Restart() had already replaced this process's descriptors: neither
@@ -114,15 +118,17 @@ void RestoreOrReturn(const RestoreContext& ctx) {
       ::_exit(kBrokenRestoreExit);
     }
     bool corrupt = r.code() == -EBADMSG;
-    (void)agent.Send(slurm::FormatMessage(
-        "restore-failed",
-        {{"id", std::to_string(c.id)}, {"corrupt", corrupt ? "1" : "0"}, {"reason", r.message()}}));
+    (void)agent.Send(
+        slurm::FormatMessage(verb::kRestoreFailed, {{field::kId, std::to_string(c.id)},
+                                                    {field::kCorrupt, corrupt ? "1" : "0"},
+                                                    {field::kReason, r.message()}}));
   }
   ::unsetenv("KCR_RESTART_REEXEC");
   EmptyOutputFiles();
   (void)agent.Send(slurm::FormatMessage(
-      "restore-cold", {{"reason", fmt::format("none of the {} checkpoint{} could be restored",
-                                              tried, tried > 1 ? "s" : "")}}));
+      verb::kRestoreCold,
+      {{field::kReason, fmt::format("none of the {} checkpoint{} could be restored", tried,
+                                    tried > 1 ? "s" : "")}}));
 }
 
 }  // namespace kcr::spank

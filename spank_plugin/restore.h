@@ -18,12 +18,9 @@
 #include <string>
 
 #include "options.h"
+#include "restore_outcome.h"
 
 namespace kcr::spank {
-
-// Exit status of a task whose restore failed after its process had already
-// been changed (it can neither continue nor start the program any more).
-inline constexpr int kBrokenRestoreExit = 75;
 
 struct RestoreContext {
   std::uint32_t job = 0;

@@ -12,7 +12,6 @@
 #include <ctime>
 #include <filesystem>
 #include <memory>
-#include <regex>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -20,6 +19,9 @@
 #include <kcr/catalog/format.h>
 #include <kcr/catalog/retention.h>
 #include <kcr/config/config.h>
+#include <kcr/util/clock.h>
+#include <kcr/util/host.h>
+#include <kcr/util/units.h>
 
 #include "catalog_record.h"
 #include "cli_config.h"
@@ -31,6 +33,7 @@ namespace kcr::cli {
 namespace {
 
 namespace cat = kcr::catalog;
+using util::now_ns;
 
 constexpr int kExitProblem = 1;  // a bad image, or nothing found
 constexpr int kExitError = 2;    // could not do what was asked
@@ -54,12 +57,6 @@ void guarded(Body&& body) {
 
 void print(const std::string& text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
-}
-
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // ---- options shared by the subcommands ----
@@ -225,13 +222,6 @@ std::uint32_t parse_user(const std::string& text) {
   return found->pw_uid;
 }
 
-std::string node_name() {
-  char host[256] = {};
-  ::gethostname(host, sizeof host - 1);
-  std::string name = host;
-  return name.substr(0, name.find('.'));
-}
-
 // ---- list ----
 
 struct ListOptions : Common {
@@ -324,23 +314,26 @@ struct VerifyOptions : Common {
 };
 
 // Checks one row's image against the row: its checksums, size and identity.
-std::string image_problem(const cat::CheckpointRow& row, bool* unsupported) {
-  ImageCheck c = verify_image(row.info.image_path);
-  *unsupported = c.unsupported;
-  if (!c.ok()) {
-    return c.problem;
+// A whole image that is not the one the row recorded is corrupt for the row.
+ImageVerdict image_verdict(const cat::CheckpointRow& row, std::string* problem) {
+  ImageCheck c = VerifyImage(row.info.image_path);
+  *problem = c.problem;
+  if (c.verdict() != ImageVerdict::kOk) {
+    return c.verdict();
   }
   if (row.checksum != 0 && c.header.checksum != row.checksum) {
-    return fmt::format(
+    *problem = fmt::format(
         "{} is a different image (header checksum {:016x}, the catalog recorded "
         "{:016x}): it was overwritten",
         row.info.image_path, c.header.checksum, row.checksum);
+    return ImageVerdict::kCorrupt;
   }
   if (row.bytes != 0 && c.file_bytes != row.bytes) {
-    return fmt::format("{} is {} bytes, the catalog recorded {}", row.info.image_path, c.file_bytes,
-                       row.bytes);
+    *problem = fmt::format("{} is {} bytes, the catalog recorded {}", row.info.image_path,
+                           c.file_bytes, row.bytes);
+    return ImageVerdict::kCorrupt;
   }
-  return {};
+  return ImageVerdict::kOk;
 }
 
 void run_verify(const VerifyOptions& o) {
@@ -390,13 +383,13 @@ void run_verify(const VerifyOptions& o) {
       bad += writing ? 0 : 1;
       continue;
     }
-    bool unsupported = false;
-    std::string problem = image_problem(row, &unsupported);
-    if (unsupported) {
+    std::string problem;
+    const ImageVerdict verdict = image_verdict(row, &problem);
+    if (verdict == ImageVerdict::kUnsupported) {
       ++bad;
       std::printf("%s  UNSUPPORTED  %s: %s (left %s)\n", id.c_str(), row.info.image_path.c_str(),
                   problem.c_str(), std::string(cat::to_string(row.state)).c_str());
-    } else if (problem.empty()) {
+    } else if (verdict == ImageVerdict::kOk) {
       ++good;
       std::printf("%s  OK  %s\n", id.c_str(), row.info.image_path.c_str());
       if (record) {
@@ -504,7 +497,7 @@ void run_prune(const PruneOptions& o) {
         "{} {}{} checkpoint rows deleted more than keep_history {} ago, {} restore records and "
         "{} job rows",
         o.dry_run ? "would forget" : "forgot", o.dry_run ? "up to " : "", f.checkpoints,
-        cat::short_duration(keep), f.restores, f.jobs));
+        util::format_duration(keep), f.restores, f.jobs));
   };
   if (o.dry_run) {
     forget(&plan.notes);
@@ -540,76 +533,13 @@ struct RebuildOptions : Common {
   bool quick = false;
 };
 
-// What image_dir's placeholders say about an image from where it lies.
-struct PathFields {
-  std::optional<std::uint32_t> job, step, task;
-  std::optional<std::string> user;
-};
-
-class ImageDirMatcher {
- public:
-  explicit ImageDirMatcher(const std::string& pattern) {
-    std::string re;
-    for (std::size_t i = 0; i < pattern.size(); ++i) {
-      if (pattern[i] == '{') {
-        std::size_t close = pattern.find('}', i);
-        std::string name = pattern.substr(i + 1, close - i - 1);
-        names_.push_back(name);
-        re += name == "job"    ? "([0-9]+|manual)"
-              : name == "step" ? "([0-9]+|batch|extern|interactive)"
-              : name == "task" ? "([0-9]+)"
-                               : "([^/]+)";
-        i = close;
-      } else {
-        if (std::string_view("\\^$.|?*+()[]{}").find(pattern[i]) != std::string_view::npos) {
-          re += '\\';
-        }
-        re += pattern[i];
-      }
-    }
-    re_ = std::regex(re);
-  }
-
-  // Tries the image's directory and then its ancestors.
-  std::optional<PathFields> match(const std::filesystem::path& image) const {
-    for (auto dir = image.parent_path(); !dir.empty(); dir = dir.parent_path()) {
-      std::smatch m;
-      const std::string d = dir.string();
-      if (std::regex_match(d, m, re_)) {
-        PathFields f;
-        for (std::size_t i = 0; i < names_.size(); ++i) {
-          const std::string v = m[i + 1].str();
-          if (names_[i] == "user") {
-            f.user = v;
-          } else if (names_[i] == "job") {
-            f.job = v == "manual" ? cat::kManualJob : cat::parse_step(v).value_or(0);
-          } else if (names_[i] == "step") {
-            f.step = cat::parse_step(v);
-          } else {
-            f.task = cat::parse_step(v);
-          }
-        }
-        return f;
-      }
-      if (dir == dir.root_path()) {
-        break;
-      }
-    }
-    return std::nullopt;
-  }
-
- private:
-  std::regex re_;
-  std::vector<std::string> names_;
-};
-
 void run_rebuild(const RebuildOptions& o) {
   const std::string path = catalog_path(o);
   std::error_code ec;
   if (!std::filesystem::is_directory(o.dir, ec)) {
     die(kExitError, fmt::format("{} is not a directory to search for images", o.dir));
   }
-  const ImageDirMatcher matcher(loaded_config().image_dir);
+  const config::ImageDirMatcher matcher(loaded_config().image_dir);
   std::optional<cat::Catalog> catalog;
   if (o.dry_run) {
     cat::OpenOptions ro;
@@ -620,7 +550,7 @@ void run_rebuild(const RebuildOptions& o) {
   } else {
     catalog.emplace(cat::Catalog::open(path));
   }
-  const std::string node = node_name();
+  const std::string node = util::node_name();
   int found = 0, known = 0, added = 0, corrupt = 0, skipped = 0;
   std::vector<cat::CheckpointRow> rows;
   auto it = std::filesystem::recursive_directory_iterator(
@@ -630,7 +560,7 @@ void run_rebuild(const RebuildOptions& o) {
       continue;
     }
     const std::string image = std::filesystem::absolute(it->path()).lexically_normal().string();
-    ImageCheck head = read_image_header(image);
+    ImageCheck head = ReadImageHeader(image);
     if (!head.is_image) {
       continue;
     }
@@ -641,19 +571,20 @@ void run_rebuild(const RebuildOptions& o) {
     }
     ImageCheck check = head;
     if (!o.quick && head.ok()) {
-      check = verify_image(image);
+      check = VerifyImage(image);
     }
-    if (check.unsupported) {
+    if (check.verdict() == ImageVerdict::kUnsupported) {
       // A newer kcr's image: recording it as CORRUPT would let prune delete it.
       ++skipped;
       std::printf("skipping %s: %s\n", image.c_str(), check.problem.c_str());
       continue;
     }
     cat::CheckpointInfo info;
-    PathFields where = matcher.match(image).value_or(PathFields{});
-    info.job_id = where.job.value_or(cat::kManualJob);
-    info.step_id = where.step.value_or(0);
-    info.task = where.task.value_or(0);
+    const config::ImageDirMatch where = matcher.match(image).value_or(config::ImageDirMatch{});
+    info.job_id = where.job && *where.job != "manual" ? cat::parse_step(*where.job).value_or(0)
+                                                      : cat::kManualJob;
+    info.step_id = where.step ? cat::parse_step(*where.step).value_or(0) : 0;
+    info.task = where.task ? cat::parse_step(*where.task).value_or(0) : 0;
     info.node = node;
     info.image_path = image;
     info.trigger = cat::Trigger::kUnknown;
@@ -662,19 +593,19 @@ void run_rebuild(const RebuildOptions& o) {
     if (head.header_ok) {
       info.pid = head.header.pid;
       info.uid = head.header.uid;
-      info.kernel_release = header_release(head.header);
+      info.kernel_release = HeaderRelease(head.header);
       info.created_ns = static_cast<std::int64_t>(head.header.created_ns);
     } else {
       info.uid = st.st_uid;
       info.created_ns =
           static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
     }
-    info.user = where.user.value_or(user_name(info.uid));
+    info.user = where.user.value_or(util::user_name(info.uid));
     info.kcr_version = "unknown";
     const cat::CommitInfo commit{check.file_bytes, head.header_ok ? head.header.checksum : 0,
                                  head.header_ok ? head.header.freeze_ns : 0,
                                  head.header_ok ? head.header.write_ns : 0};
-    const bool whole = check.ok();
+    const bool whole = check.verdict() == ImageVerdict::kOk;
     corrupt += whole ? 0 : 1;
     ++added;
     if (o.dry_run) {

@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <kcr/util/units.h>
+
 #include "catalog_record.h"
 #include "checkpoint.h"
 #include "cli_config.h"
@@ -46,7 +48,7 @@ int RunJobCheckpoint(const CheckpointArgs& a) {
   for (const auto& r : results) {
     if (r.ok) {
       fmt::print("{}.{} task {}: checkpointed -> {} ({}, {} ms, catalog #{})\n", r.job, r.step,
-                 r.task, r.image, HumanBytes(r.bytes), r.ms, r.checkpoint_id);
+                 r.task, r.image, util::human_bytes(r.bytes), r.ms, r.checkpoint_id);
     } else {
       all_ok = false;
       fmt::print("{}.{} task {}: not checkpointed: {}\n", r.job, r.step, r.task, r.reason);
@@ -89,7 +91,7 @@ int RunCheckpoint(const CheckpointArgs& a) {
     fmt::print(stderr, "kcr checkpoint: give PID -o FILE (or --job JOB[.STEP])\n");
     return 1;
   }
-  CheckpointRecord record;
+  catalog::CheckpointRecord record;
   try {
     const std::string& catalog_path = loaded_config().catalog_path;
     if (ShouldRecord(a, catalog_path)) {
@@ -113,11 +115,11 @@ int RunCheckpoint(const CheckpointArgs& a) {
     fmt::print(stderr, "kcr checkpoint: {}\n", st.message());
     return 1;
   }
-  record.committed(r.image_bytes, r.header_checksum, r.freeze_ns, r.write_ns);
+  record.committed({r.image_bytes, r.header_checksum, r.freeze_ns, r.write_ns});
   bar.Update(r.image_bytes, r.image_bytes);
   if (!a.quiet) {
     fmt::print("checkpointed {} -> {} ({}, {} pages; freeze {:.1f} ms, write {:.1f} ms)\n", a.pid,
-               a.output, HumanBytes(r.image_bytes), r.pages_saved,
+               a.output, util::human_bytes(r.image_bytes), r.pages_saved,
                static_cast<double>(r.freeze_ns) / 1e6, static_cast<double>(r.write_ns) / 1e6);
     if (a.stop)
       fmt::print("process {} is stopped; kill -CONT {} resumes it\n", a.pid, a.pid);

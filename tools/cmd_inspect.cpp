@@ -3,6 +3,8 @@
 
 #include <ctime>
 
+#include <kcr/util/units.h>
+
 #include "commands.h"
 #include "image.h"
 #include "progress.h"
@@ -16,11 +18,12 @@ void PrintText(const Image& img) {
   std::time_t secs = static_cast<std::time_t>(h.created_ns / 1000000000ULL);
   char when[64];
   std::strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", std::localtime(&secs));
-  fmt::print("image:     {} (format v{}, {})\n", img.path(), h.version, HumanBytes(h.image_bytes));
+  fmt::print("image:     {} (format v{}, {})\n", img.path(), h.version,
+             util::human_bytes(h.image_bytes));
   fmt::print("process:   {} pid {} uid {} gid {}\n", h.comm, h.pid, h.uid, h.gid);
   fmt::print("taken:     {} on kernel {}\n", when, h.release);
   fmt::print("memory:    {} pages saved in {} chunks ({})\n", h.pages_saved, img.chunks().size(),
-             HumanBytes(img.page_bytes()));
+             util::human_bytes(img.page_bytes()));
   fmt::print("cpu:       xstate {} bytes, xfeatures {:#x}\n", h.xstate_size, h.xfeatures);
   fmt::print("thread:    tid {} ip {:#x} sp {:#x}\n", img.thread().tid, img.thread().regs[16],
              img.thread().regs[19]);

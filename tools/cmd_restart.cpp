@@ -24,7 +24,7 @@ struct RestartArgs {
 };
 
 int RunRestart(const RestartArgs& a) {
-  RestoreRecord record;
+  catalog::RestoreRecord record;
   if (!a.no_catalog) {
     try {
       const std::string& catalog_path = loaded_config().catalog_path;

@@ -6,18 +6,9 @@
 #include <algorithm>
 #include <cstdio>
 
-namespace kcr::cli {
+#include <kcr/util/units.h>
 
-std::string HumanBytes(uint64_t bytes) {
-  static const char* const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  size_t u = 0;
-  while (v >= 1024 && u + 1 < std::size(kUnits)) {
-    v /= 1024;
-    u++;
-  }
-  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, kUnits[u]);
-}
+namespace kcr::cli {
 
 ProgressBar::ProgressBar(std::string label, uint64_t total_bytes)
     : label_(std::move(label)),
@@ -47,7 +38,7 @@ void ProgressBar::Update(uint64_t done, uint64_t total) {
   std::string bar(static_cast<size_t>(filled), '#');
   bar.resize(kWidth, '.');
   std::fprintf(stderr, "\r%s [%s] %3d%% %s / %s", label_.c_str(), bar.c_str(), percent,
-               HumanBytes(done).c_str(), HumanBytes(total).c_str());
+               util::human_bytes(done).c_str(), util::human_bytes(total).c_str());
   std::fflush(stderr);
   drawn_ = true;
 }

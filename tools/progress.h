@@ -28,6 +28,4 @@ class ProgressBar {
   int last_percent_ = -1;
 };
 
-std::string HumanBytes(uint64_t bytes);
-
 }  // namespace kcr::cli

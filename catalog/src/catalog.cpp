@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "kcr/util/clock.h"
 #include "schema.h"
 #include "sqlite.h"
 
@@ -23,11 +24,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using util::now_ns;
 
 // Every SELECT of checkpoint rows returns these columns, read by read_row().
 constexpr std::string_view kRowColumns = R"sql(

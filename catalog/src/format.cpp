@@ -7,42 +7,17 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "kcr/util/units.h"
 
 namespace kcr::catalog {
 
 namespace {
 
-// ---- plain text helpers ----
+using util::human_bytes;
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
+// ---- plain text helpers ----
 
 std::string csv_field(std::string_view s) {
   if (s.find_first_of(",\"\r\n") == std::string_view::npos) {
@@ -67,49 +42,23 @@ std::string checksum_hex(std::uint64_t c) {
   return fmt::format("{:016x}", c);
 }
 
-// A small JSON object builder: fields in the order they are added, which
-// is the documented, stable order.
-class JsonObject {
- public:
-  JsonObject& raw(std::string_view key, std::string value) {
-    fields_.emplace_back(std::string(key), std::move(value));
-    return *this;
-  }
-  JsonObject& str(std::string_view key, std::string_view v) { return raw(key, json_string(v)); }
-  JsonObject& num(std::string_view key, std::int64_t v) { return raw(key, std::to_string(v)); }
-  JsonObject& unum(std::string_view key, std::uint64_t v) { return raw(key, std::to_string(v)); }
-  JsonObject& real(std::string_view key, double v) { return raw(key, fmt::format("{}", v)); }
-  template <typename T>
-  JsonObject& opt_num(std::string_view key, const std::optional<T>& v) {
-    return raw(key, v ? std::to_string(*v) : "null");
-  }
-  JsonObject& opt_time(std::string_view key, const std::optional<std::int64_t>& ns) {
-    return raw(key, ns ? json_string(utc_time(*ns)) : "null");
-  }
-  std::string text(int indent) const {
-    const std::string pad(static_cast<std::size_t>(indent) + 2, ' ');
-    std::string out = "{\n";
-    for (std::size_t i = 0; i < fields_.size(); ++i) {
-      out += fmt::format("{}{}: {}{}\n", pad, json_string(fields_[i].first), fields_[i].second,
-                         i + 1 < fields_.size() ? "," : "");
-    }
-    return out + std::string(static_cast<std::size_t>(indent), ' ') + "}";
-  }
+// JSON goes through nlohmann's ordered_json: fields keep the order they are
+// added in, which is the documented, stable order (docs/catalog.md).
+using Json = nlohmann::ordered_json;
 
- private:
-  std::vector<std::pair<std::string, std::string>> fields_;
-};
+template <typename T>
+Json nullable(const std::optional<T>& v) {
+  return v ? Json(*v) : Json(nullptr);
+}
 
-std::string json_array(const std::vector<JsonObject>& items, int indent) {
-  if (items.empty()) {
-    return "[]";
-  }
-  const std::string pad(static_cast<std::size_t>(indent) + 2, ' ');
-  std::string out = "[\n";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    out += pad + items[i].text(indent + 2) + (i + 1 < items.size() ? ",\n" : "\n");
-  }
-  return out + std::string(static_cast<std::size_t>(indent), ' ') + "]";
+Json nullable_time(const std::optional<std::int64_t>& ns) {
+  return ns ? Json(utc_time(*ns)) : Json(nullptr);
+}
+
+// A whole document: two-space indentation, a final newline. Bytes that are
+// not UTF-8 (a path may hold any) become U+FFFD rather than invalid JSON.
+std::string json_document(const Json& doc) {
+  return doc.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 // A table of strings rendered in any of the four formats. Machine formats
@@ -172,42 +121,37 @@ std::string render_grid(const std::vector<Column>& cols,
   return out;
 }
 
-JsonObject checkpoint_json(const CheckpointRow& r) {
+Json checkpoint_json(const CheckpointRow& r) {
   const auto& i = r.info;
-  JsonObject o;
-  o.num("id", r.id)
-      .opt_num("job", i.job_id == kManualJob ? std::nullopt : std::optional(i.job_id))
-      .opt_num("array_job", i.array_job_id)
-      .opt_num("array_task", i.array_task_id)
-      .str("partition", i.partition)
-      .unum("step", i.step_id)
-      .str("step_name", step_name(i.step_id))
-      .unum("task", i.task)
-      .str("node", i.node)
-      .num("pid", i.pid)
-      .unum("uid", i.uid)
-      .str("user", i.user)
-      .str("image_path", i.image_path)
-      .unum("bytes", r.bytes)
-      .str("checksum", checksum_hex(r.checksum))
-      .str("trigger", to_string(i.trigger))
-      .opt_num("parent", i.parent_id)
-      .str("state", to_string(r.state))
-      .str("state_reason", r.state_reason)
-      .opt_time("created", i.created_ns)
-      .opt_time("committed", r.committed_ns)
-      .opt_time("verified", r.verified_ns)
-      .opt_time("state_changed", r.state_changed_ns)
-      .real("freeze_seconds", static_cast<double>(r.freeze_ns) / 1e9)
-      .real("write_seconds", static_cast<double>(r.write_ns) / 1e9)
-      .str("kcr_version", i.kcr_version)
-      .str("kernel_release", i.kernel_release);
-  return o;
-}
-
-std::string json_document(std::string_view body_key, std::string body) {
-  return fmt::format("{{\n  \"format_version\": {},\n  {}: {}\n}}\n", kJsonFormatVersion,
-                     json_string(body_key), body);
+  return Json{
+      {"id", r.id},
+      {"job", i.job_id == kManualJob ? Json(nullptr) : Json(i.job_id)},
+      {"array_job", nullable(i.array_job_id)},
+      {"array_task", nullable(i.array_task_id)},
+      {"partition", i.partition},
+      {"step", i.step_id},
+      {"step_name", step_name(i.step_id)},
+      {"task", i.task},
+      {"node", i.node},
+      {"pid", i.pid},
+      {"uid", i.uid},
+      {"user", i.user},
+      {"image_path", i.image_path},
+      {"bytes", r.bytes},
+      {"checksum", checksum_hex(r.checksum)},
+      {"trigger", to_string(i.trigger)},
+      {"parent", nullable(i.parent_id)},
+      {"state", to_string(r.state)},
+      {"state_reason", r.state_reason},
+      {"created", nullable_time(i.created_ns)},
+      {"committed", nullable_time(r.committed_ns)},
+      {"verified", nullable_time(r.verified_ns)},
+      {"state_changed", nullable_time(r.state_changed_ns)},
+      {"freeze_seconds", static_cast<double>(r.freeze_ns) / 1e9},
+      {"write_seconds", static_cast<double>(r.write_ns) / 1e9},
+      {"kcr_version", i.kcr_version},
+      {"kernel_release", i.kernel_release},
+  };
 }
 
 }  // namespace
@@ -226,34 +170,6 @@ std::optional<Format> parse_format(std::string_view text) {
     return Format::kParsable;
   }
   return std::nullopt;
-}
-
-std::string short_duration(std::chrono::seconds d) {
-  const auto s = d.count();
-  if (s != 0 && s % 86400 == 0) {
-    return fmt::format("{}d", s / 86400);
-  }
-  if (s != 0 && s % 3600 == 0) {
-    return fmt::format("{}h", s / 3600);
-  }
-  if (s != 0 && s % 60 == 0) {
-    return fmt::format("{}m", s / 60);
-  }
-  return fmt::format("{}s", s);
-}
-
-std::string human_bytes(std::uint64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  if (bytes < 1024) {
-    return fmt::format("{} B", bytes);
-  }
-  double v = static_cast<double>(bytes);
-  std::size_t unit = 0;
-  while (v >= 1024.0 && unit + 1 < std::size(kUnits)) {
-    v /= 1024.0;
-    ++unit;
-  }
-  return fmt::format("{:.1f} {}", v, kUnits[unit]);
 }
 
 std::string utc_time(std::int64_t ns) {
@@ -276,11 +192,11 @@ std::string local_time(std::int64_t ns) {
 
 std::string render_checkpoints(std::span<const CheckpointRow> rows, Format format) {
   if (format == Format::kJson) {
-    std::vector<JsonObject> items;
+    Json items = Json::array();
     for (const auto& r : rows) {
       items.push_back(checkpoint_json(r));
     }
-    return json_document("checkpoints", json_array(items, 2));
+    return json_document({{"format_version", kJsonFormatVersion}, {"checkpoints", items}});
   }
   std::vector<std::vector<std::string>> cells;
   if (format == Format::kTable) {
@@ -334,25 +250,23 @@ std::string render_checkpoints(std::span<const CheckpointRow> rows, Format forma
 std::string render_checkpoint(const CheckpointRow& r, std::span<const RestoreRow> restores,
                               Format format) {
   if (format == Format::kJson) {
-    std::vector<JsonObject> items;
+    Json items = Json::array();
     for (const auto& x : restores) {
-      JsonObject o;
-      o.num("id", x.id)
-          .opt_num("checkpoint", x.checkpoint_id)
-          .str("image_path", x.image_path)
-          .str("node", x.node)
-          .unum("uid", x.uid)
-          .opt_time("started", x.started_ns)
-          .opt_time("finished", x.finished_ns)
-          .str("outcome", to_string(x.outcome))
-          .str("error", x.error_text);
-      items.push_back(std::move(o));
+      items.push_back({
+          {"id", x.id},
+          {"checkpoint", nullable(x.checkpoint_id)},
+          {"image_path", x.image_path},
+          {"node", x.node},
+          {"uid", x.uid},
+          {"started", nullable_time(x.started_ns)},
+          {"finished", nullable_time(x.finished_ns)},
+          {"outcome", to_string(x.outcome)},
+          {"error", x.error_text},
+      });
     }
-    JsonObject doc;
-    doc.num("format_version", kJsonFormatVersion)
-        .raw("checkpoint", checkpoint_json(r).text(2))
-        .raw("restores", json_array(items, 2));
-    return doc.text(0) + "\n";
+    return json_document({{"format_version", kJsonFormatVersion},
+                          {"checkpoint", checkpoint_json(r)},
+                          {"restores", items}});
   }
   if (format != Format::kTable) {
     // One checkpoint is one row of `list`; restores are in the table and JSON views.
@@ -426,36 +340,32 @@ std::string render_stats(const Stats& stats, Format format) {
   };
   if (format == Format::kJson) {
     auto to_json = [&](const UsageStats& u, bool with_job) {
-      JsonObject o;
+      Json o = Json::object();
       if (with_job) {
-        o.opt_num("job", u.job_id == kManualJob ? std::nullopt : u.job_id);
+        o["job"] = nullable(u.job_id == kManualJob ? std::nullopt : u.job_id);
       }
-      o.unum("uid", u.uid)
-          .str("user", u.user)
-          .unum("checkpoints", u.checkpoints)
-          .unum("committed", u.committed)
-          .unum("failed", u.failed)
-          .unum("live", u.live)
-          .unum("live_bytes", u.live_bytes)
-          .unum("written_bytes", u.written_bytes)
-          .raw("success_rate", u.success_rate() ? fmt::format("{}", *u.success_rate()) : "null")
-          .raw("seconds_per_gib",
-               u.seconds_per_gib() ? fmt::format("{}", *u.seconds_per_gib()) : "null")
-          .unum("restores", u.restores);
+      o["uid"] = u.uid;
+      o["user"] = u.user;
+      o["checkpoints"] = u.checkpoints;
+      o["committed"] = u.committed;
+      o["failed"] = u.failed;
+      o["live"] = u.live;
+      o["live_bytes"] = u.live_bytes;
+      o["written_bytes"] = u.written_bytes;
+      o["success_rate"] = nullable(u.success_rate());
+      o["seconds_per_gib"] = nullable(u.seconds_per_gib());
+      o["restores"] = u.restores;
       return o;
     };
-    std::vector<JsonObject> users, jobs;
+    Json users = Json::array(), jobs = Json::array();
     for (const auto& u : stats.per_user) {
       users.push_back(to_json(u, false));
     }
     for (const auto& u : stats.per_job) {
       jobs.push_back(to_json(u, true));
     }
-    JsonObject doc;
-    doc.num("format_version", kJsonFormatVersion)
-        .raw("per_user", json_array(users, 2))
-        .raw("per_job", json_array(jobs, 2));
-    return doc.text(0) + "\n";
+    return json_document(
+        {{"format_version", kJsonFormatVersion}, {"per_user", users}, {"per_job", jobs}});
   }
   const bool human = format == Format::kTable;
   auto row = [&](const UsageStats& u, std::string scope, std::string key) {
@@ -523,30 +433,23 @@ std::string render_stats(const Stats& stats, Format format) {
 
 std::string render_prune(const PrunePlan& plan, bool dry_run, Format format) {
   if (format == Format::kJson) {
-    std::vector<JsonObject> items;
+    Json items = Json::array();
     for (const auto& a : plan.actions) {
-      JsonObject o;
-      o.num("id", a.id)
-          .str("action", to_string(a.kind))
-          .str("state", to_string(a.from))
-          .unum("uid", a.uid)
-          .str("image_path", a.image_path)
-          .unum("bytes", a.bytes)
-          .raw("unlink_image", a.unlink_image ? "true" : "false")
-          .str("reason", a.reason);
-      items.push_back(std::move(o));
+      items.push_back({
+          {"id", a.id},
+          {"action", to_string(a.kind)},
+          {"state", to_string(a.from)},
+          {"uid", a.uid},
+          {"image_path", a.image_path},
+          {"bytes", a.bytes},
+          {"unlink_image", a.unlink_image},
+          {"reason", a.reason},
+      });
     }
-    std::string notes = "[";
-    for (std::size_t i = 0; i < plan.notes.size(); ++i) {
-      notes += (i ? ", " : "") + json_string(plan.notes[i]);
-    }
-    notes += "]";
-    JsonObject doc;
-    doc.num("format_version", kJsonFormatVersion)
-        .raw("dry_run", dry_run ? "true" : "false")
-        .raw("actions", json_array(items, 2))
-        .raw("notes", notes);
-    return doc.text(0) + "\n";
+    return json_document({{"format_version", kJsonFormatVersion},
+                          {"dry_run", dry_run},
+                          {"actions", items},
+                          {"notes", plan.notes}});
   }
   const bool human = format == Format::kTable;
   std::vector<std::vector<std::string>> cells;

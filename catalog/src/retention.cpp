@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "kcr/catalog/format.h"
+#include "kcr/util/units.h"
 
 namespace kcr::catalog {
 
@@ -91,7 +92,7 @@ struct Planner {
         if (policy.keep_last > 0 && rank >= policy.keep_last) {
           why = fmt::format("not among the newest {} of its series (keep_last)", policy.keep_last);
         } else if (max_age_exceeded(r)) {
-          why = fmt::format("older than max_age {}", short_duration(policy.max_age));
+          why = fmt::format("older than max_age {}", util::format_duration(policy.max_age));
         }
         newest_of_active[r.id] = rank == 0 && job_active(r.info.job_id);
         if (!why.empty() && !newest_of_active[r.id]) {
@@ -172,8 +173,9 @@ struct Planner {
           removable.insert(r);
         }
       }
-      const std::string why = fmt::format("user over user_quota {} ({} kept)",
-                                          human_bytes(policy.user_quota), human_bytes(total));
+      const std::string why =
+          fmt::format("user over user_quota {} ({} kept)", util::human_bytes(policy.user_quota),
+                      util::human_bytes(total));
       while (total > policy.user_quota && !removable.empty()) {
         const CheckpointRow* victim = *removable.begin();
         removable.erase(removable.begin());
@@ -187,8 +189,8 @@ struct Planner {
         plan.notes.push_back(fmt::format(
             "user {} stays over user_quota {} by {}: the rest is protected (newest checkpoint of "
             "a running job, or the parent of a kept one)",
-            list.front()->info.user, human_bytes(policy.user_quota),
-            human_bytes(total - policy.user_quota)));
+            list.front()->info.user, util::human_bytes(policy.user_quota),
+            util::human_bytes(total - policy.user_quota)));
       }
     }
   }
@@ -224,7 +226,7 @@ struct Planner {
         }
         a.kind = PruneKind::kAbandonWriting;
         a.reason = fmt::format("still WRITING after writing_timeout {}: its writer died",
-                               short_duration(policy.writing_timeout));
+                               util::format_duration(policy.writing_timeout));
       } else if (r.state == State::kFailed || r.state == State::kCorrupt ||
                  r.state == State::kExpired) {
         if (kept[r.id]) {

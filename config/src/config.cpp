@@ -103,25 +103,11 @@ std::string absolute_path(const YAML::Node& v, const Where& w) {
   return s;
 }
 
+// A pattern (image_dir.h), after the file's own rule for paths.
 std::string image_dir(const YAML::Node& v, const Where& w) {
   std::string s = absolute_path(v, w);
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '}') {
-      fail(w, "'}' without '{' at column " + std::to_string(i + 1) + " of '" + s + "'");
-    }
-    if (s[i] != '{') {
-      continue;
-    }
-    std::size_t close = s.find('}', i);
-    if (close == std::string::npos) {
-      fail(w, "'{' without '}' in '" + s + "'");
-    }
-    std::string name = s.substr(i + 1, close - i - 1);
-    if (name != "job" && name != "step" && name != "task" && name != "user") {
-      fail(w,
-           "unknown placeholder {" + name + "} in '" + s + "'; known: {job} {step} {task} {user}");
-    }
-    i = close;
+  if (auto problem = image_dir_problem(s)) {
+    fail(w, *problem);
   }
   return s;
 }

@@ -1,4 +1,4 @@
-// Durations, sizes, the image directory pattern and the checkpoint interval:
+// Durations, sizes and the checkpoint interval:
 // the value-level rules of kcr.yaml, apart from the YAML reading itself.
 #include <cctype>
 #include <charconv>
@@ -113,42 +113,6 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
     return std::nullopt;
   }
   return static_cast<std::uint64_t>(bytes);
-}
-
-std::string format_duration(std::chrono::seconds d) {
-  const auto s = d.count();
-  if (s != 0 && s % 86400 == 0) {
-    return std::to_string(s / 86400) + "d";
-  }
-  if (s != 0 && s % 3600 == 0) {
-    return std::to_string(s / 3600) + "h";
-  }
-  if (s != 0 && s % 60 == 0) {
-    return std::to_string(s / 60) + "m";
-  }
-  return std::to_string(s) + "s";
-}
-
-std::string expand_image_dir(std::string_view pattern, const ImageDirFields& f) {
-  std::string out;
-  for (std::size_t i = 0; i < pattern.size();) {
-    if (pattern[i] == '{') {
-      std::size_t close = pattern.find('}', i);
-      std::string_view name = pattern.substr(i + 1, close - i - 1);
-      const std::string* value = name == "job"    ? &f.job
-                                 : name == "step" ? &f.step
-                                 : name == "task" ? &f.task
-                                 : name == "user" ? &f.user
-                                                  : nullptr;
-      if (close != std::string_view::npos && value != nullptr) {
-        out += *value;
-        i = close + 1;
-        continue;
-      }
-    }
-    out += pattern[i++];  // parse() already refused unknown placeholders
-  }
-  return out;
 }
 
 std::chrono::seconds young_daly_interval(std::chrono::duration<double> cost,

@@ -89,7 +89,7 @@ Message ParseMessage(std::string_view line) {
     std::string key(rest.substr(0, eq));
     rest = rest.substr(eq + 1);
     // The reason and the image are always last and may hold spaces and '='.
-    if (key == "reason" || key == "image") {
+    if (key == field::kReason || key == field::kImage) {
       m.fields.emplace_back(key, std::string(rest));
       break;
     }
@@ -102,8 +102,7 @@ Message ParseMessage(std::string_view line) {
   return m;
 }
 
-std::string FormatMessage(std::string_view verb,
-                          const std::vector<std::pair<std::string, std::string>>& fields) {
+std::string FormatMessage(std::string_view verb, const Fields& fields) {
   std::string line(verb);
   for (const auto& [k, v] : fields) {
     std::string value = v;
@@ -263,7 +262,7 @@ Status AskOneStep(std::string_view spool_dir, std::uint32_t job, std::uint32_t s
                     "here, with --checkpoint?)",
                     job, StepName(step)));
   }
-  KCR_RETURN_IF_ERROR(s.Send("checkpoint"));
+  KCR_RETURN_IF_ERROR(s.Send(verb::kCheckpoint));
   for (;;) {
     std::optional<std::string> line;
     KCR_RETURN_IF_ERROR(
@@ -274,23 +273,24 @@ Status AskOneStep(std::string_view spool_dir, std::uint32_t job, std::uint32_t s
                             StepName(step));
     }
     Message m = ParseMessage(*line);
-    if (m.verb == "done")
+    if (m.verb == verb::kDone)
       return Status::Ok();
-    if (m.verb == "error") {
-      return Status::Errorf(EPERM, "job step {}.{}: {}", job, StepName(step), m.Get("reason"));
+    if (m.verb == verb::kError) {
+      return Status::Errorf(EPERM, "job step {}.{}: {}", job, StepName(step),
+                            m.Get(field::kReason));
     }
-    if (m.verb != "ok" && m.verb != "failed")
+    if (m.verb != verb::kOk && m.verb != verb::kFailed)
       continue;  // newer agents may say more
     TaskResult r;
     r.job = job;
     r.step = step;
-    r.task = static_cast<std::uint32_t>(m.GetInt("task").value_or(0));
-    r.ok = m.verb == "ok";
-    r.checkpoint_id = m.GetInt("id").value_or(0);
-    r.bytes = static_cast<std::uint64_t>(m.GetInt("bytes").value_or(0));
-    r.ms = static_cast<std::uint64_t>(m.GetInt("ms").value_or(0));
-    r.image = m.Get("image");
-    r.reason = m.Get("reason");
+    r.task = static_cast<std::uint32_t>(m.GetInt(field::kTask).value_or(0));
+    r.ok = m.verb == verb::kOk;
+    r.checkpoint_id = m.GetInt(field::kId).value_or(0);
+    r.bytes = static_cast<std::uint64_t>(m.GetInt(field::kBytes).value_or(0));
+    r.ms = static_cast<std::uint64_t>(m.GetInt(field::kMs).value_or(0));
+    r.image = m.Get(field::kImage);
+    r.reason = m.Get(field::kReason);
     results->push_back(std::move(r));
   }
 }

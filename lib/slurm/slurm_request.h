@@ -1,19 +1,40 @@
-// On-demand checkpoints of Slurm job steps: `kcr checkpoint --job JOBID[.STEP]`.
+// The Slurm agents' request protocol, and its client for on-demand
+// checkpoints (`kcr checkpoint --job JOBID[.STEP]`).
 //
-// Each step's agent (inside slurmstepd, see agent.h) listens on a unix socket
-// SPOOL/JOBID.STEP.sock (SPOOL is the plugin's spool= argument, /run/kcr by
-// default). The socket is world-connectable; the agent reads the caller's
-// credentials from the kernel (SO_PEERCRED) and serves root and the job's
-// owner only. One request is one line, each answer line says one thing:
+// Each step's agent (inside slurmstepd, spank_plugin/agent.h) listens on a
+// unix socket SPOOL/JOBID.STEP.sock (SPOOL is the plugin's spool= argument,
+// /run/kcr by default). The socket is world-connectable; the agent reads the
+// caller's credentials from the kernel (SO_PEERCRED). A message is one line:
+// a verb, then key=value fields (the last field may hold spaces). Every verb
+// and field name is a constant below.
+//
+// On-demand checkpoint, from root or the job's owner:
 //
 //   -> checkpoint
 //   <- ok task=0 id=17 bytes=5251072 ms=41 image=/var/spool/kcr/alice/42/42.0.0.r0.3-manual.kcr
-//   <- failed task=1 reason=process tree: task 1 (pid 812) has child processes 813 (sleep)
+//   <- failed task=1 id=18 reason=process tree: task 1 (pid 812) has child processes 813 (sleep)
 //   <- done ok=1 failed=1
 //
-// (and `error reason=...` when the request itself is refused). The protocol
-// is described in docs/slurm.md. This library needs nothing of Slurm, so the
-// kcr command line can link it.
+// The restore conversation, from a task of the step itself (the agent knows
+// its tasks by pid), in slurm_spank_task_init of a requeued job
+// (spank_plugin/restore.h):
+//
+//   -> restore-plan task=0 restart=1
+//   <- candidate id=21 trigger=preempt image=/var/spool/kcr/alice/42/42.batch.0.r0.5-preempt.kcr
+//   <- candidate id=17 trigger=periodic image=...     best first, then the fallbacks
+//   <- end reason=                                     (no candidate: reason says why)
+//   -> restore-try id=21 image=...                     just before kcr::Restart()
+//   -> restore-failed id=21 corrupt=1 reason=...       Restart() returned: nothing changed
+//   -> restore-try id=17 image=...
+//   (the task hangs up: its descriptors were replaced by the program's)
+//   -> restore-cold reason=...                         every candidate failed; it starts afresh
+//
+// After a restore-try the agent decides the outcome by one rule
+// (spank_plugin/restore_outcome.h, docs/slurm.md).
+//
+// A request that is refused gets `error reason=...` and the connection is
+// closed. This library needs nothing of Slurm, so the kcr command line can
+// link it.
 #pragma once
 
 #include <chrono>
@@ -29,6 +50,41 @@
 namespace kcr::slurm {
 
 inline constexpr std::string_view kDefaultSpoolDir = "/run/kcr";
+
+// The verbs of the protocol: requests (->) and answers (<-).
+namespace verb {
+// -> checkpoint every task now; <- one ok or failed per task, then done.
+inline constexpr std::string_view kCheckpoint = "checkpoint";
+inline constexpr std::string_view kOk = "ok";
+inline constexpr std::string_view kFailed = "failed";
+inline constexpr std::string_view kDone = "done";
+// <- the request is refused (then the connection is closed).
+inline constexpr std::string_view kError = "error";
+// -> which images to try; <- one candidate each, best first, then end.
+inline constexpr std::string_view kRestorePlan = "restore-plan";
+inline constexpr std::string_view kCandidate = "candidate";
+inline constexpr std::string_view kEnd = "end";
+// -> restoring this image now; it failed and nothing changed; starting afresh.
+inline constexpr std::string_view kRestoreTry = "restore-try";
+inline constexpr std::string_view kRestoreFailed = "restore-failed";
+inline constexpr std::string_view kRestoreCold = "restore-cold";
+}  // namespace verb
+
+// The fields of the protocol's lines. A reason or an image is always last
+// and may hold spaces.
+namespace field {
+inline constexpr std::string_view kTask = "task";           // task rank in the step
+inline constexpr std::string_view kId = "id";               // catalog checkpoint id
+inline constexpr std::string_view kBytes = "bytes";         // image size
+inline constexpr std::string_view kMs = "ms";               // checkpoint time
+inline constexpr std::string_view kImage = "image";         // image path
+inline constexpr std::string_view kReason = "reason";       // a sentence
+inline constexpr std::string_view kTrigger = "trigger";     // what took the checkpoint
+inline constexpr std::string_view kRestart = "restart";     // the restart count the task knows
+inline constexpr std::string_view kCorrupt = "corrupt";     // "1": the image failed its checksums
+inline constexpr std::string_view kOkCount = "ok";          // done: tasks checkpointed
+inline constexpr std::string_view kFailedCount = "failed";  // done: tasks not checkpointed
+}  // namespace field
 
 struct JobStep {
   std::uint32_t job = 0;
@@ -60,8 +116,8 @@ struct TaskResult {
 Status RequestCheckpoint(std::string_view spool_dir, const JobStep& target,
                          std::chrono::seconds timeout, std::vector<TaskResult>* results);
 
-// A line of the protocol: "word key=value key=value ...", where the last
-// key named in `rest_keys` takes the rest of the line (paths, reasons).
+// A line of the protocol: "verb key=value key=value ...", where a reason or
+// an image (always last) takes the rest of the line.
 struct Message {
   std::string verb;
   std::vector<std::pair<std::string, std::string>> fields;
@@ -70,8 +126,9 @@ struct Message {
 };
 Message ParseMessage(std::string_view line);
 // Joins fields; a value with spaces is allowed only in the last field.
-std::string FormatMessage(std::string_view verb,
-                          const std::vector<std::pair<std::string, std::string>>& fields);
+// Keys are the field constants above; values are copied into the line.
+using Fields = std::vector<std::pair<std::string_view, std::string>>;
+std::string FormatMessage(std::string_view verb, const Fields& fields);
 
 // Blocking line I/O on a stream socket with a deadline.
 class LineSocket {

@@ -9,7 +9,8 @@
 #include <atomic>
 #include <cstring>
 
-#include "json_writer.h"
+#include <nlohmann/json.hpp>
+
 #include "parallel.h"
 #include "unique_fd.h"
 
@@ -363,83 +364,81 @@ Status Image::VerifyPages(const Progress& progress) const {
   return Status::Ok();
 }
 
+// Compact, keys in this order (nlohmann's ordered_json); tests and scripts
+// parse it, so keys are only ever added.
 std::string Image::DescribeJson() const {
-  JsonWriter j;
-  j.BeginObject();
-  j.Key("path").String(path_);
-  j.Key("format_version").Uint(header_.version);
-  j.Key("pid").Int(header_.pid);
-  j.Key("uid").Uint(header_.uid);
-  j.Key("gid").Uint(header_.gid);
-  j.Key("comm").String(header_.comm);
-  j.Key("kernel_release").String(header_.release);
-  j.Key("kernel_version").String(header_.kversion);
-  j.Key("created_ns").Uint(header_.created_ns);
-  j.Key("image_bytes").Uint(header_.image_bytes);
-  j.Key("pages_saved").Uint(header_.pages_saved);
-  j.Key("page_bytes").Uint(page_bytes());
-  j.Key("page_chunks").Uint(chunks_.size());
-  j.Key("xstate_size").Uint(header_.xstate_size);
-  j.Key("xfeatures").Uint(header_.xfeatures);
-  j.Key("freeze_ns").Uint(header_.freeze_ns);
-  j.Key("header_checksum").String(fmt::format("{:016x}", header_.checksum));
-  j.Key("threads").BeginArray();
-  j.BeginObject();
-  j.Key("tid").Int(thread_.tid);
-  j.Key("comm").String(std::string(thread_.comm, strnlen(thread_.comm, sizeof(thread_.comm))));
-  j.Key("ip").String(fmt::format("{:#x}", thread_.regs[16]));
-  j.Key("sp").String(fmt::format("{:#x}", thread_.regs[19]));
-  j.Key("blocked").String(fmt::format("{:#x}", thread_.blocked));
-  j.Key("sigaltstack").Uint(thread_.sas_ss_sp);
-  j.Key("no_new_privs").Bool(thread_.task_flags & KCR_TASK_NO_NEW_PRIVS);
-  j.Key("speculation_flags").Uint(thread_.task_flags & KCR_TASK_SPEC_ALL);
-  j.EndObject();
-  j.EndArray();
-  j.Key("mm").BeginObject();
-  j.Key("start_brk").String(fmt::format("{:#x}", mm_.start_brk));
-  j.Key("brk").String(fmt::format("{:#x}", mm_.brk));
-  j.Key("start_stack").String(fmt::format("{:#x}", mm_.start_stack));
-  j.Key("vdso").String(fmt::format("{:#x}", mm_.vdso_start));
-  j.Key("thp_disabled").Bool(mm_.flags & KCR_MM_THP_DISABLED);
-  j.Key("dumpable").Uint(mm_.dumpable);
-  j.EndObject();
-  j.Key("vmas").BeginArray();
+  using Json = nlohmann::ordered_json;
+  // Header strings are fixed-size arrays that need not end in a NUL.
+  auto text = [](const auto& field) { return std::string(field, strnlen(field, sizeof(field))); };
+  auto hex = [](uint64_t v) { return fmt::format("{:#x}", v); };
+  Json vmas = Json::array();
   static const char* const kVmaKinds[] = {"anon", "file-private", "shared-anon", "file-shared"};
   for (const VmaRecord& v : vmas_) {
-    j.BeginObject();
-    j.Key("start").String(fmt::format("{:#x}", v.vma.start));
-    j.Key("end").String(fmt::format("{:#x}", v.vma.end));
-    j.Key("prot").String(fmt::format("{}{}{}{}", (v.vma.vm_flags & KCR_VM_READ) ? 'r' : '-',
+    Json vma = {{"start", hex(v.vma.start)},
+                {"end", hex(v.vma.end)},
+                {"prot", fmt::format("{}{}{}{}", (v.vma.vm_flags & KCR_VM_READ) ? 'r' : '-',
                                      (v.vma.vm_flags & KCR_VM_WRITE) ? 'w' : '-',
                                      (v.vma.vm_flags & KCR_VM_EXEC) ? 'x' : '-',
-                                     (v.vma.vm_flags & KCR_VM_SHARED) ? 's' : 'p'));
-    j.Key("kind").String(v.vma.kind < 4 ? kVmaKinds[v.vma.kind] : "?");
+                                     (v.vma.vm_flags & KCR_VM_SHARED) ? 's' : 'p')},
+                {"kind", v.vma.kind < 4 ? kVmaKinds[v.vma.kind] : "?"}};
     if (!v.path.empty())
-      j.Key("path").String(v.path);
-    j.EndObject();
+      vma["path"] = v.path;
+    vmas.push_back(std::move(vma));
   }
-  j.EndArray();
-  j.Key("fds").BeginArray();
+  Json fds = Json::array();
   static const char* const kFdKinds[] = {"file", "/dev/null", "/dev/zero", "deleted-file",
                                          "inherited"};
   for (const FdRecord& f : fds_) {
-    j.BeginObject();
-    j.Key("fd").Int(f.fd.fd);
-    j.Key("kind").String(f.fd.kind < 5 ? kFdKinds[f.fd.kind] : "?");
+    Json fd = {{"fd", f.fd.fd}, {"kind", f.fd.kind < 5 ? kFdKinds[f.fd.kind] : "?"}};
     if (!f.path.empty())
-      j.Key("path").String(f.path);
-    j.Key("flags").String(fmt::format("{:#o}", f.fd.f_flags));
-    j.Key("offset").Uint(f.fd.pos);
-    j.Key("size").Uint(f.fd.size);
-    j.Key("cloexec").Bool(f.fd.fd_flags & KCR_FD_CLOEXEC);
-    j.EndObject();
+      fd["path"] = f.path;
+    fd["flags"] = fmt::format("{:#o}", f.fd.f_flags);
+    fd["offset"] = f.fd.pos;
+    fd["size"] = f.fd.size;
+    fd["cloexec"] = (f.fd.fd_flags & KCR_FD_CLOEXEC) != 0;
+    fds.push_back(std::move(fd));
   }
-  j.EndArray();
-  j.Key("cwd").String(cwd_);
-  j.Key("umask").String(fmt::format("{:04o}", fs_.umask));
-  j.Key("pending_signals").Uint(pending_.size());
-  j.EndObject();
-  return j.Take();
+  Json doc = {
+      {"path", path_},
+      {"format_version", header_.version},
+      {"pid", header_.pid},
+      {"uid", header_.uid},
+      {"gid", header_.gid},
+      {"comm", text(header_.comm)},
+      {"kernel_release", text(header_.release)},
+      {"kernel_version", text(header_.kversion)},
+      {"created_ns", header_.created_ns},
+      {"image_bytes", header_.image_bytes},
+      {"pages_saved", header_.pages_saved},
+      {"page_bytes", page_bytes()},
+      {"page_chunks", chunks_.size()},
+      {"xstate_size", header_.xstate_size},
+      {"xfeatures", header_.xfeatures},
+      {"freeze_ns", header_.freeze_ns},
+      {"header_checksum", fmt::format("{:016x}", header_.checksum)},
+      {"threads", Json::array({{{"tid", thread_.tid},
+                                {"comm", text(thread_.comm)},
+                                {"ip", hex(thread_.regs[16])},
+                                {"sp", hex(thread_.regs[19])},
+                                {"blocked", hex(thread_.blocked)},
+                                {"sigaltstack", thread_.sas_ss_sp},
+                                {"no_new_privs", (thread_.task_flags & KCR_TASK_NO_NEW_PRIVS) != 0},
+                                {"speculation_flags", thread_.task_flags & KCR_TASK_SPEC_ALL}}})},
+      {"mm",
+       {{"start_brk", hex(mm_.start_brk)},
+        {"brk", hex(mm_.brk)},
+        {"start_stack", hex(mm_.start_stack)},
+        {"vdso", hex(mm_.vdso_start)},
+        {"thp_disabled", (mm_.flags & KCR_MM_THP_DISABLED) != 0},
+        {"dumpable", mm_.dumpable}}},
+      {"vmas", std::move(vmas)},
+      {"fds", std::move(fds)},
+      {"cwd", cwd_},
+      {"umask", fmt::format("{:04o}", fs_.umask)},
+      {"pending_signals", pending_.size()},
+  };
+  // Paths may hold any bytes; invalid UTF-8 becomes U+FFFD, not broken JSON.
+  return doc.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 }  // namespace kcr

@@ -71,6 +71,13 @@ TEST(DirPattern, AbsoluteWithKnownPlaceholders) {
   EXPECT_FALSE(CheckDirPattern("/scratch/../etc", &why));
 }
 
+// The option and kcr.yaml's image_dir share one rule (kcr/config/image_dir.h).
+TEST(DirPattern, StrayClosingBraceIsRefusedAsInKcrYaml) {
+  std::string why;
+  EXPECT_FALSE(CheckDirPattern("/scratch/job}", &why));
+  EXPECT_NE(why.find("'}' without '{'"), std::string::npos) << why;
+}
+
 TEST(Site, ParsesPlugstackArguments) {
   SiteOptions site;
   std::string why;

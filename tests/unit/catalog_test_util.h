@@ -12,6 +12,7 @@
 #include <string>
 
 #include "kcr/catalog/catalog.h"
+#include "kcr/util/clock.h"
 
 namespace kcr::catalog::testing {
 
@@ -49,11 +50,7 @@ inline void write_file(const std::filesystem::path& p, std::size_t bytes) {
   }
 }
 
-inline std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using util::now_ns;
 
 inline constexpr std::int64_t kHourNs = 3600LL * 1'000'000'000;
 

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "kcr/catalog/format.h"
+#include "kcr/util/units.h"
 
 namespace kcr::catalog {
 namespace {
@@ -64,6 +65,7 @@ TEST(CatalogFormat, TableColumnsLineUp) {
   EXPECT_NE(out[1].find("3.0 MiB"), std::string::npos);
 }
 
+// Numbers are nlohmann::json's spelling: a whole double keeps its ".0".
 TEST(CatalogFormat, JsonIsTheDocumentedShape) {
   CheckpointRow r = sample();
   std::string json = render_checkpoints(std::span(&r, 1), Format::kJson);
@@ -95,7 +97,7 @@ TEST(CatalogFormat, JsonIsTheDocumentedShape) {
       "verified": null,
       "state_changed": "2023-11-14T22:13:30Z",
       "freeze_seconds": 0.0015,
-      "write_seconds": 2,
+      "write_seconds": 2.0,
       "kcr_version": "0.1.0",
       "kernel_release": "6.1.0"
     }
@@ -160,9 +162,9 @@ TEST(CatalogFormat, StatsAndPrunePlans) {
 }
 
 TEST(CatalogFormat, NamesAndUnits) {
-  EXPECT_EQ(human_bytes(1000), "1000 B");
-  EXPECT_EQ(human_bytes(1536), "1.5 KiB");
-  EXPECT_EQ(human_bytes(10ULL << 30), "10.0 GiB");
+  EXPECT_EQ(util::human_bytes(1000), "1000 B");
+  EXPECT_EQ(util::human_bytes(1536), "1.5 KiB");
+  EXPECT_EQ(util::human_bytes(10ULL << 30), "10.0 GiB");
   EXPECT_EQ(utc_time(0), "1970-01-01T00:00:00Z");
   EXPECT_EQ(job_name(kManualJob), "manual");
   EXPECT_EQ(step_name(kStepExtern), "extern");

@@ -1,5 +1,5 @@
-// tools/image_check: what `kcr catalog verify` and `rebuild` learn of an
-// image, through libkcr's reader, on images built here byte by byte.
+// libkcr's image classification (image_check.h): what `kcr catalog verify`
+// and `rebuild` learn of an image, on images built here byte by byte.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -8,11 +8,9 @@
 
 #include "catalog_test_util.h"
 #include "image_builder.h"
+#include "image_check.h"
 
-// tools/ is an executable, not a library: compile its checker into this test.
-#include "../../tools/image_check.cpp"
-
-namespace kcr::cli {
+namespace kcr {
 namespace {
 
 using catalog::testing::TempDir;
@@ -34,13 +32,13 @@ TEST(CatalogImageCheck, AWholeImageVerifies) {
   TempDir dir;
   auto image = good_image(dir);
   auto path = save(dir, image, "ok.kcr");
-  auto c = verify_image(path);
+  auto c = VerifyImage(path);
   EXPECT_TRUE(c.ok()) << c.problem;
   EXPECT_EQ(c.header.pid, 1234);
-  EXPECT_EQ(header_release(c.header), "6.1.0-test");
-  EXPECT_EQ(header_comm(c.header), "unit");
+  EXPECT_EQ(HeaderRelease(c.header), "6.1.0-test");
+  EXPECT_EQ(HeaderComm(c.header), "unit");
   EXPECT_EQ(c.file_bytes, image.size());
-  EXPECT_TRUE(read_image_header(path).ok());
+  EXPECT_TRUE(ReadImageHeader(path).ok());
 }
 
 TEST(CatalogImageCheck, DamagedPagesAreFoundByAddress) {
@@ -49,8 +47,8 @@ TEST(CatalogImageCheck, DamagedPagesAreFoundByAddress) {
   auto image = builder.BuildDefault((dir / "out.txt").string(), 10);
   image[builder.first_page_offset() + 100] ^= 1;
   auto path = save(dir, image, "bad.kcr");
-  EXPECT_TRUE(read_image_header(path).ok());  // the header alone cannot tell
-  auto c = verify_image(path);
+  EXPECT_TRUE(ReadImageHeader(path).ok());  // the header alone cannot tell
+  auto c = VerifyImage(path);
   EXPECT_FALSE(c.ok());
   EXPECT_NE(c.problem.find("memory at 0x11000"), std::string::npos) << c.problem;
   EXPECT_NE(c.problem.find("fails its checksum"), std::string::npos) << c.problem;
@@ -60,7 +58,7 @@ TEST(CatalogImageCheck, DamagedPagesAreFoundByAddress) {
 // CORRUPT (prune would delete it), only unsupported.
 TEST(CatalogImageCheck, NewerImagesAreUnsupportedNotCorrupt) {
   TempDir dir;
-  auto flags = verify_image(
+  auto flags = VerifyImage(
       save(dir, ImageBuilder().MmFlags(1u << 7).BuildDefault((dir / "out.txt").string(), 10), "f"));
   EXPECT_FALSE(flags.ok());
   EXPECT_TRUE(flags.unsupported) << flags.problem;
@@ -70,13 +68,13 @@ TEST(CatalogImageCheck, NewerImagesAreUnsupportedNotCorrupt) {
   h.version = KCR_IMAGE_VERSION + 1;
   std::memcpy(newer.data(), &h, sizeof h);
   ImageBuilder::Reseal(&newer);
-  auto v = verify_image(save(dir, newer, "v"));
+  auto v = VerifyImage(save(dir, newer, "v"));
   EXPECT_FALSE(v.ok());
   EXPECT_TRUE(v.unsupported) << v.problem;
   ImageBuilder builder;
   auto damaged = builder.BuildDefault((dir / "out.txt").string(), 10);
   damaged[builder.first_page_offset() + 100] ^= 1;
-  EXPECT_FALSE(verify_image(save(dir, damaged, "d")).unsupported);
+  EXPECT_FALSE(VerifyImage(save(dir, damaged, "d")).unsupported);
 }
 
 TEST(CatalogImageCheck, DamagedMetadataHeaderAndLength) {
@@ -85,20 +83,20 @@ TEST(CatalogImageCheck, DamagedMetadataHeaderAndLength) {
 
   auto meta = base;
   meta[KCR_HEADER_SIZE + sizeof(kcr_section) + 10] ^= 1;
-  auto m = verify_image(save(dir, meta, "m"));
+  auto m = VerifyImage(save(dir, meta, "m"));
   EXPECT_TRUE(m.header_ok);
   EXPECT_NE(m.problem.find("thread section checksum mismatch"), std::string::npos) << m.problem;
 
   auto header = base;
   header[40] ^= 1;
-  auto h = verify_image(save(dir, header, "h"));
+  auto h = VerifyImage(save(dir, header, "h"));
   EXPECT_TRUE(h.is_image);
   EXPECT_FALSE(h.header_ok);
   EXPECT_NE(h.problem.find("header checksum mismatch"), std::string::npos) << h.problem;
 
   auto truncated = base;
   truncated.resize(truncated.size() - 4096);
-  auto t = verify_image(save(dir, truncated, "t"));
+  auto t = VerifyImage(save(dir, truncated, "t"));
   EXPECT_TRUE(t.header_ok);  // the catalog still learns whose image it was
   EXPECT_NE(t.problem.find("truncated"), std::string::npos) << t.problem;
 
@@ -110,7 +108,7 @@ TEST(CatalogImageCheck, DamagedMetadataHeaderAndLength) {
   jh.image_bytes = junk.size();
   std::memcpy(junk.data(), &jh, sizeof jh);
   ImageBuilder::Reseal(&junk);
-  auto j = verify_image(save(dir, junk, "j"));
+  auto j = VerifyImage(save(dir, junk, "j"));
   EXPECT_NE(j.problem.find("data after the end section"), std::string::npos) << j.problem;
 
   auto count = base;
@@ -119,23 +117,40 @@ TEST(CatalogImageCheck, DamagedMetadataHeaderAndLength) {
   ch.nr_sections = 9;
   std::memcpy(count.data(), &ch, sizeof ch);
   ImageBuilder::Reseal(&count);
-  auto n = verify_image(save(dir, count, "c"));
+  auto n = VerifyImage(save(dir, count, "c"));
   EXPECT_NE(n.problem.find("section count differs from header"), std::string::npos) << n.problem;
+}
+
+TEST(CatalogImageCheck, VerdictNamesTheClass) {
+  TempDir dir;
+  EXPECT_EQ(VerifyImage(save(dir, good_image(dir), "ok.kcr")).verdict(), ImageVerdict::kOk);
+  auto newer = good_image(dir);
+  kcr_image_header h;
+  std::memcpy(&h, newer.data(), sizeof h);
+  h.version = KCR_IMAGE_VERSION + 1;
+  std::memcpy(newer.data(), &h, sizeof h);
+  ImageBuilder::Reseal(&newer);
+  EXPECT_EQ(VerifyImage(save(dir, newer, "newer.kcr")).verdict(), ImageVerdict::kUnsupported);
+  ImageBuilder builder;
+  auto damaged = builder.BuildDefault((dir / "out.txt").string(), 10);
+  damaged[builder.first_page_offset() + 100] ^= 1;
+  EXPECT_EQ(VerifyImage(save(dir, damaged, "bad.kcr")).verdict(), ImageVerdict::kCorrupt);
+  EXPECT_EQ(VerifyImage((dir / "missing.kcr").string()).verdict(), ImageVerdict::kCorrupt);
 }
 
 TEST(CatalogImageCheck, OtherFilesAreNotImages) {
   TempDir dir;
   std::ofstream(dir / "notes.txt") << "hello";
-  auto c = read_image_header((dir / "notes.txt").string());
+  auto c = ReadImageHeader((dir / "notes.txt").string());
   EXPECT_FALSE(c.is_image);
   EXPECT_NE(c.problem.find("not a kcr image"), std::string::npos) << c.problem;
   std::vector<uint8_t> big(4096, 'x');
-  auto d = read_image_header(save(dir, big, "big"));
+  auto d = ReadImageHeader(save(dir, big, "big"));
   EXPECT_FALSE(d.is_image);
   EXPECT_NE(d.problem.find("not a kcr image"), std::string::npos) << d.problem;
-  auto missing = verify_image((dir / "none").string());
+  auto missing = VerifyImage((dir / "none").string());
   EXPECT_NE(missing.problem.find("cannot open"), std::string::npos) << missing.problem;
 }
 
 }  // namespace
-}  // namespace kcr::cli
+}  // namespace kcr

@@ -7,6 +7,7 @@
 
 #include "catalog_test_util.h"
 #include "kcr/config/config.h"
+#include "kcr/util/units.h"
 
 namespace kcr::config {
 namespace {
@@ -243,9 +244,9 @@ TEST(ConfigUnits, Durations) {
   for (const char* bad : {"", "10", "h", "1x", "-5m", "1.5h", "5 m", "99999999999999999999d"}) {
     EXPECT_FALSE(parse_duration(bad)) << bad;
   }
-  EXPECT_EQ(format_duration(168h), "7d");
-  EXPECT_EQ(format_duration(90min), "90m");
-  EXPECT_EQ(format_duration(61s), "61s");
+  EXPECT_EQ(util::format_duration(168h), "7d");
+  EXPECT_EQ(util::format_duration(90min), "90m");
+  EXPECT_EQ(util::format_duration(61s), "61s");
 }
 
 TEST(ConfigUnits, Sizes) {

@@ -14,7 +14,8 @@
 
 #include "image.h"
 #include "image_builder.h"
-#include "json_writer.h"
+
+#include <nlohmann/json.hpp>
 #include "restore_files.h"
 #include "xstate.h"
 
@@ -212,11 +213,35 @@ TEST_F(ImageTest, KeepsTheDescriptorItWasReadThrough) {
   EXPECT_EQ(img->fd(), -1);
 }
 
-TEST(JsonWriterTest, EscapesAndNests) {
-  JsonWriter j;
-  j.BeginObject().Key("a").String("x\"y\n").Key("b").BeginArray().Int(-1).Uint(2).Bool(true);
-  j.EndArray().Key("c").Null().EndObject();
-  EXPECT_EQ(j.Take(), R"({"a":"x\"y\n","b":[-1,2,true],"c":null})");
+// `kcr inspect --json`: one compact line that any JSON parser reads, with
+// the keys scripts and tests look up.
+TEST_F(ImageTest, DescribeJsonIsOneParsableLine) {
+  std::unique_ptr<Image> img;
+  ASSERT_TRUE(OpenBytes(good_, &img).ok());
+  const std::string text = img->DescribeJson();
+  EXPECT_EQ(text.find('\n'), std::string::npos) << text;
+  const auto doc = nlohmann::json::parse(text);
+  EXPECT_EQ(doc.at("pid"), 1234);
+  EXPECT_EQ(doc.at("kernel_release"), "6.1.0-test");
+  EXPECT_EQ(doc.at("threads").size(), 1u);
+  ASSERT_FALSE(doc.at("fds").empty());
+  bool out_found = false;
+  for (const auto& fd : doc.at("fds")) {
+    if (fd.value("path", "") == out_) {
+      out_found = true;
+      EXPECT_EQ(fd.at("size"), 10);
+    }
+  }
+  EXPECT_TRUE(out_found) << text;
+}
+
+TEST_F(ImageTest, DescribeJsonKeepsTheKeyOrder) {
+  std::unique_ptr<Image> img;
+  ASSERT_TRUE(OpenBytes(good_, &img).ok());
+  const std::string text = img->DescribeJson();
+  EXPECT_EQ(text.rfind(R"({"path":)", 0), 0u) << text;
+  EXPECT_LT(text.find(R"("format_version":)"), text.find(R"("vmas":)"));
+  EXPECT_LT(text.find(R"("vmas":)"), text.find(R"("fds":)"));
 }
 
 TEST(XStateTest, NamesFeatures) {

@@ -31,10 +31,6 @@ std::string render_checkpoint(const CheckpointRow& row, std::span<const RestoreR
 std::string render_stats(const Stats& stats, Format format);
 std::string render_prune(const PrunePlan& plan, bool dry_run, Format format);
 
-// 1536 -> "1.5 KiB"; exact below 1 KiB.
-std::string human_bytes(std::uint64_t bytes);
-// "7d", "90m", "45s": the largest unit that divides the duration exactly.
-std::string short_duration(std::chrono::seconds d);
 // ns since the epoch -> "2024-05-01T12:00:00Z" (UTC) or "2024-05-01 14:00:00" (local).
 std::string utc_time(std::int64_t ns);
 std::string local_time(std::int64_t ns);

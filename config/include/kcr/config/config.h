@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 
+#include "kcr/config/image_dir.h"
+
 namespace kcr::config {
 
 inline constexpr std::string_view kDefaultPath = "/etc/kcr/kcr.yaml";
@@ -55,7 +57,8 @@ struct SlurmConfig {
 };
 
 struct Config {
-  // Where images go; {job} {step} {task} {user} are replaced per checkpoint.
+  // Where images go: a pattern whose {job} {step} {task} {user} are filled in
+  // per checkpoint (image_dir.h has its rules).
   std::string image_dir = "/var/spool/kcr/{user}/{job}";
   std::string catalog_path = "/var/lib/kcr/catalog.db";
   CheckpointConfig checkpoint;
@@ -98,15 +101,6 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text);
 // "500M", "10GiB", "1.5T", "2GB": K/M/G/T/P and KiB..PiB are powers of 1024
 // (as in Slurm), KB..PB powers of 1000; "0" is zero. A bare number is refused.
 std::optional<std::uint64_t> parse_size(std::string_view text);
-// Inverse of parse_duration for messages and docs: "7d", "90m".
-std::string format_duration(std::chrono::seconds d);
-
-// Fills image_dir's placeholders; values are the caller's spelling
-// ("1234" or "manual", "0" or "batch", ...).
-struct ImageDirFields {
-  std::string job, step, task, user;
-};
-std::string expand_image_dir(std::string_view pattern, const ImageDirFields& fields);
 
 // Daly's higher-order estimate of the optimal interval (Young's sqrt(2CM)
 // plus correction terms) for checkpoint cost `cost` and MTBF `mtbf`.

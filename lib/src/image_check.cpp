@@ -6,9 +6,9 @@
 
 #include "image.h"
 
-namespace kcr::cli {
+namespace kcr {
 
-ImageCheck read_image_header(const std::string& path) {
+ImageCheck ReadImageHeader(const std::string& path) {
   ImageCheck c;
   Image::HeaderCheck h = Image::ReadHeader(path, &c.header, &c.file_bytes);
   c.is_image = h.is_image;
@@ -19,8 +19,8 @@ ImageCheck read_image_header(const std::string& path) {
   return c;
 }
 
-ImageCheck verify_image(const std::string& path) {
-  ImageCheck c = read_image_header(path);
+ImageCheck VerifyImage(const std::string& path) {
+  ImageCheck c = ReadImageHeader(path);
   if (!c.ok())
     return c;
   std::unique_ptr<Image> image;
@@ -33,12 +33,12 @@ ImageCheck verify_image(const std::string& path) {
   return c;
 }
 
-std::string header_release(const kcr_image_header& h) {
+std::string HeaderRelease(const kcr_image_header& h) {
   return std::string(h.release, strnlen(h.release, sizeof h.release));
 }
 
-std::string header_comm(const kcr_image_header& h) {
+std::string HeaderComm(const kcr_image_header& h) {
   return std::string(h.comm, strnlen(h.comm, sizeof h.comm));
 }
 
-}  // namespace kcr::cli
+}  // namespace kcr

@@ -1,0 +1,36 @@
+#include "dirs.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace kcr::spank {
+
+bool MakeDirs(const std::string& path, mode_t mode, std::string* why) {
+  std::string sofar;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    sofar = path.substr(0, pos);
+    if (sofar.empty())
+      continue;
+    if (::mkdir(sofar.c_str(), mode) == 0) {
+      ::chmod(sofar.c_str(), mode);  // mkdir's mode went through the umask
+      continue;
+    }
+    if (errno == EEXIST) {
+      struct stat st;
+      if (::stat(sofar.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+        continue;
+      *why = fmt::format("{} exists and is not a directory", sofar);
+      return false;
+    }
+    *why = fmt::format("cannot create directory {}: {}", sofar, std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace kcr::spank

@@ -1,0 +1,132 @@
+#include "restore_tracker.h"
+
+#include <fmt/format.h>
+
+#include "kcr/catalog/records.h"
+#include "kcr/catalog/state.h"
+#include "log.h"
+#include "proc.h"
+
+namespace kcr::spank {
+
+namespace cat = kcr::catalog;
+
+namespace {
+
+// The task's name (its comm), "" when /proc cannot tell.
+std::string NameOf(pid_t pid) {
+  return ReadProc(pid).comm;
+}
+
+}  // namespace
+
+RestorePlan RestoreTracker::Plan(const TaskInfo& task, std::uint32_t restart) {
+  // The task waits for this answer, so it is still the restorer: its name
+  // now is the one a successful restore changes.
+  attempts_[task.local_id].watch.Planned(NameOf(task.pid));
+  std::string note;
+  RestorePlan plan;
+  RestorePlanInput in = PlanInput(task, restart, &note);
+  if (note.empty())
+    plan = PlanRestore(in);
+  else
+    plan.note = note;
+  if (plan.candidates.empty()) {
+    Info("task {}: restart {}: cold start ({})", task.rank, restart, plan.note);
+  } else {
+    const cat::CheckpointRow& first = plan.candidates.front();
+    Info("task {}: restart {}: restoring from checkpoint {} ({}){}", task.rank, restart, first.id,
+         cat::to_string(first.info.trigger),
+         plan.candidates.size() > 1
+             ? fmt::format(", {} older as fallbacks", plan.candidates.size() - 1)
+             : "");
+  }
+  return plan;
+}
+
+RestorePlanInput RestoreTracker::PlanInput(const TaskInfo& task, std::uint32_t restart,
+                                           std::string* note) {
+  RestorePlanInput in;
+  in.from = settings_.restart_from;
+  in.restart = restart;
+  in.uid = id_.uid;
+  in.step = id_.step;
+  in.task = task.rank;
+  std::shared_ptr<cat::Catalog> c = catalog_.Get();
+  if (!c) {
+    *note = "the catalog cannot be opened";
+    return in;
+  }
+  try {
+    if (in.from.kind == RestartFrom::Kind::kId)
+      in.named = c->get(in.from.id);
+    if (restart > 0)
+      in.latest = c->latest_good(id_.job, id_.step, task.rank);
+  } catch (const std::exception& e) {
+    *note = fmt::format("reading the catalog: {}", e.what());
+  }
+  return in;
+}
+
+void RestoreTracker::Tried(const TaskInfo& task, std::int64_t checkpoint,
+                           const std::string& image) {
+  Attempt& a = attempts_[task.local_id];
+  if (auto earlier = a.watch.Tried())
+    Finish(task, a, *earlier);
+  a.checkpoint = checkpoint;
+  a.record = cat::RestoreRecord::start(
+      [this] { return catalog_.Get(); },
+      {checkpoint ? std::optional<std::int64_t>(checkpoint) : std::nullopt, image, id_.node,
+       id_.uid},
+      TaskWarning(task.rank));
+}
+
+void RestoreTracker::FailureReported(const TaskInfo& task, std::int64_t checkpoint,
+                                     const std::string& reason, bool image_corrupt) {
+  Attempt& a = attempts_[task.local_id];
+  if (a.checkpoint == 0)
+    a.checkpoint = checkpoint;
+  if (auto verdict = a.watch.FailureReported(reason, image_corrupt))
+    Finish(task, a, *verdict);
+}
+
+void RestoreTracker::WentCold(const TaskInfo& task, const std::string& reason) {
+  Error("task {}: starting the program from the beginning: {}", task.rank, reason);
+}
+
+void RestoreTracker::Exited(const TaskInfo& task, int wait_status) {
+  auto it = attempts_.find(task.local_id);
+  if (it == attempts_.end())
+    return;
+  if (auto verdict = it->second.watch.Exited(wait_status))
+    Finish(task, it->second, *verdict);
+  attempts_.erase(it);
+}
+
+void RestoreTracker::Watch(const std::vector<TaskInfo>& tasks) {
+  for (const TaskInfo& task : tasks) {
+    auto it = attempts_.find(task.local_id);
+    if (it == attempts_.end() || !it->second.watch.open() || task.exited)
+      continue;
+    if (auto verdict = it->second.watch.NameSeen(NameOf(task.pid)))
+      Finish(task, it->second, *verdict);
+  }
+}
+
+void RestoreTracker::Finish(const TaskInfo& task, Attempt& a, const RestoreVerdict& verdict) {
+  if (verdict.succeeded && task.exited) {
+    Info("task {}: restored from checkpoint {} and finished", task.rank, a.checkpoint);
+    a.record.succeeded();
+  } else if (verdict.succeeded) {
+    Info("task {}: restored from checkpoint {}; it runs on as pid {} ({})", task.rank, a.checkpoint,
+         task.pid, NameOf(task.pid));
+    a.record.succeeded();
+  } else {
+    Error("task {}: restore from checkpoint {} failed: {}", task.rank, a.checkpoint,
+          verdict.reason);
+    a.record.failed(verdict.reason, verdict.image_corrupt);
+  }
+  a.checkpoint = 0;
+}
+
+}  // namespace kcr::spank

@@ -1,0 +1,21 @@
+// Whose step an agent serves: filled in by the backend from SPANK items in
+// slurmstepd, read by every part of the agent.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace kcr::spank {
+
+struct StepIdentity {
+  std::uint32_t job = 0;
+  std::uint32_t step = 0;
+  uid_t uid = 0;  // the job's user: images are written with this filesystem identity
+  gid_t gid = 0;
+  std::string user;
+  std::string node;
+};
+
+}  // namespace kcr::spank

@@ -1,0 +1,307 @@
+#include "task_checkpoint.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <unordered_set>
+
+#include "checkpoint.h"
+#include "dirs.h"
+#include "fs_identity.h"
+#include "image_check.h"
+#include "kcr/catalog/recorder.h"
+#include "kcr/catalog/retention.h"
+#include "kcr/config/image_dir.h"
+#include "kcr/util/clock.h"
+#include "kcr/util/host.h"
+#include "log.h"
+#include "proc.h"
+
+namespace kcr::spank {
+
+namespace cat = kcr::catalog;
+using Clock = std::chrono::steady_clock;
+
+std::vector<Outcome> Checkpointer::CheckpointAll(const std::vector<TaskInfo>& tasks,
+                                                 cat::Trigger trigger, bool hold,
+                                                 const std::optional<JobSnapshot>& job) {
+  std::vector<Outcome> out;
+  const auto t0 = Clock::now();
+  for (const TaskInfo& t : tasks) {
+    if (t.exited)
+      continue;
+    if (holds_.contains(t.local_id)) {
+      Outcome o;
+      o.rank = t.rank;
+      o.reason = "the task is held after its preemption checkpoint";
+      out.push_back(o);
+      continue;
+    }
+    out.push_back(CheckpointTask(t, trigger, hold, job));
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+  const size_t ok = std::count_if(out.begin(), out.end(), [](const Outcome& o) { return o.ok; });
+  const bool all_repeats =
+      std::all_of(out.begin(), out.end(), [](const Outcome& o) { return o.repeat; });
+  if (!out.empty() && !all_repeats) {
+    Info("step {}: {} checkpoint: {} of {} task{} saved in {} ms{}", cat::step_name(id_.step),
+         cat::to_string(trigger), ok, out.size(), out.size() > 1 ? "s" : "", ms,
+         hold && ok ? "; saved tasks held until the requeue" : "");
+  }
+  return out;
+}
+
+void Checkpointer::KillHeld(const std::vector<TaskInfo>& tasks) {
+  for (const auto& [local_id, hold] : holds_) {
+    // Through the hold: the task itself, even if it died and its pid was
+    // reused before this poll saw it.
+    Status st = kcr::KillHeld(hold.get());
+    auto task = std::find_if(tasks.begin(), tasks.end(),
+                             [id = local_id](const TaskInfo& t) { return t.local_id == id; });
+    std::uint32_t rank = task != tasks.end() ? task->rank : local_id;
+    if (st.ok())
+      Info("task {}: killed after its preemption checkpoint as the job leaves the node", rank);
+    else
+      Error("task {}: {}", rank, st.message());
+  }
+  holds_.clear();
+}
+
+void Checkpointer::Forget(std::uint32_t local_id) {
+  holds_.erase(local_id);
+  last_refusal_.erase(local_id);
+}
+
+Outcome Checkpointer::CheckpointTask(const TaskInfo& t, cat::Trigger trigger, bool hold,
+                                     const std::optional<JobSnapshot>& job) {
+  Outcome o;
+  o.rank = t.rank;
+  const std::string step = cat::step_name(id_.step);
+  const config::ImageDirFields fields{std::to_string(id_.job), step, std::to_string(t.rank),
+                                      id_.user};
+  const std::string path =
+      config::expand_image_dir(settings_.dir_pattern, fields) + "/" +
+      config::image_file_name({fields.job, step, fields.task, job ? job->restart_cnt : 0U, ++seq_,
+                               std::string(cat::to_string(trigger))});
+  if (Refused(t, trigger, path, job, &o))
+    return o;
+
+  auto record = cat::CheckpointRecord::begin(catalog_.Get(), RowInfo(t, trigger, path, job),
+                                             TaskWarning(t.rank));
+  const Taken taken = Take(t, path, hold);
+  o.ms = taken.ms;
+  std::string note = taken.held ? ", held before it ran on" : "";
+  if (!taken.status.ok() && taken.status.code() == -ESRCH &&
+      WhyNotCheckpointable(t.pid) == kTaskExited) {
+    // It ended between the check above and the module's request: no live
+    // process was tried, so there is no failure to record, as when it ends
+    // between two polls (slurm_spank_task_exit is on its way).
+    Debug("task {}: ended during its {} checkpoint; nothing recorded", t.rank,
+          cat::to_string(trigger));
+    record.abandon();
+    o.reason = kTaskExited;
+    o.repeat = true;
+    return o;
+  }
+  o.id = record.id();
+  if (!taken.status.ok()) {
+    o.reason = taken.status.message();
+    last_refusal_[t.local_id] = o.reason;
+    Error("task {}: checkpoint ({}) failed: {}; the task runs on untouched", t.rank,
+          cat::to_string(trigger), o.reason);
+    record.failed(o.reason);
+    return o;
+  }
+  last_refusal_.erase(t.local_id);
+  o.ok = true;
+  o.image = path;
+  o.bytes = taken.file_bytes ? taken.file_bytes : taken.result.image_bytes;
+  record.committed(
+      {o.bytes, taken.result.header_checksum, taken.result.freeze_ns, taken.result.write_ns});
+  std::string verified;
+  if (cfg_.checkpoint.verify_after_write)
+    verified = Verify(t, path, record, &o, &note);
+  Info(
+      "task {}: {} checkpoint {} -> {} ({} bytes; freeze {:.1f} ms, write {:.1f} ms, total {} "
+      "ms{}{})",
+      t.rank, cat::to_string(trigger), o.id, path, o.bytes,
+      static_cast<double>(taken.result.freeze_ns) / 1e6,
+      static_cast<double>(taken.result.write_ns) / 1e6, o.ms, verified, note);
+  if (o.ok)
+    ApplyRetention(t.rank);
+  return o;
+}
+
+Checkpointer::Taken Checkpointer::Take(const TaskInfo& t, const std::string& path, bool hold) {
+  Taken taken;
+  const auto t0 = Clock::now();
+  UniqueFd held;
+  {
+    // For a preemption checkpoint the task must not run one more instruction
+    // once its image is taken: whatever it computed until the requeue would
+    // be lost, and output it wrote to a pipe (srun steps) could not be rolled
+    // back. The module holds it before it leaves the checkpoint, where
+    // Slurm's SIGCONT and SIGTERM cannot resume it and the agent's SIGKILL
+    // ends it; a failed checkpoint leaves it running.
+    // The job owner's rule, not root's: what the owner could not attach to
+    // with ptrace (a set-uid program, anything not dumpable) is refused, and
+    // the image is created by, and belongs to, the owner.
+    CheckpointOptions options;
+    options.hold = hold ? &held : nullptr;
+    options.as_user = CheckpointOptions::User{id_.uid, id_.gid};
+    taken.status = Checkpoint(t.pid, path, options, &taken.result);
+  }
+  if (held.valid()) {
+    taken.held = true;
+    holds_[t.local_id] = std::move(held);
+  }
+  if (taken.status.ok()) {
+    AsUser as(id_.uid, id_.gid);
+    struct stat sb;
+    if (::stat(path.c_str(), &sb) == 0)
+      taken.file_bytes = static_cast<std::uint64_t>(sb.st_size);
+  }
+  taken.ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
+  return taken;
+}
+
+std::string Checkpointer::Verify(const TaskInfo& t, const std::string& path,
+                                 cat::CheckpointRecord& record, Outcome* o, std::string* note) {
+  ImageCheck v;
+  {
+    AsUser as(id_.uid, id_.gid);
+    v = VerifyImage(path);
+  }
+  if (v.ok()) {
+    record.verified();
+    return ", verified";
+  }
+  record.corrupt(v.problem);
+  Error("task {}: the image just written does not verify: {}", t.rank, v.problem);
+  o->ok = false;
+  o->reason = "verification: " + v.problem;
+  // Nothing to resume from: the task runs on, as after a failed checkpoint.
+  if (holds_.erase(t.local_id))
+    *note = ", released";
+  return ", VERIFY FAILED";
+}
+
+bool Checkpointer::Refused(const TaskInfo& t, cat::Trigger trigger, const std::string& path,
+                           const std::optional<JobSnapshot>& job, Outcome* o) {
+  auto record_failure = [&](const std::string& reason) {
+    auto record = cat::CheckpointRecord::begin(catalog_.Get(), RowInfo(t, trigger, path, job),
+                                               TaskWarning(t.rank));
+    record.failed(reason);
+    o->id = record.id();
+  };
+  // What the module does not check: the task must be one process.
+  std::string refusal = WhyNotCheckpointable(t.pid);
+  if (refusal == kTaskExited) {
+    // Ended between two polls; slurm_spank_task_exit is on its way.
+    o->reason = refusal;
+    o->repeat = true;
+    return true;
+  }
+  if (!refusal.empty()) {
+    o->reason = refusal;
+    o->repeat = trigger == cat::Trigger::kPeriodic && refusal == last_refusal_[t.local_id];
+    last_refusal_[t.local_id] = refusal;
+    if (!o->repeat) {
+      Error("task {}: cannot checkpoint (trigger {}): {}; the task runs on untouched", t.rank,
+            cat::to_string(trigger), refusal);
+      record_failure(refusal);
+    }
+    return true;
+  }
+  std::string why;
+  const std::string dir = path.substr(0, path.rfind('/'));
+  if (!PrepareDir(dir, &why)) {
+    o->reason = "image directory: " + why;
+    Error("task {}: cannot checkpoint (trigger {}): {}", t.rank, cat::to_string(trigger),
+          o->reason);
+    record_failure(o->reason);
+    return true;
+  }
+  return false;
+}
+
+bool Checkpointer::PrepareDir(const std::string& dir, std::string* why) {
+  if (!settings_.dir_from_user) {
+    // The site's fixed part is root's to create: sticky and world-writable
+    // like /tmp, so each user can make (only) their own directory below it.
+    std::string prefix = config::image_dir_fixed_prefix(settings_.dir_pattern);
+    struct stat st;
+    if (::stat(prefix.c_str(), &st) != 0 && !MakeDirs(prefix, 01777, why))
+      return false;
+  }
+  AsUser as(id_.uid, id_.gid);
+  return MakeDirs(dir, 0700, why);
+}
+
+// The catalog row of one task's checkpoint: who, where, which job run.
+cat::CheckpointInfo Checkpointer::RowInfo(const TaskInfo& t, cat::Trigger trigger,
+                                          const std::string& path,
+                                          const std::optional<JobSnapshot>& job) const {
+  cat::CheckpointInfo info;
+  info.job_id = id_.job;
+  info.step_id = id_.step;
+  info.task = t.rank;
+  info.node = id_.node;
+  info.pid = t.pid;
+  info.uid = id_.uid;
+  info.user = id_.user;
+  info.image_path = path;
+  info.trigger = trigger;
+  info.kernel_release = util::kernel_release();
+  if (job) {
+    info.partition = job->partition;
+    info.restart_count = job->restart_cnt;
+    if (job->array_job_id) {
+      info.array_job_id = job->array_job_id;
+      info.array_task_id = job->array_task_id;
+    }
+  }
+  return info;
+}
+
+// Keeps the newest retention.keep_last good images of each of this step's
+// task series; older ones are expired and their files removed, so a long
+// job with a short interval does not fill the disk.
+void Checkpointer::ApplyRetention(std::uint32_t rank) {
+  std::shared_ptr<cat::Catalog> c = catalog_.Get();
+  if (!c || cfg_.retention.keep_last == 0)
+    return;
+  try {
+    cat::ListFilter f;
+    f.job = id_.job;
+    f.step = id_.step;
+    f.task = rank;
+    cat::RetentionPolicy policy;
+    policy.keep_last = cfg_.retention.keep_last;
+    cat::ActiveJobs active = std::unordered_set<std::uint32_t>{id_.job};
+    cat::PrunePlan plan = cat::plan_retention(c->list(f), policy, active, util::now_ns());
+    for (const cat::PruneAction& a : plan.actions) {
+      if (a.kind != cat::PruneKind::kExpire)
+        continue;
+      c->move(a.id, cat::State::kExpired, a.reason);
+      if (a.unlink_image) {
+        AsUser as(id_.uid, id_.gid);
+        if (::unlink(a.image_path.c_str()) != 0 && errno != ENOENT) {
+          Error("task {}: removing expired image {}: {}", rank, a.image_path, std::strerror(errno));
+          continue;
+        }
+      }
+      c->move(a.id, cat::State::kDeleted, a.reason);
+      Debug("task {}: expired checkpoint {} ({})", rank, a.id, a.reason);
+    }
+  } catch (const std::exception& e) {
+    Error("task {}: applying retention.keep_last: {}", rank, e.what());
+  }
+}
+
+}  // namespace kcr::spank

@@ -1,0 +1,92 @@
+// Checkpointing the step's tasks: one attempt per task, from the checks the
+// module does not make to the catalog row, the image, its verification and
+// retention; and the holds of tasks kept parked after a preemption
+// checkpoint. Belongs to the agent thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catalog_access.h"
+#include "checkpoint.h"
+#include "kcr/catalog/recorder.h"
+#include "kcr/catalog/state.h"
+#include "kcr/config/config.h"
+#include "options.h"
+#include "slurm_job.h"
+#include "step_identity.h"
+#include "task_table.h"
+#include "unique_fd.h"
+
+namespace kcr::spank {
+
+// What one task's checkpoint attempt came to.
+struct Outcome {
+  std::uint32_t rank = 0;
+  bool ok = false;
+  std::int64_t id = 0;  // catalog row; 0 when nothing was recorded
+  std::string image;
+  std::uint64_t bytes = 0;
+  std::uint64_t ms = 0;
+  std::string reason;   // why not ok
+  bool repeat = false;  // nothing new to say (the same refusal again, or the task had ended)
+};
+
+class Checkpointer {
+ public:
+  Checkpointer(const StepIdentity& id, const Settings& settings, const config::Config& cfg,
+               CatalogAccess& catalog)
+      : id_(id), settings_(settings), cfg_(cfg), catalog_(catalog) {}
+
+  // Checkpoints every live task that is not held. With `hold`, the module
+  // keeps each saved task parked until KillHeld() (preemption). `job` is
+  // what slurmctld last said, for the rows' run and partition.
+  std::vector<Outcome> CheckpointAll(const std::vector<TaskInfo>& tasks, catalog::Trigger trigger,
+                                     bool hold, const std::optional<JobSnapshot>& job);
+
+  bool AnyHeld() const { return !holds_.empty(); }
+  // The job leaves the node: every held task is killed through its hold.
+  void KillHeld(const std::vector<TaskInfo>& tasks);
+  // The task exited: its hold and its last refusal go.
+  void Forget(std::uint32_t local_id);
+
+ private:
+  Outcome CheckpointTask(const TaskInfo& t, catalog::Trigger trigger, bool hold,
+                         const std::optional<JobSnapshot>& job);
+  // What the module's checkpoint call came to.
+  struct Taken {
+    Status status;
+    CheckpointResult result;
+    std::uint64_t file_bytes = 0;
+    std::uint64_t ms = 0;
+    bool held = false;  // the task is held now (holds_)
+  };
+  Taken Take(const TaskInfo& t, const std::string& path, bool hold);
+  // Re-reads the image just written; the log's note about it.
+  std::string Verify(const TaskInfo& t, const std::string& path, catalog::CheckpointRecord& record,
+                     Outcome* o, std::string* note);
+  // The checks before an attempt; true (with *out filled) ends it early.
+  bool Refused(const TaskInfo& t, catalog::Trigger trigger, const std::string& path,
+               const std::optional<JobSnapshot>& job, Outcome* out);
+  bool PrepareDir(const std::string& dir, std::string* why);
+  catalog::CheckpointInfo RowInfo(const TaskInfo& t, catalog::Trigger trigger,
+                                  const std::string& path,
+                                  const std::optional<JobSnapshot>& job) const;
+  void ApplyRetention(std::uint32_t rank);
+
+  const StepIdentity& id_;
+  const Settings& settings_;
+  const config::Config& cfg_;
+  CatalogAccess& catalog_;
+  std::uint32_t seq_ = 0;  // numbers the step's images
+  // Holds of tasks kept parked in the kernel after their preemption
+  // checkpoint (KCR_CKPT_HOLD), by local id: the one record of which tasks
+  // are held. Closing one lets its task run on, so a task is killed first.
+  std::map<std::uint32_t, UniqueFd> holds_;
+  std::map<std::uint32_t, std::string> last_refusal_;  // so a refusal is recorded once
+};
+
+}  // namespace kcr::spank
