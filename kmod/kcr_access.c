@@ -43,6 +43,19 @@ static bool kcr_is_mem_file_of(struct file *f, struct mm_struct *mm)
 	       mm && f->private_data == mm;
 }
 
+/*
+ * The proof must be the caller's own: opened with the same file-system ids
+ * in the same user namespace, for reading. A descriptor another user opened
+ * and passed on (SCM_RIGHTS, inheritance) proves nothing about this caller.
+ */
+static bool kcr_opened_by_caller(const struct file *f)
+{
+	const struct cred *mine = current_cred(), *theirs = f->f_cred;
+
+	return (f->f_mode & FMODE_READ) && theirs->user_ns == mine->user_ns &&
+	       uid_eq(theirs->fsuid, mine->fsuid) && gid_eq(theirs->fsgid, mine->fsgid);
+}
+
 struct file *kcr_access_proof(int fd, struct task_struct *t, struct kcr_reason *why)
 {
 	struct file *f = fget(fd);
@@ -57,6 +70,13 @@ struct file *kcr_access_proof(int fd, struct task_struct *t, struct kcr_reason *
 	task_lock(t);
 	ok = kcr_is_mem_file_of(f, t->mm);
 	task_unlock(t);
+	if (ok && !kcr_opened_by_caller(f)) {
+		fput(f);
+		kcr_set_reason(why,
+			       "the access descriptor was opened by someone else (or not for reading): open /proc/%d/mem yourself",
+			       task_pid_vnr(t));
+		return ERR_PTR(-EPERM);
+	}
 	if (!ok) {
 		fput(f);
 		kcr_set_reason(why,
@@ -96,12 +116,18 @@ bool kcr_owner_may_attach(void)
 		return false;
 	if (!current->mm || get_dumpable(current->mm) != SUID_DUMP_USER)
 		return false;
-	if (cap_isclear(c->cap_permitted))
-		return true;
-	/* root's own processes: root could attach. */
+	/*
+	 * In the initial user namespace: no capabilities, or root's own
+	 * process (root could attach).
+	 */
 	if (c->user_ns == &init_user_ns)
-		return uid_eq(c->uid, GLOBAL_ROOT_UID);
-	/* Capabilities only inside user namespaces its own user made. */
+		return cap_isclear(c->cap_permitted) || uid_eq(c->uid, GLOBAL_ROOT_UID);
+	/*
+	 * In another one, ptrace asks for CAP_SYS_PTRACE there, which a user
+	 * holds only in namespaces it made: every level up to the initial
+	 * one must be its own (stricter than cap_capable(), so never wrong
+	 * the other way).
+	 */
 	for (ns = c->user_ns; ns != &init_user_ns; ns = ns->parent)
 		if (!uid_eq(ns->owner, c->uid))
 			return false;

@@ -71,7 +71,9 @@ struct kcr_ckpt_req {
 	u64 image_bytes;
 	u64 freeze_ns;
 	u64 write_ns;
-	struct kcr_reason why;
+	struct kcr_reason why; /* the caller's and the writer's */
+	/* The target's own, while it parks: the caller reads it only once it parked. */
+	struct kcr_reason park_why;
 	struct kcr_hold hold; /* KCR_CKPT_HOLD: the target stays parked while its file is open */
 };
 
@@ -122,7 +124,7 @@ static int kcr_capture_current(struct kcr_ckpt_req *req)
 		return err;
 	kcr_signal_capture(req->signals, req->thread);
 	kcr_thread_capture(req->thread);
-	return kcr_files_capture(req->files, req->out);
+	return kcr_files_capture(req->files, req->out, req->self);
 }
 
 /*
@@ -158,19 +160,19 @@ static int kcr_recheck_current(struct kcr_ckpt_req *req)
 	int err;
 
 	if (req->access && !kcr_access_current(req->access)) {
-		kcr_set_reason(&req->why,
+		kcr_set_reason(&req->park_why,
 			       "process %d started a new program (exec) during the checkpoint; retry",
 			       task_pid_vnr(current));
 		return -EAGAIN;
 	}
-	err = kcr_target_check(current, &req->why);
+	err = kcr_target_check(current, &req->park_why);
 	if (err)
 		return err;
 	req->owner_may_read = kcr_owner_may_attach();
 	req->owner_uid = c->uid;
 	req->owner_gid = c->gid;
 	if (!req->owner_may_read && !req->self && !(req->flags & KCR_CKPT_PRIVILEGED)) {
-		kcr_set_reason(&req->why,
+		kcr_set_reason(&req->park_why,
 			       "process %d is not dumpable by its user (set-id, prctl(PR_SET_DUMPABLE, 0) or capabilities): it may hold what the user may not read; fix: --privileged (image stays yours)",
 			       task_pid_vnr(current));
 		return -EPERM;
@@ -274,15 +276,23 @@ static int kcr_image_write(struct kcr_ckpt_req *req, struct kcr_writer *w)
 static int kcr_writer_thread(void *data)
 {
 	struct kcr_ckpt_req *req = data;
+	const struct cred *kthread_cred;
 	struct kcr_writer w;
 	u64 t0 = ktime_get_ns();
 	int err;
 
+	/*
+	 * With the rights of who opened the image, not a kernel thread's:
+	 * a write that checks the writer's capabilities (a pseudo-file) must
+	 * see the caller's.
+	 */
+	kthread_cred = override_creds(req->out->f_cred);
 	err = kcr_writer_init(&w, req->out);
 	if (!err) {
 		err = kcr_image_write(req, &w);
 		kcr_writer_destroy(&w);
 	}
+	revert_creds(kthread_cred);
 	if (err == -ENOSPC)
 		kcr_set_reason(&req->why, "no space left for the image");
 	else if (err)
@@ -324,6 +334,16 @@ static int kcr_target_check(struct task_struct *t, struct kcr_reason *why)
 		return -EOPNOTSUPP;
 	}
 #endif
+	/*
+	 * Another process shares its memory (clone(CLONE_VM) without
+	 * CLONE_THREAD, a vfork parent): it would run on while the image is
+	 * written, so the image would not be one moment of the program.
+	 */
+	if (t->mm && test_bit(MMF_MULTIPROCESS, &t->mm->flags)) {
+		kcr_set_reason(why,
+			       "process shares its memory with another process (clone with CLONE_VM, vfork), which kcr cannot save");
+		return -EOPNOTSUPP;
+	}
 	/* Its tile state needs a larger XSAVE buffer than a restorer could be given. */
 	if (READ_ONCE(t->group_leader->thread.fpu.perm.__state_perm) & XFEATURE_MASK_XTILE_DATA) {
 		kcr_set_reason(why,
@@ -496,8 +516,9 @@ static struct file *kcr_output_get(int fd, struct kcr_reason *why)
  * Every checkpoint, refused or not, is logged for the admin: who asked, which
  * process, which image. Ids are the initial namespaces' so lines compare.
  */
-static void kcr_log_checkpoint(struct kcr_ckpt_req *req, const char *image, int err)
+static void kcr_log_checkpoint(struct kcr_ckpt_req *req, char *image, int err)
 {
+	char comm[TASK_COMM_LEN], why[KCR_REASON_LEN];
 	const struct cred *tc;
 	uid_t uid;
 
@@ -505,19 +526,26 @@ static void kcr_log_checkpoint(struct kcr_ckpt_req *req, const char *image, int 
 	tc = __task_cred(req->task);
 	uid = from_kuid(&init_user_ns, tc->uid);
 	rcu_read_unlock();
+	get_task_comm(comm, req->task);
+	kcr_log_copy(comm, sizeof(comm), comm);
+	kcr_log_copy(image, strlen(image) + 1, image);
+	kcr_log_copy(why, sizeof(why), req->why.text);
 	if (err)
 		pr_info_ratelimited("kcr: checkpoint of pid %d (%s, uid %u) by pid %d (uid %u) into %s refused (%d): %s\n",
-				    task_pid_nr(req->task), req->task->comm, uid,
-				    task_pid_nr(current), from_kuid(&init_user_ns, current_uid()),
-				    image, err, req->why.text);
+				    task_pid_nr(req->task), comm, uid, task_pid_nr(current),
+				    from_kuid(&init_user_ns, current_uid()), image, err, why);
 	else
 		pr_info("kcr: checkpoint of pid %d (%s, uid %u) by pid %d (uid %u) into %s: %llu bytes%s\n",
-			task_pid_nr(req->task), req->task->comm, uid, task_pid_nr(current),
+			task_pid_nr(req->task), comm, uid, task_pid_nr(current),
 			from_kuid(&init_user_ns, current_uid()), image, req->image_bytes,
 			req->owner_may_read ? "" : ", private to the caller");
 }
 
-/* The caller's checks, before the target is asked to stop: cheap, clear refusals. */
+/*
+ * The caller's checks, before the target is asked to stop: cheap, clear
+ * refusals. Access first: what the target is (threads, tracer, io_uring...)
+ * is told only to who may attach to it.
+ */
 static int kcr_checkpoint_allowed(const struct kcr_checkpoint_args *a, struct task_struct *t,
 				  struct file **access, struct kcr_reason *why)
 {
@@ -532,30 +560,35 @@ static int kcr_checkpoint_allowed(const struct kcr_checkpoint_args *a, struct ta
 				      "KCR_CKPT_SELF given for another process");
 		return -EINVAL;
 	}
+	if (!self) {
+		*access = kcr_access_proof(a->access_fd, t, why);
+		if (IS_ERR(*access)) {
+			err = PTR_ERR(*access);
+			*access = NULL;
+			return err;
+		}
+		if ((a->flags & KCR_CKPT_PRIVILEGED) && !kcr_access_privileged(*access)) {
+			kcr_set_reason(why,
+				       "--privileged needs CAP_SYS_PTRACE over the process, as ptrace has to attach to it");
+			err = -EPERM;
+			goto refused;
+		}
+	}
 	err = kcr_target_check(t, why);
 	if (err)
-		return err;
+		goto refused;
 	if (kcr_is_held(t)) {
 		kcr_set_reason(why,
 			       "process is held after an earlier checkpoint; it runs on (or dies) when that hold is closed (or it is killed)");
-		return -EBUSY;
-	}
-	if (self)
-		return 0;
-	*access = kcr_access_proof(a->access_fd, t, why);
-	if (IS_ERR(*access)) {
-		err = PTR_ERR(*access);
-		*access = NULL;
-		return err;
-	}
-	if ((a->flags & KCR_CKPT_PRIVILEGED) && !kcr_access_privileged(*access)) {
-		kcr_set_reason(why,
-			       "--privileged needs CAP_SYS_PTRACE over the process, as ptrace has to attach to it");
-		fput(*access);
-		*access = NULL;
-		return -EPERM;
+		err = -EBUSY;
+		goto refused;
 	}
 	return 0;
+refused:
+	if (*access)
+		fput(*access);
+	*access = NULL;
+	return err;
 }
 
 /* With KCR_CKPT_HOLD, *hold receives the hold file of a successful checkpoint. */
@@ -563,9 +596,11 @@ static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struc
 				struct file **hold)
 {
 	struct kcr_reason *why = kcr_reason_of(a->reason);
+	char pathbuf_why[KCR_REASON_LEN];
 	struct kcr_ckpt_req *req;
 	struct file *out, *access;
-	char *pathbuf, *image = "(unnamed)";
+	char unnamed[] = "(unnamed)";
+	char *pathbuf, *image = unnamed;
 	u64 t0;
 	int err;
 
@@ -592,7 +627,7 @@ static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struc
 	if (pathbuf) {
 		image = file_path(out, pathbuf, PATH_MAX);
 		if (IS_ERR(image))
-			image = "(unnamed)";
+			image = unnamed;
 	}
 	t0 = ktime_get_ns();
 	err = kcr_freeze(req);
@@ -600,6 +635,8 @@ static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struc
 	if (err)
 		goto out;
 	err = req->capture_err;
+	if (err && req->park_why.text[0])
+		kcr_set_reason(&req->why, "%s", req->park_why.text);
 	if (err == -EMFILE)
 		kcr_set_reason(&req->why, "process has more open files than kcr saves");
 	else if (err)
@@ -639,9 +676,10 @@ out:
 	kcr_req_put(req);
 	return err;
 refused:
+	kcr_log_copy(pathbuf_why, sizeof(pathbuf_why), why->text);
 	pr_info_ratelimited("kcr: checkpoint of pid %d by pid %d (uid %u) refused (%d): %s\n",
 			    task_pid_nr(t), task_pid_nr(current),
-			    from_kuid(&init_user_ns, current_uid()), err, why->text);
+			    from_kuid(&init_user_ns, current_uid()), err, pathbuf_why);
 	return err;
 }
 

@@ -85,11 +85,9 @@ static void kcr_open_reader(struct kcr_open_file *of)
 	struct file *f = of->file;
 	struct file *r;
 
-	if (inode_permission(file_mnt_user_ns(f), file_inode(f), MAY_READ))
+	if (inode_permission(file_mnt_user_ns(f), file_inode(f), MAY_READ | MAY_OPEN))
 		return;
-	r = dentry_open(&f->f_path, O_RDONLY | O_LARGEFILE | O_NOATIME, current_cred());
-	if (IS_ERR(r))
-		r = dentry_open(&f->f_path, O_RDONLY | O_LARGEFILE, current_cred());
+	r = dentry_open(&f->f_path, O_RDONLY | O_LARGEFILE, current_cred());
 	if (!IS_ERR(r))
 		of->reader = r;
 }
@@ -100,8 +98,13 @@ static bool kcr_is_device_file(const struct file *f)
 	return f->f_op && f->f_op->owner == THIS_MODULE && S_ISCHR(file_inode(f)->i_mode);
 }
 
-/* Runs in the parked target. Returns -EMFILE when it has too many files. */
-int kcr_files_capture(struct kcr_files_state *st, const struct file *skip)
+/*
+ * Runs in the parked target. Returns -EMFILE when it has too many files. A
+ * self-checkpoint has the image and /dev/kcr open: neither is part of the
+ * program's state, and the image cannot contain itself. Another process's
+ * /dev/kcr is a device like any other: refused.
+ */
+int kcr_files_capture(struct kcr_files_state *st, const struct file *skip, bool self)
 {
 	struct files_struct *files = current->files;
 	struct fs_struct *fs = current->fs;
@@ -116,11 +119,7 @@ int kcr_files_capture(struct kcr_files_state *st, const struct file *skip)
 		if (fd >= fdt->max_fds)
 			break;
 		f = files_lookup_fd_rcu(files, fd);
-		/*
-		 * A self-checkpoint has the image and /dev/kcr open: neither is part
-		 * of the program's state, and the image cannot contain itself.
-		 */
-		if (!f || f == skip || kcr_is_device_file(f) || !get_file_rcu(f))
+		if (!f || f == skip || (self && kcr_is_device_file(f)) || !get_file_rcu(f))
 			continue;
 		if (st->nr >= KCR_MAX_FDS) {
 			fput(f);

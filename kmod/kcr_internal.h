@@ -30,6 +30,13 @@ struct kcr_reason {
 
 __printf(2, 3) void kcr_set_reason(struct kcr_reason *r, const char *fmt, ...);
 
+/*
+ * Copies a string that came from user space or an image (a path, a comm, a
+ * reason naming either) for the kernel log, bytes outside printable ASCII
+ * replaced by '?', so that no line can forge another or drive a terminal.
+ */
+void kcr_log_copy(char *dst, size_t size, const char *src);
+
 /* The reason field of an ioctl's arguments (char[KCR_REASON_LEN]) as a struct kcr_reason. */
 #define kcr_reason_of(text)                                                                    \
 	({                                                                                     \
@@ -88,7 +95,7 @@ bool kcr_owner_may_attach(void);
 
 /* ---- per-thread task fields (kcr_thread.c) ---- */
 void kcr_thread_capture(struct kcr_thread *th);
-int kcr_thread_validate(struct kcr_loaded_image *img, bool dry_run, struct kcr_reason *why);
+int kcr_thread_validate(struct kcr_loaded_image *img, struct kcr_reason *why);
 void kcr_thread_restore(const struct kcr_thread *th);
 struct kcr_rax_fixup;
 struct kcr_rax_fixup *kcr_rax_fixup_alloc(const struct kcr_thread *th);
@@ -124,7 +131,7 @@ void kcr_signal_restore(struct kcr_loaded_image *img, const struct kcr_thread *t
 struct kcr_files_state;
 struct kcr_files_state *kcr_files_state_alloc(void);
 void kcr_files_state_free(struct kcr_files_state *st);
-int kcr_files_capture(struct kcr_files_state *st, const struct file *skip);
+int kcr_files_capture(struct kcr_files_state *st, const struct file *skip, bool self);
 int kcr_files_check(const struct kcr_files_state *st, struct kcr_reason *why);
 int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st,
 		   struct kcr_reason *why);

@@ -925,7 +925,9 @@ static int kcr_pages_restore(struct kcr_loaded_image *img, struct kcr_mm_plan *p
 
 /*
  * A program that was not dumpable stays so: it may hold what its user may not
- * read. Otherwise a restore starts a new program, as exec does: dumpable
+ * read. Never "dumpable by root" (2), whatever the image says: prctl()
+ * refuses that value too, as a core dump would then be written as root.
+ * Otherwise a restore starts a new program, as exec does: dumpable
  * (checkpointable, ptraceable by its owner) when its credentials are
  * ordinary, whatever a credential change of the restorer (slurmstepd's
  * setuid to the job's user) had left; same rule as begin_new_exec().
@@ -935,7 +937,7 @@ static void kcr_dumpable_restore(struct mm_struct *mm, u32 dumpable)
 	const struct cred *cred = current_cred();
 
 	if (dumpable != SUID_DUMP_USER)
-		set_mask_bits(&mm->flags, MMF_DUMPABLE_MASK, dumpable);
+		set_mask_bits(&mm->flags, MMF_DUMPABLE_MASK, SUID_DUMP_DISABLE);
 	else if (uid_eq(cred->euid, cred->uid) && gid_eq(cred->egid, cred->gid))
 		set_mask_bits(&mm->flags, MMF_DUMPABLE_MASK, SUID_DUMP_USER);
 }

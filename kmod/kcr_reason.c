@@ -16,3 +16,13 @@ void kcr_set_reason(struct kcr_reason *r, const char *fmt, ...)
 	vsnprintf(r->text, sizeof(r->text), fmt, args);
 	va_end(args);
 }
+
+void kcr_log_copy(char *dst, size_t size, const char *src)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < size && src[i]; i++)
+		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
+	if (size)
+		dst[i] = 0;
+}

@@ -28,6 +28,7 @@
 #include <linux/slab.h>
 #include <linux/cred.h>
 #include <linux/seccomp.h>
+#include <linux/sched/coredump.h>
 #include "kcr_internal.h"
 
 static int kcr_build_check(const struct kcr_image_header *h, struct kcr_reason *why)
@@ -67,8 +68,9 @@ static int kcr_restorer_check(struct kcr_reason *why)
 	 * A vfork child shares its parent's memory, which a restore would
 	 * replace. (mm_users is no test: /proc readers hold it transiently.)
 	 */
-	if (current->vfork_done) {
-		kcr_set_reason(why, "the restoring process is a vfork child (shared memory)");
+	if (current->vfork_done || test_bit(MMF_MULTIPROCESS, &current->mm->flags)) {
+		kcr_set_reason(why,
+			       "the restoring process shares its memory with another (vfork, CLONE_VM)");
 		return -EBUSY;
 	}
 	return 0;
@@ -86,7 +88,7 @@ static int kcr_restore_validate(struct kcr_loaded_image *img, struct file *f, bo
 	if (!err)
 		err = kcr_build_check(&img->hdr, why);
 	if (!err)
-		err = kcr_thread_validate(img, dry_run, why);
+		err = kcr_thread_validate(img, why);
 	if (!err)
 		err = kcr_cpu_validate(img->sec[KCR_SEC_THREAD].data, why);
 	if (!err)
@@ -98,21 +100,25 @@ static int kcr_restore_validate(struct kcr_loaded_image *img, struct file *f, bo
 
 /* Every restore, refused or not, is logged for the admin, as checkpoints are. */
 static void kcr_log_restore(struct file *f, const struct kcr_loaded_image *img, int err,
-			    const char *why)
+			    const char *reason)
 {
 	char *buf = kmalloc(PATH_MAX, GFP_KERNEL);
 	char *image = buf ? file_path(f, buf, PATH_MAX) : ERR_PTR(-ENOMEM);
+	char unnamed[] = "(unnamed)", comm[sizeof(img->hdr.comm)], why[KCR_REASON_LEN];
 	uid_t uid = from_kuid(&init_user_ns, current_uid());
 
 	if (IS_ERR(image))
-		image = "(unnamed)";
-	if (err)
+		image = unnamed;
+	kcr_log_copy(image, strlen(image) + 1, image);
+	if (err) {
+		kcr_log_copy(why, sizeof(why), reason);
 		pr_info_ratelimited("kcr: restore by pid %d (uid %u) from %s refused (%d): %s\n",
 				    task_pid_nr(current), uid, image, err, why);
-	else
+	} else {
+		kcr_log_copy(comm, sizeof(comm), img->hdr.comm);
 		pr_info("kcr: restore by pid %d (uid %u) from %s: %s (pid %d, uid %u in the image)\n",
-			task_pid_nr(current), uid, image, img->hdr.comm, img->hdr.pid,
-			img->hdr.uid);
+			task_pid_nr(current), uid, image, comm, img->hdr.pid, img->hdr.uid);
+	}
 	kfree(buf);
 }
 

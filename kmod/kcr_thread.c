@@ -63,34 +63,23 @@ void kcr_thread_capture(struct kcr_thread *th)
 
 /*
  * The speculation controls need the architecture's prctl code to take
- * effect, which modules cannot call: the restorer sets them on itself
- * (libkcr does, after the dry run) and the module only checks it did.
+ * effect, which modules cannot call, and a kernel that forces a mitigation
+ * for everyone sets no task flag at all: so the restorer (libkcr) sets them
+ * on itself and checks the kernel reports them in force before the restore
+ * (docs/security.md). The module checks only that it knows every flag.
  * no_new_privs is a plain task flag the module sets itself.
  */
-static int kcr_task_flags_check(u32 flags, bool dry_run, struct kcr_reason *why)
+static int kcr_task_flags_check(u32 flags, struct kcr_reason *why)
 {
-	u32 have = kcr_task_flags_of(current);
-	int i;
-
 	if (flags & ~KCR_TASK_FLAGS_ALL) {
 		kcr_set_reason(why, "image thread has restrictions this module does not know (%#x)",
 			       flags & ~KCR_TASK_FLAGS_ALL);
 		return -EINVAL;
 	}
-	for (i = 0; i < ARRAY_SIZE(kcr_task_flags); i++) {
-		u32 f = kcr_task_flags[i].flag;
-
-		if (!dry_run && (flags & f & KCR_TASK_SPEC_ALL) && !(have & f)) {
-			kcr_set_reason(why,
-				       "the process had %s (prctl PR_SET_SPECULATION_CTRL), which this restorer could not set on itself (mitigations=off?)",
-				       kcr_task_flags[i].name);
-			return -EPERM;
-		}
-	}
 	return 0;
 }
 
-int kcr_thread_validate(struct kcr_loaded_image *img, bool dry_run, struct kcr_reason *why)
+int kcr_thread_validate(struct kcr_loaded_image *img, struct kcr_reason *why)
 {
 	struct kcr_loaded_section *s = &img->sec[KCR_SEC_THREAD];
 	const struct kcr_thread *th = s->data;
@@ -105,7 +94,7 @@ int kcr_thread_validate(struct kcr_loaded_image *img, bool dry_run, struct kcr_r
 		kcr_set_reason(why, "image thread state holds kernel addresses");
 		return -EINVAL;
 	}
-	return kcr_task_flags_check(th->task_flags, dry_run, why);
+	return kcr_task_flags_check(th->task_flags, why);
 }
 
 /* Past the point of no return; checked by kcr_thread_validate(). */

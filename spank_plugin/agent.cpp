@@ -15,8 +15,9 @@
 #include <thread>
 #include <vector>
 
+#include <kcr/checkpoint.h>
+#include <kcr/unique_fd.h>
 #include "catalog_access.h"
-#include "checkpoint.h"
 #include "kcr/catalog/records.h"
 #include "kcr/catalog/state.h"
 #include "kcr/util/units.h"
@@ -27,7 +28,6 @@
 #include "slurm_job.h"
 #include "task_checkpoint.h"
 #include "task_table.h"
-#include "unique_fd.h"
 
 namespace kcr::spank {
 

@@ -88,6 +88,14 @@ bool EnsureAgent(spank_t sp) {
   }
   id.user = util::user_name(id.uid);
   id.node = util::node_name();
+  // The groups the job's tasks run with: a checkpoint acts as the owner
+  // with exactly these (a group-writable image directory, group-owned files).
+  gid_t* gids = nullptr;
+  int ngids = 0;
+  if (spank_get_item(sp, S_JOB_SUPPLEMENTARY_GIDS, &gids, &ngids) == ESPANK_SUCCESS && gids)
+    id.groups.assign(gids, gids + ngids);
+  else
+    id.groups = {id.gid};
   try {
     s.agent = std::make_unique<Agent>(id, settings, s.site, cfg);
   } catch (const std::exception& e) {

@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "slurm_request.h"
-#include "unique_fd.h"
+#include <kcr/slurm_request.h>
+#include <kcr/unique_fd.h>
 
 namespace kcr::spank {
 

@@ -7,9 +7,9 @@
 #include <cstdlib>
 #include <vector>
 
+#include <kcr/restart.h>
+#include <kcr/slurm_request.h>
 #include "log.h"
-#include "restart.h"
-#include "slurm_request.h"
 
 namespace kcr::spank {
 

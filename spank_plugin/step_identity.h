@@ -6,14 +6,16 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace kcr::spank {
 
 struct StepIdentity {
   std::uint32_t job = 0;
   std::uint32_t step = 0;
-  uid_t uid = 0;  // the job's user: images are written with this filesystem identity
+  uid_t uid = 0;  // the job's user: checkpoints act as this user
   gid_t gid = 0;
+  std::vector<gid_t> groups;  // the job's supplementary groups
   std::string user;
   std::string node;
 };

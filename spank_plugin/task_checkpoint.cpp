@@ -9,10 +9,10 @@
 #include <cstring>
 #include <unordered_set>
 
-#include "checkpoint.h"
+#include <kcr/checkpoint.h>
+#include <kcr/image_check.h>
 #include "dirs.h"
 #include "fs_identity.h"
-#include "image_check.h"
 #include "kcr/catalog/recorder.h"
 #include "kcr/catalog/retention.h"
 #include "kcr/config/image_dir.h"
@@ -152,7 +152,7 @@ Checkpointer::Taken Checkpointer::Take(const TaskInfo& t, const std::string& pat
     // the image is created by, and belongs to, the owner.
     CheckpointOptions options;
     options.hold = hold ? &held : nullptr;
-    options.as_user = CheckpointOptions::User{id_.uid, id_.gid};
+    options.as_user = CheckpointOptions::User{id_.uid, id_.gid, id_.groups};
     taken.status = Checkpoint(t.pid, path, options, &taken.result);
   }
   if (held.valid()) {

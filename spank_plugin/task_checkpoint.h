@@ -10,8 +10,9 @@
 #include <string>
 #include <vector>
 
+#include <kcr/checkpoint.h>
+#include <kcr/unique_fd.h>
 #include "catalog_access.h"
-#include "checkpoint.h"
 #include "kcr/catalog/recorder.h"
 #include "kcr/catalog/state.h"
 #include "kcr/config/config.h"
@@ -19,7 +20,6 @@
 #include "slurm_job.h"
 #include "step_identity.h"
 #include "task_table.h"
-#include "unique_fd.h"
 
 namespace kcr::spank {
 

@@ -23,10 +23,10 @@
 #include <kcr/util/host.h>
 #include <kcr/util/units.h>
 
+#include <kcr/image_check.h>
 #include "catalog_record.h"
 #include "cli_config.h"
 #include "commands.h"
-#include "image_check.h"
 
 namespace kcr::cli {
 

@@ -2,9 +2,9 @@
 #include <fmt/format.h>
 #include <sys/utsname.h>
 
+#include <kcr/device.h>
+#include <kcr/xstate.h>
 #include "commands.h"
-#include "device.h"
-#include "xstate.h"
 
 namespace kcr::cli {
 

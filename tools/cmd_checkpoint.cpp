@@ -5,12 +5,12 @@
 
 #include <kcr/util/units.h>
 
+#include <kcr/checkpoint.h>
+#include <kcr/slurm_request.h>
 #include "catalog_record.h"
-#include "checkpoint.h"
 #include "cli_config.h"
 #include "commands.h"
 #include "progress.h"
-#include "slurm_request.h"
 
 namespace kcr::cli {
 

@@ -5,8 +5,8 @@
 
 #include <kcr/util/units.h>
 
+#include <kcr/image.h>
 #include "commands.h"
-#include "image.h"
 #include "progress.h"
 
 namespace kcr::cli {

@@ -3,11 +3,11 @@
 
 #include <unistd.h>
 
+#include <kcr/restart.h>
 #include "catalog_record.h"
 #include "cli_config.h"
 #include "commands.h"
 #include "progress.h"
-#include "restart.h"
 
 namespace kcr::cli {
 

@@ -1,4 +1,4 @@
-#include "slurm_request.h"
+#include <kcr/slurm_request.h>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cstring>
 #include <utility>
+#include "status_format.h"
 
 namespace kcr::slurm {
 
@@ -135,7 +136,7 @@ Status LineSocket::Connect(const std::string& path, LineSocket* out) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof(addr.sun_path)) {
-    return Status::Errorf(ENAMETOOLONG, "socket path {} is too long", path);
+    return Errorf(ENAMETOOLONG, "socket path {} is too long", path);
   }
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   LineSocket s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -269,15 +270,13 @@ Status AskOneStep(std::string_view spool_dir, std::uint32_t job, std::uint32_t s
         s.Receive(std::chrono::duration_cast<std::chrono::milliseconds>(timeout), &line)
             .With(fmt::format("job step {}.{}", job, StepName(step))));
     if (!line) {
-      return Status::Errorf(EPIPE, "job step {}.{}: the agent closed the connection", job,
-                            StepName(step));
+      return Errorf(EPIPE, "job step {}.{}: the agent closed the connection", job, StepName(step));
     }
     Message m = ParseMessage(*line);
     if (m.verb == verb::kDone)
       return Status::Ok();
     if (m.verb == verb::kError) {
-      return Status::Errorf(EPERM, "job step {}.{}: {}", job, StepName(step),
-                            m.Get(field::kReason));
+      return Errorf(EPERM, "job step {}.{}: {}", job, StepName(step), m.Get(field::kReason));
     }
     if (m.verb != verb::kOk && m.verb != verb::kFailed)
       continue;  // newer agents may say more
@@ -305,10 +304,10 @@ Status RequestCheckpoint(std::string_view spool_dir, const JobStep& target,
   } else {
     steps = LocalSteps(spool_dir, target.job);
     if (steps.empty()) {
-      return Status::Errorf(ESRCH,
-                            "job {} has no step with a kcr agent on this node (it must "
-                            "run here and have been submitted with --checkpoint)",
-                            target.job);
+      return Errorf(ESRCH,
+                    "job {} has no step with a kcr agent on this node (it must "
+                    "run here and have been submitted with --checkpoint)",
+                    target.job);
     }
   }
   for (std::uint32_t step : steps) {

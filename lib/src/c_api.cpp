@@ -1,21 +1,16 @@
 // The C API of include/kcr/kcr.h over the C++ implementation.
+#include <kcr/checkpoint.h>
+#include <kcr/device.h>
+#include <kcr/export.h>
+#include <kcr/image.h>
 #include <kcr/kcr.h>
+#include <kcr/restart.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 
 #include "callbacks.h"
-#include "checkpoint.h"
-#include "device.h"
-#include "image.h"
-#include "restart.h"
-
-#if defined(KCR_BUILDING_SHARED)
-#define KCR_EXPORT __attribute__((visibility("default")))
-#else
-#define KCR_EXPORT
-#endif
 
 struct kcr_image {
   std::unique_ptr<kcr::Image> image;

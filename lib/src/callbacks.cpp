@@ -1,4 +1,5 @@
 #include "callbacks.h"
+#include "status_format.h"
 
 #include <algorithm>
 #include <mutex>
@@ -50,8 +51,7 @@ Status RunCallbacks(kcr_event event) {
   for (const Callback& c : todo) {
     int rc = c.fn(event, c.arg);
     if (rc != 0 && event == KCR_EVENT_BEFORE_CHECKPOINT) {
-      return Status::Errorf(ECANCELED, "checkpoint cancelled by callback {} (returned {})", c.id,
-                            rc);
+      return Errorf(ECANCELED, "checkpoint cancelled by callback {} (returned {})", c.id, rc);
     }
   }
   return Status::Ok();

@@ -4,7 +4,7 @@
 
 #include <kcr/kcr.h>
 
-#include "status.h"
+#include <kcr/status.h>
 
 namespace kcr {
 

@@ -1,4 +1,4 @@
-#include "checkpoint.h"
+#include <kcr/checkpoint.h>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -15,9 +15,10 @@
 #include <thread>
 #include <vector>
 
+#include <kcr/device.h>
+#include <kcr/unique_fd.h>
 #include "callbacks.h"
-#include "device.h"
-#include "unique_fd.h"
+#include "status_format.h"
 #include "user_rights.h"
 
 namespace kcr {
@@ -45,8 +46,8 @@ Status CreateTemp(const std::string& path, std::string* tmp_path, UniqueFd* fd) 
   int raw = ::mkostemp(tmpl.data(), O_CLOEXEC);
   if (raw < 0) {
     int e = errno;
-    return Status::Errorf(e, "cannot create the image in {}: {}{}", DirName(path), std::strerror(e),
-                          e == EACCES ? "; fix: choose a directory you can write" : "");
+    return Errorf(e, "cannot create the image in {}: {}{}", DirName(path), std::strerror(e),
+                  e == EACCES ? "; fix: choose a directory you can write" : "");
   }
   fd->reset(raw);
   *tmp_path = tmpl;
@@ -71,7 +72,7 @@ Status IoctlError(int e, const kcr_checkpoint_args& args, pid_t pid) {
   std::string fix;
   if (e == ETIMEDOUT)
     fix = "; fix: resume it (kill -CONT) and retry";
-  return Status::Errorf(e, "cannot checkpoint process {}: {}{}", pid, why, fix);
+  return Errorf(e, "cannot checkpoint process {}: {}{}", pid, why, fix);
 }
 
 std::string ReadLine(const std::string& path) {
@@ -128,15 +129,14 @@ Status OpenAccessProof(pid_t pid, UniqueFd* out) {
     return Status::Ok();
   int e = errno;
   if (e == ENOENT)
-    return Status::Errorf(ESRCH, "cannot checkpoint process {}: no process {}", pid, pid);
+    return Errorf(ESRCH, "cannot checkpoint process {}: no process {}", pid, pid);
   if (e == EACCES || e == EPERM) {
-    return Status::Errorf(EPERM,
-                          "cannot checkpoint process {}: permission denied: only who may "
-                          "attach to it with ptrace may checkpoint it, and {}",
-                          pid, WhyNoAccess(pid));
+    return Errorf(EPERM,
+                  "cannot checkpoint process {}: permission denied: only who may "
+                  "attach to it with ptrace may checkpoint it, and {}",
+                  pid, WhyNoAccess(pid));
   }
-  return Status::Errorf(e, "cannot checkpoint process {}: opening {}: {}", pid, mem,
-                        std::strerror(e));
+  return Errorf(e, "cannot checkpoint process {}: opening {}: {}", pid, mem, std::strerror(e));
 }
 
 // The image goes to the process's owner only when the module says that user
@@ -169,13 +169,28 @@ struct Written {
   UniqueFd fd;
 };
 
+// A checkpoint refused before the module was asked is still the module's to
+// log (the admin's one audit trail): it is asked without a proof, and refuses.
+void LogRefusal(int device, pid_t pid) {
+  kcr_checkpoint_args args{};
+  args.size = sizeof(args);
+  args.pid = pid;
+  args.out_fd = -1;
+  args.access_fd = -1;
+  (void)::ioctl(device, KCR_IOC_CHECKPOINT, &args);
+}
+
 // Runs the ioctl on a fresh temporary file. *ret receives the ioctl's return.
-Status RunCheckpointIoctl(pid_t pid, uint32_t flags, const std::string& path,
+Status RunCheckpointIoctl(int device, pid_t pid, uint32_t flags, const std::string& path,
                           const CheckpointOptions& options, Written* w, int* ret) {
-  UniqueFd device, access;
-  KCR_RETURN_IF_ERROR(OpenDevice(&device));
-  if (!(flags & KCR_CKPT_SELF))
-    KCR_RETURN_IF_ERROR(OpenAccessProof(pid, &access));
+  UniqueFd access;
+  if (!(flags & KCR_CKPT_SELF)) {
+    Status proof = OpenAccessProof(pid, &access);
+    if (!proof.ok()) {
+      LogRefusal(device, pid);
+      return proof;
+    }
+  }
   KCR_RETURN_IF_ERROR(CreateTemp(path, &w->tmp_path, &w->fd));
   w->args.size = sizeof(w->args);
   w->args.pid = pid;
@@ -196,7 +211,7 @@ Status RunCheckpointIoctl(pid_t pid, uint32_t flags, const std::string& path,
         }
       });
     }
-    *ret = ::ioctl(device.get(), KCR_IOC_CHECKPOINT, &w->args);
+    *ret = ::ioctl(device, KCR_IOC_CHECKPOINT, &w->args);
   }
   return Status::Ok();
 }
@@ -242,9 +257,13 @@ Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& o
                          "a checkpoint for a user applies that user's rule; it cannot be "
                          "privileged");
   }
+  // The device with the caller's own rights (an admin may have restricted
+  // it to root); everything else as the user it acts for, if any.
+  UniqueFd device;
+  KCR_RETURN_IF_ERROR(OpenDevice(&device));
   std::optional<ScopedUserRights> rights;
   if (options.as_user) {
-    rights.emplace(options.as_user->uid, options.as_user->gid);
+    rights.emplace(options.as_user->uid, options.as_user->gid, options.as_user->groups);
     KCR_RETURN_IF_ERROR(rights->status());
   }
   // Killing is holding first: the process is killed only once its image is
@@ -255,7 +274,7 @@ Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& o
     flags |= KCR_CKPT_PRIVILEGED;
   Written w;
   int ret = 0;
-  KCR_RETURN_IF_ERROR(RunCheckpointIoctl(pid, flags, path, options, &w, &ret));
+  KCR_RETURN_IF_ERROR(RunCheckpointIoctl(device.get(), pid, flags, path, options, &w, &ret));
   if (ret < 0) {
     int e = errno;
     ::unlink(w.tmp_path.c_str());
@@ -304,7 +323,10 @@ Status CheckpointSelf(const std::string& path, CheckpointResult* result, bool* r
   KCR_RETURN_IF_ERROR(RunCallbacks(KCR_EVENT_BEFORE_CHECKPOINT));
   Written w;
   int ret = 0;
-  Status st = RunCheckpointIoctl(::getpid(), KCR_CKPT_SELF, path, {}, &w, &ret);
+  UniqueFd device;
+  Status st = OpenDevice(&device);
+  if (st.ok())
+    st = RunCheckpointIoctl(device.get(), ::getpid(), KCR_CKPT_SELF, path, {}, &w, &ret);
   if (!st.ok()) {
     (void)RunCallbacks(KCR_EVENT_AFTER_CONTINUE);
     return st;
@@ -313,6 +335,7 @@ Status CheckpointSelf(const std::string& path, CheckpointResult* result, bool* r
     // Restored: the image and device descriptors were never part of the image,
     // so their numbers are free here; they must not be closed again.
     (void)w.fd.release();
+    (void)device.release();
     *restarted = true;
     (void)RunCallbacks(KCR_EVENT_AFTER_RESTART);
     return Status::Ok();

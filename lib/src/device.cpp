@@ -1,10 +1,11 @@
-#include "device.h"
+#include <kcr/device.h>
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include <cstring>
+#include "status_format.h"
 
 namespace kcr {
 
@@ -21,21 +22,21 @@ Status OpenDevice(UniqueFd* device) {
                                        "(or modprobe kcr)");
     }
     if (e == EACCES || e == EPERM) {
-      return Status::Errorf(e,
-                            "cannot open {}: permission denied; the admin has restricted kcr "
-                            "(module parameter dev_mode, or a udev rule giving it to a group); "
-                            "fix: ask to be let in, or run as root",
-                            KCR_DEVICE_PATH);
+      return Errorf(e,
+                    "cannot open {}: permission denied; the admin has restricted kcr "
+                    "(module parameter dev_mode, or a udev rule giving it to a group); "
+                    "fix: ask to be let in, or run as root",
+                    KCR_DEVICE_PATH);
     }
-    return Status::Errorf(e, "cannot open {}: {}", KCR_DEVICE_PATH, std::strerror(e));
+    return Errorf(e, "cannot open {}: {}", KCR_DEVICE_PATH, std::strerror(e));
   }
   kcr_version v{};
   KCR_RETURN_IF_ERROR(QueryVersion(fd.get(), &v));
   if (v.abi_version != KCR_ABI_VERSION) {
-    return Status::Errorf(EPROTO,
-                          "kcr module speaks ABI {} but this kcr needs ABI {}; fix: load the "
-                          "kcr.ko built with this kcr",
-                          v.abi_version, KCR_ABI_VERSION);
+    return Errorf(EPROTO,
+                  "kcr module speaks ABI {} but this kcr needs ABI {}; fix: load the "
+                  "kcr.ko built with this kcr",
+                  v.abi_version, KCR_ABI_VERSION);
   }
   *device = std::move(fd);
   return Status::Ok();

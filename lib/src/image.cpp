@@ -1,4 +1,4 @@
-#include "image.h"
+#include <kcr/image.h>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -11,8 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <kcr/unique_fd.h>
 #include "parallel.h"
-#include "unique_fd.h"
+#include "status_format.h"
 
 namespace kcr {
 
@@ -28,7 +29,7 @@ constexpr uint64_t Align8(uint64_t n) {
 constexpr int kOpenFlags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 
 Status Malformed(std::string_view what, uint64_t offset) {
-  return Status::Errorf(EBADMSG, "corrupt image: {} (at offset {})", what, offset);
+  return Errorf(EBADMSG, "corrupt image: {} (at offset {})", what, offset);
 }
 
 // Reads a T from the front of `rest`, advancing it; false if too short.
@@ -87,10 +88,10 @@ Image::HeaderCheck Image::CheckHeader(const kcr_image_header& h, uint64_t file_b
   }
   c.is_image = true;
   if (h.version != KCR_IMAGE_VERSION || h.header_size != KCR_HEADER_SIZE) {
-    c.status = Status::Errorf(EPROTONOSUPPORT,
-                              "image format version {} is not supported (this kcr reads "
-                              "version {}); use the kcr that wrote it",
-                              h.version, KCR_IMAGE_VERSION);
+    c.status = Errorf(EPROTONOSUPPORT,
+                      "image format version {} is not supported (this kcr reads "
+                      "version {}); use the kcr that wrote it",
+                      h.version, KCR_IMAGE_VERSION);
     return c;
   }
   kcr_image_header copy = h;
@@ -101,9 +102,8 @@ Image::HeaderCheck Image::CheckHeader(const kcr_image_header& h, uint64_t file_b
   }
   c.header_ok = true;
   if (h.image_bytes != file_bytes) {
-    c.status = Status::Errorf(EBADMSG, "image is {} bytes but its header says {}: {}", file_bytes,
-                              h.image_bytes,
-                              file_bytes < h.image_bytes ? "truncated" : "followed by junk");
+    c.status = Errorf(EBADMSG, "image is {} bytes but its header says {}: {}", file_bytes,
+                      h.image_bytes, file_bytes < h.image_bytes ? "truncated" : "followed by junk");
   }
   return c;
 }
@@ -120,15 +120,15 @@ Image::HeaderCheck Image::ReadHeader(const std::string& path, kcr_image_header* 
   }
   struct stat st;
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    c.status = Status::Errorf(EINVAL, "{} is not a regular file", path);
+    c.status = Errorf(EINVAL, "{} is not a regular file", path);
     return c;
   }
   *file_bytes = static_cast<uint64_t>(st.st_size);
   ssize_t n = ::pread(fd.get(), header, sizeof(*header), 0);
   if (n != static_cast<ssize_t>(sizeof(*header))) {
     c.is_image = n >= 8 && std::memcmp(header->magic, KCR_IMAGE_MAGIC, 8) == 0;
-    c.status = Status::Errorf(EBADMSG, "{}: only {} bytes, shorter than an image header{}", path,
-                              st.st_size, c.is_image ? " (truncated)" : "; not a kcr image");
+    c.status = Errorf(EBADMSG, "{}: only {} bytes, shorter than an image header{}", path,
+                      st.st_size, c.is_image ? " (truncated)" : "; not a kcr image");
     return c;
   }
   c = CheckHeader(*header, *file_bytes);
@@ -144,10 +144,9 @@ Status Image::Open(const std::string& path, std::unique_ptr<Image>* out) {
   if (::fstat(fd.get(), &st) != 0)
     return SysError("cannot stat image {}", path);
   if (!S_ISREG(st.st_mode))
-    return Status::Errorf(EINVAL, "{} is not a regular file", path);
+    return Errorf(EINVAL, "{} is not a regular file", path);
   if (st.st_size < KCR_HEADER_SIZE) {
-    return Status::Errorf(EBADMSG, "{} is not a kcr image: only {} bytes (truncated?)", path,
-                          st.st_size);
+    return Errorf(EBADMSG, "{} is not a kcr image: only {} bytes (truncated?)", path, st.st_size);
   }
   std::unique_ptr<Image> image(new Image());
   image->path_ = path;
@@ -237,10 +236,10 @@ Status Image::ParseSection(const kcr_section& s, std::span<const uint8_t> data, 
       if (mm_.flags & ~KCR_MM_FLAGS_ALL) {
         // Not damage: a newer kcr's image. Unsupported, never "corrupt",
         // which would let prune delete it.
-        return Status::Errorf(EPROTONOSUPPORT,
-                              "image uses memory flags {:#x} this kcr does not know; use the kcr "
-                              "that wrote it",
-                              mm_.flags & ~KCR_MM_FLAGS_ALL);
+        return Errorf(EPROTONOSUPPORT,
+                      "image uses memory flags {:#x} this kcr does not know; use the kcr "
+                      "that wrote it",
+                      mm_.flags & ~KCR_MM_FLAGS_ALL);
       }
       return Status::Ok();
     case KCR_SEC_VMAS:
@@ -338,10 +337,10 @@ Status Image::VerifyChunk(const PageChunkRef& c, const void* bytes) const {
   uint64_t len = uint64_t{c.chunk.nr_pages} * KCR_PAGE_SIZE;
   if (Hash64(bytes, len, c.chunk.addr) == c.chunk.checksum)
     return Status::Ok();
-  return Status::Errorf(EBADMSG,
-                        "{}: corrupt image: memory at {:#x} ({} pages, offset {}) fails its "
-                        "checksum",
-                        path_, c.chunk.addr, c.chunk.nr_pages, c.data_offset);
+  return Errorf(EBADMSG,
+                "{}: corrupt image: memory at {:#x} ({} pages, offset {}) fails its "
+                "checksum",
+                path_, c.chunk.addr, c.chunk.nr_pages, c.data_offset);
 }
 
 // Checksums are independent per chunk, so every core verifies in parallel;

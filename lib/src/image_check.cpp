@@ -1,10 +1,10 @@
-#include "image_check.h"
+#include <kcr/image_check.h>
 
 #include <cerrno>
 #include <cstring>
 #include <memory>
 
-#include "image.h"
+#include <kcr/image.h>
 
 namespace kcr {
 

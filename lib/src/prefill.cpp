@@ -8,6 +8,7 @@
 #include <atomic>
 
 #include "parallel.h"
+#include "status_format.h"
 
 namespace kcr {
 

@@ -21,8 +21,8 @@
 #include <memory>
 #include <vector>
 
-#include "image.h"
-#include "status.h"
+#include <kcr/image.h>
+#include <kcr/status.h>
 
 namespace kcr {
 

@@ -1,4 +1,4 @@
-#include "restart.h"
+#include <kcr/restart.h>
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -15,9 +15,10 @@
 #include <sstream>
 #include <vector>
 
-#include "device.h"
+#include <kcr/device.h>
 #include "prefill.h"
 #include "restore_files.h"
+#include "status_format.h"
 
 namespace kcr {
 
@@ -132,11 +133,11 @@ class VdsoReservation {
       // Not a collision with our own mappings (which a re-exec would move)
       // but an address this caller may not map: below vm.mmap_min_addr.
       int e = errno;
-      return Status::Errorf(e,
-                            "the image places the vdso at {:#x}, where this system allows no "
-                            "mapping ({}); the image is damaged, or was taken where "
-                            "vm.mmap_min_addr is lower",
-                            m.vvar_start, std::strerror(e));
+      return Errorf(e,
+                    "the image places the vdso at {:#x}, where this system allows no "
+                    "mapping ({}); the image is damaged, or was taken where "
+                    "vm.mmap_min_addr is lower",
+                    m.vvar_start, std::strerror(e));
     }
     if (got == MAP_FAILED && errno != EEXIST)
       return SysError("reserving the image's vdso address {:#x}", m.vvar_start);
@@ -169,7 +170,7 @@ Status RestoreIoctl(int device, int image_fd, uint32_t flags,
   }
   int e = errno;
   std::string why = args.reason[0] ? args.reason : std::strerror(e);
-  return Status::Errorf(e, "the kernel refused the image: {}", why);
+  return Errorf(e, "the kernel refused the image: {}", why);
 }
 
 Status CheckKernel(const Image& image) {
@@ -177,10 +178,10 @@ Status CheckKernel(const Image& image) {
   ::uname(&u);
   const kcr_image_header& h = image.header();
   if (std::strcmp(h.release, u.release) != 0 || std::strcmp(h.kversion, u.version) != 0) {
-    return Status::Errorf(EXDEV,
-                          "image was taken on kernel {} ({}); this is {} ({}); restore it "
-                          "on a node running that kernel",
-                          h.release, h.kversion, u.release, u.version);
+    return Errorf(EXDEV,
+                  "image was taken on kernel {} ({}); this is {} ({}); restore it "
+                  "on a node running that kernel",
+                  h.release, h.kversion, u.release, u.version);
   }
   return Status::Ok();
 }
@@ -258,9 +259,11 @@ void RegisterWithKhugepaged() {
 }  // namespace
 
 // The image's thread had restricted its own speculation (PR_SET_SPECULATION_CTRL).
-// Only the architecture's prctl code can set that, which a module cannot call:
-// the restorer sets it on itself, and the module checks it did. A restriction
-// the restorer cannot take (mitigations=off) refuses the restore.
+// Only the architecture's prctl code can set that, which a module cannot
+// call, so the restorer sets it on itself; then the kernel must report it in
+// force — a kernel that forces a mitigation for everyone sets no flag, and a
+// CPU the attack does not affect needs none. Otherwise the restore is
+// refused: it would shed the restriction (a kernel booted mitigations=off).
 Status RestoreSpeculationControls(uint32_t flags) {
   struct Control {
     int which;
@@ -280,15 +283,18 @@ Status RestoreSpeculationControls(uint32_t flags) {
   else if (flags & KCR_TASK_IB_DISABLE)
     wanted.push_back(
         {PR_SPEC_INDIRECT_BRANCH, PR_SPEC_DISABLE, "indirect branch speculation disabled"});
+  constexpr int kInForce = PR_SPEC_DISABLE | PR_SPEC_FORCE_DISABLE | PR_SPEC_DISABLE_NOEXEC;
   for (const Control& c : wanted) {
-    if (::prctl(PR_SET_SPECULATION_CTRL, c.which, c.value, 0, 0) != 0) {
-      int e = errno;
-      return Status::Errorf(e,
-                            "the program ran with speculative {} (prctl), which this process "
-                            "cannot set on itself ({}); restore it on a node whose kernel has "
-                            "that mitigation (not mitigations=off)",
-                            c.what, std::strerror(e));
-    }
+    int set = ::prctl(PR_SET_SPECULATION_CTRL, c.which, c.value, 0, 0);
+    int e = errno;
+    int now = ::prctl(PR_GET_SPECULATION_CTRL, c.which, 0, 0, 0);
+    if (now == PR_SPEC_NOT_AFFECTED || (now > 0 && (now & kInForce)))
+      continue;
+    return Errorf(set ? e : EPERM,
+                  "the program ran with speculative {} (prctl), which this process cannot "
+                  "have ({}); restore it on a node whose kernel has that mitigation (not "
+                  "mitigations=off)",
+                  c.what, set ? std::strerror(e) : "the kernel does not report it in force");
   }
   return Status::Ok();
 }

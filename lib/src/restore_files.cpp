@@ -1,4 +1,5 @@
 #include "restore_files.h"
+#include "status_format.h"
 
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -111,15 +112,15 @@ Status OpenOne(const Image& image, const FdRecord& rec, bool rollback, UniqueFd*
         break;
       struct stat st;
       if (::fstat(out->get(), &st) != 0 || (st.st_mode & S_IFMT) != (f.mode & S_IFMT)) {
-        return Status::Errorf(ESTALE, "file {} (fd {}) is no longer the kind of file it was",
-                              rec.path, f.fd);
+        return Errorf(ESTALE, "file {} (fd {}) is no longer the kind of file it was", rec.path,
+                      f.fd);
       }
       if (!(flags & O_NONBLOCK) && ::fcntl(out->get(), F_SETFL, flags & ~O_ACCMODE) != 0)
         return SysError("restoring the flags of fd {} ({})", f.fd, rec.path);
       break;
     }
     default:
-      return Status::Errorf(EINVAL, "unknown kind {} of fd {}", f.kind, f.fd);
+      return Errorf(EINVAL, "unknown kind {} of fd {}", f.kind, f.fd);
   }
   if (!out->valid())
     return SysError("reopening fd {} ({})", f.fd, rec.path);
@@ -136,41 +137,40 @@ Status CheckFiles(const Image& image, bool rollback_files) {
   for (const FdRecord& rec : image.fds()) {
     const kcr_fd& f = rec.fd;
     if (f.fd < 0 || f.fd > 1 << 20)
-      return Status::Errorf(EBADMSG, "bad fd number {}", f.fd);
+      return Errorf(EBADMSG, "bad fd number {}", f.fd);
     if (f.kind != KCR_FD_REG)
       continue;
     struct stat st;
     if (::stat(rec.path.c_str(), &st) != 0) {
       int e = errno;
-      return Status::Errorf(e, "file {} (fd {}) cannot be reopened: {}", rec.path, f.fd,
-                            std::strerror(e));
+      return Errorf(e, "file {} (fd {}) cannot be reopened: {}", rec.path, f.fd, std::strerror(e));
     }
     if ((st.st_mode & S_IFMT) != (f.mode & S_IFMT)) {
-      return Status::Errorf(ESTALE,
-                            "file {} (fd {}) was a {} at the checkpoint and is a {} now; it "
-                            "cannot be the program's file",
-                            rec.path, f.fd, FileType(f.mode), FileType(st.st_mode));
+      return Errorf(ESTALE,
+                    "file {} (fd {}) was a {} at the checkpoint and is a {} now; it "
+                    "cannot be the program's file",
+                    rec.path, f.fd, FileType(f.mode), FileType(st.st_mode));
     }
     if (!S_ISREG(st.st_mode) || !Writable(f))
       continue;
     auto now = static_cast<uint64_t>(st.st_size);
     if (now > f.size && !rollback_files) {
-      return Status::Errorf(EEXIST,
-                            "file {} (fd {}) grew from {} to {} bytes since the checkpoint; "
-                            "restoring would duplicate that output; fix: --rollback-files to "
-                            "truncate it back to {} bytes",
-                            rec.path, f.fd, f.size, now, f.size);
+      return Errorf(EEXIST,
+                    "file {} (fd {}) grew from {} to {} bytes since the checkpoint; "
+                    "restoring would duplicate that output; fix: --rollback-files to "
+                    "truncate it back to {} bytes",
+                    rec.path, f.fd, f.size, now, f.size);
     }
     if (now < f.size) {
-      return Status::Errorf(ESTALE,
-                            "file {} (fd {}) shrank from {} to {} bytes since the "
-                            "checkpoint; the program's data in it is gone",
-                            rec.path, f.fd, f.size, now);
+      return Errorf(ESTALE,
+                    "file {} (fd {}) shrank from {} to {} bytes since the "
+                    "checkpoint; the program's data in it is gone",
+                    rec.path, f.fd, f.size, now);
     }
   }
   struct stat st;
   if (::stat(image.cwd().c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return Status::Errorf(ENOENT, "working directory {} no longer exists", image.cwd());
+    return Errorf(ENOENT, "working directory {} no longer exists", image.cwd());
   }
   return Status::Ok();
 }
@@ -219,8 +219,13 @@ Status InstallFiles(const Image& image, OpenedFiles* opened, std::vector<int*> k
       continue;
     // stdio of a kind kcr cannot save comes from the restarter, or /dev/null.
     int high = ::fcntl(rec.fd.fd, F_DUPFD_CLOEXEC, base);
-    if (high < 0)
-      high = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (high < 0) {
+      // Opened low, then moved above `base` like the rest: everything below
+      // it is closed next.
+      UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+      if (null.valid())
+        high = ::fcntl(null.get(), F_DUPFD_CLOEXEC, base);
+    }
     if (high < 0)
       return SysError("providing fd {}", rec.fd.fd);
     moves.emplace_back(rec.fd.fd, high);

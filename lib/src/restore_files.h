@@ -5,9 +5,9 @@
 
 #include <vector>
 
-#include "image.h"
-#include "status.h"
-#include "unique_fd.h"
+#include <kcr/image.h>
+#include <kcr/status.h>
+#include <kcr/unique_fd.h>
 
 namespace kcr {
 

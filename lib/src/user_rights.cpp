@@ -1,56 +1,68 @@
 #include "user_rights.h"
 
-#include <sys/fsuid.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "status_format.h"
 
 namespace kcr {
 
 namespace {
 
-int CapGet(__user_cap_data_struct* data) {
-  __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
-  return static_cast<int>(::syscall(SYS_capget, &h, data));
+// The raw system calls: glibc's setgroups/setresuid/setresgid change every
+// thread of the process (slurmstepd's included).
+int ThreadSetGroups(const std::vector<gid_t>& groups) {
+  return static_cast<int>(::syscall(SYS_setgroups, groups.size(), groups.data()));
 }
-
-int CapSet(const __user_cap_data_struct* data) {
-  __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
-  return static_cast<int>(::syscall(SYS_capset, &h, data));
+int ThreadSetEgid(gid_t gid) {
+  return static_cast<int>(::syscall(SYS_setresgid, -1, gid, -1));
+}
+int ThreadSetEuid(uid_t uid) {
+  return static_cast<int>(::syscall(SYS_setresuid, -1, uid, -1));
 }
 
 }  // namespace
 
-ScopedUserRights::ScopedUserRights(uid_t uid, gid_t gid) {
-  if (CapGet(saved_) != 0) {
-    status_ = SysError("reading this thread's capabilities");
+ScopedUserRights::ScopedUserRights(uid_t uid, gid_t gid, const std::vector<gid_t>& groups) {
+  old_euid_ = ::geteuid();
+  old_egid_ = ::getegid();
+  int n = ::getgroups(0, nullptr);
+  if (n < 0) {
+    status_ = SysError("reading this thread's groups");
     return;
   }
-  // Ids first: changing them needs CAP_SETUID/CAP_SETGID, dropped next.
-  old_gid_ = static_cast<gid_t>(::setfsgid(gid));
-  old_uid_ = static_cast<uid_t>(::setfsuid(uid));
-  __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
-  for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
-    none[i] = saved_[i];
-    none[i].effective = 0;
-  }
-  if (CapSet(none) != 0) {
-    status_ = SysError("dropping this thread's capabilities");
+  old_groups_.resize(static_cast<size_t>(n));
+  if (n > 0 && ::getgroups(n, old_groups_.data()) != n) {
+    status_ = SysError("reading this thread's groups");
     return;
   }
-  caps_dropped_ = true;
-  // setfsuid reports no failure; asking again with an invalid id returns the current one.
-  if (static_cast<uid_t>(::setfsuid(static_cast<uid_t>(-1))) != uid ||
-      static_cast<gid_t>(::setfsgid(static_cast<gid_t>(-1))) != gid) {
-    status_ = Status::Errorf(EPERM, "cannot act as uid {} gid {} (not privileged)", uid, gid);
+  // Groups and gid first: changing them needs the capabilities the new
+  // euid takes away.
+  if (ThreadSetGroups(groups) != 0) {
+    status_ = SysError("taking the groups of uid {}", uid);
+    return;
   }
+  groups_changed_ = true;
+  if (ThreadSetEgid(gid) != 0) {
+    status_ = SysError("taking gid {}", gid);
+    return;
+  }
+  gid_changed_ = true;
+  if (ThreadSetEuid(uid) != 0) {
+    status_ = SysError("taking uid {}", uid);
+    return;
+  }
+  uid_changed_ = true;
 }
 
 ScopedUserRights::~ScopedUserRights() {
-  // Capabilities first: setting the ids back needs CAP_SETUID/CAP_SETGID.
-  if (caps_dropped_)
-    (void)CapSet(saved_);
-  ::setfsuid(old_uid_);
-  ::setfsgid(old_gid_);
+  // In reverse: the euid first gives back the capabilities the rest needs.
+  if (uid_changed_)
+    (void)ThreadSetEuid(old_euid_);
+  if (gid_changed_)
+    (void)ThreadSetEgid(old_egid_);
+  if (groups_changed_)
+    (void)ThreadSetGroups(old_groups_);
 }
 
 }  // namespace kcr

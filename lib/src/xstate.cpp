@@ -1,4 +1,4 @@
-#include "xstate.h"
+#include <kcr/xstate.h>
 
 #include <array>
 

@@ -5,7 +5,7 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$top"
 mapfile -t files < <(git ls-files 'lib/*.cpp' 'lib/*.h' 'catalog/*.cpp' 'catalog/*.h' \
 	'config/*.cpp' 'config/*.h' 'util/*.h' 'tools/*.cpp' 'tools/*.h' 'spank_plugin/*.cpp' 'spank_plugin/*.h' \
-	'tests/unit/*.cpp' 'tests/slurm/*.cpp' 'bench/*.cpp' 2>/dev/null)
+	'tests/unit/*.cpp' 'tests/slurm/*.cpp' 'bench/*.cpp' 'examples/*.cpp' 2>/dev/null)
 ((${#files[@]})) || { echo "clang-format: no files"; exit 1; }
 if [[ ${1:-} == --fix ]]; then
 	clang-format -i "${files[@]}"

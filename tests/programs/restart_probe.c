@@ -4,6 +4,8 @@
  *   restart_probe lib IMAGE   through kcr_restart() (all of libkcr's checks)
  *   restart_probe raw IMAGE   straight to the RESTORE ioctl (the module alone
  *                             must refuse a bad image without harm)
+ *   restart_probe dry IMAGE   the module's dry run alone (KCR_RST_VALIDATE_ONLY):
+ *                             exits 0 only if it accepts the image
  *   restart_probe ranges GOOD_IMAGE
  *                             hostile prefilled-range arguments with a good
  *                             image: ignored by a dry run, refused (EFAULT,
@@ -59,6 +61,18 @@ int main(int argc, char **argv)
 		mem[i] = i * 0x9e3779b97f4a7c15ULL;
 	before = sum(mem);
 	getcwd(cwd_before, sizeof(cwd_before));
+	if (!strcmp(argv[1], "dry")) {
+		int dev;
+		struct kcr_restore_args a = raw_args(argv[2], &dev);
+
+		a.flags = KCR_RST_VALIDATE_ONLY;
+		if (ioctl(dev, KCR_IOC_RESTORE, &a) != 0) {
+			printf("refused by the dry run: %s (%s)\n", a.reason, strerror(errno));
+			return 1;
+		}
+		printf("accepted by the module's dry run\n");
+		return 0;
+	}
 	if (!strcmp(argv[1], "lib")) {
 		kcr_error err = { 0 };
 

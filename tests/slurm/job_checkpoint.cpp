@@ -4,7 +4,7 @@
 //   job_checkpoint SPOOL_DIR JOBID[.STEP]
 #include <fmt/format.h>
 
-#include "slurm_request.h"
+#include <kcr/slurm_request.h>
 
 int main(int argc, char** argv) {
   if (argc != 3) {

@@ -14,8 +14,9 @@
 #   restart_from     (h) a new job continues another job's checkpoint (--restart-from=ID)
 #   owner_rule       (i) the agent (root) applies the job owner's ptrace rule: under
 #                        Yama ptrace_scope=1 it checkpoints the job's own tasks (it is
-#                        their ancestor), and refuses a set-uid task the owner could
-#                        not attach to; the image is the owner's
+#                        their ancestor), under 2 nothing (root could, the owner not),
+#                        and it refuses a set-uid task the owner could not attach
+#                        to; the image is the owner's
 # Every scenario also checks the catalog rows and restore records (f).
 # Needs KCR_BUILD_DIR (the build tree); prints what it checks, exits non-zero
 # on the first failure after dumping the relevant logs.
@@ -291,6 +292,15 @@ scenario_owner_rule() {
 	[ -n "$image" ] || fail "job $a: no VERIFIED checkpoint row"
 	[ "$(stat -c '%a %U' "$image")" = "600 $USER_NAME" ] || fail "job $a's image is $(stat -c '%a %U' "$image")"
 	say "ok: the agent, slurmstepd, is the task's ancestor: checkpointed under scope 1; image 0600 $USER_NAME"
+	# Under scope 2 only CAP_SYS_PTRACE may attach: root could, the owner
+	# cannot, so the agent (acting as the owner) must not.
+	echo 2 >/proc/sys/kernel/yama/ptrace_scope
+	if runuser -u "$USER_NAME" -- bash -c "$(declare -f job_checkpoint); KCR=$KCR JOBCKPT=$JOBCKPT SPOOL=$SPOOL job_checkpoint $a" >"$W/a2.txt" 2>&1; then
+		fail "under ptrace_scope=2 the agent checkpointed with root's rights: $(cat "$W/a2.txt")"
+	fi
+	grep -q "not checkpointed: .*ptrace_scope is 2" "$W/a2.txt" || fail "no reason given: $(cat "$W/a2.txt")"
+	say "ok: under scope 2 the owner's rule refuses: $(cat "$W/a2.txt")"
+	echo 1 >/proc/sys/kernel/yama/ptrace_scope
 	if runuser -u "$USER_NAME" -- bash -c "$(declare -f job_checkpoint); KCR=$KCR JOBCKPT=$JOBCKPT SPOOL=$SPOOL job_checkpoint $b" >"$W/b.txt" 2>&1; then
 		fail "the agent checkpointed a set-uid task its owner cannot attach to: $(cat "$W/b.txt")"
 	fi

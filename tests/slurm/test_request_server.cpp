@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <kcr/slurm_request.h>
 #include "request_server.h"
-#include "slurm_request.h"
 
 // Slurm's loggers, which slurmstepd provides to the plugin at load time.
 extern "C" {

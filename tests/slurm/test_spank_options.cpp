@@ -3,8 +3,8 @@
 // line format.
 #include <gtest/gtest.h>
 
+#include <kcr/slurm_request.h>
 #include "options.h"
-#include "slurm_request.h"
 
 namespace kcr::spank {
 namespace {

@@ -6,9 +6,9 @@
 #include <fstream>
 #include <vector>
 
+#include <kcr/image_check.h>
 #include "catalog_test_util.h"
 #include "image_builder.h"
-#include "image_check.h"
 
 namespace kcr {
 namespace {

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <string>
 
-#include "checkpoint.h"
+#include <kcr/checkpoint.h>
 
 namespace {
 
@@ -59,7 +59,7 @@ namespace {
 TEST(CheckpointOptions, ActingForAUserCannotBePrivileged) {
   kcr::CheckpointOptions o;
   o.privileged = true;
-  o.as_user = kcr::CheckpointOptions::User{65534, 65534};
+  o.as_user = kcr::CheckpointOptions::User{65534, 65534, {}};
   kcr::Status st = kcr::Checkpoint(::getpid(), "/nonexistent/x.kcr", o, nullptr);
   EXPECT_EQ(st.code(), -EINVAL);
   EXPECT_NE(st.message().find("cannot be privileged"), std::string::npos) << st.message();

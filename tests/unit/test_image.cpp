@@ -12,12 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "image.h"
+#include <kcr/image.h>
 #include "image_builder.h"
 
+#include <kcr/xstate.h>
 #include <nlohmann/json.hpp>
 #include "restore_files.h"
-#include "xstate.h"
+#include "status_format.h"
 
 namespace kcr {
 namespace {
@@ -251,7 +252,7 @@ TEST(XStateTest, NamesFeatures) {
 }
 
 TEST(StatusTest, CarriesCodeAndContext) {
-  Status st = Status::Errorf(ENOENT, "file {} missing", "x");
+  Status st = Errorf(ENOENT, "file {} missing", "x");
   EXPECT_FALSE(st.ok());
   EXPECT_EQ(st.code(), -ENOENT);
   EXPECT_EQ(st.With("restart").message(), "restart: file x missing");

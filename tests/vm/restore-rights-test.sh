@@ -46,7 +46,24 @@ bnd=$(awk '/^CapBnd/ {print $2}' "/proc/$r/status")
 	fail "bounding set $bnd, the restorer's $restorer_bnd"
 wait "$r" && pass "that restore ran to the end" || fail "that restore failed"
 
-# 3. A restorer under a seccomp filter is refused, before anything changes.
+# 3. An image that says "dumpable only by root" (2) restores not dumpable:
+# prctl() refuses 2 (core dumps would be written as root), so must a restore.
+"$KCR_PROGS/sandboxed" "$W/dump.out" 200 report &
+pid=$!
+sleep 1
+$KCR checkpoint "$pid" -o "$W/dump.kcr" --no-catalog --kill || die "cannot make an image"
+wait "$pid" 2>/dev/null
+"$KCR_PROGS/image_tool" poke-dumpable "$W/dump.kcr" 2
+$KCR restart --rollback-files "$W/dump.kcr" &
+r=$!
+sleep 1.5
+kill "$r"
+wait "$r" 2>/dev/null
+last=$(tail -n 1 "$W/dump.out")
+[[ $last == *"dumpable 0"* ]] && pass "dumpable 2 in an image restores as 0 ($last)" ||
+	fail "an image's dumpable 2 restored as: $last"
+
+# 4. A restorer under a seccomp filter is refused, before anything changes.
 expect_refused "a restorer under seccomp" "seccomp" \
 	"$KCR_PROGS/seccomp_exec" "$KCR" restart --rollback-files "$W/img.kcr"
 

@@ -43,7 +43,9 @@ expect_refused "vdso below mmap_min_addr" "places the vdso at 0x1000" \
 restored=$!
 sleep 1
 [[ $(uid_of $restored) == 65534 ]] && pass "nobody's restore runs as nobody" || fail "restored uid $(uid_of $restored)"
-# A restored program is a new program, as after exec: its owner may checkpoint it.
+# A restored program is a new program, as after exec: its owner may checkpoint
+# it. (Here the restorer was dumpable already; a restorer that changed its
+# uid, as slurmstepd's child does, is covered by slurm.preempt_twice.)
 "${as_nobody[@]}" "$KCR" checkpoint "$restored" -o "$W/again.kcr" --no-catalog &&
 	pass "nobody checkpoints its own restored process" || fail "restored process is not checkpointable by its owner"
 $KCR checkpoint "$restored" -o "$W/by-root.kcr" --no-catalog --kill || fail "root could not checkpoint nobody"
@@ -147,6 +149,40 @@ grep -qE "kcr: checkpoint of pid [0-9]+ .*refused" <<<"$log" &&
 	pass "the kernel log names refusals" || fail "no log line for a refused checkpoint"
 grep -qE "kcr: restore by pid [0-9]+ \(uid 65534\) from $W/root.kcr: counter" <<<"$log" &&
 	pass "the kernel log names restores" || fail "no log line for a restore"
+
+# 9a. The module's own check of the proof, straight through the ioctl (libkcr
+# would refuse first): only the caller's own open of this very process's
+# /proc/PID/mem, made for the program it runs now, proves access.
+probe() { "${as_nobody[@]}" "$KCR_PROGS/checkpoint_probe" "$@"; }
+"${as_nobody[@]}" "$KCR_PROGS/counter" "$W/probe.out" 400 &
+target=$!
+"${as_nobody[@]}" "$KCR_PROGS/counter" "$W/probe2.out" 400 &
+other=$!
+"${as_nobody[@]}" bash -c 'trap "exec sleep 300" USR1; while :; do sleep 0.1; done' &
+execer=$!
+sleep 0.5
+expect_probe() { # NAME PATTERN ARGS...
+	local name=$1 pattern=$2 out
+	shift 2
+	if out=$(probe "$@" 2>&1) && grep -qE "$pattern" <<<"$out"; then
+		pass "module refuses $name: $out"
+	else
+		fail "module: $name: $out"
+	fi
+}
+expect_probe "no proof" "no proof of ptrace access" none "$target"
+expect_probe "the caller's own /proc/self/mem" "not process $target's" self "$target"
+expect_probe "another process's mem" "not process $target's" other "$target" "$other"
+expect_probe "/proc/PID/environ" "not process $target's" environ "$target"
+expect_probe "a regular file named mem" "not process $target's" file "$target" "$W"
+expect_probe "a proof from before an exec" "started a new program|not process $execer's" stale "$execer"
+# Opened by root, inherited by nobody: a proof of root's access, not nobody's.
+exec 9<"/proc/$target/mem"
+expect_probe "a proof someone else opened" "opened by someone else" fd "$target" 9
+exec 9<&-
+probe good "$target" >/dev/null && pass "the module accepts the caller's own proof" ||
+	fail "the module refused a good proof: $(probe good "$target")"
+kill "$target" "$other" "$execer" 2>/dev/null
 
 # 9. An admin restricts /dev/kcr to root with the module parameter.
 module=$(cat /kcr-run/module)

@@ -1,11 +1,13 @@
 // Restarting: the calling process becomes the one in the image.
 #pragma once
 
+#include <kcr/export.h>
+
 #include <functional>
 #include <string>
 
-#include "image.h"
-#include "status.h"
+#include <kcr/image.h>
+#include <kcr/status.h>
 
 namespace kcr {
 
@@ -25,9 +27,9 @@ struct RestartOptions {
 // files the program had open, and the kernel's own validation of the image
 // (a dry run). Restart() runs these first, then verifies every checksum
 // while it fills memory (prefill.h).
-Status CheckRestartable(const Image& image, const RestartOptions& options);
+KCR_EXPORT Status CheckRestartable(const Image& image, const RestartOptions& options);
 
 // Does not return on success.
-Status Restart(const std::string& path, const RestartOptions& options);
+KCR_EXPORT Status Restart(const std::string& path, const RestartOptions& options);
 
 }  // namespace kcr

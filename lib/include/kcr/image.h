@@ -3,7 +3,9 @@
 // checksum; VerifyPages() re-reads the memory chunks' checksums too.
 #pragma once
 
-#include <kcr_uapi.h>
+#include <kcr/export.h>
+
+#include <kcr/kcr_uapi.h>
 
 #include <cstdint>
 #include <functional>
@@ -12,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "status.h"
-#include "unique_fd.h"
+#include <kcr/status.h>
+#include <kcr/unique_fd.h>
 
 namespace kcr {
 
@@ -37,7 +39,7 @@ struct PageChunkRef {
   uint64_t data_offset;  // file offset of the chunk's first page
 };
 
-class Image {
+class KCR_EXPORT Image {
  public:
   using Progress = std::function<void(uint64_t done, uint64_t total)>;
 
@@ -116,6 +118,6 @@ class Image {
 };
 
 // xxh64 as the module computes it.
-uint64_t Hash64(const void* data, size_t len, uint64_t seed);
+KCR_EXPORT uint64_t Hash64(const void* data, size_t len, uint64_t seed);
 
 }  // namespace kcr

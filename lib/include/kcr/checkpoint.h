@@ -1,15 +1,18 @@
 // Checkpointing a process (or the caller itself) into an image file.
 #pragma once
 
+#include <kcr/export.h>
+
 #include <sys/types.h>
 
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
-#include "status.h"
-#include "unique_fd.h"
+#include <kcr/status.h>
+#include <kcr/unique_fd.h>
 
 namespace kcr {
 
@@ -30,12 +33,14 @@ struct CheckpointOptions {
   // caller's, never the process owner's. Without it such a process is refused.
   bool privileged = false;
   // Act for this user (a root caller only, e.g. the Slurm agent for a job's
-  // owner): on the calling thread, with the user's file-system ids and no
-  // effective capability, so ptrace's rule is applied to that user — what
-  // the user could not attach to is refused — and the image is the user's.
+  // owner): on the calling thread, with the user's effective ids and groups
+  // and so no capability, ptrace's rule is applied to that user — what the
+  // user could not attach to is refused — and the image is the user's.
+  // /dev/kcr is opened before, with the caller's own rights.
   struct User {
     uid_t uid;
     gid_t gid;
+    std::vector<gid_t> groups;  // supplementary groups
   };
   std::optional<User> as_user;
   // Called about every 200 ms from a helper thread while the module writes.
@@ -58,19 +63,20 @@ struct CheckpointResult {
 
 // SIGKILLs the process a hold (CheckpointOptions::hold) keeps: that very
 // process, even if it died meanwhile and its pid was reused.
-Status KillHeld(int hold_fd);
+KCR_EXPORT Status KillHeld(int hold_fd);
 
 // Writes to "<path>.tmp-XXXXXX", syncs, then renames over `path`: a reader
 // sees the old image or the whole new one, never a partial file.
-Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& options,
-                  CheckpointResult* result);
+KCR_EXPORT Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& options,
+                             CheckpointResult* result);
 
 // The caller checkpoints itself. *restarted is false when the call returns in
 // the original process and true when it returns in a process restored from
 // the image. Runs the registered callbacks (see callbacks.h).
-Status CheckpointSelf(const std::string& path, CheckpointResult* result, bool* restarted);
+KCR_EXPORT Status CheckpointSelf(const std::string& path, CheckpointResult* result,
+                                 bool* restarted);
 
 // Bytes of memory a checkpoint of `pid` will roughly save (for progress).
-uint64_t EstimateImageBytes(pid_t pid);
+KCR_EXPORT uint64_t EstimateImageBytes(pid_t pid);
 
 }  // namespace kcr

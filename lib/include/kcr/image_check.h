@@ -3,7 +3,9 @@
 // need to know, in the catalog's terms, from the one image reader (image.h).
 #pragma once
 
-#include <kcr_uapi.h>
+#include <kcr/export.h>
+
+#include <kcr/kcr_uapi.h>
 
 #include <cstdint>
 #include <string>
@@ -34,14 +36,14 @@ struct ImageCheck {
 };
 
 // The 512-byte header and the file size only: cheap, for scanning directories.
-ImageCheck ReadImageHeader(const std::string& path);
+KCR_EXPORT ImageCheck ReadImageHeader(const std::string& path);
 
 // The whole image as a restart would read it: the header, every section's
 // structure and checksum, and every page chunk's checksum (on all cores).
-ImageCheck VerifyImage(const std::string& path);
+KCR_EXPORT ImageCheck VerifyImage(const std::string& path);
 
 // header.release / header.comm as strings (they need not be NUL-terminated).
-std::string HeaderRelease(const kcr_image_header& h);
-std::string HeaderComm(const kcr_image_header& h);
+KCR_EXPORT std::string HeaderRelease(const kcr_image_header& h);
+KCR_EXPORT std::string HeaderComm(const kcr_image_header& h);
 
 }  // namespace kcr

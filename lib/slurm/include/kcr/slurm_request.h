@@ -45,7 +45,7 @@
 #include <string_view>
 #include <vector>
 
-#include "status.h"
+#include <kcr/status.h>
 
 namespace kcr::slurm {
 

@@ -2,15 +2,17 @@
 // the version handshake, and the raw ioctls.
 #pragma once
 
-#include <kcr_uapi.h>
+#include <kcr/export.h>
 
-#include "status.h"
-#include "unique_fd.h"
+#include <kcr/kcr_uapi.h>
+
+#include <kcr/status.h>
+#include <kcr/unique_fd.h>
 
 namespace kcr {
 
 // Opens /dev/kcr and checks the module's ABI version matches this library's.
-Status OpenDevice(UniqueFd* device);
-Status QueryVersion(int device_fd, kcr_version* version);
+KCR_EXPORT Status OpenDevice(UniqueFd* device);
+KCR_EXPORT Status QueryVersion(int device_fd, kcr_version* version);
 
 }  // namespace kcr

@@ -3,11 +3,9 @@
 // as values; nothing in libkcr throws across its API.
 #pragma once
 
-#include <fmt/format.h>
-
 #include <cerrno>
-#include <cstring>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace kcr {
@@ -20,12 +18,9 @@ class [[nodiscard]] Status {
   static Status Error(int errno_code, std::string message) {
     return Status(-(errno_code > 0 ? errno_code : EIO), std::move(message));
   }
-  template <typename... Args>
-  static Status Errorf(int errno_code, fmt::format_string<Args...> f, Args&&... args) {
-    return Error(errno_code, fmt::format(f, std::forward<Args>(args)...));
-  }
 
   bool ok() const { return code_ == 0; }
+  // 0, or a negative errno value (-EPERM, -EBADMSG, ...).
   int code() const { return code_; }
   const std::string& message() const { return message_; }
 
@@ -33,7 +28,10 @@ class [[nodiscard]] Status {
   Status With(std::string_view context) const {
     if (ok())
       return *this;
-    return Status(code_, fmt::format("{}: {}", context, message_));
+    std::string m(context);
+    m += ": ";
+    m += message_;
+    return Status(code_, std::move(m));
   }
 
  private:
@@ -41,20 +39,5 @@ class [[nodiscard]] Status {
   int code_ = 0;
   std::string message_;
 };
-
-// Error from the current errno, e.g. SysError("open {}", path).
-template <typename... Args>
-Status SysError(fmt::format_string<Args...> f, Args&&... args) {
-  int e = errno;
-  return Status::Error(
-      e, fmt::format("{}: {}", fmt::format(f, std::forward<Args>(args)...), std::strerror(e)));
-}
-
-#define KCR_RETURN_IF_ERROR(expr) \
-  do {                            \
-    ::kcr::Status _st = (expr);   \
-    if (!_st.ok())                \
-      return _st;                 \
-  } while (0)
 
 }  // namespace kcr
