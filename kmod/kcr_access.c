@@ -39,8 +39,8 @@ static bool kcr_is_mem_file_of(struct file *f, struct mm_struct *mm)
 	 * proc's mem_open() keeps the mm it checked in private_data (and
 	 * mmgrab()s it, so the pointer cannot be reused while f is open).
 	 */
-	return d->d_sb->s_magic == PROC_SUPER_MAGIC && !strcmp(d->d_name.name, "mem") &&
-	       mm && f->private_data == mm;
+	return d->d_sb->s_magic == PROC_SUPER_MAGIC && !strcmp(d->d_name.name, "mem") && mm &&
+	       f->private_data == mm;
 }
 
 /*

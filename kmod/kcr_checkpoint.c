@@ -2,11 +2,11 @@
 /*
  * kcr: checkpoint orchestration.
  *
- * 1. The caller's ioctl queues a task_work on the target with TWA_SIGNAL:
- *    the target runs kcr_park() in its own context on its way back to user
- *    space (no ptrace, no library inside it, nothing it can observe), where
- *    it captures its CPU, signal and file state and then parks.
- * 2. A kernel thread ("kcr-write/PID") writes the image while it is parked.
+ * 1. Every thread of the target stops in its own context on its way back to
+ *    user space (kcr_freeze.c: no ptrace, no library inside it, nothing it
+ *    can observe), captures its registers and signal state there and
+ *    parks; once all are parked, the leader captures what they share.
+ * 2. A kernel thread ("kcr-write/PID") writes the image while they are parked.
  * 3. The target resumes, is left stopped (KCR_CKPT_STOP), or stays parked
  *    until the caller closes the hold descriptor it gets (KCR_CKPT_HOLD):
  *    libkcr kills a held target only once its image is published, so a
@@ -19,7 +19,6 @@
 #include <linux/sched/task.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/coredump.h>
-#include <linux/task_work.h>
 #include <linux/kthread.h>
 #include <linux/completion.h>
 #include <linux/wait.h>
@@ -36,44 +35,30 @@
 #include <asm/fpu/types.h>
 #include "kcr_internal.h"
 
-#define KCR_PARK_TIMEOUT (10 * HZ)
-
-enum kcr_req_state {
-	KCR_REQ_FREEZING,
-	KCR_REQ_PARKED,
-	KCR_REQ_RESUME, /* states from here on release the parked target */
-	KCR_REQ_ABORTED,
-};
-
 struct kcr_ckpt_req {
 	struct kref ref;
-	struct callback_head work;
-	struct task_struct *task;
+	struct kcr_freeze freeze; /* every thread of the target, parked (kcr_freeze.c) */
+	struct task_struct *task; /* the target's leader */
 	struct file *out;
 	struct file *access; /* the caller's proof (kcr_access.c); NULL for a self-checkpoint */
 	u32 flags; /* KCR_CKPT_* */
+	bool self;
 	bool owner_may_read; /* decided in the target: its user may have the image */
+	atomic_t not_owner; /* a thread its user could not attach to */
 	kuid_t owner_uid;
 	kgid_t owner_gid;
-	struct kcr_thread *thread;
-	void *xstate;
+	u32 xstate_size;
+	/* By thread (kcr_freeze's index): its record, followed by its XSAVE area. */
+	struct kcr_thread **threads;
 	struct kcr_signal_state *signals;
 	struct kcr_files_state *files;
-	atomic_t state;
-	wait_queue_head_t resume_wq;
-	struct completion parked;
 	struct completion written;
-	struct completion left;
-	int capture_err;
 	int write_err;
-	bool self;
 	u64 pages_saved;
 	u64 image_bytes;
 	u64 freeze_ns;
 	u64 write_ns;
-	struct kcr_reason why; /* the caller's and the writer's */
-	/* The target's own, while it parks: the caller reads it only once it parked. */
-	struct kcr_reason park_why;
+	struct kcr_reason why;
 	struct kcr_hold hold; /* KCR_CKPT_HOLD: the target stays parked while its file is open */
 };
 
@@ -84,14 +69,18 @@ struct kcr_ckpt_req {
  */
 static void kcr_req_drop_capture(struct kcr_ckpt_req *req)
 {
+	u32 i;
+
 	kcr_files_state_free(req->files);
 	req->files = NULL;
 	kcr_signal_state_free(req->signals);
 	req->signals = NULL;
-	kfree(req->xstate);
-	req->xstate = NULL;
-	kfree(req->thread);
-	req->thread = NULL;
+	if (req->threads) {
+		for (i = 0; i < KCR_MAX_THREADS; i++)
+			kfree(req->threads[i]);
+		kvfree(req->threads);
+		req->threads = NULL;
+	}
 	if (req->out)
 		fput(req->out);
 	req->out = NULL;
@@ -105,6 +94,7 @@ static void kcr_req_release(struct kref *ref)
 	struct kcr_ckpt_req *req = container_of(ref, struct kcr_ckpt_req, ref);
 
 	kcr_req_drop_capture(req);
+	kcr_freeze_destroy(&req->freeze);
 	put_task_struct(req->task);
 	kfree(req);
 }
@@ -114,100 +104,146 @@ static void kcr_req_put(struct kcr_ckpt_req *req)
 	kref_put(&req->ref, kcr_req_release);
 }
 
-/* Everything the target must capture about itself, in its own context. */
-static int kcr_capture_current(struct kcr_ckpt_req *req)
+/* What each thread of the target must still be, checked in its own context. */
+static int kcr_thread_check(struct task_struct *t, struct kcr_reason *why)
 {
-	int err;
-
-	err = kcr_cpu_capture(req->thread, req->xstate, req->self);
-	if (err)
-		return err;
-	kcr_signal_capture(req->signals, req->thread);
-	kcr_thread_capture(req->thread);
-	return kcr_files_capture(req->files, req->out, req->self);
-}
-
-/*
- * Killable, so SIGKILL always gets through, and not counted in the load
- * average, as a held target may wait here for minutes. (wait_event_state()
- * would treat a constant KILLABLE|NOLOAD state as uninterruptible.)
- */
-static void kcr_wait_released(struct kcr_ckpt_req *req)
-{
-	DEFINE_WAIT(wait);
-
-	for (;;) {
-		prepare_to_wait(&req->resume_wq, &wait, TASK_KILLABLE | TASK_NOLOAD);
-		if (atomic_read(&req->state) >= KCR_REQ_RESUME || fatal_signal_pending(current))
-			break;
-		schedule();
+	if (t->ptrace) {
+		kcr_set_reason(why, "process is being traced (ptrace), which kcr cannot save");
+		return -EOPNOTSUPP;
 	}
-	finish_wait(&req->resume_wq, &wait);
-}
-
-static int kcr_target_check(struct task_struct *t, struct kcr_reason *why);
-
-/*
- * The caller's checks ran before the target stopped; in its own context,
- * where nothing of it can change any more, the target checks again what may
- * have changed since: the program it runs (an exec of a set-id program
- * replaces the address space the caller proved access to), its threads,
- * tracer and seccomp filters, and whether its user may have the image.
- */
-static int kcr_recheck_current(struct kcr_ckpt_req *req)
-{
-	const struct cred *c = current_cred();
-	int err;
-
-	if (req->access && !kcr_access_current(req->access)) {
-		kcr_set_reason(&req->park_why,
-			       "process %d started a new program (exec) during the checkpoint; retry",
-			       task_pid_vnr(current));
-		return -EAGAIN;
+	if (READ_ONCE(t->seccomp.mode) != SECCOMP_MODE_DISABLED) {
+		kcr_set_reason(why, "process uses seccomp, which kcr cannot save");
+		return -EOPNOTSUPP;
 	}
-	err = kcr_target_check(current, &req->park_why);
-	if (err)
-		return err;
-	req->owner_may_read = kcr_owner_may_attach();
-	req->owner_uid = c->uid;
-	req->owner_gid = c->gid;
-	if (!req->owner_may_read && !req->self && !(req->flags & KCR_CKPT_PRIVILEGED)) {
-		kcr_set_reason(&req->park_why,
-			       "process %d is not dumpable by its user (set-id, prctl(PR_SET_DUMPABLE, 0) or capabilities): it may hold what the user may not read; fix: --privileged (image stays yours)",
-			       task_pid_vnr(current));
-		return -EPERM;
+#ifdef CONFIG_IO_URING
+	if (READ_ONCE(t->io_uring)) {
+		kcr_set_reason(why, "process uses io_uring, which kcr cannot save");
+		return -EOPNOTSUPP;
+	}
+#endif
+	if (test_tsk_thread_flag(t, TIF_ADDR32)) {
+		kcr_set_reason(why, "process is 32-bit; kcr supports x86-64 processes");
+		return -EOPNOTSUPP;
+	}
+	if (t->policy == SCHED_DEADLINE) {
+		kcr_set_reason(why, "thread %d runs under SCHED_DEADLINE, which kcr cannot save",
+			       task_pid_vnr(t));
+		return -EOPNOTSUPP;
 	}
 	return 0;
 }
 
-/* task_work callback: runs in the target before it returns to user space. */
-static void kcr_park(struct callback_head *work)
+/*
+ * The caller's checks ran before the target stopped; in each thread's own
+ * context, where nothing of it can change any more, it checks again what
+ * may have changed since: the program it runs (an exec of a set-id program
+ * replaces the address space the caller proved access to), its tracer and
+ * seccomp filters, and whether its user could attach to it.
+ */
+static int kcr_capture_thread(struct kcr_freeze *fz, u32 index, struct kcr_reason *why)
 {
-	struct kcr_ckpt_req *req = container_of(work, struct kcr_ckpt_req, work);
+	struct kcr_ckpt_req *req = container_of(fz, struct kcr_ckpt_req, freeze);
+	struct kcr_thread *th;
+	int err;
 
-	if (atomic_read(&req->state) == KCR_REQ_FREEZING && !(current->flags & PF_EXITING)) {
-		req->capture_err = kcr_recheck_current(req);
-		if (!req->capture_err)
-			req->capture_err = kcr_capture_current(req);
-		/* The caller may have given up meanwhile: then run on, never park for good. */
-		if (atomic_cmpxchg(&req->state, KCR_REQ_FREEZING, KCR_REQ_PARKED) ==
-		    KCR_REQ_FREEZING) {
-			complete(&req->parked);
-			kcr_wait_released(req);
-		} else {
-			complete(&req->parked);
-		}
-	} else {
-		req->capture_err = -ESRCH;
-		complete(&req->parked);
+	if (req->access && !kcr_access_current(req->access)) {
+		kcr_set_reason(why,
+			       "process %d started a new program (exec) during the checkpoint; retry",
+			       task_tgid_vnr(current));
+		return -EAGAIN;
 	}
-	complete(&req->left);
-	kcr_req_put(req);
-	module_put(THIS_MODULE);
+	err = kcr_thread_check(current, why);
+	if (err)
+		return err;
+	if (!kcr_owner_may_attach())
+		atomic_set(&req->not_owner, 1);
+	th = kzalloc(sizeof(*th) + req->xstate_size, GFP_KERNEL);
+	if (!th)
+		return -ENOMEM;
+	req->threads[index] = th;
+	th->xstate_size = req->xstate_size;
+	err = kcr_cpu_capture(th, th + 1, req->self);
+	if (err) {
+		kcr_set_reason(why, "capturing the registers of thread %d failed (error %d)",
+			       task_pid_vnr(current), err);
+		return err;
+	}
+	kcr_signal_capture_thread(req->signals, th, index);
+	kcr_thread_capture(th);
+	return 0;
 }
 
-static void kcr_header_fill(struct kcr_ckpt_req *req, struct kcr_image_header *h,
-			    u32 nr_sections, u64 bytes)
+/* In the leader, every thread parked: what the threads share. */
+static int kcr_capture_process(struct kcr_freeze *fz, struct kcr_reason *why)
+{
+	struct kcr_ckpt_req *req = container_of(fz, struct kcr_ckpt_req, freeze);
+	const struct cred *c = current_cred();
+	int err;
+
+	req->owner_may_read = !atomic_read(&req->not_owner);
+	req->owner_uid = c->uid;
+	req->owner_gid = c->gid;
+	if (!req->owner_may_read && !req->self && !(req->flags & KCR_CKPT_PRIVILEGED)) {
+		kcr_set_reason(why,
+			       "process %d is not dumpable by its user (set-id, prctl(PR_SET_DUMPABLE, 0) or capabilities): it may hold what the user may not read; fix: --privileged (image stays yours)",
+			       task_tgid_vnr(current));
+		return -EPERM;
+	}
+	kcr_signal_capture_process(req->signals);
+	err = kcr_files_capture(req->files, req->out, req->self);
+	if (err == -EMFILE)
+		kcr_set_reason(why, "process has more open files than kcr saves");
+	return err;
+}
+
+static void kcr_req_freeze_get(struct kcr_freeze *fz)
+{
+	kref_get(&container_of(fz, struct kcr_ckpt_req, freeze)->ref);
+}
+
+static void kcr_req_freeze_put(struct kcr_freeze *fz)
+{
+	kcr_req_put(container_of(fz, struct kcr_ckpt_req, freeze));
+}
+
+static const struct kcr_freeze_ops kcr_req_freeze_ops = {
+	.thread = kcr_capture_thread,
+	.process = kcr_capture_process,
+	.get = kcr_req_freeze_get,
+	.put = kcr_req_freeze_put,
+};
+
+/* A self-checkpoint captures in the ioctl itself: the caller is the target. */
+static int kcr_capture_self(struct kcr_ckpt_req *req, struct kcr_reason *why)
+{
+	int err;
+
+	if (get_nr_threads(current) != 1) {
+		kcr_set_reason(why, "a process checkpoints itself only while single-threaded");
+		return -EOPNOTSUPP;
+	}
+	err = kcr_capture_thread(&req->freeze, 0, why);
+	if (!err)
+		err = kcr_capture_process(&req->freeze, why);
+	return err;
+}
+
+/* Thread records in image order: threads that exited before they parked have none. */
+static u32 kcr_image_threads(struct kcr_ckpt_req *req, u32 *record_of)
+{
+	u32 i, n = 0, nr = req->self ? 1 : kcr_freeze_threads(&req->freeze);
+
+	for (i = 0; i < nr; i++) {
+		if (!req->self && kcr_freeze_thread_gone(&req->freeze, i))
+			record_of[i] = KCR_PENDING_PROCESS;
+		else
+			record_of[i] = n++;
+	}
+	return n;
+}
+
+static void kcr_header_fill(struct kcr_ckpt_req *req, struct kcr_image_header *h, u32 nr_sections,
+			    u64 bytes)
 {
 	const struct cred *cred;
 
@@ -225,13 +261,13 @@ static void kcr_header_fill(struct kcr_ckpt_req *req, struct kcr_image_header *h
 	h->uid = from_kuid_munged(current_user_ns(), cred->uid);
 	h->gid = from_kgid_munged(current_user_ns(), cred->gid);
 	rcu_read_unlock();
-	h->xstate_size = req->thread->xstate_size;
+	h->xstate_size = req->xstate_size;
 	h->xfeatures = kcr_cpu_xfeatures();
 	h->pages_saved = req->pages_saved;
 	h->freeze_ns = req->freeze_ns;
 	strscpy(h->release, utsname()->release, sizeof(h->release));
 	strscpy(h->kversion, utsname()->version, sizeof(h->kversion));
-	memcpy(h->comm, req->thread->comm, sizeof(h->comm));
+	memcpy(h->comm, req->threads[0]->comm, sizeof(h->comm));
 	h->checksum = kcr_hash(h, sizeof(*h), 0);
 }
 
@@ -242,10 +278,22 @@ static int kcr_image_write(struct kcr_ckpt_req *req, struct kcr_writer *w)
 	loff_t pos = 0;
 	int err;
 
+	u32 *record_of, nr, i, n;
+
+	record_of = kvmalloc_array(KCR_MAX_THREADS, sizeof(*record_of), GFP_KERNEL);
+	if (!record_of)
+		return -ENOMEM;
+	n = kcr_image_threads(req, record_of);
+	nr = req->self ? 1 : kcr_freeze_threads(&req->freeze);
+	/* The leader first: the restore makes thread 0 the process. */
 	kcr_section_begin(w, KCR_SEC_THREAD, true);
-	kcr_section_write(w, req->thread, sizeof(*req->thread));
-	kcr_section_write(w, req->xstate, req->thread->xstate_size);
-	kcr_section_end(w, 1);
+	for (i = 0; i < nr; i++)
+		if (record_of[i] != KCR_PENDING_PROCESS)
+			kcr_section_write(w, req->threads[i],
+					  sizeof(*req->threads[i]) + req->xstate_size);
+	kcr_section_end(w, n);
+	kcr_signal_dump(w, req->signals, record_of, nr);
+	kvfree(record_of);
 
 	mm = get_task_mm(req->task);
 	if (!mm)
@@ -254,7 +302,6 @@ static int kcr_image_write(struct kcr_ckpt_req *req, struct kcr_writer *w)
 	mmput(mm);
 	if (err)
 		return err;
-	kcr_signal_dump(w, req->signals);
 	err = kcr_files_dump(w, req->files, &req->why);
 	if (!err)
 		err = kcr_fs_dump(w, req->files, &req->why);
@@ -304,6 +351,7 @@ static int kcr_writer_thread(void *data)
 	return 0;
 }
 
+/* What the process must be; each thread's own state is checked as it parks. */
 static int kcr_target_check(struct task_struct *t, struct kcr_reason *why)
 {
 	if (t->flags & (PF_KTHREAD | PF_EXITING)) {
@@ -315,25 +363,12 @@ static int kcr_target_check(struct task_struct *t, struct kcr_reason *why)
 			       task_pid_vnr(t));
 		return -EINVAL;
 	}
-	if (get_nr_threads(t) != 1) {
-		kcr_set_reason(why, "process has %d threads; kcr saves single-threaded ones",
-			       get_nr_threads(t));
+	if (t->exit_state) {
+		kcr_set_reason(why,
+			       "the main thread of process %d has exited (pthread_exit() in main), which kcr cannot save",
+			       task_pid_vnr(t));
 		return -EOPNOTSUPP;
 	}
-	if (t->ptrace) {
-		kcr_set_reason(why, "process is being traced (ptrace), which kcr cannot save");
-		return -EOPNOTSUPP;
-	}
-	if (READ_ONCE(t->seccomp.mode) != SECCOMP_MODE_DISABLED) {
-		kcr_set_reason(why, "process uses seccomp, which kcr cannot save");
-		return -EOPNOTSUPP;
-	}
-#ifdef CONFIG_IO_URING
-	if (READ_ONCE(t->io_uring)) {
-		kcr_set_reason(why, "process uses io_uring, which kcr cannot save");
-		return -EOPNOTSUPP;
-	}
-#endif
 	/*
 	 * Another process shares its memory (clone(CLONE_VM) without
 	 * CLONE_THREAD, a vfork parent): it would run on while the image is
@@ -345,16 +380,12 @@ static int kcr_target_check(struct task_struct *t, struct kcr_reason *why)
 		return -EOPNOTSUPP;
 	}
 	/* Its tile state needs a larger XSAVE buffer than a restorer could be given. */
-	if (READ_ONCE(t->group_leader->thread.fpu.perm.__state_perm) & XFEATURE_MASK_XTILE_DATA) {
+	if (READ_ONCE(t->thread.fpu.perm.__state_perm) & XFEATURE_MASK_XTILE_DATA) {
 		kcr_set_reason(why,
 			       "process has asked for AMX (arch_prctl ARCH_REQ_XCOMP_PERM), which kcr cannot restore");
 		return -EOPNOTSUPP;
 	}
-	if (test_tsk_thread_flag(t, TIF_ADDR32)) {
-		kcr_set_reason(why, "process is 32-bit; kcr supports x86-64 processes");
-		return -EOPNOTSUPP;
-	}
-	return 0;
+	return kcr_thread_check(t, why);
 }
 
 static const struct kcr_hold_ops kcr_req_hold_ops;
@@ -368,92 +399,43 @@ static struct kcr_ckpt_req *kcr_req_alloc(struct task_struct *t, struct file *ou
 	if (!req)
 		return NULL;
 	kref_init(&req->ref);
+	kcr_freeze_init(&req->freeze, t, &kcr_req_freeze_ops);
 	req->task = t;
 	req->out = out;
 	req->access = access;
 	req->flags = flags;
 	req->self = flags & KCR_CKPT_SELF;
-	atomic_set(&req->state, KCR_REQ_FREEZING);
-	init_waitqueue_head(&req->resume_wq);
-	init_completion(&req->parked);
+	req->xstate_size = xsize;
 	init_completion(&req->written);
-	init_completion(&req->left);
 	INIT_LIST_HEAD(&req->hold.node);
 	req->hold.task = t;
 	req->hold.ops = &kcr_req_hold_ops;
-	req->thread = kzalloc(sizeof(*req->thread), GFP_KERNEL);
-	req->xstate = kzalloc(xsize, GFP_KERNEL);
+	req->threads = kvcalloc(KCR_MAX_THREADS, sizeof(*req->threads), GFP_KERNEL);
 	req->signals = kcr_signal_state_alloc();
 	req->files = kcr_files_state_alloc();
-	if (!req->thread || !req->xstate || !req->signals || !req->files || xsize <= 0) {
+	if (!req->threads || !req->signals || !req->files || xsize <= 0) {
 		req->task = NULL;
 		req->out = NULL;
 		req->access = NULL;
-		kcr_files_state_free(req->files);
-		kcr_signal_state_free(req->signals);
-		kfree(req->xstate);
-		kfree(req->thread);
+		kcr_req_drop_capture(req);
 		kfree(req);
 		return NULL;
 	}
-	req->thread->xstate_size = xsize;
 	return req;
 }
 
-/* Stops the target in kcr_park(); on success it is parked until released. */
-static int kcr_freeze(struct kcr_ckpt_req *req)
+/* Stops every thread of the target; on success they stay parked until released. */
+static int kcr_stop_target(struct kcr_ckpt_req *req)
 {
-	long left;
-	int err;
-
-	if (req->self) {
-		atomic_set(&req->state, KCR_REQ_PARKED);
-		req->capture_err = kcr_recheck_current(req);
-		if (!req->capture_err)
-			req->capture_err = kcr_capture_current(req);
-		return 0;
-	}
-	__module_get(THIS_MODULE);
-	kref_get(&req->ref);
-	init_task_work(&req->work, kcr_park);
-	err = task_work_add(req->task, &req->work, TWA_SIGNAL);
-	if (err) {
-		kcr_req_put(req);
-		module_put(THIS_MODULE);
-		kcr_set_reason(&req->why, "process is exiting");
-		return -ESRCH;
-	}
-	left = wait_for_completion_killable_timeout(&req->parked, KCR_PARK_TIMEOUT);
-	if (left <= 0) {
-		/* The queued work cannot be cancelled; it will see ABORTED and return. */
-		if (atomic_cmpxchg(&req->state, KCR_REQ_FREEZING, KCR_REQ_ABORTED) ==
-		    KCR_REQ_FREEZING) {
-			kcr_set_reason(&req->why,
-				       "process did not stop within %d s (stopped by SIGSTOP, or in uninterruptible sleep?)",
-				       KCR_PARK_TIMEOUT / HZ);
-			return left ? -EINTR : -ETIMEDOUT;
-		}
-		/* It parked just now. */
-		wait_for_completion(&req->parked);
-	}
-	return 0;
+	if (req->self)
+		return kcr_capture_self(req, &req->why);
+	return kcr_freeze_stop(&req->freeze, &req->why);
 }
 
 static void kcr_release_target(struct kcr_ckpt_req *req, bool stop)
 {
-	if (req->self)
-		return;
-	/*
-	 * Queued while the target is parked, after its signals were captured:
-	 * not part of the image, and taken on its way out of kcr_park(), before
-	 * it returns to user space. A SIGCONT resumes it as from any SIGSTOP.
-	 */
-	if (stop)
-		send_sig(SIGSTOP, req->task, 1);
-	atomic_set(&req->state, KCR_REQ_RESUME);
-	wake_up_all(&req->resume_wq);
-	/* Return only once the target has left kcr's code. */
-	wait_for_completion(&req->left);
+	if (!req->self)
+		kcr_freeze_release(&req->freeze, stop);
 }
 
 /* What a hold (kcr_hold.c) does with the request: keep it, and let the target run on. */
@@ -630,19 +612,13 @@ static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struc
 			image = unnamed;
 	}
 	t0 = ktime_get_ns();
-	err = kcr_freeze(req);
+	err = kcr_stop_target(req);
 	req->freeze_ns = ktime_get_ns() - t0;
-	if (err)
-		goto out;
-	err = req->capture_err;
-	if (err && req->park_why.text[0])
-		kcr_set_reason(&req->why, "%s", req->park_why.text);
-	if (err == -EMFILE)
-		kcr_set_reason(&req->why, "process has more open files than kcr saves");
-	else if (err)
+	if (err) {
 		kcr_set_reason(&req->why, "capturing the process state failed (error %d)", err);
-	if (!err)
-		err = kcr_files_check(req->files, &req->why);
+		goto out;
+	}
+	err = kcr_files_check(req->files, &req->why);
 	if (!err)
 		err = kcr_run_writer(req);
 	if (!err)

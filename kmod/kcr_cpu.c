@@ -199,8 +199,8 @@ static int kcr_regs_helper_fn(void *data)
 	err = rs ? rs->set(h->target, rs, 0, sizeof(regs), &regs, NULL) : -EOPNOTSUPP;
 	if (!err) {
 		rs = kcr_find_regset(h->target, NT_X86_XSTATE);
-		err = rs ? rs->set(h->target, rs, 0, h->th->xstate_size, h->xstate, NULL)
-			 : -EOPNOTSUPP;
+		err = rs ? rs->set(h->target, rs, 0, h->th->xstate_size, h->xstate, NULL) :
+			   -EOPNOTSUPP;
 	}
 	h->err = err;
 	complete(&h->done);

@@ -201,12 +201,12 @@ static int kcr_fd_classify(const struct kcr_open_file *of, struct kcr_fd *rec,
 	}
 unsupported:
 	kcr_set_reason(why, "fd %d is a %s, which kcr cannot save", of->fd,
-		       S_ISSOCK(mode)	? "socket" :
-		       S_ISFIFO(mode)	? "pipe or FIFO" :
-		       S_ISCHR(mode)	? "character device" :
-		       S_ISBLK(mode)	? "block device" :
+		       S_ISSOCK(mode)		? "socket" :
+		       S_ISFIFO(mode)		? "pipe or FIFO" :
+		       S_ISCHR(mode)		? "character device" :
+		       S_ISBLK(mode)		? "block device" :
 		       (f->f_mode & FMODE_PATH) ? "O_PATH descriptor" :
-					  "special file (eventfd, epoll, io_uring, ...)");
+						  "special file (eventfd, epoll, io_uring, ...)");
 	return -EOPNOTSUPP;
 }
 
@@ -249,8 +249,7 @@ static int kcr_ghost_write(struct kcr_writer *w, struct file *f, u64 size, void 
 	return w->err;
 }
 
-int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st,
-		   struct kcr_reason *why)
+int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct kcr_reason *why)
 {
 	struct kcr_fd *recs;
 	char *pathbuf;

@@ -15,6 +15,8 @@
 
 #include <linux/types.h>
 #include <linux/list.h>
+#include <linux/wait.h>
+#include <linux/atomic.h>
 #include <linux/build_bug.h>
 #include <linux/sched.h>
 #include <linux/xxhash.h>
@@ -38,10 +40,10 @@ __printf(2, 3) void kcr_set_reason(struct kcr_reason *r, const char *fmt, ...);
 void kcr_log_copy(char *dst, size_t size, const char *src);
 
 /* The reason field of an ioctl's arguments (char[KCR_REASON_LEN]) as a struct kcr_reason. */
-#define kcr_reason_of(text)                                                                    \
-	({                                                                                     \
-		BUILD_BUG_ON(sizeof(text) != sizeof(struct kcr_reason));                       \
-		(struct kcr_reason *)(text);                                                   \
+#define kcr_reason_of(text)                                              \
+	({                                                               \
+		BUILD_BUG_ON(sizeof(text) != sizeof(struct kcr_reason)); \
+		(struct kcr_reason *)(text);                             \
 	})
 
 /* ---- image output (kcr_image.c) ---- */
@@ -96,10 +98,12 @@ bool kcr_owner_may_attach(void);
 /* ---- per-thread task fields (kcr_thread.c) ---- */
 void kcr_thread_capture(struct kcr_thread *th);
 int kcr_thread_validate(struct kcr_loaded_image *img, struct kcr_reason *why);
+u32 kcr_thread_count(const struct kcr_loaded_image *img);
+const struct kcr_thread *kcr_thread_record(const struct kcr_loaded_image *img, u32 i);
 void kcr_thread_restore(const struct kcr_thread *th);
 struct kcr_rax_fixup;
-struct kcr_rax_fixup *kcr_rax_fixup_alloc(const struct kcr_thread *th);
-int kcr_rax_fixup_queue(struct kcr_rax_fixup *fix);
+struct kcr_rax_fixup *kcr_rax_fixup_alloc(void);
+int kcr_rax_fixup_queue(struct kcr_rax_fixup *fix, const struct kcr_thread *th);
 void kcr_rax_fixup_free(struct kcr_rax_fixup *fix);
 
 /* ---- CPU state (kcr_cpu.c) ---- */
@@ -112,8 +116,8 @@ int kcr_cpu_validate(const struct kcr_thread *th, struct kcr_reason *why);
 int kcr_cpu_restore(const struct kcr_thread *th, const void *xstate);
 
 /* ---- address space (kcr_mm.c) ---- */
-int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *mm,
-		u64 *pages_saved, struct kcr_reason *why);
+int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *mm, u64 *pages_saved,
+		struct kcr_reason *why);
 int kcr_mm_validate(struct kcr_loaded_image *img, bool dry_run, struct kcr_reason *why);
 int kcr_mm_restore(struct kcr_loaded_image *img, struct kcr_reason *why);
 void kcr_mm_plan_free(struct kcr_loaded_image *img);
@@ -122,10 +126,13 @@ void kcr_mm_plan_free(struct kcr_loaded_image *img);
 struct kcr_signal_state;
 struct kcr_signal_state *kcr_signal_state_alloc(void);
 void kcr_signal_state_free(struct kcr_signal_state *st);
-void kcr_signal_capture(struct kcr_signal_state *st, struct kcr_thread *th);
-void kcr_signal_dump(struct kcr_writer *w, const struct kcr_signal_state *st);
+void kcr_signal_capture_thread(struct kcr_signal_state *st, struct kcr_thread *th, u32 index);
+void kcr_signal_capture_process(struct kcr_signal_state *st);
+void kcr_signal_dump(struct kcr_writer *w, struct kcr_signal_state *st, const u32 *record_of,
+		     u32 nr_threads);
 int kcr_signal_validate(struct kcr_loaded_image *img, struct kcr_reason *why);
-void kcr_signal_restore(struct kcr_loaded_image *img, const struct kcr_thread *th);
+void kcr_signal_restore_process(struct kcr_loaded_image *img);
+void kcr_signal_restore_thread(const struct kcr_thread *th);
 
 /* ---- files, cwd, umask, rlimits (kcr_files.c) ---- */
 struct kcr_files_state;
@@ -133,9 +140,45 @@ struct kcr_files_state *kcr_files_state_alloc(void);
 void kcr_files_state_free(struct kcr_files_state *st);
 int kcr_files_capture(struct kcr_files_state *st, const struct file *skip, bool self);
 int kcr_files_check(const struct kcr_files_state *st, struct kcr_reason *why);
-int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st,
-		   struct kcr_reason *why);
+int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct kcr_reason *why);
 int kcr_fs_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct kcr_reason *why);
+
+/* ---- stopping every thread of a target, and letting them go (kcr_freeze.c) ---- */
+#define KCR_MAX_THREADS 1024
+struct kcr_freeze;
+
+struct kcr_freeze_ops {
+	/* In each thread, in its own context, before it parks; index 0 is the leader. */
+	int (*thread)(struct kcr_freeze *fz, u32 index, struct kcr_reason *why);
+	/* In the leader, once every thread is parked: what the threads share. */
+	int (*process)(struct kcr_freeze *fz, struct kcr_reason *why);
+	void (*get)(struct kcr_freeze *fz); /* the owner's reference, for each queued thread */
+	void (*put)(struct kcr_freeze *fz);
+};
+
+struct kcr_freeze_slot;
+struct kcr_freeze {
+	const struct kcr_freeze_ops *ops;
+	struct task_struct *leader;
+	struct kcr_freeze_slot **slots;
+	u32 nr;
+	atomic_t state, queued, arrived, inside;
+	wait_queue_head_t target_wq; /* parked threads wait here */
+	wait_queue_head_t caller_wq; /* the caller waits here */
+	bool process_done, died;
+	int process_err;
+};
+
+void kcr_freeze_init(struct kcr_freeze *fz, struct task_struct *leader,
+		     const struct kcr_freeze_ops *ops);
+/* Parks every thread and has them capture their state; on error all run on. */
+int kcr_freeze_stop(struct kcr_freeze *fz, struct kcr_reason *why);
+/* Lets every parked thread run on (stopped, as by SIGSTOP, if asked). */
+void kcr_freeze_release(struct kcr_freeze *fz, bool stop);
+/* Frees the slots, once no callback can run any more (the owner's last reference). */
+void kcr_freeze_destroy(struct kcr_freeze *fz);
+u32 kcr_freeze_threads(const struct kcr_freeze *fz);
+bool kcr_freeze_thread_gone(const struct kcr_freeze *fz, u32 index);
 
 /* ---- holding a checkpointed process parked (kcr_hold.c) ---- */
 struct kcr_hold;
@@ -154,6 +197,14 @@ struct kcr_hold {
 
 bool kcr_is_held(struct task_struct *t);
 struct file *kcr_hold_file(struct kcr_hold *h);
+
+/* ---- restoring a multi-threaded process: its threads meet (kcr_restore_group.c) ---- */
+struct kcr_restore_group;
+int kcr_restore_group_gather(const struct kcr_loaded_image *img, struct kcr_restore_group **out,
+			     struct kcr_reason *why);
+void kcr_restore_group_go(struct kcr_restore_group *g, const struct kcr_loaded_image *img);
+void kcr_restore_group_cancel(struct kcr_restore_group *g);
+long kcr_ioctl_restore_thread(struct kcr_restore_thread_args __user *uarg);
 
 /* ---- orchestration: the ioctls ---- */
 long kcr_ioctl_checkpoint(struct kcr_checkpoint_args __user *uarg);

@@ -55,6 +55,8 @@ static long kcr_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		return kcr_ioctl_checkpoint(uarg);
 	case KCR_IOC_RESTORE:
 		return kcr_ioctl_restore(uarg);
+	case KCR_IOC_RESTORE_THREAD:
+		return kcr_ioctl_restore_thread(uarg);
 #ifdef KCR_TEST_HOOKS
 	case KCR_IOC_TEST_WARN:
 		return kcr_ioctl_test_warn();

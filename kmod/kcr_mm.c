@@ -276,8 +276,7 @@ static void kcr_write_chunk(struct kcr_writer *w, unsigned long addr, struct pag
 		return;
 	c.checksum = h->digest;
 	hdr_pos += offsetof(struct kcr_page_chunk, checksum);
-	if (kernel_write(w->file, &c.checksum, sizeof(c.checksum), &hdr_pos) !=
-	    sizeof(c.checksum))
+	if (kernel_write(w->file, &c.checksum, sizeof(c.checksum), &hdr_pos) != sizeof(c.checksum))
 		w->err = -EIO;
 }
 
@@ -308,8 +307,8 @@ static int kcr_vma_pages_dump(struct kcr_writer *w, struct mm_struct *mm, const 
 	unsigned long addr = v->start;
 
 	while (addr < v->end && !w->err) {
-		unsigned long want = min_t(unsigned long, (v->end - addr) >> PAGE_SHIFT,
-					   KCR_CHUNK_MAX_PAGES);
+		unsigned long want =
+			min_t(unsigned long, (v->end - addr) >> PAGE_SHIFT, KCR_CHUNK_MAX_PAGES);
 		unsigned long run_start = 0;
 		long got, i;
 		u32 nrun = 0;
@@ -352,8 +351,8 @@ static int kcr_vma_pages_dump(struct kcr_writer *w, struct mm_struct *mm, const 
 	return w->err;
 }
 
-int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *mm,
-		u64 *pages_saved, struct kcr_reason *why)
+int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *mm, u64 *pages_saved,
+		struct kcr_reason *why)
 {
 	struct kcr_mm_plan plan = {};
 	struct kcr_page_batch *batch = NULL;
@@ -486,8 +485,8 @@ static int kcr_vma_file_open(struct kcr_vma_rec *rec, struct kcr_reason *why)
  */
 static int kcr_vma_addr_check(const struct kcr_vma *v, struct kcr_reason *why)
 {
-	unsigned long addr = get_unmapped_area(NULL, v->start, v->end - v->start, 0,
-					       MAP_FIXED | MAP_PRIVATE);
+	unsigned long addr =
+		get_unmapped_area(NULL, v->start, v->end - v->start, 0, MAP_FIXED | MAP_PRIVATE);
 
 	if (IS_ERR_VALUE(addr) || addr != v->start) {
 		kcr_set_reason(why,
@@ -806,7 +805,7 @@ static int kcr_unmap_restorer(struct kcr_mm_plan *plan)
 {
 	struct mm_struct *mm = current->mm;
 	struct vm_area_struct *vma, *vvar;
-	unsigned long (*ranges)[2];
+	unsigned long(*ranges)[2];
 	unsigned long vdso = (unsigned long)mm->context.vdso;
 	int nr = 0, i, err = 0;
 

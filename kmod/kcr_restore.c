@@ -60,10 +60,6 @@ static int kcr_restorer_check(struct kcr_reason *why)
 			       "the restoring process runs under seccomp, whose filter could not apply to what a restore does; restore from outside the sandbox");
 		return -EPERM;
 	}
-	if (get_nr_threads(current) != 1) {
-		kcr_set_reason(why, "the restoring process must be single-threaded");
-		return -EBUSY;
-	}
 	/*
 	 * A vfork child shares its parent's memory, which a restore would
 	 * replace. (mm_users is no test: /proc readers hold it transiently.)
@@ -89,8 +85,6 @@ static int kcr_restore_validate(struct kcr_loaded_image *img, struct file *f, bo
 		err = kcr_build_check(&img->hdr, why);
 	if (!err)
 		err = kcr_thread_validate(img, why);
-	if (!err)
-		err = kcr_cpu_validate(img->sec[KCR_SEC_THREAD].data, why);
 	if (!err)
 		err = kcr_signal_validate(img, why);
 	if (!err)
@@ -126,10 +120,10 @@ static int kcr_restore_image(struct kcr_restore_args *a, struct file *f,
 			     const struct kcr_range *prefilled)
 {
 	struct kcr_reason *why = kcr_reason_of(a->reason);
+	struct kcr_restore_group *group = NULL;
 	struct kcr_rax_fixup *fix = NULL;
 	struct kcr_loaded_image img;
 	const struct kcr_thread *th;
-	const void *xstate;
 	int err;
 
 	/* A dry run copies no ranges (prefilled is NULL): it must see none. */
@@ -137,45 +131,53 @@ static int kcr_restore_image(struct kcr_restore_args *a, struct file *f,
 				   prefilled ? a->nr_prefilled : 0, why);
 	if (err || (a->flags & KCR_RST_VALIDATE_ONLY))
 		goto out;
-	th = img.sec[KCR_SEC_THREAD].data;
-	xstate = th + 1;
-	fix = kcr_rax_fixup_alloc(th);
+	th = kcr_thread_record(&img, 0);
+	fix = kcr_rax_fixup_alloc();
 	if (!fix) {
 		err = -ENOMEM;
 		goto out;
 	}
+	/* The restorer's other threads, one for each of the image's: the last check. */
+	err = kcr_restore_group_gather(&img, &group, why);
+	if (err)
+		goto out;
 	kcr_log_restore(f, &img, 0, NULL);
 
 	/* ---- point of no return ---- */
 	err = kcr_mm_restore(&img, why);
 	if (err)
 		goto die;
-	kcr_signal_restore(&img, th);
+	kcr_signal_restore_process(&img);
+	kcr_signal_restore_thread(th);
 	kcr_thread_restore(th);
 	/* The restored program never had these descriptors. */
 	close_fd(a->image_fd);
 	if (a->device_fd != a->image_fd)
 		close_fd(a->device_fd);
-	if (kcr_rax_fixup_queue(fix)) {
-		err = -ESRCH;
+	/* Each other thread takes its record; they are done with the image on return. */
+	kcr_restore_group_go(group, &img);
+	group = NULL;
+	err = kcr_rax_fixup_queue(fix, th);
+	if (err)
 		goto die;
-	}
 	fix = NULL;
-	err = kcr_cpu_restore(th, xstate);
+	err = kcr_cpu_restore(th, th + 1);
 	if (err) {
 		kcr_set_reason(why, "setting the registers failed (%d)", err);
 		goto die;
 	}
-	pr_debug("kcr: restored %s (pid %d in the image) as pid %d\n", th->comm, img.hdr.pid,
-		 task_pid_nr(current));
+	pr_debug("kcr: restored %s (pid %d in the image, %u threads) as pid %d\n", th->comm,
+		 img.hdr.pid, kcr_thread_count(&img), task_pid_nr(current));
 	kcr_mm_plan_free(&img);
 	kcr_image_free(&img);
 	return 0;
 die:
 	pr_err("kcr: restore of pid %d failed after the point of no return: %s\n",
 	       task_pid_nr(current), why->text);
+	/* The whole thread group: no half-restored program may ever run. */
 	send_sig(SIGKILL, current, 1);
 out:
+	kcr_restore_group_cancel(group);
 	if (err && !fatal_signal_pending(current))
 		kcr_log_restore(f, &img, err, why->text);
 	kcr_rax_fixup_free(fix);

@@ -32,8 +32,7 @@ void kcr_signal_state_free(struct kcr_signal_state *st)
 	kvfree(st);
 }
 
-static void kcr_pending_collect(struct kcr_signal_state *st, struct sigpending *queue,
-				bool shared)
+static void kcr_pending_collect(struct kcr_signal_state *st, struct sigpending *queue, u32 thread)
 {
 	struct sigqueue *q;
 
@@ -45,13 +44,31 @@ static void kcr_pending_collect(struct kcr_signal_state *st, struct sigpending *
 			return;
 		p = &st->pending[st->sig.nr_pending++];
 		p->signo = q->info.si_signo;
-		p->shared = shared;
+		p->thread = thread;
 		memcpy(p->info, &q->info, sizeof(q->info));
 	}
 }
 
-/* Runs in the parked target. */
-void kcr_signal_capture(struct kcr_signal_state *st, struct kcr_thread *th)
+/* Runs in each parked thread: its mask, its own pending signals, its altstack. */
+void kcr_signal_capture_thread(struct kcr_signal_state *st, struct kcr_thread *th, u32 index)
+{
+	struct sighand_struct *sighand = current->sighand;
+
+	/* The handlers' lock is the whole process's: threads take turns appending. */
+	spin_lock_irq(&sighand->siglock);
+	kcr_pending_collect(st, &current->pending, index);
+	/* Inside sigsuspend()/ppoll() the mask to come back to is the saved one. */
+	th->blocked = current->restore_sigmask ? current->saved_sigmask.sig[0] :
+						 current->blocked.sig[0];
+	spin_unlock_irq(&sighand->siglock);
+
+	th->sas_ss_sp = current->sas_ss_sp;
+	th->sas_ss_size = current->sas_ss_size;
+	th->sas_ss_flags = current->sas_ss_flags;
+}
+
+/* Runs in the leader once every thread is parked: the handlers and the shared queue. */
+void kcr_signal_capture_process(struct kcr_signal_state *st)
 {
 	struct sighand_struct *sighand = current->sighand;
 	int i;
@@ -66,20 +83,22 @@ void kcr_signal_capture(struct kcr_signal_state *st, struct kcr_thread *th)
 		st->sig.action[i].restorer = (u64)(unsigned long)sa->sa_restorer;
 		st->sig.action[i].mask = sa->sa_mask.sig[0];
 	}
-	kcr_pending_collect(st, &current->pending, false);
-	kcr_pending_collect(st, &current->signal->shared_pending, true);
-	/* Inside sigsuspend()/ppoll() the mask to come back to is the saved one. */
-	th->blocked = current->restore_sigmask ? current->saved_sigmask.sig[0]
-					       : current->blocked.sig[0];
+	kcr_pending_collect(st, &current->signal->shared_pending, KCR_PENDING_PROCESS);
 	spin_unlock_irq(&sighand->siglock);
-
-	th->sas_ss_sp = current->sas_ss_sp;
-	th->sas_ss_size = current->sas_ss_size;
-	th->sas_ss_flags = current->sas_ss_flags;
 }
 
-void kcr_signal_dump(struct kcr_writer *w, const struct kcr_signal_state *st)
+/* record_of maps a thread's capture index to its record in the image. */
+void kcr_signal_dump(struct kcr_writer *w, struct kcr_signal_state *st, const u32 *record_of,
+		     u32 nr_threads)
 {
+	u32 i;
+
+	for (i = 0; i < st->sig.nr_pending; i++) {
+		u32 t = st->pending[i].thread;
+
+		if (t != KCR_PENDING_PROCESS)
+			st->pending[i].thread = t < nr_threads ? record_of[t] : KCR_PENDING_PROCESS;
+	}
 	kcr_section_begin(w, KCR_SEC_SIGNALS, true);
 	kcr_section_write(w, &st->sig, sizeof(st->sig));
 	kcr_section_write(w, st->pending, st->sig.nr_pending * sizeof(st->pending[0]));
@@ -103,8 +122,7 @@ int kcr_signal_validate(struct kcr_loaded_image *img, struct kcr_reason *why)
 		const struct kcr_sigaction *a = &sig->action[i];
 
 		if (a->handler >= TASK_SIZE_MAX || a->restorer >= TASK_SIZE_MAX) {
-			kcr_set_reason(why, "image signal handler %u is outside user space",
-				       i + 1);
+			kcr_set_reason(why, "image signal handler %u is outside user space", i + 1);
 			return -EINVAL;
 		}
 		/* What sigaction() lets a program set; the rest is the kernel's own. */
@@ -115,13 +133,16 @@ int kcr_signal_validate(struct kcr_loaded_image *img, struct kcr_reason *why)
 		}
 	}
 	/* What sigaltstack() stores: a mode (0, SS_ONSTACK, SS_DISABLE) and SS_FLAG_BITS. */
-	th = img->sec[KCR_SEC_THREAD].data;
-	if (th && (th->sas_ss_flags & ~SS_FLAG_BITS) != 0 &&
-	    (th->sas_ss_flags & ~SS_FLAG_BITS) != SS_ONSTACK &&
-	    (th->sas_ss_flags & ~SS_FLAG_BITS) != SS_DISABLE) {
-		kcr_set_reason(why, "image alternate signal stack has unknown flags %#x",
-			       th->sas_ss_flags);
-		return -EINVAL;
+	for (i = 0; i < kcr_thread_count(img); i++) {
+		u32 mode;
+
+		th = kcr_thread_record(img, i);
+		mode = th->sas_ss_flags & ~SS_FLAG_BITS;
+		if (mode != 0 && mode != SS_ONSTACK && mode != SS_DISABLE) {
+			kcr_set_reason(why, "image alternate signal stack has unknown flags %#x",
+				       th->sas_ss_flags);
+			return -EINVAL;
+		}
 	}
 	p = (const void *)(sig + 1);
 	for (i = 0; i < sig->nr_pending; i++) {
@@ -130,17 +151,28 @@ int kcr_signal_validate(struct kcr_loaded_image *img, struct kcr_reason *why)
 			kcr_set_reason(why, "image has an invalid pending signal %u", p[i].signo);
 			return -EINVAL;
 		}
+		if (p[i].thread != KCR_PENDING_PROCESS && p[i].thread >= kcr_thread_count(img)) {
+			kcr_set_reason(why,
+				       "image has a signal pending for thread %u, which it lacks",
+				       p[i].thread);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }
 
-/* Runs in the restorer after its memory is replaced; cannot fail. */
-void kcr_signal_restore(struct kcr_loaded_image *img, const struct kcr_thread *th)
+/*
+ * Runs in the restoring process's main thread after its memory is replaced;
+ * cannot fail: the handlers, and the signals pending for the whole process.
+ * A thread's own pending signals are queued by that thread of the restorer
+ * itself, to itself, before the restore (libkcr): no exported call queues a
+ * signal on one thread's private queue.
+ */
+void kcr_signal_restore_process(struct kcr_loaded_image *img)
 {
 	const struct kcr_signals *sig = img->sec[KCR_SEC_SIGNALS].data;
 	const struct kcr_pending_signal *p = (const void *)(sig + 1);
 	struct sighand_struct *sighand = current->sighand;
-	sigset_t blocked;
 	u32 i;
 
 	spin_lock_irq(&sighand->siglock);
@@ -158,6 +190,22 @@ void kcr_signal_restore(struct kcr_loaded_image *img, const struct kcr_thread *t
 	}
 	spin_unlock_irq(&sighand->siglock);
 
+	for (i = 0; i < sig->nr_pending; i++) {
+		kernel_siginfo_t info;
+
+		if (p[i].thread != KCR_PENDING_PROCESS)
+			continue;
+		memcpy(&info, p[i].info, sizeof(info));
+		info.si_signo = p[i].signo;
+		send_sig_info(p[i].signo, &info, current);
+	}
+}
+
+/* Runs in each restoring thread for itself: its altstack and its mask. */
+void kcr_signal_restore_thread(const struct kcr_thread *th)
+{
+	sigset_t blocked;
+
 	current->sas_ss_sp = th->sas_ss_sp;
 	current->sas_ss_size = th->sas_ss_size;
 	current->sas_ss_flags = th->sas_ss_flags;
@@ -165,12 +213,4 @@ void kcr_signal_restore(struct kcr_loaded_image *img, const struct kcr_thread *t
 	blocked.sig[0] = th->blocked;
 	sigdelsetmask(&blocked, sigmask(SIGKILL) | sigmask(SIGSTOP));
 	sigprocmask(SIG_SETMASK, &blocked, NULL);
-
-	for (i = 0; i < sig->nr_pending; i++) {
-		kernel_siginfo_t info;
-
-		memcpy(&info, p[i].info, sizeof(info));
-		info.si_signo = p[i].signo;
-		send_sig_info(p[i].signo, &info, current);
-	}
 }

@@ -18,6 +18,8 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/task_work.h>
+#include <linux/sched/prio.h>
+#include <linux/cpumask.h>
 #include <linux/ptrace.h>
 #include <asm/user.h>
 #include "kcr_internal.h"
@@ -50,6 +52,20 @@ static u32 kcr_task_flags_of(struct task_struct *t)
 	return flags;
 }
 
+/* The thread's policy, priority, niceness and CPUs (on more CPUs than the image holds: all). */
+static void kcr_sched_capture(struct kcr_thread *th)
+{
+	const struct cpumask *cpus = current->cpus_ptr;
+	unsigned int cpu;
+
+	th->sched_policy = current->policy;
+	th->sched_priority = current->rt_priority;
+	th->nice = task_nice(current);
+	for_each_cpu(cpu, cpus)
+		if (cpu < KCR_CPU_WORDS * 64)
+			th->cpus[cpu / 64] |= 1ULL << (cpu % 64);
+}
+
 void kcr_thread_capture(struct kcr_thread *th)
 {
 	th->rseq = (u64)(unsigned long)current->rseq;
@@ -59,6 +75,7 @@ void kcr_thread_capture(struct kcr_thread *th)
 	th->robust_list_len = sizeof(struct robust_list_head);
 	th->task_flags = kcr_task_flags_of(current);
 	get_task_comm(th->comm, current);
+	kcr_sched_capture(th);
 }
 
 /*
@@ -79,22 +96,73 @@ static int kcr_task_flags_check(u32 flags, struct kcr_reason *why)
 	return 0;
 }
 
-int kcr_thread_validate(struct kcr_loaded_image *img, struct kcr_reason *why)
+/* Bytes of one thread record: the struct and its XSAVE area. */
+static size_t kcr_thread_record_size(const struct kcr_loaded_image *img)
 {
-	struct kcr_loaded_section *s = &img->sec[KCR_SEC_THREAD];
-	const struct kcr_thread *th = s->data;
+	return sizeof(struct kcr_thread) + img->hdr.xstate_size;
+}
 
-	if (!th || s->hdr.count != 1 || s->hdr.size < sizeof(*th) ||
-	    s->hdr.size != sizeof(*th) + th->xstate_size) {
-		kcr_set_reason(why, "image thread section is missing or malformed");
+u32 kcr_thread_count(const struct kcr_loaded_image *img)
+{
+	return img->sec[KCR_SEC_THREAD].hdr.count;
+}
+
+const struct kcr_thread *kcr_thread_record(const struct kcr_loaded_image *img, u32 i)
+{
+	return img->sec[KCR_SEC_THREAD].data + i * kcr_thread_record_size(img);
+}
+
+static int kcr_thread_record_check(const struct kcr_loaded_image *img, u32 i,
+				   struct kcr_reason *why)
+{
+	const struct kcr_thread *th = kcr_thread_record(img, i);
+	u32 j;
+
+	if (th->xstate_size != img->hdr.xstate_size || th->tid <= 0 || th->pad || th->pad2 ||
+	    th->sched_policy > SCHED_IDLE || th->sched_policy == 4 /* unused */ ||
+	    th->sched_priority > MAX_RT_PRIO - 1 || th->nice < MIN_NICE || th->nice > MAX_NICE) {
+		kcr_set_reason(why, "image thread record %u is malformed", i);
 		return -EBADMSG;
+	}
+	if (i == 0 && th->tid != img->hdr.pid) {
+		kcr_set_reason(why, "image's first thread (%d) is not its process (%d)", th->tid,
+			       img->hdr.pid);
+		return -EBADMSG;
+	}
+	for (j = 0; j < i; j++) {
+		if (kcr_thread_record(img, j)->tid == th->tid) {
+			kcr_set_reason(why, "image has thread %d twice", th->tid);
+			return -EBADMSG;
+		}
 	}
 	if (th->rseq >= TASK_SIZE_MAX || th->clear_child_tid >= TASK_SIZE_MAX ||
 	    th->robust_list >= TASK_SIZE_MAX || th->sas_ss_sp >= TASK_SIZE_MAX) {
-		kcr_set_reason(why, "image thread state holds kernel addresses");
+		kcr_set_reason(why, "image thread %d holds kernel addresses", th->tid);
 		return -EINVAL;
 	}
 	return kcr_task_flags_check(th->task_flags, why);
+}
+
+/* Every record: the section's shape, then each thread's fields and registers. */
+int kcr_thread_validate(struct kcr_loaded_image *img, struct kcr_reason *why)
+{
+	struct kcr_loaded_section *s = &img->sec[KCR_SEC_THREAD];
+	u32 i, n = s->hdr.count;
+	int err;
+
+	if (!s->data || !n || n > KCR_MAX_THREADS ||
+	    s->hdr.size != (u64)n * kcr_thread_record_size(img)) {
+		kcr_set_reason(why, "image thread section is missing or malformed");
+		return -EBADMSG;
+	}
+	for (i = 0; i < n; i++) {
+		err = kcr_thread_record_check(img, i, why);
+		if (!err)
+			err = kcr_cpu_validate(kcr_thread_record(img, i), why);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 /* Past the point of no return; checked by kcr_thread_validate(). */
@@ -139,20 +207,20 @@ static void kcr_rax_fixup_run(struct callback_head *work)
 	kfree(fix);
 }
 
-struct kcr_rax_fixup *kcr_rax_fixup_alloc(const struct kcr_thread *th)
+/* Allocated before the point of no return, where nothing may fail for want of memory. */
+struct kcr_rax_fixup *kcr_rax_fixup_alloc(void)
 {
 	struct kcr_rax_fixup *fix = kmalloc(sizeof(*fix), GFP_KERNEL);
 
-	if (!fix)
-		return NULL;
-	fix->ax = ((const struct user_regs_struct *)th->regs)->ax;
-	init_task_work(&fix->work, kcr_rax_fixup_run);
+	if (fix)
+		init_task_work(&fix->work, kcr_rax_fixup_run);
 	return fix;
 }
 
 /* Queue after the deferred fputs of the restore, so it runs first (LIFO). */
-int kcr_rax_fixup_queue(struct kcr_rax_fixup *fix)
+int kcr_rax_fixup_queue(struct kcr_rax_fixup *fix, const struct kcr_thread *th)
 {
+	fix->ax = ((const struct user_regs_struct *)th->regs)->ax;
 	return task_work_add(current, &fix->work, TWA_RESUME);
 }
 

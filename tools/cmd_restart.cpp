@@ -1,8 +1,11 @@
 // kcr restart FILE: this process becomes the checkpointed one.
 #include <fmt/format.h>
 
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <kcr/image.h>
 #include <kcr/restart.h>
 #include "catalog_record.h"
 #include "cli_config.h"
@@ -47,17 +50,37 @@ int RunRestart(const RestartArgs& a) {
   }
   // The bar draws only while the image is verified and memory filled;
   // Restart() drops the callback before the program takes over stderr.
-  // Sizing the bar means reading the image once more: only when it can show.
   uint64_t total = 0;
-  if (!a.quiet && ::isatty(STDERR_FILENO)) {
+  bool threaded = false;
+  {
     std::unique_ptr<Image> image;
-    if (Image::Open(a.image, &image).ok())
+    if (Image::Open(a.image, &image).ok()) {
       total = image->page_bytes();
+      threaded = image->threads().size() > 1;
+    }
   }
-  auto bar = std::make_shared<ProgressBar>("restore", total);
+  auto bar =
+      std::make_shared<ProgressBar>("restore", a.quiet || !::isatty(STDERR_FILENO) ? 0 : total);
   if (bar->enabled()) {
     options.verify_progress = [bar](uint64_t d, uint64_t t) { bar->Update(d, t); };
     options.verify_done = [bar] { bar->Finish(); };
+  }
+  // A multi-threaded program needs its own thread ids: it is restored in a
+  // pid namespace of its own, and this process waits and ends as it does.
+  // (Inside that namespace the restorer is this program again, in place.)
+  if (threaded && !::getenv("KCR_RESTART_IN_NAMESPACE")) {
+    int status = 0;
+    Status st = RestartWithIds(a.image, options, &status);
+    if (!st.ok()) {
+      record.failed(st.message());
+      fmt::print(stderr, "kcr restart: {}\n", st.message());
+      return 1;
+    }
+    if (WIFSIGNALED(status)) {
+      ::signal(WTERMSIG(status), SIG_DFL);
+      ::raise(WTERMSIG(status));
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
   }
   Status st = Restart(a.image, options);
   // Only reached when the restart did not happen.

@@ -132,6 +132,23 @@ struct kcr_restore_args {
 	char reason[KCR_REASON_LEN];
 };
 
+/*
+ * Each thread but the main one of a process restoring a multi-threaded image
+ * calls KCR_IOC_RESTORE_THREAD with the index of the thread record it is to
+ * become (1..count-1), and waits there; the main thread's KCR_IOC_RESTORE
+ * gathers them (exactly the image's threads, with its thread ids) and, past
+ * the point of no return, lets each take its record. On success it returns
+ * in that thread of the restored program; a refused restore returns an error
+ * (ECANCELED) and the thread should exit. (ABI 5.)
+ */
+struct kcr_restore_thread_args {
+	__u32 size; /* sizeof(struct kcr_restore_thread_args) */
+	__u32 index;
+	__u32 pad;
+	char reason[KCR_REASON_LEN];
+	__u32 pad2;
+};
+
 #define KCR_IOC_VERSION _IOR(KCR_IOC_MAGIC, 0, struct kcr_version)
 #define KCR_IOC_CHECKPOINT _IOWR(KCR_IOC_MAGIC, 1, struct kcr_checkpoint_args)
 #define KCR_IOC_RESTORE _IOWR(KCR_IOC_MAGIC, 2, struct kcr_restore_args)
@@ -141,6 +158,7 @@ struct kcr_restore_args {
  * reused meanwhile. (ABI 4.)
  */
 #define KCR_IOC_HOLD_KILL _IO(KCR_IOC_MAGIC, 3)
+#define KCR_IOC_RESTORE_THREAD _IOWR(KCR_IOC_MAGIC, 4, struct kcr_restore_thread_args)
 /* Only in modules built with KCR_TEST_HOOKS: fires a WARN to prove the harness catches it. */
 #define KCR_IOC_TEST_WARN _IO(KCR_IOC_MAGIC, 0x7f)
 
@@ -186,7 +204,7 @@ struct kcr_image_header {
 
 enum kcr_section_type {
 	KCR_SEC_END = 0,
-	KCR_SEC_THREAD = 1, /* struct kcr_thread + xstate_size bytes */
+	KCR_SEC_THREAD = 1, /* count x (struct kcr_thread + xstate_size bytes), the leader first */
 	KCR_SEC_MM = 2, /* struct kcr_mm */
 	KCR_SEC_VMAS = 3, /* count x (struct kcr_vma + path, padded to 8) */
 	KCR_SEC_SIGNALS = 4, /* struct kcr_signals + count x struct kcr_pending_signal */
@@ -205,6 +223,7 @@ struct kcr_section {
 };
 
 #define KCR_NR_SIGNALS 64
+#define KCR_CPU_WORDS 16 /* an affinity mask of up to 1024 CPUs */
 #define KCR_REGS_WORDS 27 /* struct user_regs_struct on x86-64 */
 
 struct kcr_thread {
@@ -223,6 +242,12 @@ struct kcr_thread {
 	char comm[16];
 	__u32 task_flags; /* KCR_TASK_* */
 	__u32 pad;
+	/* Scheduling, put back by the restorer for each thread (libkcr). */
+	__u32 sched_policy; /* SCHED_OTHER, SCHED_BATCH, SCHED_IDLE, SCHED_FIFO, SCHED_RR */
+	__u32 sched_priority; /* for SCHED_FIFO and SCHED_RR */
+	__s32 nice;
+	__u32 pad2;
+	__u64 cpus[KCR_CPU_WORDS]; /* affinity: bit n is CPU n */
 	/* followed by xstate_size bytes of UABI XSAVE (NT_X86_XSTATE) */
 };
 
@@ -237,8 +262,8 @@ struct kcr_thread {
 #define KCR_TASK_SSB_NOEXEC (1U << 3)
 #define KCR_TASK_IB_DISABLE (1U << 4)
 #define KCR_TASK_IB_FORCE_DISABLE (1U << 5)
-#define KCR_TASK_SPEC_ALL                                                                      \
-	(KCR_TASK_SSB_DISABLE | KCR_TASK_SSB_FORCE_DISABLE | KCR_TASK_SSB_NOEXEC |            \
+#define KCR_TASK_SPEC_ALL                                                          \
+	(KCR_TASK_SSB_DISABLE | KCR_TASK_SSB_FORCE_DISABLE | KCR_TASK_SSB_NOEXEC | \
 	 KCR_TASK_IB_DISABLE | KCR_TASK_IB_FORCE_DISABLE)
 #define KCR_TASK_FLAGS_ALL (KCR_TASK_NO_NEW_PRIVS | KCR_TASK_SPEC_ALL)
 
@@ -288,9 +313,12 @@ struct kcr_vma {
 	__u32 pad;
 };
 
+/* kcr_pending_signal.thread of a signal pending for the whole process */
+#define KCR_PENDING_PROCESS 0xffffffffU
+
 struct kcr_pending_signal {
 	__u32 signo;
-	__u32 shared; /* 1: process-wide queue, 0: thread queue */
+	__u32 thread; /* KCR_PENDING_PROCESS, or the index of the thread record it is for */
 	__u8 info[48]; /* kernel_siginfo */
 };
 

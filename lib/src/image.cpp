@@ -28,6 +28,9 @@ constexpr uint64_t Align8(uint64_t n) {
 // type is checked right after.
 constexpr int kOpenFlags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 
+// As the module: a bound on what one image may ask a reader to hold.
+constexpr uint32_t kMaxThreads = 1024;
+
 Status Malformed(std::string_view what, uint64_t offset) {
   return Errorf(EBADMSG, "corrupt image: {} (at offset {})", what, offset);
 }
@@ -211,6 +214,10 @@ Status Image::Parse() {
       return Malformed(fmt::format("{} section missing", SectionName(need)), pos);
     }
   }
+  for (const kcr_pending_signal& p : pending_) {
+    if (p.thread != KCR_PENDING_PROCESS && p.thread >= threads_.size())
+      return Malformed("signal pending for a thread the image lacks", pos);
+  }
   for (const FdRecord& f : fds_) {
     if (f.fd.kind == KCR_FD_GHOST && f.fd.ghost_id >= ghosts_.size()) {
       return Malformed("deleted-file record without its contents", pos);
@@ -224,12 +231,22 @@ Status Image::ParseSection(const kcr_section& s, std::span<const uint8_t> data, 
   switch (s.type) {
     case KCR_SEC_END:
       return Status::Ok();
-    case KCR_SEC_THREAD:
-      if (!Take(&rest, &thread_) || rest.size() != thread_.xstate_size) {
+    case KCR_SEC_THREAD: {
+      const uint64_t record = sizeof(kcr_thread) + uint64_t{header_.xstate_size};
+      if (s.count == 0 || s.count > kMaxThreads || rest.size() != s.count * record) {
         return Malformed("thread section size", offset);
       }
-      xstate_ = rest;
+      for (uint32_t i = 0; i < s.count; i++) {
+        ThreadRecord t;
+        Take(&rest, &t.thread);
+        if (t.thread.xstate_size != header_.xstate_size)
+          return Malformed("thread record size", offset);
+        t.xstate = rest.first(t.thread.xstate_size);
+        rest = rest.subspan(t.thread.xstate_size);
+        threads_.push_back(t);
+      }
       return Status::Ok();
+    }
     case KCR_SEC_MM:
       if (!Take(&rest, &mm_) || !rest.empty())
         return Malformed("mm section size", offset);
@@ -384,6 +401,18 @@ std::string Image::DescribeJson() const {
       vma["path"] = v.path;
     vmas.push_back(std::move(vma));
   }
+  Json threads = Json::array();
+  for (const ThreadRecord& r : threads_) {
+    const kcr_thread& t = r.thread;
+    threads.push_back({{"tid", t.tid},
+                       {"comm", text(t.comm)},
+                       {"ip", hex(t.regs[16])},
+                       {"sp", hex(t.regs[19])},
+                       {"blocked", hex(t.blocked)},
+                       {"sigaltstack", t.sas_ss_sp},
+                       {"no_new_privs", (t.task_flags & KCR_TASK_NO_NEW_PRIVS) != 0},
+                       {"speculation_flags", t.task_flags & KCR_TASK_SPEC_ALL}});
+  }
   Json fds = Json::array();
   static const char* const kFdKinds[] = {"file", "/dev/null", "/dev/zero", "deleted-file",
                                          "inherited"};
@@ -415,14 +444,7 @@ std::string Image::DescribeJson() const {
       {"xfeatures", header_.xfeatures},
       {"freeze_ns", header_.freeze_ns},
       {"header_checksum", fmt::format("{:016x}", header_.checksum)},
-      {"threads", Json::array({{{"tid", thread_.tid},
-                                {"comm", text(thread_.comm)},
-                                {"ip", hex(thread_.regs[16])},
-                                {"sp", hex(thread_.regs[19])},
-                                {"blocked", hex(thread_.blocked)},
-                                {"sigaltstack", thread_.sas_ss_sp},
-                                {"no_new_privs", (thread_.task_flags & KCR_TASK_NO_NEW_PRIVS) != 0},
-                                {"speculation_flags", thread_.task_flags & KCR_TASK_SPEC_ALL}}})},
+      {"threads", std::move(threads)},
       {"mm",
        {{"start_brk", hex(mm_.start_brk)},
         {"brk", hex(mm_.brk)},

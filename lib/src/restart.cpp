@@ -1,6 +1,8 @@
 #include <kcr/restart.h>
 
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -18,6 +20,7 @@
 #include <kcr/device.h>
 #include "prefill.h"
 #include "restore_files.h"
+#include "restore_threads.h"
 #include "status_format.h"
 
 namespace kcr {
@@ -95,6 +98,17 @@ Status MoveVdso(const Image& image, const OwnLayout& own) {
             reinterpret_cast<void*>(m.vdso_start))) {
     return SysError("moving the vdso to {:#x}", m.vdso_start);
   }
+  return Status::Ok();
+}
+
+// Every capability and the bounding set, for good (RestartOptions::drop_capabilities).
+Status DropCapabilities() {
+  for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+    (void)::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+  __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = {};
+  if (::syscall(SYS_capset, &h, none) != 0)
+    return SysError("dropping the restorer's capabilities");
   return Status::Ok();
 }
 
@@ -299,6 +313,37 @@ Status RestoreSpeculationControls(uint32_t flags) {
   return Status::Ok();
 }
 
+// The last step: the restorer's other threads, one per image thread, each
+// with its thread's id, scheduling and pending signals, then the module.
+// Every signal stays blocked until the module sets each thread's own mask,
+// so that the pending ones wait for the program.
+static Status RestoreWithThreads(const Image& image, const RestartOptions& options, int device,
+                                 int image_fd, const std::vector<kcr_range>& prefilled) {
+  sigset_t all, old;
+  sigfillset(&all);
+  ::sigprocmask(SIG_BLOCK, &all, &old);
+  std::unique_ptr<RestoreThreads> threads;
+  RestoreThreads::Options to;
+  to.device = device;
+  to.drop_capabilities = options.drop_capabilities;
+  Status st = RestoreThreads::Start(image, to, &threads);
+  if (st.ok())
+    st = RestoreScheduling(0, image.thread());
+  if (st.ok() && options.drop_capabilities)
+    st = DropCapabilities();
+  if (st.ok())
+    st = QueuePendingSignals(image, 0);
+  if (st.ok()) {
+    threads->Go();
+    uint32_t flags = options.rollback_files ? KCR_RST_ROLLBACK_FILES : 0;
+    st = RestoreIoctl(device, image_fd, flags, prefilled);  // returns only if refused
+    RemovePendingSignals(image, 0);
+  }
+  threads.reset();
+  ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  return st;
+}
+
 Status CheckRestartable(const Image& image, const RestartOptions& options) {
   KCR_RETURN_IF_ERROR(CheckKernel(image));
   KCR_RETURN_IF_ERROR(CheckFiles(image, options.rollback_files));
@@ -363,7 +408,11 @@ Status Restart(const std::string& path, const RestartOptions& options) {
   KCR_RETURN_IF_ERROR(OpenDevice(&device));
   OpenedFiles files;
   KCR_RETURN_IF_ERROR(OpenFiles(*image, options.rollback_files, &files));
-  KCR_RETURN_IF_ERROR(RestoreSpeculationControls(image->thread().task_flags));
+  // Set on the main thread before the others start: they inherit them.
+  uint32_t task_flags = 0;
+  for (const ThreadRecord& t : image->threads())
+    task_flags |= t.thread.task_flags;
+  KCR_RETURN_IF_ERROR(RestoreSpeculationControls(task_flags));
 
   // From here on the caller itself changes; the checks above make failure rare.
   // The restore reads the very file that was verified, through its descriptor.
@@ -377,8 +426,7 @@ Status Restart(const std::string& path, const RestartOptions& options) {
   // No vdso calls (clock_gettime, ...) are possible from here: glibc's cached
   // pointers name the old address.
   UnregisterOwnRseq();
-  uint32_t flags = options.rollback_files ? KCR_RST_ROLLBACK_FILES : 0;
-  Status st = RestoreIoctl(dev, img, flags, prefill->ranges());
+  Status st = RestoreWithThreads(*image, options, dev, img, prefill->ranges());
   return st.With("restart failed after the restarter had changed; it cannot continue");
 }
 

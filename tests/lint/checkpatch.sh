@@ -7,7 +7,7 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cache=${1:?usage: checkpatch.sh CACHE_DIR}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
-tarball=$(ls /usr/src/linux-source-6.1.tar.* 2>/dev/null | head -n1 || true)
+tarball=$(find /usr/src -maxdepth 1 -name 'linux-source-6.1.tar.*' | head -n 1)
 if [[ ! -x $cache/scripts/checkpatch.pl ]]; then
 	[[ -n $tarball ]] || { echo "checkpatch: no linux-source-6.1 tarball; fix: apt-get install linux-source-6.1" >&2; exit 1; }
 	mkdir -p "$cache"

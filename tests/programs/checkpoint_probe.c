@@ -42,7 +42,8 @@ int main(int argc, char **argv)
 	int dev = open(KCR_DEVICE_PATH, O_RDWR | O_CLOEXEC), proof = -1, rc, e;
 
 	if (argc < 3 || dev < 0)
-		return fprintf(stderr, "usage: checkpoint_probe MODE PID [ARG] (and /dev/kcr)\n"), 64;
+		return fprintf(stderr, "usage: checkpoint_probe MODE PID [ARG] (and /dev/kcr)\n"),
+		       64;
 	a.pid = atoi(argv[2]);
 	if (!strcmp(mode, "self")) {
 		proof = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);

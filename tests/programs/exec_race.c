@@ -32,7 +32,8 @@ int main(int argc, char **argv)
 	int rounds, leaks = 0, images = 0, refused = 0;
 
 	if (argc != 5)
-		return fprintf(stderr, "usage: exec_race SETUID_PROGRAM SECRET WORKDIR ROUNDS\n"), 64;
+		return fprintf(stderr, "usage: exec_race SETUID_PROGRAM SECRET WORKDIR ROUNDS\n"),
+		       64;
 	rounds = atoi(argv[4]);
 	memset(pad, 'x', sizeof(pad) - 1);
 	child_argv = calloc(NR_PAD + 6, sizeof(char *));
@@ -81,7 +82,8 @@ int main(int argc, char **argv)
 		} else {
 			img = kcr_image_open(image, &err);
 			if (!img || kcr_image_summary_get(img, &sum))
-				return printf("round %d: cannot read image: %s\n", r, err.message), 2;
+				return printf("round %d: cannot read image: %s\n", r, err.message),
+				       2;
 			images++;
 			/* The child is still "exec_race" until its exec. */
 			if (strcmp(sum.comm, "exec_race")) {

@@ -19,7 +19,8 @@ __attribute__((target("avx"))) static void run_avx(int steps)
 		for (long i = 0; i < 3000000; i++)
 			a = _mm256_add_pd(_mm256_mul_pd(a, m), c);
 		_mm256_storeu_pd(out, a);
-		kt_printf("step %d ymm %.17g %.17g %.17g %.17g\n", s, out[0], out[1], out[2], out[3]);
+		kt_printf("step %d ymm %.17g %.17g %.17g %.17g\n", s, out[0], out[1], out[2],
+			  out[3]);
 		if (fegetround() != FE_TOWARDZERO)
 			kt_fail("rounding mode lost at step %d", s);
 		unsigned short cw;

@@ -39,9 +39,11 @@ int main(int argc, char **argv)
 			}
 			if (!bad)
 				kt_fail("heap checksum changed at step %d, yet every word is right "
-					"(the hash itself went wrong)", s);
+					"(the hash itself went wrong)",
+					s);
 			kt_fail("heap checksum changed at step %d: %zu words wrong, first at %p "
-				"(word %zu: %#llx)", s, bad, (void *)&heap[first], first,
+				"(word %zu: %#llx)",
+				s, bad, (void *)&heap[first], first,
 				(unsigned long long)heap[first]);
 		}
 		if (prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) != 0)

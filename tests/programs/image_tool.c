@@ -70,8 +70,8 @@ static int section_load(int fd, __u32 type, struct section_edit *e)
 	if (e->pos < 0)
 		return fprintf(stderr, "no section of type %u\n", type), -1;
 	e->data = malloc(e->hdr.size);
-	if (!e->data || pread(fd, e->data, e->hdr.size, e->pos + sizeof(e->hdr)) !=
-				(ssize_t)e->hdr.size)
+	if (!e->data ||
+	    pread(fd, e->data, e->hdr.size, e->pos + sizeof(e->hdr)) != (ssize_t)e->hdr.size)
 		return fprintf(stderr, "cannot read section %u\n", type), -1;
 	return 0;
 }
@@ -109,7 +109,8 @@ static int poke(int fd, int argc, char **argv)
 		} else if (!strcmp(cmd, "poke-xstate") && argc > 5) {
 			__u64 v = hex(argv[5]);
 
-			memcpy(e.data + sizeof(*th) + atoi(argv[3]), &v, atoi(argv[4]) == 4 ? 4 : 8);
+			memcpy(e.data + sizeof(*th) + atoi(argv[3]), &v,
+			       atoi(argv[4]) == 4 ? 4 : 8);
 		} else if (!strcmp(cmd, "poke-task-flags") && argc > 3) {
 			th->task_flags = hex(argv[3]);
 		} else {
@@ -166,7 +167,9 @@ int main(int argc, char **argv)
 	struct stat st;
 
 	if (argc < 3)
-		return fprintf(stderr, "usage: image_tool flip|set-kversion|page-offset|set-vdso IMAGE [ARG]\n"), 64;
+		return fprintf(stderr,
+			       "usage: image_tool flip|set-kversion|page-offset|set-vdso IMAGE [ARG]\n"),
+		       64;
 	fd = open(argv[2], O_RDWR);
 	if (fd < 0 || fstat(fd, &st))
 		return die(argv[2]);

@@ -39,7 +39,8 @@ int main(int argc, char **argv)
 	const char *dir = argc > 3 ? argv[3] : "/tmp";
 	char *priv = map_file(dir, "kcr-private.dat", 0, 1);
 	char *shared = map_file(dir, "kcr-shared.dat", 1, 100);
-	char *anon = mmap(NULL, PAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	char *anon =
+		mmap(NULL, PAGES * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	if (anon == MAP_FAILED)
 		kt_fail("mmap shared anon");
@@ -52,7 +53,8 @@ int main(int argc, char **argv)
 		for (int k = 0; k <= s && k < PAGES; k++) {
 			if (priv[k * PG] != (char)(1 + k) || priv[k * PG + 7] != (char)(k + 1))
 				kt_fail("private page %d wrong at step %d", k, s);
-			if (shared[k * PG] != (char)(100 + k) || shared[k * PG + 9] != (char)(k + 2))
+			if (shared[k * PG] != (char)(100 + k) ||
+			    shared[k * PG + 9] != (char)(k + 2))
 				kt_fail("shared page %d wrong at step %d", k, s);
 			if (anon[k * PG + 11] != (char)(k + 3))
 				kt_fail("shared anon page %d wrong at step %d", k, s);

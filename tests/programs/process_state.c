@@ -50,7 +50,8 @@ int main(int argc, char **argv)
 		if (write(40, "x", 1) != 1)
 			kt_fail("fd 40 (/dev/null) not writable");
 		memset(zeros, 1, sizeof(zeros));
-		if (read(41, zeros, sizeof(zeros)) != sizeof(zeros) || memchr(zeros, 1, sizeof(zeros)))
+		if (read(41, zeros, sizeof(zeros)) != sizeof(zeros) ||
+		    memchr(zeros, 1, sizeof(zeros)))
 			kt_fail("fd 41 (/dev/zero) does not read zeros");
 		if (fcntl(41, F_GETFD) != FD_CLOEXEC || fcntl(40, F_GETFD) != 0 ||
 		    fcntl(zero_fd, F_GETFD) != FD_CLOEXEC)

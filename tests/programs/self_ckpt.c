@@ -12,7 +12,8 @@ static int on_event(kcr_event event, void *arg)
 	(void)arg;
 	dprintf(2, "callback: %s\n",
 		event == KCR_EVENT_BEFORE_CHECKPOINT ? "before-checkpoint" :
-		event == KCR_EVENT_AFTER_CONTINUE ? "after-continue" : "after-restart");
+		event == KCR_EVENT_AFTER_CONTINUE    ? "after-continue" :
+						       "after-restart");
 	return 0;
 }
 
@@ -25,7 +26,8 @@ int main(int argc, char **argv)
 	kcr_error err;
 
 	kcr_register_callback(KCR_EVENT_BEFORE_CHECKPOINT | KCR_EVENT_AFTER_CONTINUE |
-			      KCR_EVENT_AFTER_RESTART, on_event, NULL, NULL);
+				      KCR_EVENT_AFTER_RESTART,
+			      on_event, NULL, NULL);
 	for (int s = 0; s < steps; s++) {
 		for (long i = 0; i < 1000000; i++)
 			acc = acc * 2862933555777941757ULL + 3037000493ULL;

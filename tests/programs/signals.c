@@ -63,7 +63,8 @@ int main(int argc, char **argv)
 	}
 	sigprocmask(SIG_UNBLOCK, &block, NULL);
 	if (usr2_count != 1 || !on_altstack)
-		kt_fail("pending SIGUSR2 delivered %d times, on altstack %d", usr2_count, on_altstack);
+		kt_fail("pending SIGUSR2 delivered %d times, on altstack %d", usr2_count,
+			on_altstack);
 	kt_printf("pending signal delivered on the alternate stack\ndone\n");
 	return 0;
 }

@@ -52,8 +52,8 @@ done
 orders=("none loaded off" "loaded off none" "off none loaded")
 for r in $(seq 1 "$rounds"); do
 	for c in ${orders[$((r % 3))]}; do
-		configure $c
-		times[$c]+="$(launch $c) "
+		configure "$c"
+		times[$c]+="$(launch "$c") "
 	done
 done
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # cluster.sh: a throw-away single-node Slurm cluster (munged, slurmctld,
 # slurmd) on loopback, entirely under one directory. Sourced by the Slurm
 # tests, which run as root inside the kcr-vm guest (docs/slurm.md, "Tests").
@@ -55,8 +56,7 @@ cluster_up() {
 		--pid-file="$D/run/munged.pid" --seed-file="$D/munge/seed" \
 		>>"$D/log/munged.out" 2>&1 &
 	echo "munged $!" >>"$D/pids"
-	local i
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ -S "$D/run/munge.sock" ] && break
 		sleep 0.1
 	done
@@ -127,7 +127,7 @@ cluster_up() {
 	setsid slurmd -D -N localhost -f "$SLURM_CONF" >>"$D/log/slurmd.out" 2>&1 &
 	echo "slurmd $!" >>"$D/pids"
 	local state="" name pid
-	for i in $(seq 300); do
+	for _ in $(seq 300); do
 		state=$(sinfo -h -n localhost -o %T 2>/dev/null | head -1 || true)
 		[ "$state" = idle ] && return 0
 		while read -r name pid; do

@@ -32,7 +32,7 @@ echo "  $PROGRESS writes $(wc -l <"$W/demo.golden.out") lines; the last: $(tail 
 title "sbatch as user $USER_NAME: --checkpoint=4s --open-mode=append"
 write_job demo exec "$PROGRESS" "$W/demo.log" "$STEPS"
 job=$(submit demo -p low -c 2 --checkpoint=4s --open-mode=append)
-echo "  job $job: $(cat "$W/demo.sh" | tail -n 1)"
+echo "  job $job: $(tail -n 1 "$W/demo.sh")"
 wait_for 60 "job $job running" job_state_is "$job" RUNNING
 wait_for 90 "a periodic checkpoint" has_row "$job" trigger=periodic state=VERIFIED
 show_log "$job" 'agent started|periodic checkpoint [0-9]'

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh: what the Slurm scenarios (slurm-test.sh) and the demo (demo.sh)
 # share: the cluster with spank_kcr.so loaded, the job helpers and the checks.
 # Sourced inside the kcr-vm guest, as root; needs KCR_BUILD_DIR.

@@ -43,14 +43,14 @@ expect_refused "no unit" --checkpoint=30
 expect_refused "not an interval" --checkpoint=abc
 expect_refused "not a trigger" --checkpoint=10m --checkpoint-on=preempt,reboot
 expect_refused "not an absolute directory" --checkpoint=10m --checkpoint-dir=relative/dir
-expect_refused "not a placeholder" --checkpoint-dir=/x/{jobid}
+expect_refused "not a placeholder" --checkpoint-dir=/x/'{jobid}'
 expect_refused "not latest, none or a checkpoint id" --restart-from=newest
 out=$(srun --checkpoint=1q true 2>&1) && fail "srun --checkpoint=1q was accepted" || true
 grep -q "not an interval" <<<"$out" || fail "srun: $out"
 echo "ok: srun --checkpoint=1q -> $(grep -m1 spank_kcr <<<"$out")"
 
 # Valid values pass option parsing: sbatch then fails only for want of a controller.
-out=$(timeout 20 sbatch --checkpoint=90s --checkpoint-dir=/x/{user}/{job} --checkpoint-on=preempt \
+out=$(timeout 20 sbatch --checkpoint=90s --checkpoint-dir='/x/{user}/{job}' --checkpoint-on=preempt \
 	--restart-from=latest --wrap true 2>&1) || true
 grep -q spank_kcr <<<"$out" && fail "valid options were refused: $out"
 echo "ok: valid values are accepted"

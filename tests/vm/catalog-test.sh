@@ -8,9 +8,8 @@ set -uo pipefail
 W=$(mktemp -d /tmp/kcr-catalog.XXXXXX)
 export KCR_CONFIG=$W/kcr.yaml
 printf 'catalog_path: %s/catalog.db\nimage_dir: %s/images\n' "$W" "$W" >"$KCR_CONFIG"
-failures=0
-pass() { echo "ok: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 json_count() { grep -oE "\"$1\": ?\"$2\"" <<<"$3" | wc -l; }
 
 "$KCR_PROGS/counter" "$W/out" 400 &
@@ -70,5 +69,4 @@ list=$($KCR catalog list --format json --state all)
 	pass "the DELETED row is gone, the two good ones stay" || fail "after forgetting: $list"
 
 rm -rf "$W"
-echo "catalog tests: $failures failed"
-exit $((failures > 0))
+finish "catalog tests"

@@ -53,7 +53,8 @@ expand() { # DIR ARG...: substitutes @OUT@ and @DIR@
 mapfile -d '' golden_cmd < <(expand "$work/golden" "$@")
 mapfile -d '' run_cmd < <(expand "$work/run" "$@")
 
-fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 random_delay() {
 	local lo=${delay%:*} hi=${delay#*:}
 	# Never later than 60% into the program's uninterrupted run time, so the
@@ -69,7 +70,7 @@ compare() { # what
 		echo "--- golden"; tail -n 5 "$work/golden/out"
 		echo "--- $1"; tail -n 5 "$work/run/out"
 		diff "$work/golden/out" "$work/run/out" | head -n 10 || true
-		fail "$1: output differs from the uninterrupted run"
+		die "$1: output differs from the uninterrupted run"
 	fi
 	echo "ok: $1 output identical to the uninterrupted run ($(wc -l <"$work/run/out") lines)"
 }
@@ -86,42 +87,43 @@ check_no_progress() { # IMAGE
 	saved=$(saved_size "$1")
 	sleep 1
 	[[ $(stat -c %s "$work/run/out") -eq $saved ]] ||
-		fail "the process ran on after its checkpoint: output is $(stat -c %s "$work/run/out") bytes, the image says $saved"
+		die "the process ran on after its checkpoint: output is $(stat -c %s "$work/run/out") bytes, the image says $saved"
 	echo "ok: no progress after the checkpoint (output stays at the image's $saved bytes)"
 }
-proc_state() { sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat"; }
 # hold_checkpoint PID IMAGE: checkpoint with a hold kept by a coprocess.
 hold_checkpoint() {
 	coproc HOLDER { "$KCR_PROGS/holder" "$2" "$1"; }
 	local line=""
 	read -r -u "${HOLDER[0]}" line || true
-	[[ $line == held* ]] || fail "checkpoint with a hold failed: ${line:-holder exited}"
+	[[ $line == held* ]] || die "checkpoint with a hold failed: ${line:-holder exited}"
 	echo "checkpoint: $line"
-	$KCR verify "$2" >/dev/null || fail "fresh image $2 does not verify"
+	$KCR verify "$2" >/dev/null || die "fresh image $2 does not verify"
 	local state
 	state=$(proc_state "$1")
 	# Parked in the kernel, where only SIGKILL wakes it; not counted in the
 	# load average, so ps shows it idle (I), not D.
-	[[ $state == I ]] || fail "held process is in state $state, not I"
+	[[ $state == I ]] || die "held process is in state $state, not I"
 	kill -CONT "$1"
 	check_no_progress "$2"
-	[[ $(proc_state "$1") == I ]] || fail "a SIGCONT resumed the held process"
+	[[ $(proc_state "$1") == I ]] || die "a SIGCONT resumed the held process"
 	echo "ok: held (state I); a SIGCONT did not resume it"
 }
 release_hold() { # [release|kill]
 	echo "${1:-release}" >&"${HOLDER[1]}"
-	wait "$HOLDER_PID" || fail "holder failed (rc $?)"
+	wait "$HOLDER_PID" || die "holder failed (rc $?)"
 }
 
 checkpoint() { # PID IMAGE [--kill|--stop]
-	local t0=$(date +%s%N)
-	$KCR checkpoint "$1" -o "$2" ${3:-} "${ckpt_flags[@]}" --no-catalog || fail "checkpoint of $1 failed"
+	local t0
+	t0=$(date +%s%N)
+	# shellcheck disable=SC2086 # $3 is one optional flag or nothing
+	$KCR checkpoint "$1" -o "$2" ${3:-} "${ckpt_flags[@]}" --no-catalog || die "checkpoint of $1 failed"
 	echo "checkpoint took $((($(date +%s%N) - t0) / 1000000)) ms"
-	$KCR verify "$2" >/dev/null || fail "fresh image $2 does not verify"
+	$KCR verify "$2" >/dev/null || die "fresh image $2 does not verify"
 }
 
 t0=$(date +%s%N)
-"${golden_cmd[@]}" || fail "the uninterrupted run failed (rc $?)"
+"${golden_cmd[@]}" || die "the uninterrupted run failed (rc $?)"
 golden_ms=$((($(date +%s%N) - t0) / 1000000))
 echo "uninterrupted run took ${golden_ms} ms"
 
@@ -129,20 +131,20 @@ echo "uninterrupted run took ${golden_ms} ms"
 pid=$!
 [[ $mode == twice ]] && golden_ms=$((golden_ms / 2))
 random_delay
-kill -0 "$pid" 2>/dev/null || fail "program finished before the checkpoint; lengthen it"
+kill -0 "$pid" 2>/dev/null || die "program finished before the checkpoint; lengthen it"
 case $mode in
 kill)
 	checkpoint "$pid" "$work/image" --kill
 	rc=0; wait "$pid" || rc=$?
-	[[ $rc -eq 137 ]] || fail "checkpointed process was not killed (rc $rc)"
-	$KCR restart "${restart_flags[@]}" "$work/image" || fail "restored program failed (rc $?)"
+	[[ $rc -eq 137 ]] || die "checkpointed process was not killed (rc $rc)"
+	$KCR restart "${restart_flags[@]}" "$work/image" || die "restored program failed (rc $?)"
 	compare restored
 	;;
 continue)
 	checkpoint "$pid" "$work/image"
-	wait "$pid" || fail "original failed after a checkpoint it should not notice (rc $?)"
+	wait "$pid" || die "original failed after a checkpoint it should not notice (rc $?)"
 	compare "checkpointed-and-continued"
-	$KCR restart "${restart_flags[@]}" --rollback-files "$work/image" || fail "restored program failed (rc $?)"
+	$KCR restart "${restart_flags[@]}" --rollback-files "$work/image" || die "restored program failed (rc $?)"
 	compare "restored (after rollback of grown files)"
 	;;
 stop)
@@ -153,21 +155,21 @@ stop)
 		[[ $state == T ]] && break
 		sleep 0.02
 	done
-	[[ $state == T ]] || fail "checkpointed process is not stopped (state $state)"
+	[[ $state == T ]] || die "checkpointed process is not stopped (state $state)"
 	check_no_progress "$work/image"
 	kill -CONT "$pid"
-	wait "$pid" || fail "original failed after SIGCONT (rc $?)"
+	wait "$pid" || die "original failed after SIGCONT (rc $?)"
 	compare "stopped, then continued"
-	$KCR restart "${restart_flags[@]}" --rollback-files "$work/image" || fail "restored program failed (rc $?)"
+	$KCR restart "${restart_flags[@]}" --rollback-files "$work/image" || die "restored program failed (rc $?)"
 	compare "restored (after rollback of grown files)"
 	;;
 hold)
 	trap 'kill -KILL "$pid" 2>/dev/null || true' EXIT
 	hold_checkpoint "$pid" "$work/image"
 	release_hold
-	wait "$pid" || fail "original failed after its hold was closed (rc $?)"
+	wait "$pid" || die "original failed after its hold was closed (rc $?)"
 	compare "held, then released"
-	$KCR restart "${restart_flags[@]}" --rollback-files "$work/image" || fail "restored program failed (rc $?)"
+	$KCR restart "${restart_flags[@]}" --rollback-files "$work/image" || die "restored program failed (rc $?)"
 	compare "restored (after rollback of grown files)"
 	;;
 hold_kill | hold_sigkill)
@@ -175,19 +177,19 @@ hold_kill | hold_sigkill)
 	hold_checkpoint "$pid" "$work/image"
 	if [[ $mode == hold_kill ]]; then
 		out=$($KCR checkpoint "$pid" -o "$work/again" --no-catalog 2>&1) &&
-			fail "a second checkpoint of the held process succeeded"
-		grep -q "held after an earlier checkpoint" <<<"$out" || fail "no reason for the refusal: $out"
-		[[ ! -e $work/again ]] || fail "the refused checkpoint left $work/again"
+			die "a second checkpoint of the held process succeeded"
+		grep -q "held after an earlier checkpoint" <<<"$out" || die "no reason for the refusal: $out"
+		[[ ! -e $work/again ]] || die "the refused checkpoint left $work/again"
 		echo "ok: a second checkpoint is refused: $out"
 		release_hold kill
 	else
 		kill -KILL "$pid"
 	fi
 	rc=0; wait "$pid" || rc=$?
-	[[ $rc -eq 137 ]] || fail "the kill did not end the held process (rc $rc)"
+	[[ $rc -eq 137 ]] || die "the kill did not end the held process (rc $rc)"
 	echo "ok: the kill ended the held process"
 	[[ $mode == hold_kill ]] || release_hold
-	$KCR restart "${restart_flags[@]}" "$work/image" || fail "restored program failed (rc $?)"
+	$KCR restart "${restart_flags[@]}" "$work/image" || die "restored program failed (rc $?)"
 	compare restored
 	;;
 twice)
@@ -196,12 +198,12 @@ twice)
 	$KCR restart "${restart_flags[@]}" "$work/image1" &
 	pid2=$!
 	random_delay
-	kill -0 "$pid2" 2>/dev/null || fail "restored program ended before the second checkpoint"
+	kill -0 "$pid2" 2>/dev/null || die "restored program ended before the second checkpoint"
 	checkpoint "$pid2" "$work/image2" --kill
 	wait "$pid2" || true
-	$KCR restart "${restart_flags[@]}" "$work/image2" || fail "second-generation restore failed (rc $?)"
+	$KCR restart "${restart_flags[@]}" "$work/image2" || die "second-generation restore failed (rc $?)"
 	compare "restored twice"
 	;;
-*) fail "unknown mode $mode" ;;
+*) die "unknown mode $mode" ;;
 esac
 rm -rf "$work"

@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
 # kcr-vm initramfs /init: load the 9p and overlay modules, mount the host root
 # read-only under a tmpfs overlay, mount the run share, switch into it.
 /bin/busybox --install -s /bin
@@ -6,9 +7,9 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-for m in $(cat /mods/order); do
+while read -r m; do
 	insmod "/mods/$m" || echo "kcr-vm-guest: insmod $m failed"
-done
+done </mods/order
 fail() {
 	echo "kcr-vm: guest setup failed: $*"
 	poweroff -f

@@ -3,34 +3,35 @@
 #   harness-test.sh loaded | reload | no-module
 set -uo pipefail
 : "${KCR:=kcr}"
-fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 module=$(awk '$1 == "kcr" { found = 1 } END { exit !found }' /proc/modules && echo yes)
 
 case ${1:-} in
 loaded)
-	[[ $module == yes ]] || fail "kcr is not in /proc/modules"
-	[[ -c /dev/kcr ]] || fail "/dev/kcr is missing"
+	[[ $module == yes ]] || die "kcr is not in /proc/modules"
+	[[ -c /dev/kcr ]] || die "/dev/kcr is missing"
 	ls -l /dev/kcr
-	$KCR check || fail "kcr check failed with the module loaded"
+	$KCR check || die "kcr check failed with the module loaded"
 	;;
 reload)
 	path=$(cat /kcr-run/module)
 	for i in 1 2 3; do
-		rmmod kcr || fail "rmmod failed (round $i)"
-		[[ ! -e /dev/kcr ]] || fail "/dev/kcr still there after rmmod"
-		insmod "$path" || fail "insmod failed (round $i)"
-		$KCR check >/dev/null || fail "kcr check failed after reload $i"
+		rmmod kcr || die "rmmod failed (round $i)"
+		[[ ! -e /dev/kcr ]] || die "/dev/kcr still there after rmmod"
+		insmod "$path" || die "insmod failed (round $i)"
+		$KCR check >/dev/null || die "kcr check failed after reload $i"
 	done
 	echo "ok: module unloaded and reloaded 3 times"
 	;;
 no-module)
-	rmmod kcr || fail "rmmod failed"
+	rmmod kcr || die "rmmod failed"
 	out=$($KCR check 2>&1)
 	rc=$?
 	echo "$out"
-	[[ $rc -ne 0 ]] || fail "kcr check passed without the module"
+	[[ $rc -ne 0 ]] || die "kcr check passed without the module"
 	grep -q "kcr check: kcr module is not loaded; fix: insmod kcr.ko" <<<"$out" ||
-		fail "kcr check did not give the one-line reason"
+		die "kcr check did not give the one-line reason"
 	;;
-*) fail "usage: harness-test.sh loaded|reload|no-module" ;;
+*) die "usage: harness-test.sh loaded|reload|no-module" ;;
 esac

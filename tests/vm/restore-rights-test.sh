@@ -29,7 +29,7 @@ echo "the image names fds: $image_fds"
 ) &
 r=$!
 sleep 1.5
-fds=$(ls "/proc/$r/fd" | sort -n | tr '\n' ' ')
+fds=$(find "/proc/$r/fd" -mindepth 1 -printf '%f\n' | sort -n | tr '\n' ' ')
 fds=${fds% }
 [[ $fds == "$image_fds" ]] && pass "the restored program has exactly the image's fds ($fds)" ||
 	fail "the restored program has fds '$fds', the image names '$image_fds'"

@@ -4,24 +4,25 @@
 set -euo pipefail
 : "${KCR:=kcr}" "${KCR_PROGS:?}"
 W=$(mktemp -d /tmp/kcr-self.XXXXXX)
-fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-"$KCR_PROGS/self_ckpt" "$W/golden" 20 "$W/golden.kcr" 10 2>"$W/golden.err" || fail "golden run"
-grep -q "self-checkpoint returned 0 (continued)" "$W/golden.err" || fail "no continue: $(cat "$W/golden.err")"
-grep -q "callback: before-checkpoint" "$W/golden.err" || fail "before-checkpoint callback missing"
-grep -q "callback: after-continue" "$W/golden.err" || fail "after-continue callback missing"
+"$KCR_PROGS/self_ckpt" "$W/golden" 20 "$W/golden.kcr" 10 2>"$W/golden.err" || die "golden run"
+grep -q "self-checkpoint returned 0 (continued)" "$W/golden.err" || die "no continue: $(cat "$W/golden.err")"
+grep -q "callback: before-checkpoint" "$W/golden.err" || die "before-checkpoint callback missing"
+grep -q "callback: after-continue" "$W/golden.err" || die "after-continue callback missing"
 
-"$KCR_PROGS/self_ckpt" "$W/out" 20 "$W/self.kcr" 10 2>"$W/run.err" || fail "run"
-cmp "$W/golden" "$W/out" || fail "a self-checkpoint changed the program's output"
-$KCR verify "$W/self.kcr" || fail "self image does not verify"
+"$KCR_PROGS/self_ckpt" "$W/out" 20 "$W/self.kcr" 10 2>"$W/run.err" || die "run"
+cmp "$W/golden" "$W/out" || die "a self-checkpoint changed the program's output"
+$KCR verify "$W/self.kcr" || die "self image does not verify"
 # The output file grew after the checkpoint: restart rolls it back, then the
 # restored run writes the rest again, identically.
-$KCR restart --rollback-files "$W/self.kcr" 2>"$W/restart.err" || fail "restart rc $?: $(cat "$W/restart.err")"
+$KCR restart --rollback-files "$W/self.kcr" 2>"$W/restart.err" || die "restart rc $?: $(cat "$W/restart.err")"
 # The restored program's stderr is its original one (run.err), reopened and
 # rolled back to its size at the checkpoint.
-grep -q "self-checkpoint returned 1 (restarted)" "$W/run.err" || fail "restored run did not learn it was restarted: $(cat "$W/run.err" "$W/restart.err")"
-grep -q "callback: after-restart" "$W/run.err" || fail "after-restart callback missing"
-grep -q "after-continue" "$W/run.err" && fail "rollback left the original run's later stderr in place"
-cmp "$W/golden" "$W/out" || fail "restored output differs from the uninterrupted run"
+grep -q "self-checkpoint returned 1 (restarted)" "$W/run.err" || die "restored run did not learn it was restarted: $(cat "$W/run.err" "$W/restart.err")"
+grep -q "callback: after-restart" "$W/run.err" || die "after-restart callback missing"
+grep -q "after-continue" "$W/run.err" && die "rollback left the original run's later stderr in place"
+cmp "$W/golden" "$W/out" || die "restored output differs from the uninterrupted run"
 echo "ok: self-checkpoint continued and restarted with identical output"
 rm -rf "$W"

@@ -34,6 +34,12 @@ struct GhostRecord {
   std::span<const uint8_t> contents;
 };
 
+// One thread of the image: its record and its XSAVE area.
+struct ThreadRecord {
+  kcr_thread thread;
+  std::span<const uint8_t> xstate;
+};
+
 struct PageChunkRef {
   kcr_page_chunk chunk;
   uint64_t data_offset;  // file offset of the chunk's first page
@@ -77,8 +83,10 @@ class KCR_EXPORT Image {
   int fd() const { return fd_.get(); }
   UniqueFd TakeFd() { return std::move(fd_); }
   const kcr_image_header& header() const { return header_; }
-  const kcr_thread& thread() const { return thread_; }
-  std::span<const uint8_t> xstate() const { return xstate_; }
+  // Every thread, the main one (the process) first.
+  const std::vector<ThreadRecord>& threads() const { return threads_; }
+  const kcr_thread& thread() const { return threads_.front().thread; }
+  std::span<const uint8_t> xstate() const { return threads_.front().xstate; }
   const kcr_mm& mm() const { return mm_; }
   const std::vector<VmaRecord>& vmas() const { return vmas_; }
   const kcr_signals& signals() const { return signals_; }
@@ -103,8 +111,7 @@ class KCR_EXPORT Image {
   const uint8_t* map_ = nullptr;
   size_t size_ = 0;
   kcr_image_header header_{};
-  kcr_thread thread_{};
-  std::span<const uint8_t> xstate_;
+  std::vector<ThreadRecord> threads_;
   kcr_mm mm_{};
   std::vector<VmaRecord> vmas_;
   kcr_signals signals_{};

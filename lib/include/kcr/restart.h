@@ -21,7 +21,15 @@ struct RestartOptions {
   std::function<void()> verify_done;  // called once verification is over
   // Called as each phase ends, with its wall-clock duration (for --timings).
   std::function<void(const char* phase, double ms)> phase_done;
+  // Drop every capability (and the bounding set) just before the restore:
+  // a restorer in a user namespace of its own must not hand the program
+  // the capabilities it holds there (RestartWithIds sets it).
+  bool drop_capabilities = false;
 };
+
+// The exit status of a restorer that was refused before it changed (the
+// namespace's report says why).
+constexpr int kRestartRefusedExit = 75;
 
 // The cheap checks that need no pass over the memory: kernel build, the
 // files the program had open, and the kernel's own validation of the image
@@ -29,7 +37,19 @@ struct RestartOptions {
 // while it fills memory (prefill.h).
 KCR_EXPORT Status CheckRestartable(const Image& image, const RestartOptions& options);
 
-// Does not return on success.
+// The calling process becomes the program in the image. Does not return on
+// success. Its pid stays the caller's; a multi-threaded image, whose thread
+// ids must be its own, needs RestartWithIds() (or a caller that already has
+// the image's pid in a pid namespace where it may choose thread ids).
 KCR_EXPORT Status Restart(const std::string& path, const RestartOptions& options);
+
+// Restores the program with its own process and thread ids, in a pid
+// namespace (and a mount namespace whose /proc shows it) made for it; an
+// unprivileged caller makes a user namespace too, mapping only its own ids,
+// and the program gets no capability in it. The caller does not become the
+// program: it passes signals on (SIGTERM, SIGINT, SIGHUP, SIGUSR1, ...),
+// waits, and returns how the program ended in *wait_status (as waitpid).
+KCR_EXPORT Status RestartWithIds(const std::string& path, const RestartOptions& options,
+                                 int* wait_status);
 
 }  // namespace kcr
