@@ -48,6 +48,7 @@ struct kcr_ckpt_req {
 	kuid_t owner_uid;
 	kgid_t owner_gid;
 	u32 xstate_size;
+	pid_t image_pid;
 	/* By thread (kcr_freeze's index): its record, followed by its XSAVE area. */
 	struct kcr_thread **threads;
 	struct kcr_signal_state *signals;
@@ -180,6 +181,8 @@ static int kcr_capture_process(struct kcr_freeze *fz, struct kcr_reason *why)
 	const struct cred *c = current_cred();
 	int err;
 
+	/* As the process itself sees it, as its threads' ids are: in its pid namespace. */
+	req->image_pid = task_tgid_vnr(current);
 	req->owner_may_read = !atomic_read(&req->not_owner);
 	req->owner_uid = c->uid;
 	req->owner_gid = c->gid;
@@ -255,7 +258,7 @@ static void kcr_header_fill(struct kcr_ckpt_req *req, struct kcr_image_header *h
 	h->nr_sections = nr_sections;
 	h->image_bytes = bytes;
 	h->created_ns = ktime_get_real_ns();
-	h->pid = task_tgid_vnr(req->task);
+	h->pid = req->image_pid;
 	rcu_read_lock();
 	cred = __task_cred(req->task);
 	h->uid = from_kuid_munged(current_user_ns(), cred->uid);

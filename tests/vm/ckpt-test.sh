@@ -113,6 +113,21 @@ release_hold() { # [release|kill]
 	wait "$HOLDER_PID" || die "holder failed (rc $?)"
 }
 
+# The restored program under a `kcr restart` started as PID: PID itself, or,
+# for a multi-threaded program (restored in a pid namespace of its own),
+# PID's grandchild (PID waits; its child is the namespace's init).
+program_of() { # PID
+	local init prog
+	for _ in $(seq 100); do
+		init=$(pgrep -P "$1" | head -n 1)
+		prog=${init:+$(pgrep -P "$init" | head -n 1)}
+		[[ -n $prog ]] && { echo "$prog"; return; }
+		[[ $(cat "/proc/$1/comm" 2>/dev/null) != kcr ]] && { echo "$1"; return; }
+		sleep 0.05
+	done
+	echo "$1"
+}
+
 checkpoint() { # PID IMAGE [--kill|--stop]
 	local t0
 	t0=$(date +%s%N)
@@ -199,7 +214,7 @@ twice)
 	pid2=$!
 	random_delay
 	kill -0 "$pid2" 2>/dev/null || die "restored program ended before the second checkpoint"
-	checkpoint "$pid2" "$work/image2" --kill
+	checkpoint "$(program_of "$pid2")" "$work/image2" --kill
 	wait "$pid2" || true
 	$KCR restart "${restart_flags[@]}" "$work/image2" || die "second-generation restore failed (rc $?)"
 	compare "restored twice"

@@ -2,9 +2,9 @@
 # Real programs kcr did not write, each doing a few seconds of computation and
 # writing its results to OUT. The script execs the program, so the process a
 # test checkpoints is the real program itself.
-#   real-program.sh perl|awk|bc OUT
+#   real-program.sh perl|awk|bc|python-threads OUT
 set -euo pipefail
-out=${2:?usage: real-program.sh perl|awk|bc OUT}
+out=${2:?usage: real-program.sh perl|awk|bc|python-threads OUT}
 case $1 in
 perl)
 	exec /usr/bin/perl -e '
@@ -27,6 +27,38 @@ awk)
 bc)
 	# bc computes pi to 1800 digits in one long expression, then prints it.
 	exec /usr/bin/bc -l <<<"scale=1800; 4*a(1)" >"$out"
+	;;
+python-threads)
+	# Python's threading and queue: four workers and the main thread, the GIL
+	# passed between them; each batch's results are written in order.
+	exec /usr/bin/python3 -c '
+import queue, sys, threading, time
+tasks, results = queue.Queue(), queue.Queue()
+def work():
+    while True:
+        n = tasks.get()
+        if n is None:
+            return
+        x = n
+        for _ in range(20000):
+            x = (x * 48271 + 11) % 2147483647
+        results.put((n, x))
+workers = [threading.Thread(target=work) for _ in range(4)]
+for w in workers:
+    w.start()
+with open(sys.argv[1], "w", buffering=1) as out:
+    for batch in range(150):
+        for i in range(4):
+            tasks.put(batch * 4 + i)
+        got = sorted(results.get() for _ in range(4))
+        out.write("batch %d %s\n" % (batch, " ".join(str(x) for _, x in got)))
+        time.sleep(0.02)
+    for w in workers:
+        tasks.put(None)
+    for w in workers:
+        w.join()
+    out.write("done: %d threads joined\n" % len(workers))
+' "$out"
 	;;
 *) echo "unknown program $1" >&2; exit 64 ;;
 esac

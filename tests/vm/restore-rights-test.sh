@@ -67,5 +67,40 @@ last=$(tail -n 1 "$W/dump.out")
 expect_refused "a restorer under seccomp" "seccomp" \
 	"$KCR_PROGS/seccomp_exec" "$KCR" restart --rollback-files "$W/img.kcr"
 
+# 5. A multi-threaded program restored by its unprivileged owner: in a user
+# namespace of nobody's own (only its uid and gid mapped), where the program
+# holds no capability, with its own thread ids; output as if never stopped.
+chmod 777 "$W"
+"${as_nobody[@]}" "$KCR_PROGS/thread_ring" "$W/ring-golden.out" 120 4 || die "uninterrupted run failed"
+"${as_nobody[@]}" "$KCR_PROGS/thread_ring" "$W/ring.out" 120 4 &
+pid=$!
+sleep 1.5
+"${as_nobody[@]}" "$KCR" checkpoint "$pid" -o "$W/ring.kcr" --no-catalog --kill ||
+	fail "nobody could not checkpoint its own multi-threaded process"
+wait "$pid" 2>/dev/null
+"${as_nobody[@]}" "$KCR" restart "$W/ring.kcr" &
+r=$!
+prog=""
+for _ in $(seq 100); do
+	init=$(pgrep -P "$r" | head -n 1)
+	prog=${init:+$(pgrep -P "$init" | head -n 1)}
+	[[ -n $prog && $(cat "/proc/$prog/comm" 2>/dev/null) == thread_ring ]] && break
+	sleep 0.05
+done
+if [[ -n $prog ]]; then
+	[[ $(uid_of "$prog") == 65534 ]] && pass "the restored threads run as nobody" ||
+		fail "restored uid $(uid_of "$prog")"
+	caps=$(grep -E '^Cap(Prm|Eff|Amb)' "/proc/$prog/status" | awk '{print $2}' | sort -u)
+	[[ $caps == 0000000000000000 ]] && pass "with no capability, not even in nobody's namespace" ||
+		fail "restored capabilities: $caps"
+	[[ $(awk '/^Threads/ {print $2}' "/proc/$prog/status") == 4 ]] && pass "all 4 threads back" ||
+		fail "threads: $(awk '/^Threads/ {print $2}' "/proc/$prog/status")"
+else
+	fail "no restored program found under kcr restart ($r)"
+fi
+wait "$r" && pass "nobody's multi-threaded restore ran to the end" || fail "that restore failed (rc $?)"
+cmp -s "$W/ring-golden.out" "$W/ring.out" && pass "its output is the uninterrupted run's" ||
+	fail "its output differs: $(diff "$W/ring-golden.out" "$W/ring.out" | head -n 3)"
+
 rm -rf "$W"
 finish "restore rights tests"

@@ -26,7 +26,6 @@ expect_checkpoint_refused() {
 ready="open('$W/ready', 'w').close()"
 expect_checkpoint_refused socket "fd [0-9]+ is a socket" -- $PY -c "import socket,time; s=socket.socket(); $ready; time.sleep(60)"
 expect_checkpoint_refused pipe "fd [0-9]+ is a pipe" -- $PY -c "import os,time; r,w=os.pipe(); $ready; time.sleep(60)"
-expect_checkpoint_refused threads "2 threads" -- $PY -c "import threading,time; threading.Thread(target=time.sleep,args=(60,)).start(); $ready; time.sleep(60)"
 expect_checkpoint_refused eventfd "fd [0-9]+ is a special file" -- $PY -c "import os,time; e=os.eventfd(0); $ready; time.sleep(60)"
 
 # A stopped process cannot park: a bounded wait and a clear message.
