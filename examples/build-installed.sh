@@ -12,7 +12,7 @@ cmake --install "$build" --prefix "$prefix" >/dev/null
 for h in kcr.h kcr_uapi.h status.h image.h checkpoint.h restart.h; do
 	[[ -f $prefix/include/kcr/$h ]] || { echo "FAIL: $h was not installed"; exit 1; }
 done
-flags=(-I"$prefix/include" -L"$prefix/lib" -Wl,-rpath,"$prefix/lib" -lkcr)
+flags=(-I"$prefix/include" -L"$prefix/lib" "-Wl,-rpath,$prefix/lib" -lkcr)
 g++ -std=c++20 -Wall -Werror "$here/image_summary.cpp" -o "$prefix/image_summary" "${flags[@]}"
 gcc -std=c11 -Wall -Werror "$here/image_summary.c" -o "$prefix/image_summary_c" "${flags[@]}"
 for prog in image_summary image_summary_c; do

@@ -192,7 +192,9 @@ static int kcr_capture_process(struct kcr_freeze *fz, struct kcr_reason *why)
 			       task_tgid_vnr(current));
 		return -EPERM;
 	}
-	kcr_signal_capture_process(req->signals);
+	err = kcr_signal_capture_process(req->signals, why);
+	if (err)
+		return err;
 	err = kcr_files_capture(req->files, req->out, req->self);
 	if (err == -EMFILE)
 		kcr_set_reason(why, "process has more open files than kcr saves");

@@ -127,7 +127,7 @@ struct kcr_signal_state;
 struct kcr_signal_state *kcr_signal_state_alloc(void);
 void kcr_signal_state_free(struct kcr_signal_state *st);
 void kcr_signal_capture_thread(struct kcr_signal_state *st, struct kcr_thread *th, u32 index);
-void kcr_signal_capture_process(struct kcr_signal_state *st);
+int kcr_signal_capture_process(struct kcr_signal_state *st, struct kcr_reason *why);
 void kcr_signal_dump(struct kcr_writer *w, struct kcr_signal_state *st, const u32 *record_of,
 		     u32 nr_threads);
 int kcr_signal_validate(struct kcr_loaded_image *img, struct kcr_reason *why);

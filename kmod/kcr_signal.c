@@ -11,6 +11,8 @@
 #include <linux/sched/signal.h>
 #include <linux/signal.h>
 #include <linux/signal_types.h>
+#include <linux/hrtimer.h>
+#include <linux/posix-timers.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include "kcr_internal.h"
@@ -67,13 +69,48 @@ void kcr_signal_capture_thread(struct kcr_signal_state *st, struct kcr_thread *t
 	th->sas_ss_flags = current->sas_ss_flags;
 }
 
-/* Runs in the leader once every thread is parked: the handlers and the shared queue. */
-void kcr_signal_capture_process(struct kcr_signal_state *st)
+/*
+ * The process's timers: ITIMER_REAL (alarm, setitimer) is saved; the CPU-time
+ * itimers and POSIX timers are refused rather than dropped.
+ */
+static int kcr_timers_capture(struct kcr_signal_state *st, struct kcr_reason *why)
+{
+	struct signal_struct *sig = current->signal;
+	ktime_t left;
+
+	if (sig->it[CPUCLOCK_PROF].expires || sig->it[CPUCLOCK_VIRT].expires) {
+		kcr_set_reason(why,
+			       "process has an ITIMER_VIRTUAL or ITIMER_PROF timer (setitimer), which kcr cannot save");
+		return -EOPNOTSUPP;
+	}
+#ifdef CONFIG_POSIX_TIMERS
+	if (!list_empty(&sig->posix_timers)) {
+		kcr_set_reason(why,
+			       "process has POSIX timers (timer_create), which kcr cannot save");
+		return -EOPNOTSUPP;
+	}
+#endif
+	if (hrtimer_active(&sig->real_timer)) {
+		left = hrtimer_get_remaining(&sig->real_timer);
+		/* Due this instant: the restored program gets it at once. */
+		st->sig.itimer_real_left_ns = max_t(s64, ktime_to_ns(left), 1);
+		st->sig.itimer_real_interval_ns = ktime_to_ns(sig->it_real_incr);
+	}
+	return 0;
+}
+
+/* Runs in the leader once every thread is parked: handlers, shared queue, timers. */
+int kcr_signal_capture_process(struct kcr_signal_state *st, struct kcr_reason *why)
 {
 	struct sighand_struct *sighand = current->sighand;
-	int i;
+	int i, err;
 
 	spin_lock_irq(&sighand->siglock);
+	err = kcr_timers_capture(st, why);
+	if (err) {
+		spin_unlock_irq(&sighand->siglock);
+		return err;
+	}
 	for (i = 0; i < KCR_NR_SIGNALS; i++) {
 		const struct sigaction *sa = &sighand->action[i].sa;
 
@@ -85,6 +122,7 @@ void kcr_signal_capture_process(struct kcr_signal_state *st)
 	}
 	kcr_pending_collect(st, &current->signal->shared_pending, KCR_PENDING_PROCESS);
 	spin_unlock_irq(&sighand->siglock);
+	return 0;
 }
 
 /* record_of maps a thread's capture index to its record in the image. */
@@ -114,7 +152,7 @@ int kcr_signal_validate(struct kcr_loaded_image *img, struct kcr_reason *why)
 	u32 i;
 
 	if (!sig || s->hdr.size < sizeof(*sig) || sig->nr_pending > KCR_MAX_PENDING ||
-	    s->hdr.size != sizeof(*sig) + sig->nr_pending * sizeof(*p)) {
+	    s->hdr.size != sizeof(*sig) + sig->nr_pending * sizeof(*p) || sig->pad) {
 		kcr_set_reason(why, "image signal section is missing or malformed");
 		return -EBADMSG;
 	}

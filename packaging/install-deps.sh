@@ -9,7 +9,7 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 packages=(
-	build-essential cmake pkg-config clang-format perl
+	build-essential cmake pkg-config clang-format perl shellcheck
 	libyaml-cpp-dev libsqlite3-dev sqlite3 googletest libgtest-dev libgmock-dev
 	libcli11-dev zstd libzstd-dev libxxhash-dev xxhash libfmt-dev nlohmann-json3-dev
 	libslurm-dev slurm-wlm slurmctld slurmd slurm-client munge

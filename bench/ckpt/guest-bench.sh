@@ -9,7 +9,7 @@ ip link set lo up
 # A fresh guest's memory is not yet backed by the host: whichever run touches
 # a page first pays for the host's fault. Touch most of it once, up front,
 # so that no tool pays for it; then every measurement is repeated.
-warm_mib=$(($(awk '/MemAvailable/ { print $2 }' /proc/meminfo) / 1024 * 8 / 10))
+warm_mib=$(($(awk '/MemAvailable/ { print $2 }' /proc/meminfo) * 8 / 10 / 1024))
 touch "$W/warm.trigger"
 "$BENCH_BIN/bench_target" "$warm_mib" "$W/warm.trigger" "$W/warm.ready" >/dev/null
 rm -f "$W"/warm.*
@@ -33,7 +33,7 @@ start_target() { # MIB -> sets $pid once its memory is touched
 # Each measurement is repeated BENCH_REPEAT times; the table shows medians.
 : >"$W/raw"
 for mib in $BENCH_SIZES; do
-	for rep in $(seq "$BENCH_REPEAT"); do
+	for _ in $(seq "$BENCH_REPEAT"); do
 		read -r fw fr < <("$BENCH_BIN/floor_io" "$mib" "$W/floor.bin")
 		rm -f "$W/floor.bin"
 		echo "$mib floor $fw $fr $mib" >>"$W/raw"

@@ -333,6 +333,13 @@ struct kcr_signals {
 	struct kcr_sigaction action[KCR_NR_SIGNALS];
 	__u32 nr_pending;
 	__u32 pad;
+	/*
+	 * ITIMER_REAL (setitimer, alarm): time left and interval, 0 when not
+	 * armed; the restorer arms it again (libkcr). ITIMER_VIRTUAL,
+	 * ITIMER_PROF and POSIX timers are refused at checkpoint.
+	 */
+	__u64 itimer_real_left_ns;
+	__u64 itimer_real_interval_ns;
 	/* followed by nr_pending x struct kcr_pending_signal */
 };
 

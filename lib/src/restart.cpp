@@ -8,9 +8,11 @@
 #include <sys/prctl.h>
 #include <sys/rseq.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -99,6 +101,41 @@ Status MoveVdso(const Image& image, const OwnLayout& own) {
     return SysError("moving the vdso to {:#x}", m.vdso_start);
   }
   return Status::Ok();
+}
+
+timeval ToTimeval(uint64_t ns) {
+  return {static_cast<time_t>(ns / 1000000000), static_cast<suseconds_t>(ns % 1000000000 / 1000)};
+}
+
+// The program's ITIMER_REAL (alarm, setitimer), with the time it had left:
+// armed on the restorer just before the restore, it belongs to the process,
+// which the restore keeps. Time while the program was not running is not
+// counted, as the program did not run.
+Status ArmRealTimer(const kcr_signals& s) {
+  if (!s.itimer_real_left_ns)
+    return Status::Ok();
+  itimerval v{};
+  // At least a microsecond: zero would disarm it.
+  v.it_value = ToTimeval(std::max<uint64_t>(s.itimer_real_left_ns, 1000));
+  v.it_interval = ToTimeval(s.itimer_real_interval_ns);
+  if (::setitimer(ITIMER_REAL, &v, nullptr) != 0)
+    return SysError("arming the program's interval timer again");
+  return Status::Ok();
+}
+
+// A refused restore: the restorer's timer off, and a SIGALRM it may have
+// fired meanwhile (blocked) taken back.
+void DisarmRealTimer(const kcr_signals& s) {
+  if (!s.itimer_real_left_ns)
+    return;
+  itimerval off{};
+  ::setitimer(ITIMER_REAL, &off, nullptr);
+  sigset_t alarm;
+  sigemptyset(&alarm);
+  sigaddset(&alarm, SIGALRM);
+  const timespec now{};
+  while (::sigtimedwait(&alarm, nullptr, &now) == SIGALRM) {
+  }
 }
 
 // Every capability and the bounding set, for good (RestartOptions::drop_capabilities).
@@ -333,12 +370,15 @@ static Status RestoreWithThreads(const Image& image, const RestartOptions& optio
     st = DropCapabilities();
   if (st.ok())
     st = QueuePendingSignals(image, 0);
+  if (st.ok())
+    st = ArmRealTimer(image.signals());
   if (st.ok()) {
     threads->Go();
     uint32_t flags = options.rollback_files ? KCR_RST_ROLLBACK_FILES : 0;
     st = RestoreIoctl(device, image_fd, flags, prefilled);  // returns only if refused
-    RemovePendingSignals(image, 0);
   }
+  DisarmRealTimer(image.signals());
+  RemovePendingSignals(image, 0);
   threads.reset();
   ::sigprocmask(SIG_SETMASK, &old, nullptr);
   return st;

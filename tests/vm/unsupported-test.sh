@@ -2,6 +2,7 @@
 # What kcr cannot save makes the checkpoint fail with the resource named, and
 # the process carries on unharmed. Never a silent partial image.
 set -uo pipefail
+: "${KCR_PROGS:?}"
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 W=$(mktemp -d /tmp/kcr-unsup.XXXXXX)
@@ -27,6 +28,9 @@ ready="open('$W/ready', 'w').close()"
 expect_checkpoint_refused socket "fd [0-9]+ is a socket" -- $PY -c "import socket,time; s=socket.socket(); $ready; time.sleep(60)"
 expect_checkpoint_refused pipe "fd [0-9]+ is a pipe" -- $PY -c "import os,time; r,w=os.pipe(); $ready; time.sleep(60)"
 expect_checkpoint_refused eventfd "fd [0-9]+ is a special file" -- $PY -c "import os,time; e=os.eventfd(0); $ready; time.sleep(60)"
+# Timers kcr cannot save are refused, never dropped (ITIMER_REAL is saved).
+expect_checkpoint_refused itimer-virtual "ITIMER_VIRTUAL or ITIMER_PROF" -- $PY -c "import signal,time; signal.setitimer(signal.ITIMER_VIRTUAL, 600); $ready; time.sleep(60)"
+expect_checkpoint_refused posix-timer "POSIX timers" -- "$KCR_PROGS/posix_timer" "$W/ready"
 
 # A stopped process cannot park: a bounded wait and a clear message.
 sleep 60 &
