@@ -174,6 +174,22 @@ static int kcr_capture_thread(struct kcr_freeze *fz, u32 index, struct kcr_reaso
 	return 0;
 }
 
+/*
+ * Children (running or zombie) of any thread. Only a hint when the process
+ * runs; final in its parked leader, where no thread can fork any more.
+ */
+static bool kcr_has_children(struct task_struct *leader)
+{
+	struct task_struct *t;
+	bool any = false;
+
+	rcu_read_lock();
+	for_each_thread(leader, t)
+		any |= !list_empty(&t->children);
+	rcu_read_unlock();
+	return any;
+}
+
 /* In the leader, every thread parked: what the threads share. */
 static int kcr_capture_process(struct kcr_freeze *fz, struct kcr_reason *why)
 {
@@ -191,6 +207,12 @@ static int kcr_capture_process(struct kcr_freeze *fz, struct kcr_reason *why)
 			       "process %d is not dumpable by its user (set-id, prctl(PR_SET_DUMPABLE, 0) or capabilities): it may hold what the user may not read; fix: --privileged (image stays yours)",
 			       task_tgid_vnr(current));
 		return -EPERM;
+	}
+	if (kcr_has_children(current)) {
+		kcr_set_reason(why,
+			       "process %d has child processes: kcr cannot save a process tree yet, and never saves part of one",
+			       task_tgid_vnr(current));
+		return -EOPNOTSUPP;
 	}
 	err = kcr_signal_capture_process(req->signals, why);
 	if (err)
@@ -382,6 +404,12 @@ static int kcr_target_check(struct task_struct *t, struct kcr_reason *why)
 	if (t->mm && test_bit(MMF_MULTIPROCESS, &t->mm->flags)) {
 		kcr_set_reason(why,
 			       "process shares its memory with another process (clone with CLONE_VM, vfork), which kcr cannot save");
+		return -EOPNOTSUPP;
+	}
+	if (kcr_has_children(t)) {
+		kcr_set_reason(why,
+			       "process %d has child processes: kcr cannot save a process tree yet, and never saves part of one",
+			       task_pid_vnr(t));
 		return -EOPNOTSUPP;
 	}
 	/* Its tile state needs a larger XSAVE buffer than a restorer could be given. */

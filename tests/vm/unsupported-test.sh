@@ -32,6 +32,20 @@ expect_checkpoint_refused eventfd "fd [0-9]+ is a special file" -- $PY -c "impor
 expect_checkpoint_refused itimer-virtual "ITIMER_VIRTUAL or ITIMER_PROF" -- $PY -c "import signal,time; signal.setitimer(signal.ITIMER_VIRTUAL, 600); $ready; time.sleep(60)"
 expect_checkpoint_refused posix-timer "POSIX timers" -- "$KCR_PROGS/posix_timer" "$W/ready"
 
+# Part of a process tree is never saved: the shell of a pipeline (which holds
+# no pipe itself) is refused, even with --kill, and every process runs on.
+sh -c "touch '$W/ready'; sleep 60 | cat" &
+shell=$!
+for _ in $(seq 100); do [[ -e $W/ready ]] && [[ -n $(pgrep -P "$shell") ]] && break; sleep 0.05; done
+mapfile -t kids < <(pgrep -P "$shell")
+expect_refused "a pipeline's shell" "has child processes" \
+	"$KCR" checkpoint "$shell" -o "$W/tree.kcr" --no-catalog --kill
+alive=1
+for p in "$shell" "${kids[@]}"; do kill -0 "$p" 2>/dev/null || alive=0; done
+((alive)) && pass "the shell and its children (${kids[*]}) all run on" || fail "a process of the tree died"
+kill "$shell" "${kids[@]}" 2>/dev/null
+wait "$shell" 2>/dev/null
+
 # A stopped process cannot park: a bounded wait and a clear message.
 sleep 60 &
 pid=$!
