@@ -23,6 +23,7 @@
 #include <linux/vmalloc.h>
 #include <linux/resource.h>
 #include <linux/module.h>
+#include <linux/magic.h>
 #include "kcr_internal.h"
 
 #define KCR_MAX_FDS 4096
@@ -32,6 +33,7 @@ struct kcr_open_file {
 	int fd;
 	bool cloexec;
 	struct file *file;
+	fl_owner_t owner; /* the fd table: owner of the process's POSIX locks */
 	/*
 	 * A deleted file open only for writing: a read-only open of it made
 	 * with the target's rights (the writer may only read what the target
@@ -68,6 +70,41 @@ void kcr_files_state_free(struct kcr_files_state *st)
 	if (st->have_cwd)
 		path_put(&st->cwd);
 	kvfree(st);
+}
+
+/*
+ * A memfd: a shmem file whose name memfd_create() gave. Saved as a deleted
+ * file it would lose its seals and name, so it is refused.
+ */
+bool kcr_is_memfd(const struct file *f)
+{
+	const struct dentry *d = f->f_path.dentry;
+	unsigned long magic = d->d_sb->s_magic;
+
+	return (magic == TMPFS_MAGIC || magic == HUGETLBFS_MAGIC) &&
+	       !strncmp(d->d_name.name, "memfd:", 6);
+}
+
+/*
+ * Does the process hold a lock on f's file: a flock or OFD lock of this open
+ * file, or a POSIX lock of its fd table? Not saved yet, so refused rather
+ * than lost.
+ */
+static bool kcr_holds_lock(struct file *f, fl_owner_t owner)
+{
+	struct file_lock_context *ctx = READ_ONCE(file_inode(f)->i_flctx);
+	struct file_lock *fl;
+	bool held = false;
+
+	if (!ctx)
+		return false;
+	spin_lock(&ctx->flc_lock);
+	list_for_each_entry(fl, &ctx->flc_flock, fl_list)
+		held |= fl->fl_file == f;
+	list_for_each_entry(fl, &ctx->flc_posix, fl_list)
+		held |= fl->fl_owner == owner || fl->fl_file == f;
+	spin_unlock(&ctx->flc_lock);
+	return held;
 }
 
 static bool kcr_is_writeonly_ghost(const struct file *f)
@@ -129,6 +166,7 @@ int kcr_files_capture(struct kcr_files_state *st, const struct file *skip, bool 
 		st->ent[st->nr].fd = fd;
 		st->ent[st->nr].cloexec = close_on_exec(fd, fdt);
 		st->ent[st->nr].file = f;
+		st->ent[st->nr].owner = files;
 		st->nr++;
 	}
 	rcu_read_unlock();
@@ -169,6 +207,18 @@ static int kcr_fd_classify(const struct kcr_open_file *of, struct kcr_fd *rec,
 	rec->dev = inode->i_sb->s_dev;
 	if (f->f_mode & FMODE_PATH)
 		goto unsupported;
+	if (kcr_is_memfd(f)) {
+		kcr_set_reason(why,
+			       "fd %d is a memfd (memfd_create), whose name and seals kcr cannot save yet",
+			       of->fd);
+		return -EOPNOTSUPP;
+	}
+	if (kcr_holds_lock(f, of->owner)) {
+		kcr_set_reason(why,
+			       "fd %d holds a file lock (flock, fcntl or OFD), which kcr cannot save yet",
+			       of->fd);
+		return -EOPNOTSUPP;
+	}
 	if (S_ISREG(mode) || S_ISDIR(mode)) {
 		rec->size = i_size_read(inode);
 		rec->kind = d_unlinked(f->f_path.dentry) ? KCR_FD_GHOST : KCR_FD_REG;
@@ -249,6 +299,27 @@ static int kcr_ghost_write(struct kcr_writer *w, struct file *f, u64 size, void 
 	return w->err;
 }
 
+/*
+ * An fd whose open file an earlier fd has too (dup, inherited): recorded as
+ * the same, so that the restore shares it again (one offset, one set of
+ * flags) instead of opening the file twice. stdio of kinds kcr cannot save
+ * is the restarter's anyway.
+ */
+static void kcr_fd_sharing(const struct kcr_files_state *st, u32 i, struct kcr_fd *rec)
+{
+	u32 j;
+
+	if (rec->kind == KCR_FD_INHERIT)
+		return;
+	for (j = 0; j < i; j++) {
+		if (st->ent[j].file == st->ent[i].file) {
+			rec->kind = KCR_FD_SAME;
+			rec->same_as = st->ent[j].fd;
+			return;
+		}
+	}
+}
+
 int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct kcr_reason *why)
 {
 	struct kcr_fd *recs;
@@ -271,6 +342,7 @@ int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st, struc
 		err = kcr_fd_classify(&st->ent[i], rec, why);
 		if (err)
 			break;
+		kcr_fd_sharing(st, i, rec);
 		if (rec->kind == KCR_FD_REG || rec->kind == KCR_FD_GHOST) {
 			p = file_path(st->ent[i].file, pathbuf, PATH_MAX);
 			if (IS_ERR(p)) {

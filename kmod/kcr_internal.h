@@ -139,6 +139,7 @@ struct kcr_files_state;
 struct kcr_files_state *kcr_files_state_alloc(void);
 void kcr_files_state_free(struct kcr_files_state *st);
 int kcr_files_capture(struct kcr_files_state *st, const struct file *skip, bool self);
+bool kcr_is_memfd(const struct file *f);
 int kcr_files_check(const struct kcr_files_state *st, struct kcr_reason *why);
 int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct kcr_reason *why);
 int kcr_fs_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct kcr_reason *why);

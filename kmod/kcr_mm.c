@@ -36,6 +36,8 @@
 #include <linux/sched/coredump.h>
 #include <linux/cred.h>
 #include <linux/auxvec.h>
+#include <linux/capability.h>
+#include <linux/sched/signal.h>
 #include "kcr_internal.h"
 
 struct kcr_vma_rec {
@@ -70,6 +72,12 @@ static void kcr_vma_recs_free(struct kcr_vma_rec *recs, u32 nr)
 static_assert(KCR_VM_READ == VM_READ && KCR_VM_WRITE == VM_WRITE && KCR_VM_EXEC == VM_EXEC &&
 	      KCR_VM_SHARED == VM_SHARED && KCR_VM_GROWSDOWN == VM_GROWSDOWN &&
 	      KCR_VM_NORESERVE == VM_NORESERVE);
+static_assert(KCR_VM_LOCKED == VM_LOCKED && KCR_VM_DONTCOPY == VM_DONTCOPY &&
+	      KCR_VM_WIPEONFORK == VM_WIPEONFORK && KCR_VM_DONTDUMP == VM_DONTDUMP &&
+	      KCR_VM_HUGEPAGE == VM_HUGEPAGE && KCR_VM_NOHUGEPAGE == VM_NOHUGEPAGE);
+
+/* madvise() flags a restore sets on the mapping it made (as madvise does). */
+#define KCR_ADVICE_FLAGS (VM_DONTCOPY | VM_WIPEONFORK | VM_DONTDUMP | VM_HUGEPAGE | VM_NOHUGEPAGE)
 
 static bool kcr_vma_has_pages(u32 kind)
 {
@@ -77,6 +85,14 @@ static bool kcr_vma_has_pages(u32 kind)
 }
 
 /* ------------------------------------------------------------------ dump */
+
+/* A SysV shared memory segment (shmat): shmem files named "SYSV<key>". */
+static bool kcr_is_sysv_shm(const struct file *f)
+{
+	const struct dentry *d = f->f_path.dentry;
+
+	return d->d_sb->s_magic == TMPFS_MAGIC && !strncmp(d->d_name.name, "SYSV", 4);
+}
 
 static int kcr_vma_describe(struct vm_area_struct *vma, struct kcr_vma_rec *rec, char *buf,
 			    struct kcr_reason *why)
@@ -116,6 +132,13 @@ static int kcr_vma_describe(struct vm_area_struct *vma, struct kcr_vma_rec *rec,
 			return -EOPNOTSUPP;
 		}
 		return 0;
+	}
+	if (kcr_is_memfd(f) || kcr_is_sysv_shm(f)) {
+		kcr_set_reason(why, "mapping %lx-%lx is %s, which kcr cannot save yet",
+			       vma->vm_start, vma->vm_end,
+			       kcr_is_memfd(f) ? "a memfd (memfd_create)" :
+						 "SysV shared memory (shmat)");
+		return -EOPNOTSUPP;
 	}
 	if (d_unlinked(f->f_path.dentry)) {
 		kcr_set_reason(why, "mapping %lx-%lx maps a deleted file, which kcr cannot save",
@@ -519,6 +542,12 @@ static int kcr_vma_check(struct kcr_vma_rec *rec, const struct kcr_vma_rec *prev
 		kcr_set_reason(why, "image has a read-only shared anonymous mapping");
 		return -EINVAL;
 	}
+	if (((v->vm_flags & VM_HUGEPAGE) && (v->vm_flags & VM_NOHUGEPAGE)) ||
+	    ((v->vm_flags & VM_WIPEONFORK) && v->kind != KCR_VMA_ANON)) {
+		kcr_set_reason(why, "image mapping %llx-%llx has advice flags no mapping can have",
+			       v->start, v->end);
+		return -EINVAL;
+	}
 	if ((v->vm_flags & VM_GROWSDOWN) && v->kind != KCR_VMA_ANON) {
 		kcr_set_reason(why, "image mapping %llx-%llx grows down but is not a stack",
 			       v->start, v->end);
@@ -666,8 +695,12 @@ static void kcr_prefilled_mark(struct kcr_loaded_image *img, struct kcr_mm_plan 
 	}
 }
 
-/* What an mmap() of the image's mapping sets, and so what a kept mapping must match. */
-#define KCR_KEEP_FLAGS (VM_READ | VM_WRITE | VM_EXEC | VM_SHARED | VM_GROWSDOWN | VM_NORESERVE)
+/*
+ * What an mmap() of the image's mapping sets, and so what a kept mapping must
+ * match (a locked one never does: the restorer's prefill does not lock).
+ */
+#define KCR_KEEP_FLAGS \
+	(VM_READ | VM_WRITE | VM_EXEC | VM_SHARED | VM_GROWSDOWN | VM_NORESERVE | VM_LOCKED)
 
 static bool kcr_prefilled_matches(struct vm_area_struct *vma, const struct kcr_vma_rec *rec)
 {
@@ -757,6 +790,28 @@ static int kcr_vdso_check(const struct kcr_mm *m, bool dry_run, struct kcr_reaso
 	return 0;
 }
 
+/*
+ * Memory the program had locked (mlock) is mapped locked again, which the
+ * restorer's RLIMIT_MEMLOCK (set from the image by then) must allow, as for
+ * mlock(): checked here, where a refusal still leaves the restorer intact.
+ */
+static int kcr_mlock_check(const struct kcr_mm_plan *plan, struct kcr_reason *why)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK);
+	u64 locked = 0;
+	u32 i;
+
+	for (i = 0; i < plan->nr; i++)
+		if (plan->vma[i].v.vm_flags & VM_LOCKED)
+			locked += plan->vma[i].v.end - plan->vma[i].v.start;
+	if (!locked || capable(CAP_IPC_LOCK) || limit == RLIM_INFINITY || locked <= limit)
+		return 0;
+	kcr_set_reason(why,
+		       "the program locked %llu bytes in memory (mlock); this restorer may lock only %lu (ulimit -l)",
+		       locked, limit);
+	return -EPERM;
+}
+
 int kcr_mm_validate(struct kcr_loaded_image *img, bool dry_run, struct kcr_reason *why)
 {
 	struct kcr_loaded_section *s = &img->sec[KCR_SEC_MM];
@@ -779,6 +834,8 @@ int kcr_mm_validate(struct kcr_loaded_image *img, bool dry_run, struct kcr_reaso
 		err = kcr_pages_scan(img, plan, why);
 	if (!err)
 		err = kcr_vdso_check(&plan->mm, dry_run, why);
+	if (!err && !dry_run)
+		err = kcr_mlock_check(plan, why);
 	if (!err)
 		kcr_prefilled_mark(img, plan);
 	return err;
@@ -856,6 +913,8 @@ static int kcr_vma_map(const struct kcr_vma_rec *rec)
 		flags |= MAP_GROWSDOWN;
 	if (v->vm_flags & VM_NORESERVE)
 		flags |= MAP_NORESERVE;
+	if (v->vm_flags & VM_LOCKED)
+		flags |= MAP_LOCKED;
 	if (rec->file)
 		addr = vm_mmap(rec->file, v->start, v->end - v->start, prot, flags,
 			       v->pgoff << PAGE_SHIFT);
@@ -970,11 +1029,45 @@ static void kcr_mm_fields_restore(const struct kcr_mm *m)
 	kcr_dumpable_restore(mm, m->dumpable);
 }
 
+/* A mapping's madvise() flags, set as madvise() sets them. */
+static void kcr_advice_restore(const struct kcr_vma *v)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+
+	mmap_write_lock(mm);
+	vma = find_vma(mm, v->start);
+	if (vma && vma->vm_start == v->start && vma->vm_end == v->end)
+		vma->vm_flags |= v->vm_flags & KCR_ADVICE_FLAGS;
+	mmap_write_unlock(mm);
+}
+
+/* The plan's mappings with (or without) madvise() flags. */
+static int kcr_vmas_map(struct kcr_mm_plan *plan, bool advised, struct kcr_reason *why)
+{
+	int err;
+	u32 i;
+
+	for (i = 0; i < plan->nr; i++) {
+		const struct kcr_vma *v = &plan->vma[i].v;
+
+		if (plan->vma[i].kept || !(v->vm_flags & KCR_ADVICE_FLAGS) != !advised)
+			continue;
+		err = kcr_vma_map(&plan->vma[i]);
+		if (err) {
+			kcr_set_reason(why, "mapping %llx-%llx failed (%d)", v->start, v->end, err);
+			return err;
+		}
+		if (advised)
+			kcr_advice_restore(v);
+	}
+	return 0;
+}
+
 /* Past the point of no return: the caller kills the restorer on any error. */
 int kcr_mm_restore(struct kcr_loaded_image *img, struct kcr_reason *why)
 {
 	struct kcr_mm_plan *plan = img->mm_plan;
-	u32 i;
 	int err;
 
 	err = kcr_unmap_restorer(plan);
@@ -989,16 +1082,16 @@ int kcr_mm_restore(struct kcr_loaded_image *img, struct kcr_reason *why)
 	 * An atomic bit: the restorer is single-threaded, so no prctl races it.
 	 */
 	set_bit(MMF_DISABLE_THP, &current->mm->flags);
-	for (i = 0; i < plan->nr; i++) {
-		if (plan->vma[i].kept)
-			continue;
-		err = kcr_vma_map(&plan->vma[i]);
-		if (err) {
-			kcr_set_reason(why, "mapping %llx-%llx failed (%d)", plan->vma[i].v.start,
-				       plan->vma[i].v.end, err);
-			return err;
-		}
-	}
+	/*
+	 * Mappings with madvise() flags first, each given its flags at once,
+	 * while no neighbour is there to merge with: a plain mapping placed
+	 * next to one afterwards differs in flags and stays apart, as it was.
+	 */
+	err = kcr_vmas_map(plan, true, why);
+	if (!err)
+		err = kcr_vmas_map(plan, false, why);
+	if (err)
+		return err;
 	err = kcr_pages_restore(img, plan);
 	if (err) {
 		if (err == -EBADMSG)

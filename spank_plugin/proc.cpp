@@ -62,8 +62,8 @@ std::string WhyNotCheckpointable(pid_t pid) {
   }
   if (p.threads > 1) {
     return fmt::format(
-        "multithreaded: the task (pid {}, {}) has {} threads; kcr saves "
-        "single-threaded processes",
+        "multithreaded: the task (pid {}, {}) has {} threads; kcr saves multi-threaded "
+        "processes by hand (kcr checkpoint/restart), not yet under Slurm",
         pid, p.comm, p.threads);
   }
   if (p.state == 'T' || p.state == 't') {

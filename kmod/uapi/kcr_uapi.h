@@ -300,6 +300,13 @@ enum kcr_vma_kind {
 #define KCR_VM_SHARED 0x8ULL
 #define KCR_VM_GROWSDOWN 0x100ULL
 #define KCR_VM_NORESERVE 0x200000ULL
+/* mlock() and madvise() flags, put back on the mapping by a restore. */
+#define KCR_VM_LOCKED 0x2000ULL /* mlock: mapped again with MAP_LOCKED */
+#define KCR_VM_DONTCOPY 0x20000ULL /* MADV_DONTFORK */
+#define KCR_VM_WIPEONFORK 0x2000000ULL /* MADV_WIPEONFORK */
+#define KCR_VM_DONTDUMP 0x4000000ULL /* MADV_DONTDUMP */
+#define KCR_VM_HUGEPAGE 0x20000000ULL /* MADV_HUGEPAGE */
+#define KCR_VM_NOHUGEPAGE 0x40000000ULL /* MADV_NOHUGEPAGE */
 
 struct kcr_vma {
 	__u64 start, end;
@@ -350,6 +357,8 @@ enum kcr_fd_kind {
 	KCR_FD_DEVZERO = 2, /* /dev/zero */
 	KCR_FD_GHOST = 3, /* deleted regular file; contents in a GHOST record */
 	KCR_FD_INHERIT = 4, /* fd 0-2 of a kind kcr cannot save: taken from the restarter */
+	/* The same open file as an earlier fd (dup, fork): one offset, shared again. */
+	KCR_FD_SAME = 5,
 };
 
 #define KCR_FD_CLOEXEC 1U
@@ -366,6 +375,8 @@ struct kcr_fd {
 	__u32 ghost_id; /* index into the GHOST section for KCR_FD_GHOST */
 	__u32 mode; /* i_mode */
 	__u32 path_len;
+	__s32 same_as; /* KCR_FD_SAME: the earlier fd of the same open file */
+	__u32 pad;
 	/* followed by path_len bytes of path, padded to 8 */
 };
 

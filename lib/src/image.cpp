@@ -218,6 +218,16 @@ Status Image::Parse() {
     if (p.thread != KCR_PENDING_PROCESS && p.thread >= threads_.size())
       return Malformed("signal pending for a thread the image lacks", pos);
   }
+  for (size_t i = 0; i < fds_.size(); i++) {
+    const kcr_fd& f = fds_[i].fd;
+    if (f.kind == KCR_FD_SAME &&
+        std::none_of(fds_.begin(), fds_.begin() + static_cast<std::ptrdiff_t>(i),
+                     [&](const FdRecord& e) {
+                       return e.fd.fd == f.same_as && e.fd.kind != KCR_FD_INHERIT;
+                     })) {
+      return Malformed("fd sharing the file of no earlier fd", pos);
+    }
+  }
   for (const FdRecord& f : fds_) {
     if (f.fd.kind == KCR_FD_GHOST && f.fd.ghost_id >= ghosts_.size()) {
       return Malformed("deleted-file record without its contents", pos);
@@ -414,10 +424,12 @@ std::string Image::DescribeJson() const {
                        {"speculation_flags", t.task_flags & KCR_TASK_SPEC_ALL}});
   }
   Json fds = Json::array();
-  static const char* const kFdKinds[] = {"file", "/dev/null", "/dev/zero", "deleted-file",
-                                         "inherited"};
+  static const char* const kFdKinds[] = {"file",         "/dev/null", "/dev/zero",
+                                         "deleted-file", "inherited", "same-as"};
   for (const FdRecord& f : fds_) {
-    Json fd = {{"fd", f.fd.fd}, {"kind", f.fd.kind < 5 ? kFdKinds[f.fd.kind] : "?"}};
+    Json fd = {{"fd", f.fd.fd}, {"kind", f.fd.kind < 6 ? kFdKinds[f.fd.kind] : "?"}};
+    if (f.fd.kind == KCR_FD_SAME)
+      fd["same_as"] = f.fd.same_as;
     if (!f.path.empty())
       fd["path"] = f.path;
     fd["flags"] = fmt::format("{:#o}", f.fd.f_flags);

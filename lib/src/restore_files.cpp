@@ -19,6 +19,22 @@ namespace {
 constexpr int kReopenFlags = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_DIRECT | O_LARGEFILE |
                              O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_SYNC;
 
+// A program's own /proc files (/proc/self/... opened at the checkpoint) are
+// recorded under its pid then. After a restore the same files are the
+// restored program's: this process is the program, under the saved pid or
+// another, so they reopen as /proc/self/... . Other /proc/PID paths name
+// other processes and are left alone.
+std::string PathNow(const Image& image, const std::string& path) {
+  const std::string own = fmt::format("/proc/{}/", image.header().pid);
+  if (path.compare(0, own.size(), own) != 0)
+    return path;
+  std::string rest = path.substr(own.size());
+  const std::string own_task = fmt::format("task/{}/", image.header().pid);
+  if (rest.compare(0, own_task.size(), own_task) == 0)
+    rest = fmt::format("task/{}/{}", ::getpid(), rest.substr(own_task.size()));
+  return "/proc/self/" + rest;
+}
+
 bool Writable(const kcr_fd& f) {
   return (f.f_flags & O_ACCMODE) != O_RDONLY;
 }
@@ -99,15 +115,16 @@ Status OpenOne(const Image& image, const FdRecord& rec, bool rollback, UniqueFd*
       KCR_RETURN_IF_ERROR(RecreateGhost(rec, image.ghosts()[f.ghost_id], out));
       break;
     case KCR_FD_REG: {
-      if (rollback && Writable(f) && S_ISREG(f.mode)) {
-        if (::truncate(rec.path.c_str(), static_cast<off_t>(f.size)) != 0) {
+      const std::string path = PathNow(image, rec.path);
+      if (rollback && Writable(f) && S_ISREG(f.mode) && path == rec.path) {
+        if (::truncate(path.c_str(), static_cast<off_t>(f.size)) != 0) {
           return SysError("rolling back {} to {} bytes", rec.path, f.size);
         }
       }
       // What is at the path now is opened without blocking (a FIFO) or
       // becoming our terminal (a tty) and must be what the program had.
       int flags = static_cast<int>(f.f_flags) & kReopenFlags;
-      out->reset(::open(rec.path.c_str(), flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+      out->reset(::open(path.c_str(), flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
       if (!out->valid())
         break;
       struct stat st;
@@ -141,7 +158,7 @@ Status CheckFiles(const Image& image, bool rollback_files) {
     if (f.kind != KCR_FD_REG)
       continue;
     struct stat st;
-    if (::stat(rec.path.c_str(), &st) != 0) {
+    if (::stat(PathNow(image, rec.path).c_str(), &st) != 0) {
       int e = errno;
       return Errorf(e, "file {} (fd {}) cannot be reopened: {}", rec.path, f.fd, std::strerror(e));
     }
@@ -180,7 +197,19 @@ Status OpenFiles(const Image& image, bool rollback_files, OpenedFiles* opened) {
     if (rec.fd.kind == KCR_FD_INHERIT)
       continue;
     UniqueFd fd;
-    KCR_RETURN_IF_ERROR(OpenOne(image, rec, rollback_files, &fd));
+    if (rec.fd.kind == KCR_FD_SAME) {
+      // The same open file as an earlier fd (dup): shared again, one offset.
+      auto earlier = std::find_if(opened->by_target.begin(), opened->by_target.end(),
+                                  [&](const auto& o) { return o.first == rec.fd.same_as; });
+      if (earlier == opened->by_target.end())
+        return Errorf(EBADMSG, "fd {} shares the file of fd {}, which the image lacks", rec.fd.fd,
+                      rec.fd.same_as);
+      fd.reset(::fcntl(earlier->second.get(), F_DUPFD_CLOEXEC, 0));
+      if (!fd.valid())
+        return SysError("sharing fd {}'s file with fd {}", rec.fd.same_as, rec.fd.fd);
+    } else {
+      KCR_RETURN_IF_ERROR(OpenOne(image, rec, rollback_files, &fd));
+    }
     opened->by_target.emplace_back(rec.fd.fd, std::move(fd));
   }
   return Status::Ok();

@@ -1,0 +1,55 @@
+/*
+ * Holds what kcr cannot save yet, touches READY, and waits, so that a test
+ * can check the checkpoint is refused naming it and the process runs on:
+ *
+ *   lock_holder flock|posix|ofd|memfd|memfd-map|sysv-shm DIR READY
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	char path[512];
+	int fd = -1;
+	FILE *ready;
+
+	if (argc != 4)
+		return fprintf(stderr, "usage: lock_holder MODE DIR READY\n"), 64;
+	snprintf(path, sizeof(path), "%s/locked.dat", argv[2]);
+	if (!strcmp(argv[1], "flock") || !strcmp(argv[1], "posix") || !strcmp(argv[1], "ofd")) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 10 };
+
+		fd = open(path, O_RDWR | O_CREAT, 0644);
+		if (fd < 0 || (!strcmp(argv[1], "flock") ? flock(fd, LOCK_EX) :
+			       fcntl(fd, !strcmp(argv[1], "posix") ? F_SETLK : F_OFD_SETLK, &fl)))
+			return perror("lock"), 1;
+	} else if (!strncmp(argv[1], "memfd", 5)) {
+		fd = memfd_create("kcr-test", 0);
+		if (fd < 0 || ftruncate(fd, 4096))
+			return perror("memfd"), 1;
+		if (!strcmp(argv[1], "memfd-map")) {
+			if (mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED)
+				return perror("mmap"), 1;
+			close(fd);
+		}
+	} else if (!strcmp(argv[1], "sysv-shm")) {
+		int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+
+		if (id < 0 || shmat(id, NULL, 0) == (void *)-1)
+			return perror("shm"), 1;
+		shmctl(id, IPC_RMID, NULL);
+	} else {
+		return fprintf(stderr, "unknown mode %s\n", argv[1]), 64;
+	}
+	ready = fopen(argv[3], "w");
+	if (ready)
+		fclose(ready);
+	sleep(60);
+	return 0;
+}
