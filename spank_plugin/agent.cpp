@@ -41,7 +41,7 @@ constexpr std::chrono::milliseconds kHeldPoll{100};
 
 // "1m30s": log lines show intervals unit by unit.
 std::string Seconds(std::chrono::seconds s) {
-  return util::format_duration(s, util::DurationStyle::kCompound);
+  return util::FormatDuration(s, util::DurationStyle::kCompound);
 }
 
 JobView ViewOf(const std::optional<JobSnapshot>& job) {

@@ -71,10 +71,8 @@ bool EnsureAgent(spank_t sp) {
   std::uint32_t job = JobId(sp);
   SetLogJob(job);
   config::Config cfg;
-  try {
-    cfg = config::load(s.site.config_path);
-  } catch (const std::exception& e) {
-    Error("kcr configuration: {}; this job is not checkpointed", e.what());
+  if (Status st = config::Load(s.site.config_path, &cfg); !st.ok()) {
+    Error("kcr configuration: {}; this job is not checkpointed", st.message());
     return false;
   }
   Settings settings = Resolve(s.site, s.job, cfg.image_dir);
@@ -86,8 +84,8 @@ bool EnsureAgent(spank_t sp) {
     Error("cannot learn the job's user; this job is not checkpointed");
     return false;
   }
-  id.user = util::user_name(id.uid);
-  id.node = util::node_name();
+  id.user = util::UserName(id.uid);
+  id.node = util::NodeName();
   // The groups the job's tasks run with: a checkpoint acts as the owner
   // with exactly these (a group-writable image directory, group-owned files).
   gid_t* gids = nullptr;

@@ -42,7 +42,7 @@ std::optional<Interval> ParseInterval(std::string_view text, std::string* why) {
     *why = fmt::format("'{}' has no unit; write e.g. 90s, 10m or 2h (or auto, none, off)", text);
     return std::nullopt;
   }
-  auto d = config::parse_duration(text);
+  auto d = config::ParseDuration(text);
   if (!d) {
     *why = fmt::format(
         "'{}' is not an interval; write e.g. 90s, 10m, 2h or 1h30m (or auto, none, "
@@ -92,8 +92,8 @@ std::optional<RestartFrom> ParseRestartFrom(std::string_view text, std::string* 
 }
 
 bool CheckDirPattern(std::string_view text, std::string* why) {
-  if (auto problem = config::image_dir_problem(text)) {
-    *why = *problem;
+  if (Status st = config::CheckImageDir(text); !st.ok()) {
+    *why = st.message();
     return false;
   }
   return true;
@@ -108,7 +108,7 @@ std::string ToString(const Interval& interval) {
     case Interval::Kind::kAuto:
       return "auto";
     case Interval::Kind::kFixed:
-      return util::format_duration(interval.every, util::DurationStyle::kCompound);
+      return util::FormatDuration(interval.every, util::DurationStyle::kCompound);
   }
   return "?";
 }
@@ -145,7 +145,7 @@ bool ParseSiteArgs(const std::vector<std::string>& args, SiteOptions* site, std:
     std::string key = arg.substr(0, eq), value = arg.substr(eq + 1);
     std::string sub;
     auto duration = [&](auto* out, bool allow_zero) {
-      auto d = config::parse_duration(value);
+      auto d = config::ParseDuration(value);
       if (!d || (!allow_zero && d->count() == 0)) {
         sub = fmt::format("'{}' is not a duration (e.g. 1s, 10m)", value);
         return false;

@@ -84,9 +84,9 @@ Outcome Checkpointer::CheckpointTask(const TaskInfo& t, cat::Trigger trigger, bo
   const config::ImageDirFields fields{std::to_string(id_.job), step, std::to_string(t.rank),
                                       id_.user};
   const std::string path =
-      config::expand_image_dir(settings_.dir_pattern, fields) + "/" +
-      config::image_file_name({fields.job, step, fields.task, job ? job->restart_cnt : 0U, ++seq_,
-                               std::string(cat::to_string(trigger))});
+      config::ExpandImageDir(settings_.dir_pattern, fields) + "/" +
+      config::ImageFileName({fields.job, step, fields.task, job ? job->restart_cnt : 0U, ++seq_,
+                             std::string(cat::to_string(trigger))});
   if (Refused(t, trigger, path, job, &o))
     return o;
 
@@ -234,7 +234,7 @@ bool Checkpointer::PrepareDir(const std::string& dir, std::string* why) {
   if (!settings_.dir_from_user) {
     // The site's fixed part is root's to create: sticky and world-writable
     // like /tmp, so each user can make (only) their own directory below it.
-    std::string prefix = config::image_dir_fixed_prefix(settings_.dir_pattern);
+    std::string prefix = config::ImageDirFixedPrefix(settings_.dir_pattern);
     struct stat st;
     if (::stat(prefix.c_str(), &st) != 0 && !MakeDirs(prefix, 01777, why))
       return false;
@@ -257,7 +257,7 @@ cat::CheckpointInfo Checkpointer::RowInfo(const TaskInfo& t, cat::Trigger trigge
   info.user = id_.user;
   info.image_path = path;
   info.trigger = trigger;
-  info.kernel_release = util::kernel_release();
+  info.kernel_release = util::KernelRelease();
   if (job) {
     info.partition = job->partition;
     info.restart_count = job->restart_cnt;
@@ -284,7 +284,7 @@ void Checkpointer::ApplyRetention(std::uint32_t rank) {
     cat::RetentionPolicy policy;
     policy.keep_last = cfg_.retention.keep_last;
     cat::ActiveJobs active = std::unordered_set<std::uint32_t>{id_.job};
-    cat::PrunePlan plan = cat::plan_retention(c->list(f), policy, active, util::now_ns());
+    cat::PrunePlan plan = cat::plan_retention(c->list(f), policy, active, util::NowNs());
     for (const cat::PruneAction& a : plan.actions) {
       if (a.kind != cat::PruneKind::kExpire)
         continue;

@@ -52,13 +52,13 @@ catalog::CheckpointRecord record_manual_checkpoint(const std::string& catalog_pa
                                                    const ManualCheckpoint& what) {
   catalog::CheckpointInfo info;
   info.job_id = catalog::kManualJob;
-  info.node = util::node_name();
+  info.node = util::NodeName();
   info.pid = what.pid;
   info.uid = process_uid(what.pid).value_or(::getuid());
-  info.user = util::user_name(info.uid);
+  info.user = util::UserName(info.uid);
   info.image_path = absolute(what.image_path);
   info.trigger = catalog::Trigger::kManual;
-  info.kernel_release = util::kernel_release();
+  info.kernel_release = util::KernelRelease();
   std::shared_ptr<catalog::Catalog> catalog;
   try {
     catalog = open_catalog(catalog_path);
@@ -71,7 +71,7 @@ catalog::CheckpointRecord record_manual_checkpoint(const std::string& catalog_pa
 catalog::RestoreRecord record_restore(const std::string& catalog_path,
                                       const std::string& image_path) {
   return catalog::RestoreRecord::start([catalog_path] { return open_catalog(catalog_path); },
-                                       {std::nullopt, absolute(image_path), util::node_name(),
+                                       {std::nullopt, absolute(image_path), util::NodeName(),
                                         static_cast<std::uint32_t>(::getuid())},
                                        warn);
 }

@@ -33,7 +33,7 @@ namespace kcr::cli {
 namespace {
 
 namespace cat = kcr::catalog;
-using util::now_ns;
+using util::NowNs;
 
 constexpr int kExitProblem = 1;  // a bad image, or nothing found
 constexpr int kExitError = 2;    // could not do what was asked
@@ -55,6 +55,15 @@ void guarded(Body&& body) {
   }
 }
 
+// kcr.yaml; a broken one ends the subcommand with its message.
+const config::Config& SiteConfig() {
+  const config::Config* config = nullptr;
+  if (Status st = LoadedConfig(&config); !st.ok()) {
+    die(kExitError, st.message());
+  }
+  return *config;
+}
+
 void print(const std::string& text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
 }
@@ -67,7 +76,7 @@ struct Common {
 };
 
 std::string catalog_path(const Common& c) {
-  return c.catalog_path.empty() ? loaded_config().catalog_path : c.catalog_path;
+  return c.catalog_path.empty() ? SiteConfig().catalog_path : c.catalog_path;
 }
 
 cat::Format format_of(const Common& c) {
@@ -192,8 +201,8 @@ std::vector<cat::State> parse_states(const std::string& text) {
 
 // "2024-05-01", "2024-05-01T12:00[:00]" in local time, or a duration ago ("2h").
 std::int64_t parse_since(const std::string& text) {
-  if (auto d = config::parse_duration(text)) {
-    return now_ns() - std::chrono::duration_cast<std::chrono::nanoseconds>(*d).count();
+  if (auto d = config::ParseDuration(text)) {
+    return NowNs() - std::chrono::duration_cast<std::chrono::nanoseconds>(*d).count();
   }
   for (const char* f :
        {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"}) {
@@ -445,7 +454,7 @@ cat::ActiveJobs active_jobs_from_squeue(std::string* how) {
 }
 
 void run_prune(const PruneOptions& o) {
-  const config::Config& cfg = loaded_config();
+  const config::Config& cfg = SiteConfig();
   const std::string path = catalog_path(o);
   const Caller caller = caller_of(path);
   cat::RetentionPolicy policy;
@@ -476,7 +485,7 @@ void run_prune(const PruneOptions& o) {
   if (!caller.admin) {
     std::erase_if(rows, [&](const auto& r) { return r.info.uid != caller.uid; });
   }
-  cat::PrunePlan plan = cat::plan_retention(rows, policy, active, now_ns());
+  cat::PrunePlan plan = cat::plan_retention(rows, policy, active, NowNs());
   const cat::Format format = format_of(o);
   if (format == cat::Format::kTable) {
     std::printf("Active jobs: %s.\n", how.c_str());
@@ -488,7 +497,7 @@ void run_prune(const PruneOptions& o) {
       return;
     }
     const std::int64_t before =
-        now_ns() - std::chrono::duration_cast<std::chrono::nanoseconds>(keep).count();
+        NowNs() - std::chrono::duration_cast<std::chrono::nanoseconds>(keep).count();
     cat::ForgetResult f = catalog.forget_deleted(before, o.dry_run);
     if (f.checkpoints + f.restores + f.jobs == 0) {
       return;
@@ -497,7 +506,7 @@ void run_prune(const PruneOptions& o) {
         "{} {}{} checkpoint rows deleted more than keep_history {} ago, {} restore records and "
         "{} job rows",
         o.dry_run ? "would forget" : "forgot", o.dry_run ? "up to " : "", f.checkpoints,
-        util::format_duration(keep), f.restores, f.jobs));
+        util::FormatDuration(keep), f.restores, f.jobs));
   };
   if (o.dry_run) {
     forget(&plan.notes);
@@ -539,7 +548,7 @@ void run_rebuild(const RebuildOptions& o) {
   if (!std::filesystem::is_directory(o.dir, ec)) {
     die(kExitError, fmt::format("{} is not a directory to search for images", o.dir));
   }
-  const config::ImageDirMatcher matcher(loaded_config().image_dir);
+  const config::ImageDirMatcher matcher(SiteConfig().image_dir);
   std::optional<cat::Catalog> catalog;
   if (o.dry_run) {
     cat::OpenOptions ro;
@@ -550,7 +559,7 @@ void run_rebuild(const RebuildOptions& o) {
   } else {
     catalog.emplace(cat::Catalog::open(path));
   }
-  const std::string node = util::node_name();
+  const std::string node = util::NodeName();
   int found = 0, known = 0, added = 0, corrupt = 0, skipped = 0;
   std::vector<cat::CheckpointRow> rows;
   auto it = std::filesystem::recursive_directory_iterator(
@@ -580,7 +589,7 @@ void run_rebuild(const RebuildOptions& o) {
       continue;
     }
     cat::CheckpointInfo info;
-    const config::ImageDirMatch where = matcher.match(image).value_or(config::ImageDirMatch{});
+    const config::ImageDirMatch where = matcher.Match(image).value_or(config::ImageDirMatch{});
     info.job_id = where.job && *where.job != "manual" ? cat::parse_step(*where.job).value_or(0)
                                                       : cat::kManualJob;
     info.step_id = where.step ? cat::parse_step(*where.step).value_or(0) : 0;
@@ -600,7 +609,7 @@ void run_rebuild(const RebuildOptions& o) {
       info.created_ns =
           static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
     }
-    info.user = where.user.value_or(util::user_name(info.uid));
+    info.user = where.user.value_or(util::UserName(info.uid));
     info.kcr_version = "unknown";
     const cat::CommitInfo commit{check.file_bytes, head.header_ok ? head.header.checksum : 0,
                                  head.header_ok ? head.header.freeze_ns : 0,
@@ -637,7 +646,7 @@ void run_rebuild(const RebuildOptions& o) {
 
 }  // namespace
 
-void register_catalog(CLI::App& app) {
+void RegisterCatalog(CLI::App& app) {
   CLI::App* catalog = app.add_subcommand("catalog", "what checkpoints exist, and their images");
   catalog->require_subcommand(1);
 

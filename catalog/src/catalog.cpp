@@ -24,7 +24,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-using util::now_ns;
+using util::NowNs;
 
 // Every SELECT of checkpoint rows returns these columns, read by read_row().
 constexpr std::string_view kRowColumns = R"sql(
@@ -218,7 +218,7 @@ struct Catalog::Impl {
     auto s = db.prepare(
         "UPDATE checkpoints SET state = ?2, state_reason = ?3, state_changed_ns = ?4, "
         "verified_ns = CASE WHEN ?2 = 'VERIFIED' THEN ?4 ELSE verified_ns END WHERE id = ?1");
-    s.bind(1, id).bind(2, to_string(to)).bind(3, reason).bind(4, now_ns());
+    s.bind(1, id).bind(2, to_string(to)).bind(3, reason).bind(4, NowNs());
     s.run();
   }
 
@@ -230,7 +230,7 @@ struct Catalog::Impl {
                               "paths",
                               db.path(), info.image_path));
     }
-    const std::int64_t now = now_ns();
+    const std::int64_t now = NowNs();
     const std::int64_t created = info.created_ns.value_or(now);
     if (info.parent_id) {
       state_of(*info.parent_id);  // a clear error instead of a foreign-key failure
@@ -281,7 +281,7 @@ struct Catalog::Impl {
 
   // WRITING -> COMMITTED with the image's facts; the caller checked the move.
   void commit_row(std::int64_t id, const CommitInfo& commit) {
-    const std::int64_t now = now_ns();
+    const std::int64_t now = NowNs();
     auto s = db.prepare(
         "UPDATE checkpoints SET state = 'COMMITTED', state_reason = '', bytes = ?2, "
         "checksum = ?3, freeze_ns = ?4, write_ns = ?5, committed_ns = ?6, state_changed_ns = ?6 "
@@ -459,7 +459,7 @@ void Catalog::mark_verified(std::int64_t id) {
   write_tx(impl_->db, [&] {
     if (impl_->state_of(id) == State::kVerified) {
       auto s = impl_->db.prepare("UPDATE checkpoints SET verified_ns = ?2 WHERE id = ?1");
-      s.bind(1, id).bind(2, now_ns());
+      s.bind(1, id).bind(2, NowNs());
       s.run();
       return;
     }
@@ -496,7 +496,7 @@ std::int64_t Catalog::record_restore(std::optional<std::int64_t> checkpoint_id,
     if (checkpoint_id) {
       impl_->state_of(*checkpoint_id);
     }
-    const std::int64_t now = now_ns();
+    const std::int64_t now = NowNs();
     auto s = db.prepare(
         "INSERT INTO restores (checkpoint_id, image_path, node, uid, started_ns, finished_ns, "
         "outcome, error_text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
@@ -532,7 +532,7 @@ void Catalog::finish_restore(std::int64_t restore_id, RestoreOutcome outcome,
     }
     auto s = db.prepare(
         "UPDATE restores SET outcome = ?2, error_text = ?3, finished_ns = ?4 WHERE id = ?1");
-    s.bind(1, restore_id).bind(2, to_string(outcome)).bind(3, error_text).bind(4, now_ns());
+    s.bind(1, restore_id).bind(2, to_string(outcome)).bind(3, error_text).bind(4, NowNs());
     s.run();
   });
 }

@@ -15,7 +15,7 @@ namespace kcr::catalog {
 
 namespace {
 
-using util::human_bytes;
+using util::HumanBytes;
 
 // ---- plain text helpers ----
 
@@ -208,7 +208,7 @@ std::string render_checkpoints(std::span<const CheckpointRow> rows, Format forma
       cells.push_back({std::to_string(r.id), job_name(i.job_id), step_name(i.step_id),
                        std::to_string(i.task), i.user, i.node, std::string(to_string(r.state)),
                        std::string(to_string(i.trigger)),
-                       r.state == State::kWriting ? "-" : human_bytes(r.bytes),
+                       r.state == State::kWriting ? "-" : HumanBytes(r.bytes),
                        local_time(r.created_ns()), i.image_path});
     }
     return render_grid(cols, cells, format);
@@ -288,7 +288,7 @@ std::string render_checkpoint(const CheckpointRow& r, std::span<const RestoreRow
                     (r.state_reason.empty() ? "" : fmt::format(" ({})", r.state_reason))},
       {"Trigger", std::string(to_string(i.trigger))},
       {"Image", i.image_path},
-      {"Size", fmt::format("{} ({} bytes)", human_bytes(r.bytes), r.bytes)},
+      {"Size", fmt::format("{} ({} bytes)", HumanBytes(r.bytes), r.bytes)},
       {"Checksum", checksum_hex(r.checksum)},
       {"Parent", i.parent_id ? std::to_string(*i.parent_id) : "-"},
       {"Created", local_time(r.created_ns())},
@@ -382,7 +382,7 @@ std::string render_stats(const Stats& stats, Format format) {
     }
     cells.push_back(std::to_string(u.checkpoints));
     cells.push_back(std::to_string(u.live));
-    cells.push_back(human ? human_bytes(u.live_bytes) : std::to_string(u.live_bytes));
+    cells.push_back(human ? HumanBytes(u.live_bytes) : std::to_string(u.live_bytes));
     cells.push_back(rate(u, human));
     cells.push_back(spg(u, human));
     cells.push_back(std::to_string(u.restores));
@@ -458,7 +458,7 @@ std::string render_prune(const PrunePlan& plan, bool dry_run, Format format) {
     bytes += a.unlink_image ? a.bytes : 0;
     cells.push_back({std::to_string(a.id), std::string(to_string(a.kind)),
                      std::string(to_string(a.from)),
-                     human ? human_bytes(a.bytes) : std::to_string(a.bytes),
+                     human ? HumanBytes(a.bytes) : std::to_string(a.bytes),
                      a.unlink_image ? "yes" : "no (in use)", a.image_path, a.reason});
   }
   std::string out = render_grid({{human ? "ID" : "id", true},
@@ -471,7 +471,7 @@ std::string render_prune(const PrunePlan& plan, bool dry_run, Format format) {
                                 cells, format);
   if (human) {
     out += fmt::format("{} {} checkpoint(s), {} of images\n", dry_run ? "Would prune" : "Pruned",
-                       plan.actions.size(), human_bytes(bytes));
+                       plan.actions.size(), HumanBytes(bytes));
     for (const auto& n : plan.notes) {
       out += fmt::format("note: {}\n", n);
     }

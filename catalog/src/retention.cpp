@@ -92,7 +92,7 @@ struct Planner {
         if (policy.keep_last > 0 && rank >= policy.keep_last) {
           why = fmt::format("not among the newest {} of its series (keep_last)", policy.keep_last);
         } else if (max_age_exceeded(r)) {
-          why = fmt::format("older than max_age {}", util::format_duration(policy.max_age));
+          why = fmt::format("older than max_age {}", util::FormatDuration(policy.max_age));
         }
         newest_of_active[r.id] = rank == 0 && job_active(r.info.job_id);
         if (!why.empty() && !newest_of_active[r.id]) {
@@ -174,8 +174,8 @@ struct Planner {
         }
       }
       const std::string why =
-          fmt::format("user over user_quota {} ({} kept)", util::human_bytes(policy.user_quota),
-                      util::human_bytes(total));
+          fmt::format("user over user_quota {} ({} kept)", util::HumanBytes(policy.user_quota),
+                      util::HumanBytes(total));
       while (total > policy.user_quota && !removable.empty()) {
         const CheckpointRow* victim = *removable.begin();
         removable.erase(removable.begin());
@@ -189,8 +189,8 @@ struct Planner {
         plan.notes.push_back(fmt::format(
             "user {} stays over user_quota {} by {}: the rest is protected (newest checkpoint of "
             "a running job, or the parent of a kept one)",
-            list.front()->info.user, util::human_bytes(policy.user_quota),
-            util::human_bytes(total - policy.user_quota)));
+            list.front()->info.user, util::HumanBytes(policy.user_quota),
+            util::HumanBytes(total - policy.user_quota)));
       }
     }
   }
@@ -226,7 +226,7 @@ struct Planner {
         }
         a.kind = PruneKind::kAbandonWriting;
         a.reason = fmt::format("still WRITING after writing_timeout {}: its writer died",
-                               util::format_duration(policy.writing_timeout));
+                               util::FormatDuration(policy.writing_timeout));
       } else if (r.state == State::kFailed || r.state == State::kCorrupt ||
                  r.state == State::kExpired) {
         if (kept[r.id]) {

@@ -16,9 +16,9 @@
 #include <vector>
 
 #include <kcr/device.h>
+#include <kcr/util/status_format.h>
 #include "prefill.h"
 #include "restore_files.h"
-#include "status_format.h"
 
 namespace kcr {
 

@@ -50,7 +50,7 @@ inline void write_file(const std::filesystem::path& p, std::size_t bytes) {
   }
 }
 
-using util::now_ns;
+using util::NowNs;
 
 inline constexpr std::int64_t kHourNs = 3600LL * 1'000'000'000;
 

@@ -19,7 +19,7 @@ namespace kcr::catalog {
 namespace {
 
 using testing::kHourNs;
-using testing::now_ns;
+using testing::NowNs;
 using testing::slurm_checkpoint;
 using testing::TempDir;
 using testing::write_file;
@@ -488,7 +488,7 @@ TEST(CatalogState, CommittingOverAnImagePathRetiresTheOlderRow) {
 TEST(CatalogLatest, NewestFirstThenFallbacksInOrder) {
   TempDir dir;
   auto cat = Catalog::open(dir / "c.db");
-  auto t = now_ns();
+  auto t = NowNs();
   auto a = committed(cat, dir, "a", 7, 0, 100, t - 3 * kHourNs);
   auto b = committed(cat, dir, "b", 7, 0, 100, t - 2 * kHourNs);
   auto c = committed(cat, dir, "c", 7, 0, 100, t - 1 * kHourNs);
@@ -504,7 +504,7 @@ TEST(CatalogLatest, NewestFirstThenFallbacksInOrder) {
 TEST(CatalogLatest, NeverReturnsWritingFailedCorruptMissingOrTruncatedImages) {
   TempDir dir;
   auto cat = Catalog::open(dir / "c.db");
-  auto t = now_ns();
+  auto t = NowNs();
   auto good = committed(cat, dir, "good", 7, 0, 100, t - 10 * kHourNs);
   // Newer rows, each unusable in its own way.
   auto writing_path = dir / "writing";
@@ -626,15 +626,15 @@ TEST(CatalogHistory, ForgetsOldDeletedRowsWithTheirRestoresAndEmptyJobs) {
   }
 
   // Deleted just now: younger than any cutoff in the past.
-  auto none = cat.forget_deleted(now_ns() - kHourNs);
+  auto none = cat.forget_deleted(NowNs() - kHourNs);
   EXPECT_EQ(none.checkpoints + none.restores + none.jobs, 0u);
-  auto dry = cat.forget_deleted(now_ns() + kHourNs, true);
+  auto dry = cat.forget_deleted(NowNs() + kHourNs, true);
   EXPECT_EQ(dry.checkpoints, 3u);
   EXPECT_EQ(dry.restores, 1u);
   EXPECT_EQ(dry.jobs, 2u);
   EXPECT_TRUE(cat.get(gone));  // a dry run changes nothing
 
-  auto f = cat.forget_deleted(now_ns() + kHourNs);
+  auto f = cat.forget_deleted(NowNs() + kHourNs);
   EXPECT_EQ(f.checkpoints, 3u);  // the child first, then the parent it named
   EXPECT_EQ(f.restores, 1u);
   EXPECT_EQ(f.jobs, 2u);  // jobs 7 and 8 have nothing left
@@ -654,7 +654,7 @@ TEST(CatalogHistory, KeepsADeletedParentOfALiveCheckpoint) {
   auto parent = committed(cat, dir, "p.img", 7);
   committed(cat, dir, "c.img", 7, 0, 100, std::nullopt, parent);  // live, names the parent
   retire(cat, parent);
-  auto f = cat.forget_deleted(now_ns() + kHourNs);
+  auto f = cat.forget_deleted(NowNs() + kHourNs);
   EXPECT_EQ(f.checkpoints, 0u);
   EXPECT_TRUE(cat.get(parent));
   EXPECT_TRUE(cat.job(7));
@@ -663,7 +663,7 @@ TEST(CatalogHistory, KeepsADeletedParentOfALiveCheckpoint) {
 TEST(CatalogList, FiltersCombine) {
   TempDir dir;
   auto cat = Catalog::open(dir / "c.db");
-  auto t = now_ns();
+  auto t = NowNs();
   committed(cat, dir, "a", 1, 0, 100, t - 5 * kHourNs);
   auto b = committed(cat, dir, "b", 1, 1, 100, t - kHourNs);
   auto other = slurm_checkpoint(2, 0, 0, (dir / "c").string());

@@ -162,9 +162,9 @@ TEST(CatalogFormat, StatsAndPrunePlans) {
 }
 
 TEST(CatalogFormat, NamesAndUnits) {
-  EXPECT_EQ(util::human_bytes(1000), "1000 B");
-  EXPECT_EQ(util::human_bytes(1536), "1.5 KiB");
-  EXPECT_EQ(util::human_bytes(10ULL << 30), "10.0 GiB");
+  EXPECT_EQ(util::HumanBytes(1000), "1000 B");
+  EXPECT_EQ(util::HumanBytes(1536), "1.5 KiB");
+  EXPECT_EQ(util::HumanBytes(10ULL << 30), "10.0 GiB");
   EXPECT_EQ(utc_time(0), "1970-01-01T00:00:00Z");
   EXPECT_EQ(job_name(kManualJob), "manual");
   EXPECT_EQ(step_name(kStepExtern), "extern");

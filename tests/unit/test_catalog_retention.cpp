@@ -229,14 +229,14 @@ class CatalogPrune : public ::testing::Test {
     write_file(path, 1000);
     auto info = slurm_checkpoint(1, 0, task, path.string());
     info.created_ns =
-        testing::now_ns() - static_cast<std::int64_t>(age_hours * static_cast<double>(kHourNs));
+        testing::NowNs() - static_cast<std::int64_t>(age_hours * static_cast<double>(kHourNs));
     auto id = cat.begin_checkpoint(info);
     cat.commit_checkpoint(id, {1000, 1, 0, 0});
     return id;
   }
   PrunePlan plan(std::uint32_t keep_last) {
     return plan_retention(cat.retention_candidates(), policy(keep_last), kNoneActive,
-                          testing::now_ns());
+                          testing::NowNs());
   }
 };
 
@@ -266,7 +266,7 @@ TEST_F(CatalogPrune, RemovesFilesThenMarksRowsDeleted) {
 
 TEST_F(CatalogPrune, AbandonedWriteLosesItsRowAndItsTemporaryFile) {
   auto info = slurm_checkpoint(1, 0, 0, (dir / "x.kcr").string());
-  info.created_ns = testing::now_ns() - 2 * kHourNs;
+  info.created_ns = testing::NowNs() - 2 * kHourNs;
   auto id = cat.begin_checkpoint(info);  // and then the writer died
   write_file(dir / "x.kcr.tmp-a1B2c3", 500);
   write_file(dir / "x.kcr.tmp-notours", 5);  // not a name libkcr makes
