@@ -98,7 +98,7 @@ int RunCheckpoint(const CheckpointArgs& a) {
     return 1;
   }
   if (ShouldRecord(a, config->catalog_path)) {
-    record = record_manual_checkpoint(config->catalog_path, {a.pid, a.output});
+    record = RecordManualCheckpoint(config->catalog_path, {a.pid, a.output});
   }
   ProgressBar bar(fmt::format("checkpoint {}", a.pid), a.quiet ? 0 : EstimateImageBytes(a.pid));
   CheckpointOptions options;
@@ -110,11 +110,11 @@ int RunCheckpoint(const CheckpointArgs& a) {
   CheckpointResult r;
   Status st = Checkpoint(a.pid, a.output, options, &r);
   if (!st.ok()) {
-    record.failed(st.message());
+    record.Failed(st.message());
     fmt::print(stderr, "kcr checkpoint: {}\n", st.message());
     return 1;
   }
-  record.committed({r.image_bytes, r.header_checksum, r.freeze_ns, r.write_ns});
+  record.Committed({r.image_bytes, r.header_checksum, r.freeze_ns, r.write_ns});
   bar.Update(r.image_bytes, r.image_bytes);
   if (!a.quiet) {
     fmt::print("checkpointed {} -> {} ({}, {} pages; freeze {:.1f} ms, write {:.1f} ms)\n", a.pid,

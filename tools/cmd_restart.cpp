@@ -33,7 +33,7 @@ int RunRestart(const RestartArgs& a) {
     }
     const std::string& catalog_path = config->catalog_path;
     if (::geteuid() == 0 || ::access(catalog_path.c_str(), W_OK) == 0) {
-      record = record_restore(catalog_path, a.image);
+      record = RecordRestore(catalog_path, a.image);
     }
   }
   RestartOptions options;
@@ -61,7 +61,7 @@ int RunRestart(const RestartArgs& a) {
   }
   Status st = Restart(a.image, options);
   // Only reached when the restart did not happen.
-  record.failed(st.message());
+  record.Failed(st.message());
   fmt::print(stderr, "kcr restart: {}\n", st.message());
   return 1;
 }
