@@ -131,11 +131,11 @@ RestoreRecord RestoreRecord::Start(CatalogOpener open, const RestoreStart& what,
     st = catalog->RecordRestore(checkpoint_id, what.image_path, RestoreOutcome::kStarted, "",
                                 what.node, what.uid, &id);
   }
+  rec.checkpoint_id_ = checkpoint_id;
   if (!st.ok()) {
     Tell(warn, "recording the restore", st);
     return rec;
   }
-  rec.checkpoint_id_ = checkpoint_id;
   rec.id_ = id;
   rec.open_ = std::move(open);
   rec.warn_ = std::move(warn);

@@ -11,7 +11,7 @@
 namespace kcr::catalog {
 namespace {
 
-CheckpointRow sample() {
+CheckpointRow Sample() {
   CheckpointRow r;
   r.id = 12;
   r.info.job_id = 1234;
@@ -46,8 +46,8 @@ std::vector<std::string> Lines(const std::string& text) {
 }
 
 TEST(CatalogFormat, TableColumnsLineUp) {
-  CheckpointRow a = sample();
-  CheckpointRow b = sample();
+  CheckpointRow a = Sample();
+  CheckpointRow b = Sample();
   b.id = 7;
   b.info.job_id = kManualJob;
   b.info.user = "a-much-longer-name";
@@ -67,7 +67,7 @@ TEST(CatalogFormat, TableColumnsLineUp) {
 
 // Numbers are nlohmann::json's spelling: a whole double keeps its ".0".
 TEST(CatalogFormat, JsonIsTheDocumentedShape) {
-  CheckpointRow r = sample();
+  CheckpointRow r = Sample();
   std::string json = RenderCheckpoints(std::span(&r, 1), Format::kJson);
   const char* expected = R"({
   "format_version": 1,
@@ -110,7 +110,7 @@ TEST(CatalogFormat, JsonIsTheDocumentedShape) {
 }
 
 TEST(CatalogFormat, CsvQuotesAndParsableSeparates) {
-  CheckpointRow r = sample();
+  CheckpointRow r = Sample();
   auto csv = Lines(RenderCheckpoints(std::span(&r, 1), Format::kCsv));
   ASSERT_EQ(csv.size(), 2u);
   EXPECT_EQ(csv[0].rfind("id,job,step,task,user,uid,node,pid,state,trigger,bytes,", 0), 0u);
