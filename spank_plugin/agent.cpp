@@ -41,7 +41,7 @@ constexpr std::chrono::milliseconds kHeldPoll{100};
 
 // "1m30s": log lines show intervals unit by unit.
 std::string Seconds(std::chrono::seconds s) {
-  return util::format_duration(s, util::DurationStyle::kCompound);
+  return util::FormatDuration(s, util::DurationStyle::kCompound);
 }
 
 JobView ViewOf(const std::optional<JobSnapshot>& job) {
@@ -158,7 +158,7 @@ void Agent::Impl::Run() {
   server.Listen(site.spool_dir);
   Rearm();
   Info("step {}: checkpoint agent started (interval {}, on {}, images in {})",
-       cat::step_name(id.step),
+       cat::StepName(id.step),
        settings.interval.kind == Interval::Kind::kAuto
            ? fmt::format("auto = {}", Seconds(schedule.interval()))
            : ToString(settings.interval),
@@ -171,7 +171,7 @@ void Agent::Impl::Run() {
     int r =
         ::poll(fds.data(), fds.size(), static_cast<int>(std::max<std::int64_t>(0, left.count())));
     if (r < 0 && errno != EINTR) {
-      Error("step {}: poll failed: {}; the agent stops", cat::step_name(id.step),
+      Error("step {}: poll failed: {}; the agent stops", cat::StepName(id.step),
             std::strerror(errno));
       break;
     }
@@ -190,7 +190,7 @@ void Agent::Impl::Run() {
   }
   ProcessExits();
   server.Close();
-  Debug("step {}: checkpoint agent stopped", cat::step_name(id.step));
+  Debug("step {}: checkpoint agent stopped", cat::StepName(id.step));
 }
 
 void Agent::Impl::Poll() {
@@ -206,12 +206,12 @@ void Agent::Impl::Poll() {
       Info(
           "step {}: preemption grace period started {} s ago (job ends by then + {} s); "
           "checkpointing every task",
-          cat::step_name(id.step), now - job->preempt_time, job->end_time - now);
+          cat::StepName(id.step), now - job->preempt_time, job->end_time - now);
       CheckpointAll(cat::Trigger::kPreempt, /*hold=*/true);
       break;
     case Due::kTimelimit:
       Info("step {}: time limit in {} s (margin {}); checkpointing every task",
-           cat::step_name(id.step), job->end_time - now, Seconds(cfg.checkpoint.grace_margin));
+           cat::StepName(id.step), job->end_time - now, Seconds(cfg.checkpoint.grace_margin));
       CheckpointAll(cat::Trigger::kTimelimit, /*hold=*/false);
       break;
     case Due::kPeriodic:
@@ -225,15 +225,15 @@ void Agent::Impl::Poll() {
 
 void Agent::Impl::RefreshJob() {
   JobSnapshot now;
-  std::string why;
-  if (LoadJob(id.job, &now, &why)) {
+  Status st = LoadJob(id.job, &now);
+  if (st.ok()) {
     job = std::move(now);
     load_error_logged = false;
   } else if (!load_error_logged) {
     Error(
         "cannot ask slurmctld about the job ({}); preemption and time-limit checkpoints wait "
         "until it answers",
-        why);
+        st.message());
     load_error_logged = true;
   }
 }
@@ -280,7 +280,7 @@ std::chrono::seconds Agent::Impl::AutoIntervalNow() {
     Info(
         "step {}: --checkpoint=auto: every {} (Young/Daly: checkpoint cost {:.2f} s {}, MTBF "
         "{} -> {}{})",
-        cat::step_name(id.step), Seconds(a.interval), a.cost.seconds.count(), a.cost.how,
+        cat::StepName(id.step), Seconds(a.interval), a.cost.seconds.count(), a.cost.how,
         Seconds(a.mtbf), Seconds(a.young_daly),
         a.interval != a.young_daly
             ? fmt::format(", raised to the site minimum {}", Seconds(site.min_interval))
@@ -294,18 +294,17 @@ std::chrono::seconds Agent::Impl::AutoIntervalNow() {
 CheckpointCost Agent::Impl::CostOf(std::uint32_t rank, const std::vector<TaskInfo>& all) {
   std::vector<std::uint64_t> measured;
   if (auto c = catalog.Get()) {
-    try {
-      cat::ListFilter f;
-      f.job = id.job;
-      f.step = id.step;
-      f.task = rank;
-      f.states = {cat::State::kCommitted, cat::State::kVerified};
-      f.limit = 3;
-      for (const auto& r : c->list(f))
-        measured.push_back(r.freeze_ns + r.write_ns);
-    } catch (const std::exception& e) {
-      Error("reading checkpoint costs from the catalog: {}", e.what());
-    }
+    cat::ListFilter f;
+    f.job = id.job;
+    f.step = id.step;
+    f.task = rank;
+    f.states = {cat::State::kCommitted, cat::State::kVerified};
+    f.limit = 3;
+    std::vector<cat::CheckpointRow> rows;
+    if (Status st = c->List(f, &rows); !st.ok())
+      Error("reading checkpoint costs from the catalog: {}", st.message());
+    for (const auto& r : rows)
+      measured.push_back(r.freeze_ns + r.write_ns);
   }
   std::uint64_t bytes = 0;
   if (measured.empty()) {
@@ -320,7 +319,7 @@ CheckpointCost Agent::Impl::CostOf(std::uint32_t rank, const std::vector<TaskInf
 // ---- requests ---------------------------------------------------------------------------------
 
 std::vector<slurm::TaskResult> Agent::Impl::OnCheckpoint(const Peer& peer) {
-  Info("step {}: checkpoint requested by uid {} (pid {})", cat::step_name(id.step), peer.uid,
+  Info("step {}: checkpoint requested by uid {} (pid {})", cat::StepName(id.step), peer.uid,
        peer.pid);
   std::vector<slurm::TaskResult> results;
   for (const Outcome& o : CheckpointAll(cat::Trigger::kManual, /*hold=*/false)) {
@@ -349,7 +348,7 @@ PlanAnswer Agent::Impl::OnRestorePlan(std::uint32_t local_id, std::int64_t resta
   RestorePlan plan = restores.Plan(*task, run);
   for (const cat::CheckpointRow& r : plan.candidates) {
     answer.candidates.push_back(
-        {r.id, std::string(cat::to_string(r.info.trigger)), r.info.image_path});
+        {r.id, std::string(cat::ToString(r.info.trigger)), r.info.image_path});
   }
   answer.note = plan.note;
   return answer;

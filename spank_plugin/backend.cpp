@@ -16,6 +16,7 @@
 #include "agent.h"
 #include "kcr/config/config.h"
 #include "kcr/util/host.h"
+#include "kcr/util/status_format.h"
 #include "log.h"
 #include "options.h"
 #include "restore.h"
@@ -71,10 +72,8 @@ bool EnsureAgent(spank_t sp) {
   std::uint32_t job = JobId(sp);
   SetLogJob(job);
   config::Config cfg;
-  try {
-    cfg = config::load(s.site.config_path);
-  } catch (const std::exception& e) {
-    Error("kcr configuration: {}; this job is not checkpointed", e.what());
+  if (Status st = config::Load(s.site.config_path, &cfg); !st.ok()) {
+    Error("kcr configuration: {}; this job is not checkpointed", st.message());
     return false;
   }
   Settings settings = Resolve(s.site, s.job, cfg.image_dir);
@@ -86,8 +85,8 @@ bool EnsureAgent(spank_t sp) {
     Error("cannot learn the job's user; this job is not checkpointed");
     return false;
   }
-  id.user = util::user_name(id.uid);
-  id.node = util::node_name();
+  id.user = util::UserName(id.uid);
+  id.node = util::NodeName();
   // The groups the job's tasks run with: a checkpoint acts as the owner
   // with exactly these (a group-writable image directory, group-owned files).
   gid_t* gids = nullptr;
@@ -112,26 +111,33 @@ Settings CurrentSettings() {
   return Resolve(s.site, s.job, "");
 }
 
-// Checks one option's text; the message is the user's.
-bool ParseOption(int option, const char* text, JobOptions* job, std::string* why) {
+// Checks one option's text and sets it in *job; the message is the user's.
+// Its value is left unset when the text is refused.
+template <typename T>
+Status ParseInto(Status (*parse)(std::string_view, T*), const char* text, std::optional<T>* out) {
+  T value{};
+  KCR_RETURN_IF_ERROR(parse(text, &value));
+  *out = value;
+  return Status::Ok();
+}
+
+Status ParseOption(int option, const char* text, JobOptions* job) {
   switch (option) {
     case KCR_OPT_CHECKPOINT:
-      job->interval = ParseInterval(text, why);
-      return job->interval.has_value();
+      job->interval.reset();
+      return ParseInto(ParseInterval, text, &job->interval);
     case KCR_OPT_DIR:
-      if (!CheckDirPattern(text, why))
-        return false;
+      KCR_RETURN_IF_ERROR(CheckDirPattern(text));
       job->dir = text;
-      return true;
+      return Status::Ok();
     case KCR_OPT_ON:
-      job->on = ParseTriggers(text, why);
-      return job->on.has_value();
+      job->on.reset();
+      return ParseInto(ParseTriggers, text, &job->on);
     case KCR_OPT_RESTART_FROM:
-      job->restart_from = ParseRestartFrom(text, why);
-      return job->restart_from.has_value();
+      job->restart_from.reset();
+      return ParseInto(ParseRestartFrom, text, &job->restart_from);
     default:
-      *why = "unknown option";
-      return false;
+      return Status::Error(EINVAL, "unknown option");
   }
 }
 
@@ -143,11 +149,10 @@ void Absorb(spank_t sp, const kcr_spank_raw* raw) {
   s.absorbed = true;
   SetLogJob(JobId(sp));
   std::vector<std::string> args(raw->argv, raw->argv + raw->argc);
-  std::string why;
-  if (!ParseSiteArgs(args, &s.site, &why)) {
+  if (Status st = ParseSiteArgs(args, &s.site); !st.ok()) {
     // A broken plugstack.conf line disables kcr; it must not stop jobs.
     s.site_ok = false;
-    Error("{}; kcr is disabled", why);
+    Error("{}; kcr is disabled", st.message());
   }
   static constexpr const char* kNames[] = {"--checkpoint", "--checkpoint-dir", "--checkpoint-on",
                                            "--restart-from"};
@@ -156,8 +161,8 @@ void Absorb(spank_t sp, const kcr_spank_raw* raw) {
       continue;
     // A bad value passed sbatch only if someone edited the job's
     // environment; it is ignored rather than failing the job.
-    if (!ParseOption(i, raw->options[i], &s.job, &why))
-      Error("{}: {}; ignored", kNames[i], why);
+    if (Status st = ParseOption(i, raw->options[i], &s.job); !st.ok())
+      Error("{}: {}; ignored", kNames[i], st.message());
   }
 }
 
@@ -245,9 +250,10 @@ __attribute__((visibility("default"))) int kcr_spank_backend_validate(int option
                                                                       char* why, size_t why_len) {
   using namespace kcr::spank;
   JobOptions job;
-  std::string reason;
-  if (ParseOption(option, value ? value : "", &job, &reason))
+  kcr::Status st = ParseOption(option, value ? value : "", &job);
+  if (st.ok())
     return 0;
+  const std::string& reason = st.message();
   if (why && why_len) {
     size_t n = std::min(reason.size(), why_len - 1);
     std::memcpy(why, reason.data(), n);

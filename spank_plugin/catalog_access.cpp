@@ -1,7 +1,6 @@
 #include "catalog_access.h"
 
 #include <filesystem>
-#include <stdexcept>
 
 #include "dirs.h"
 #include "log.h"
@@ -13,19 +12,21 @@ std::shared_ptr<catalog::Catalog> CatalogAccess::Get() {
     return catalog_;
   if (std::chrono::steady_clock::now() < retry_)
     return nullptr;
-  try {
-    std::filesystem::path p(path_);
-    std::string why;
-    if (p.has_parent_path() && !MakeDirs(p.parent_path().string(), 0755, &why))
-      throw std::runtime_error(why);
-    catalog_ = std::make_shared<catalog::Catalog>(catalog::Catalog::open(p));
-    return catalog_;
-  } catch (const std::exception& e) {
+  std::filesystem::path p(path_);
+  Status st;
+  if (p.has_parent_path())
+    st = MakeDirs(p.parent_path().string(), 0755);
+  std::unique_ptr<catalog::Catalog> opened;
+  if (st.ok())
+    st = catalog::Catalog::Open(p, {}, &opened);
+  if (!st.ok()) {
     Error("cannot open the catalog {}: {}; checkpoints go on unrecorded (retrying in 60 s)", path_,
-          e.what());
+          st.message());
     retry_ = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     return nullptr;
   }
+  catalog_ = std::move(opened);
+  return catalog_;
 }
 
 catalog::RecordWarning TaskWarning(std::uint32_t rank) {

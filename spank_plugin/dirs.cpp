@@ -1,6 +1,6 @@
 #include "dirs.h"
 
-#include <fmt/format.h>
+#include <kcr/util/status_format.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -8,7 +8,7 @@
 
 namespace kcr::spank {
 
-bool MakeDirs(const std::string& path, mode_t mode, std::string* why) {
+Status MakeDirs(const std::string& path, mode_t mode) {
   std::string sofar;
   size_t pos = 0;
   while (pos != std::string::npos) {
@@ -24,13 +24,11 @@ bool MakeDirs(const std::string& path, mode_t mode, std::string* why) {
       struct stat st;
       if (::stat(sofar.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
         continue;
-      *why = fmt::format("{} exists and is not a directory", sofar);
-      return false;
+      return Errorf(ENOTDIR, "{} exists and is not a directory", sofar);
     }
-    *why = fmt::format("cannot create directory {}: {}", sofar, std::strerror(errno));
-    return false;
+    return SysError("cannot create directory {}", sofar);
   }
-  return true;
+  return Status::Ok();
 }
 
 }  // namespace kcr::spank

@@ -7,10 +7,13 @@
 
 #include <string>
 
+#include <kcr/status.h>
+
 namespace kcr::spank {
 
 // mkdir -p: each directory it creates gets `mode` exactly, whatever the
-// umask. False with *why when a part cannot be created or is not a directory.
-bool MakeDirs(const std::string& path, mode_t mode, std::string* why);
+// umask. An error names the part that cannot be created or is not a
+// directory.
+Status MakeDirs(const std::string& path, mode_t mode);
 
 }  // namespace kcr::spank

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "kcr/config/config.h"
+#include "kcr/util/status_format.h"
 #include "kcr/util/units.h"
 
 namespace kcr::spank {
@@ -30,36 +31,43 @@ std::vector<std::string_view> SplitList(std::string_view text) {
 
 }  // namespace
 
-std::optional<Interval> ParseInterval(std::string_view text, std::string* why) {
-  if (text == "off")
-    return Interval{};
-  if (text == "none")
-    return Interval{Interval::Kind::kNone, {}};
-  if (text == "auto")
-    return Interval{Interval::Kind::kAuto, {}};
+Status ParseInterval(std::string_view text, Interval* out) {
+  if (text == "off") {
+    *out = Interval{};
+    return Status::Ok();
+  }
+  if (text == "none") {
+    *out = Interval{Interval::Kind::kNone, {}};
+    return Status::Ok();
+  }
+  if (text == "auto") {
+    *out = Interval{Interval::Kind::kAuto, {}};
+    return Status::Ok();
+  }
   if (AllDigits(text)) {
     // Slurm reads bare numbers as minutes, people often mean seconds: refuse to guess.
-    *why = fmt::format("'{}' has no unit; write e.g. 90s, 10m or 2h (or auto, none, off)", text);
-    return std::nullopt;
+    return Errorf(EINVAL, "'{}' has no unit; write e.g. 90s, 10m or 2h (or auto, none, off)", text);
   }
-  auto d = config::parse_duration(text);
+  auto d = config::ParseDuration(text);
   if (!d) {
-    *why = fmt::format(
-        "'{}' is not an interval; write e.g. 90s, 10m, 2h or 1h30m (or auto, none, "
-        "off)",
-        text);
-    return std::nullopt;
+    return Errorf(EINVAL,
+                  "'{}' is not an interval; write e.g. 90s, 10m, 2h or 1h30m (or auto, none, "
+                  "off)",
+                  text);
   }
   if (d->count() <= 0) {
-    *why = "an interval must be longer than 0s; write off to turn checkpoints off";
-    return std::nullopt;
+    return Status::Error(EINVAL,
+                         "an interval must be longer than 0s; write off to turn checkpoints off");
   }
-  return Interval{Interval::Kind::kFixed, *d};
+  *out = Interval{Interval::Kind::kFixed, *d};
+  return Status::Ok();
 }
 
-std::optional<Triggers> ParseTriggers(std::string_view text, std::string* why) {
-  if (text == "none")
-    return Triggers{false, false};
+Status ParseTriggers(std::string_view text, Triggers* out) {
+  if (text == "none") {
+    *out = Triggers{false, false};
+    return Status::Ok();
+  }
   Triggers t{false, false};
   for (std::string_view item : SplitList(text)) {
     if (item == "preempt") {
@@ -67,36 +75,37 @@ std::optional<Triggers> ParseTriggers(std::string_view text, std::string* why) {
     } else if (item == "timelimit") {
       t.timelimit = true;
     } else {
-      *why = fmt::format(
-          "'{}' is not a trigger; write preempt, timelimit, preempt,timelimit or "
-          "none",
-          item);
-      return std::nullopt;
+      return Errorf(EINVAL,
+                    "'{}' is not a trigger; write preempt, timelimit, preempt,timelimit or "
+                    "none",
+                    item);
     }
   }
-  return t;
+  *out = t;
+  return Status::Ok();
 }
 
-std::optional<RestartFrom> ParseRestartFrom(std::string_view text, std::string* why) {
-  if (text == "latest")
-    return RestartFrom{};
-  if (text == "none")
-    return RestartFrom{RestartFrom::Kind::kNone, 0};
+Status ParseRestartFrom(std::string_view text, RestartFrom* out) {
+  if (text == "latest") {
+    *out = RestartFrom{};
+    return Status::Ok();
+  }
+  if (text == "none") {
+    *out = RestartFrom{RestartFrom::Kind::kNone, 0};
+    return Status::Ok();
+  }
   std::int64_t id = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
   if (!AllDigits(text) || ec != std::errc() || end != text.data() + text.size() || id <= 0) {
-    *why = fmt::format("'{}' is not latest, none or a checkpoint id (see kcr catalog list)", text);
-    return std::nullopt;
+    return Errorf(EINVAL, "'{}' is not latest, none or a checkpoint id (see kcr catalog list)",
+                  text);
   }
-  return RestartFrom{RestartFrom::Kind::kId, id};
+  *out = RestartFrom{RestartFrom::Kind::kId, id};
+  return Status::Ok();
 }
 
-bool CheckDirPattern(std::string_view text, std::string* why) {
-  if (auto problem = config::image_dir_problem(text)) {
-    *why = *problem;
-    return false;
-  }
-  return true;
+Status CheckDirPattern(std::string_view text) {
+  return config::CheckImageDir(text);
 }
 
 std::string ToString(const Interval& interval) {
@@ -108,7 +117,7 @@ std::string ToString(const Interval& interval) {
     case Interval::Kind::kAuto:
       return "auto";
     case Interval::Kind::kFixed:
-      return util::format_duration(interval.every, util::DurationStyle::kCompound);
+      return util::FormatDuration(interval.every, util::DurationStyle::kCompound);
   }
   return "?";
 }
@@ -135,17 +144,16 @@ std::string ToString(const RestartFrom& from) {
   return "?";
 }
 
-bool ParseSiteArgs(const std::vector<std::string>& args, SiteOptions* site, std::string* why) {
+Status ParseSiteArgs(const std::vector<std::string>& args, SiteOptions* site) {
   for (const std::string& arg : args) {
     size_t eq = arg.find('=');
     if (eq == std::string::npos) {
-      *why = fmt::format("plugstack.conf argument '{}' is not key=value", arg);
-      return false;
+      return Errorf(EINVAL, "plugstack.conf argument '{}' is not key=value", arg);
     }
     std::string key = arg.substr(0, eq), value = arg.substr(eq + 1);
     std::string sub;
     auto duration = [&](auto* out, bool allow_zero) {
-      auto d = config::parse_duration(value);
+      auto d = config::ParseDuration(value);
       if (!d || (!allow_zero && d->count() == 0)) {
         sub = fmt::format("'{}' is not a duration (e.g. 1s, 10m)", value);
         return false;
@@ -159,19 +167,19 @@ bool ParseSiteArgs(const std::vector<std::string>& args, SiteOptions* site, std:
     } else if (key == "config") {
       site->config_path = value;
     } else if (key == "default") {
-      auto v = ParseInterval(value, &sub);
-      ok = v.has_value();
-      if (ok)
-        site->interval = *v;
+      Status st = ParseInterval(value, &site->interval);
+      ok = st.ok();
+      sub = st.message();
     } else if (key == "dir") {
-      ok = CheckDirPattern(value, &sub);
+      Status st = CheckDirPattern(value);
+      ok = st.ok();
+      sub = st.message();
       if (ok)
         site->dir = value;
     } else if (key == "on") {
-      auto v = ParseTriggers(value, &sub);
-      ok = v.has_value();
-      if (ok)
-        site->on = *v;
+      Status st = ParseTriggers(value, &site->on);
+      ok = st.ok();
+      sub = st.message();
     } else if (key == "spool") {
       ok = !value.empty() && value.front() == '/';
       if (!ok)
@@ -197,18 +205,16 @@ bool ParseSiteArgs(const std::vector<std::string>& args, SiteOptions* site, std:
     } else if (key == "mtbf") {
       ok = duration(&site->mtbf, false);
     } else {
-      *why = fmt::format(
-          "unknown plugstack.conf argument '{}' (known: config, default, dir, on, "
-          "spool, srun_sigterm, poll, min_interval, mtbf, backend)",
-          key);
-      return false;
+      return Errorf(EINVAL,
+                    "unknown plugstack.conf argument '{}' (known: config, default, dir, on, "
+                    "spool, srun_sigterm, poll, min_interval, mtbf, backend)",
+                    key);
     }
     if (!ok) {
-      *why = fmt::format("plugstack.conf argument {}: {}", key, sub);
-      return false;
+      return Errorf(EINVAL, "plugstack.conf argument {}: {}", key, sub);
     }
   }
-  return true;
+  return Status::Ok();
 }
 
 Settings Resolve(const SiteOptions& site, const JobOptions& job,

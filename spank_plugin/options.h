@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include <kcr/status.h>
+
 namespace kcr::spank {
 
 // --checkpoint=INTERVAL|auto|none|off
@@ -43,13 +45,14 @@ struct RestartFrom {
   bool operator==(const RestartFrom&) const = default;
 };
 
-// Each parser returns nullopt for invalid text and sets *why to a sentence
-// the user sees ("--checkpoint: '5' has no unit; write 90s, 10m or 2h").
-std::optional<Interval> ParseInterval(std::string_view text, std::string* why);
-std::optional<Triggers> ParseTriggers(std::string_view text, std::string* why);
-std::optional<RestartFrom> ParseRestartFrom(std::string_view text, std::string* why);
+// Each parser fills *out from valid text; invalid text is an EINVAL Status
+// whose message is a sentence the user sees ("'5' has no unit; write e.g.
+// 90s, 10m or 2h (or auto, none, off)"), and *out is left alone.
+Status ParseInterval(std::string_view text, Interval* out);
+Status ParseTriggers(std::string_view text, Triggers* out);
+Status ParseRestartFrom(std::string_view text, RestartFrom* out);
 // An image_dir pattern (kcr/config/image_dir.h has the rules).
-bool CheckDirPattern(std::string_view text, std::string* why);
+Status CheckDirPattern(std::string_view text);
 
 std::string ToString(const Interval& interval);  // "90s", "auto", "none", "off"
 std::string ToString(const Triggers& triggers);  // "preempt,timelimit", "none"
@@ -75,9 +78,9 @@ struct SiteOptions {
   std::chrono::seconds min_interval{10};  // min_interval=DURATION: floor of auto intervals
   std::chrono::seconds mtbf{0};           // mtbf=DURATION: overrides the config's slurm.mtbf
 };
-// Unknown keys and bad values are errors: a typo in plugstack.conf must not
-// silently change what every job gets.
-bool ParseSiteArgs(const std::vector<std::string>& args, SiteOptions* site, std::string* why);
+// Unknown keys and bad values are errors (EINVAL): a typo in plugstack.conf
+// must not silently change what every job gets.
+Status ParseSiteArgs(const std::vector<std::string>& args, SiteOptions* site);
 
 // What one job step runs with.
 struct Settings {

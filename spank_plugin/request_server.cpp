@@ -39,11 +39,10 @@ void RequestServer::Close() {
 }
 
 bool RequestServer::Listen(const std::string& spool_dir) {
-  const std::string step = catalog::step_name(step_);
-  std::string why;
-  if (!MakeDirs(spool_dir, 0755, &why)) {
+  const std::string step = catalog::StepName(step_);
+  if (Status st = MakeDirs(spool_dir, 0755); !st.ok()) {
     Error("step {}: no request socket ({}); on-demand checkpoints and restores are unavailable",
-          step, why);
+          step, st.message());
     return false;
   }
   const std::string path = slurm::SocketPath(spool_dir, job_, step_);

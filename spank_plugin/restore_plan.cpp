@@ -27,8 +27,8 @@ std::optional<cat::CheckpointRow> UsableNamed(const RestorePlanInput& in, std::s
   }
   if (row.info.step_id != in.step || row.info.task != in.task)
     return std::nullopt;
-  if (!cat::is_good(row.state)) {
-    *note = fmt::format("--restart-from={}: the checkpoint is {}", id, cat::to_string(row.state));
+  if (!cat::IsGood(row.state)) {
+    *note = fmt::format("--restart-from={}: the checkpoint is {}", id, cat::ToString(row.state));
     return std::nullopt;
   }
   return row;

@@ -24,19 +24,18 @@ RestorePlan RestoreTracker::Plan(const TaskInfo& task, std::uint32_t restart) {
   // The task waits for this answer, so it is still the restorer: its name
   // now is the one a successful restore changes.
   attempts_[task.local_id].watch.Planned(NameOf(task.pid));
-  std::string note;
   RestorePlan plan;
-  RestorePlanInput in = PlanInput(task, restart, &note);
-  if (note.empty())
+  RestorePlanInput in;
+  if (Status st = PlanInput(task, restart, &in); st.ok())
     plan = PlanRestore(in);
   else
-    plan.note = note;
+    plan.note = st.message();
   if (plan.candidates.empty()) {
     Info("task {}: restart {}: cold start ({})", task.rank, restart, plan.note);
   } else {
     const cat::CheckpointRow& first = plan.candidates.front();
     Info("task {}: restart {}: restoring from checkpoint {} ({}){}", task.rank, restart, first.id,
-         cat::to_string(first.info.trigger),
+         cat::ToString(first.info.trigger),
          plan.candidates.size() > 1
              ? fmt::format(", {} older as fallbacks", plan.candidates.size() - 1)
              : "");
@@ -44,28 +43,22 @@ RestorePlan RestoreTracker::Plan(const TaskInfo& task, std::uint32_t restart) {
   return plan;
 }
 
-RestorePlanInput RestoreTracker::PlanInput(const TaskInfo& task, std::uint32_t restart,
-                                           std::string* note) {
-  RestorePlanInput in;
-  in.from = settings_.restart_from;
-  in.restart = restart;
-  in.uid = id_.uid;
-  in.step = id_.step;
-  in.task = task.rank;
+Status RestoreTracker::PlanInput(const TaskInfo& task, std::uint32_t restart,
+                                 RestorePlanInput* in) {
+  in->from = settings_.restart_from;
+  in->restart = restart;
+  in->uid = id_.uid;
+  in->step = id_.step;
+  in->task = task.rank;
   std::shared_ptr<cat::Catalog> c = catalog_.Get();
-  if (!c) {
-    *note = "the catalog cannot be opened";
-    return in;
-  }
-  try {
-    if (in.from.kind == RestartFrom::Kind::kId)
-      in.named = c->get(in.from.id);
-    if (restart > 0)
-      in.latest = c->latest_good(id_.job, id_.step, task.rank);
-  } catch (const std::exception& e) {
-    *note = fmt::format("reading the catalog: {}", e.what());
-  }
-  return in;
+  if (!c)
+    return Status::Error(EIO, "the catalog cannot be opened");
+  Status st;
+  if (in->from.kind == RestartFrom::Kind::kId)
+    st = c->Get(in->from.id, &in->named);
+  if (st.ok() && restart > 0)
+    st = c->LatestGood(id_.job, id_.step, task.rank, cat::kLatestGoodDefault, &in->latest);
+  return st.With("reading the catalog");
 }
 
 void RestoreTracker::Tried(const TaskInfo& task, std::int64_t checkpoint,
@@ -74,8 +67,11 @@ void RestoreTracker::Tried(const TaskInfo& task, std::int64_t checkpoint,
   if (auto earlier = a.watch.Tried())
     Finish(task, a, *earlier);
   a.checkpoint = checkpoint;
-  a.record = cat::RestoreRecord::start(
-      [this] { return catalog_.Get(); },
+  a.record = cat::RestoreRecord::Start(
+      [this](std::shared_ptr<cat::Catalog>* catalog) {
+        *catalog = catalog_.Get();  // logs it when it cannot be opened
+        return Status::Ok();
+      },
       {checkpoint ? std::optional<std::int64_t>(checkpoint) : std::nullopt, image, id_.node,
        id_.uid},
       TaskWarning(task.rank));
@@ -116,15 +112,15 @@ void RestoreTracker::Watch(const std::vector<TaskInfo>& tasks) {
 void RestoreTracker::Finish(const TaskInfo& task, Attempt& a, const RestoreVerdict& verdict) {
   if (verdict.succeeded && task.exited) {
     Info("task {}: restored from checkpoint {} and finished", task.rank, a.checkpoint);
-    a.record.succeeded();
+    a.record.Succeeded();
   } else if (verdict.succeeded) {
     Info("task {}: restored from checkpoint {}; it runs on as pid {} ({})", task.rank, a.checkpoint,
          task.pid, NameOf(task.pid));
-    a.record.succeeded();
+    a.record.Succeeded();
   } else {
     Error("task {}: restore from checkpoint {} failed: {}", task.rank, a.checkpoint,
           verdict.reason);
-    a.record.failed(verdict.reason, verdict.image_corrupt);
+    a.record.Failed(verdict.reason, verdict.image_corrupt);
   }
   a.checkpoint = 0;
 }

@@ -44,8 +44,8 @@ class RestoreTracker {
     catalog::RestoreRecord record;
     std::int64_t checkpoint = 0;
   };
-  // Reads the catalog for the plan; *note says why it could not.
-  RestorePlanInput PlanInput(const TaskInfo& task, std::uint32_t restart, std::string* note);
+  // Reads the catalog for the plan into *in; an error says why it could not.
+  Status PlanInput(const TaskInfo& task, std::uint32_t restart, RestorePlanInput* in);
   // The one place a restore's outcome is logged and recorded.
   void Finish(const TaskInfo& task, Attempt& attempt, const RestoreVerdict& verdict);
 

@@ -79,7 +79,7 @@ AutoInterval ChooseAutoInterval(std::span<const CheckpointCost> task_costs,
     a.mtbf = std::chrono::hours(24);
     a.mtbf_assumed = true;
   }
-  a.young_daly = config::young_daly_interval(a.cost.seconds, a.mtbf);
+  a.young_daly = config::YoungDalyInterval(a.cost.seconds, a.mtbf);
   a.interval = std::max(a.young_daly, min_interval);
   return a;
 }

@@ -3,6 +3,7 @@
 #include <slurm/slurm.h>
 #include <slurm/slurm_errno.h>
 
+#include <cerrno>
 #include <iterator>
 #include <memory>
 
@@ -27,11 +28,11 @@ std::string JobSnapshot::StateName() const {
   return name;
 }
 
-bool LoadJob(std::uint32_t job_id, JobSnapshot* out, std::string* why) {
+Status LoadJob(std::uint32_t job_id, JobSnapshot* out) {
   job_info_msg_t* raw = nullptr;
   if (slurm_load_job(&raw, job_id, SHOW_ALL) != SLURM_SUCCESS) {
-    *why = slurm_strerror(slurm_get_errno());
-    return false;
+    // Slurm's own error numbers are not errnos: the text carries the cause.
+    return Status::Error(EIO, slurm_strerror(slurm_get_errno()));
   }
   std::unique_ptr<job_info_msg_t, decltype(&slurm_free_job_info_msg)> msg(raw,
                                                                           slurm_free_job_info_msg);
@@ -51,10 +52,9 @@ bool LoadJob(std::uint32_t job_id, JobSnapshot* out, std::string* why) {
     out->array_job_id = j.array_job_id;
     out->array_task_id = j.array_task_id;
     out->user_id = j.user_id;
-    return true;
+    return Status::Ok();
   }
-  *why = "slurmctld does not know the job";
-  return false;
+  return Status::Error(ESRCH, "slurmctld does not know the job");
 }
 
 }  // namespace kcr::spank

@@ -9,6 +9,8 @@
 #include <ctime>
 #include <string>
 
+#include <kcr/status.h>
+
 namespace kcr::spank {
 
 struct JobSnapshot {
@@ -31,7 +33,7 @@ struct JobSnapshot {
   std::string StateName() const;
 };
 
-// Asks slurmctld; false with *why on failure (slurmctld down, job gone).
-bool LoadJob(std::uint32_t job_id, JobSnapshot* out, std::string* why);
+// Asks slurmctld; an error says why not (slurmctld down, job gone).
+Status LoadJob(std::uint32_t job_id, JobSnapshot* out);
 
 }  // namespace kcr::spank

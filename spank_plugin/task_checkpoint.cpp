@@ -18,6 +18,7 @@
 #include "kcr/config/image_dir.h"
 #include "kcr/util/clock.h"
 #include "kcr/util/host.h"
+#include "kcr/util/status_format.h"
 #include "log.h"
 #include "proc.h"
 
@@ -48,8 +49,8 @@ std::vector<Outcome> Checkpointer::CheckpointAll(const std::vector<TaskInfo>& ta
   const bool all_repeats =
       std::all_of(out.begin(), out.end(), [](const Outcome& o) { return o.repeat; });
   if (!out.empty() && !all_repeats) {
-    Info("step {}: {} checkpoint: {} of {} task{} saved in {} ms{}", cat::step_name(id_.step),
-         cat::to_string(trigger), ok, out.size(), out.size() > 1 ? "s" : "", ms,
+    Info("step {}: {} checkpoint: {} of {} task{} saved in {} ms{}", cat::StepName(id_.step),
+         cat::ToString(trigger), ok, out.size(), out.size() > 1 ? "s" : "", ms,
          hold && ok ? "; saved tasks held until the requeue" : "");
   }
   return out;
@@ -80,17 +81,17 @@ Outcome Checkpointer::CheckpointTask(const TaskInfo& t, cat::Trigger trigger, bo
                                      const std::optional<JobSnapshot>& job) {
   Outcome o;
   o.rank = t.rank;
-  const std::string step = cat::step_name(id_.step);
+  const std::string step = cat::StepName(id_.step);
   const config::ImageDirFields fields{std::to_string(id_.job), step, std::to_string(t.rank),
                                       id_.user};
   const std::string path =
-      config::expand_image_dir(settings_.dir_pattern, fields) + "/" +
-      config::image_file_name({fields.job, step, fields.task, job ? job->restart_cnt : 0U, ++seq_,
-                               std::string(cat::to_string(trigger))});
+      config::ExpandImageDir(settings_.dir_pattern, fields) + "/" +
+      config::ImageFileName({fields.job, step, fields.task, job ? job->restart_cnt : 0U, ++seq_,
+                             std::string(cat::ToString(trigger))});
   if (Refused(t, trigger, path, job, &o))
     return o;
 
-  auto record = cat::CheckpointRecord::begin(catalog_.Get(), RowInfo(t, trigger, path, job),
+  auto record = cat::CheckpointRecord::Begin(catalog_.Get(), RowInfo(t, trigger, path, job),
                                              TaskWarning(t.rank));
   const Taken taken = Take(t, path, hold);
   o.ms = taken.ms;
@@ -101,8 +102,8 @@ Outcome Checkpointer::CheckpointTask(const TaskInfo& t, cat::Trigger trigger, bo
     // process was tried, so there is no failure to record, as when it ends
     // between two polls (slurm_spank_task_exit is on its way).
     Debug("task {}: ended during its {} checkpoint; nothing recorded", t.rank,
-          cat::to_string(trigger));
-    record.abandon();
+          cat::ToString(trigger));
+    record.Abandon();
     o.reason = kTaskExited;
     o.repeat = true;
     return o;
@@ -112,15 +113,15 @@ Outcome Checkpointer::CheckpointTask(const TaskInfo& t, cat::Trigger trigger, bo
     o.reason = taken.status.message();
     last_refusal_[t.local_id] = o.reason;
     Error("task {}: checkpoint ({}) failed: {}; the task runs on untouched", t.rank,
-          cat::to_string(trigger), o.reason);
-    record.failed(o.reason);
+          cat::ToString(trigger), o.reason);
+    record.Failed(o.reason);
     return o;
   }
   last_refusal_.erase(t.local_id);
   o.ok = true;
   o.image = path;
   o.bytes = taken.file_bytes ? taken.file_bytes : taken.result.image_bytes;
-  record.committed(
+  record.Committed(
       {o.bytes, taken.result.header_checksum, taken.result.freeze_ns, taken.result.write_ns});
   std::string verified;
   if (cfg_.checkpoint.verify_after_write)
@@ -128,7 +129,7 @@ Outcome Checkpointer::CheckpointTask(const TaskInfo& t, cat::Trigger trigger, bo
   Info(
       "task {}: {} checkpoint {} -> {} ({} bytes; freeze {:.1f} ms, write {:.1f} ms, total {} "
       "ms{}{})",
-      t.rank, cat::to_string(trigger), o.id, path, o.bytes,
+      t.rank, cat::ToString(trigger), o.id, path, o.bytes,
       static_cast<double>(taken.result.freeze_ns) / 1e6,
       static_cast<double>(taken.result.write_ns) / 1e6, o.ms, verified, note);
   if (o.ok)
@@ -178,10 +179,10 @@ std::string Checkpointer::Verify(const TaskInfo& t, const std::string& path,
     v = VerifyImage(path);
   }
   if (v.ok()) {
-    record.verified();
+    record.Verified();
     return ", verified";
   }
-  record.corrupt(v.problem);
+  record.Corrupt(v.problem);
   Error("task {}: the image just written does not verify: {}", t.rank, v.problem);
   o->ok = false;
   o->reason = "verification: " + v.problem;
@@ -194,9 +195,9 @@ std::string Checkpointer::Verify(const TaskInfo& t, const std::string& path,
 bool Checkpointer::Refused(const TaskInfo& t, cat::Trigger trigger, const std::string& path,
                            const std::optional<JobSnapshot>& job, Outcome* o) {
   auto record_failure = [&](const std::string& reason) {
-    auto record = cat::CheckpointRecord::begin(catalog_.Get(), RowInfo(t, trigger, path, job),
+    auto record = cat::CheckpointRecord::Begin(catalog_.Get(), RowInfo(t, trigger, path, job),
                                                TaskWarning(t.rank));
-    record.failed(reason);
+    record.Failed(reason);
     o->id = record.id();
   };
   // What the module does not check: the task must be one process.
@@ -213,34 +214,32 @@ bool Checkpointer::Refused(const TaskInfo& t, cat::Trigger trigger, const std::s
     last_refusal_[t.local_id] = refusal;
     if (!o->repeat) {
       Error("task {}: cannot checkpoint (trigger {}): {}; the task runs on untouched", t.rank,
-            cat::to_string(trigger), refusal);
+            cat::ToString(trigger), refusal);
       record_failure(refusal);
     }
     return true;
   }
-  std::string why;
   const std::string dir = path.substr(0, path.rfind('/'));
-  if (!PrepareDir(dir, &why)) {
-    o->reason = "image directory: " + why;
-    Error("task {}: cannot checkpoint (trigger {}): {}", t.rank, cat::to_string(trigger),
-          o->reason);
+  if (Status st = PrepareDir(dir); !st.ok()) {
+    o->reason = "image directory: " + st.message();
+    Error("task {}: cannot checkpoint (trigger {}): {}", t.rank, cat::ToString(trigger), o->reason);
     record_failure(o->reason);
     return true;
   }
   return false;
 }
 
-bool Checkpointer::PrepareDir(const std::string& dir, std::string* why) {
+Status Checkpointer::PrepareDir(const std::string& dir) {
   if (!settings_.dir_from_user) {
     // The site's fixed part is root's to create: sticky and world-writable
     // like /tmp, so each user can make (only) their own directory below it.
-    std::string prefix = config::image_dir_fixed_prefix(settings_.dir_pattern);
+    std::string prefix = config::ImageDirFixedPrefix(settings_.dir_pattern);
     struct stat st;
-    if (::stat(prefix.c_str(), &st) != 0 && !MakeDirs(prefix, 01777, why))
-      return false;
+    if (::stat(prefix.c_str(), &st) != 0)
+      KCR_RETURN_IF_ERROR(MakeDirs(prefix, 01777));
   }
   AsUser as(id_.uid, id_.gid);
-  return MakeDirs(dir, 0700, why);
+  return MakeDirs(dir, 0700);
 }
 
 // The catalog row of one task's checkpoint: who, where, which job run.
@@ -257,7 +256,7 @@ cat::CheckpointInfo Checkpointer::RowInfo(const TaskInfo& t, cat::Trigger trigge
   info.user = id_.user;
   info.image_path = path;
   info.trigger = trigger;
-  info.kernel_release = util::kernel_release();
+  info.kernel_release = util::KernelRelease();
   if (job) {
     info.partition = job->partition;
     info.restart_count = job->restart_cnt;
@@ -276,32 +275,36 @@ void Checkpointer::ApplyRetention(std::uint32_t rank) {
   std::shared_ptr<cat::Catalog> c = catalog_.Get();
   if (!c || cfg_.retention.keep_last == 0)
     return;
-  try {
-    cat::ListFilter f;
-    f.job = id_.job;
-    f.step = id_.step;
-    f.task = rank;
-    cat::RetentionPolicy policy;
-    policy.keep_last = cfg_.retention.keep_last;
-    cat::ActiveJobs active = std::unordered_set<std::uint32_t>{id_.job};
-    cat::PrunePlan plan = cat::plan_retention(c->list(f), policy, active, util::now_ns());
-    for (const cat::PruneAction& a : plan.actions) {
-      if (a.kind != cat::PruneKind::kExpire)
+  if (Status st = ExpireBeyondKeepLast(*c, rank); !st.ok())
+    Error("task {}: applying retention.keep_last: {}", rank, st.message());
+}
+
+Status Checkpointer::ExpireBeyondKeepLast(cat::Catalog& c, std::uint32_t rank) {
+  cat::ListFilter f;
+  f.job = id_.job;
+  f.step = id_.step;
+  f.task = rank;
+  std::vector<cat::CheckpointRow> rows;
+  KCR_RETURN_IF_ERROR(c.List(f, &rows));
+  cat::RetentionPolicy policy;
+  policy.keep_last = cfg_.retention.keep_last;
+  cat::ActiveJobs active = std::unordered_set<std::uint32_t>{id_.job};
+  cat::PrunePlan plan = cat::PlanRetention(rows, policy, active, util::NowNs());
+  for (const cat::PruneAction& a : plan.actions) {
+    if (a.kind != cat::PruneKind::kExpire)
+      continue;
+    KCR_RETURN_IF_ERROR(c.Move(a.id, cat::State::kExpired, a.reason));
+    if (a.unlink_image) {
+      AsUser as(id_.uid, id_.gid);
+      if (::unlink(a.image_path.c_str()) != 0 && errno != ENOENT) {
+        Error("task {}: removing expired image {}: {}", rank, a.image_path, std::strerror(errno));
         continue;
-      c->move(a.id, cat::State::kExpired, a.reason);
-      if (a.unlink_image) {
-        AsUser as(id_.uid, id_.gid);
-        if (::unlink(a.image_path.c_str()) != 0 && errno != ENOENT) {
-          Error("task {}: removing expired image {}: {}", rank, a.image_path, std::strerror(errno));
-          continue;
-        }
       }
-      c->move(a.id, cat::State::kDeleted, a.reason);
-      Debug("task {}: expired checkpoint {} ({})", rank, a.id, a.reason);
     }
-  } catch (const std::exception& e) {
-    Error("task {}: applying retention.keep_last: {}", rank, e.what());
+    KCR_RETURN_IF_ERROR(c.Move(a.id, cat::State::kDeleted, a.reason));
+    Debug("task {}: expired checkpoint {} ({})", rank, a.id, a.reason);
   }
+  return Status::Ok();
 }
 
 }  // namespace kcr::spank

@@ -71,11 +71,12 @@ class Checkpointer {
   // The checks before an attempt; true (with *out filled) ends it early.
   bool Refused(const TaskInfo& t, catalog::Trigger trigger, const std::string& path,
                const std::optional<JobSnapshot>& job, Outcome* out);
-  bool PrepareDir(const std::string& dir, std::string* why);
+  Status PrepareDir(const std::string& dir);
   catalog::CheckpointInfo RowInfo(const TaskInfo& t, catalog::Trigger trigger,
                                   const std::string& path,
                                   const std::optional<JobSnapshot>& job) const;
   void ApplyRetention(std::uint32_t rank);
+  Status ExpireBeyondKeepLast(catalog::Catalog& c, std::uint32_t rank);
 
   const StepIdentity& id_;
   const Settings& settings_;

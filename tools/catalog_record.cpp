@@ -10,12 +10,13 @@
 
 #include <fmt/format.h>
 #include <kcr/util/host.h>
+#include <kcr/util/status_format.h>
 
 namespace kcr::cli {
 
 namespace {
 
-void warn(std::string_view /*doing*/, std::string_view error) {
+void Warn(std::string_view /*doing*/, std::string_view error) {
   fmt::print(stderr,
              "kcr: warning: not recorded in the catalog: {} (use --no-catalog to skip the "
              "catalog)\n",
@@ -23,7 +24,7 @@ void warn(std::string_view /*doing*/, std::string_view error) {
 }
 
 // The real uid of a process, from /proc (the owner of its image).
-std::optional<uid_t> process_uid(pid_t pid) {
+std::optional<uid_t> ProcessUid(pid_t pid) {
   std::ifstream status(fmt::format("/proc/{}/status", pid));
   std::string line;
   while (std::getline(status, line)) {
@@ -38,42 +39,46 @@ std::optional<uid_t> process_uid(pid_t pid) {
   return std::nullopt;
 }
 
-std::string absolute(const std::string& path) {
+std::string Absolute(const std::string& path) {
   return std::filesystem::absolute(path).lexically_normal().string();
 }
 
-std::shared_ptr<catalog::Catalog> open_catalog(const std::string& path) {
-  return std::make_shared<catalog::Catalog>(catalog::Catalog::open(path));
+Status OpenCatalog(const std::string& path, std::shared_ptr<catalog::Catalog>* catalog) {
+  std::unique_ptr<catalog::Catalog> opened;
+  KCR_RETURN_IF_ERROR(catalog::Catalog::Open(path, {}, &opened));
+  *catalog = std::move(opened);
+  return Status::Ok();
 }
 
 }  // namespace
 
-catalog::CheckpointRecord record_manual_checkpoint(const std::string& catalog_path,
-                                                   const ManualCheckpoint& what) {
+catalog::CheckpointRecord RecordManualCheckpoint(const std::string& catalog_path,
+                                                 const ManualCheckpoint& what) {
   catalog::CheckpointInfo info;
   info.job_id = catalog::kManualJob;
-  info.node = util::node_name();
+  info.node = util::NodeName();
   info.pid = what.pid;
-  info.uid = process_uid(what.pid).value_or(::getuid());
-  info.user = util::user_name(info.uid);
-  info.image_path = absolute(what.image_path);
+  info.uid = ProcessUid(what.pid).value_or(::getuid());
+  info.user = util::UserName(info.uid);
+  info.image_path = Absolute(what.image_path);
   info.trigger = catalog::Trigger::kManual;
-  info.kernel_release = util::kernel_release();
+  info.kernel_release = util::KernelRelease();
   std::shared_ptr<catalog::Catalog> catalog;
-  try {
-    catalog = open_catalog(catalog_path);
-  } catch (const std::exception& e) {
-    warn("opening the catalog", e.what());
+  if (Status st = OpenCatalog(catalog_path, &catalog); !st.ok()) {
+    Warn("opening the catalog", st.message());
   }
-  return catalog::CheckpointRecord::begin(std::move(catalog), info, warn);
+  return catalog::CheckpointRecord::Begin(std::move(catalog), info, Warn);
 }
 
-catalog::RestoreRecord record_restore(const std::string& catalog_path,
-                                      const std::string& image_path) {
-  return catalog::RestoreRecord::start([catalog_path] { return open_catalog(catalog_path); },
-                                       {std::nullopt, absolute(image_path), util::node_name(),
-                                        static_cast<std::uint32_t>(::getuid())},
-                                       warn);
+catalog::RestoreRecord RecordRestore(const std::string& catalog_path,
+                                     const std::string& image_path) {
+  return catalog::RestoreRecord::Start(
+      [catalog_path](std::shared_ptr<catalog::Catalog>* catalog) {
+        return OpenCatalog(catalog_path, catalog);
+      },
+      {std::nullopt, Absolute(image_path), util::NodeName(),
+       static_cast<std::uint32_t>(::getuid())},
+      Warn);
 }
 
 }  // namespace kcr::cli

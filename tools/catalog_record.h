@@ -4,15 +4,15 @@
 // is reported (docs/catalog.md).
 //
 //   // kcr checkpoint PID -o IMAGE (unless --no-catalog):
-//   auto rec = record_manual_checkpoint(loaded_config().catalog_path, {pid, image});
-//   ... kcr_checkpoint(pid, image, ...) ...
-//   ok ? rec.committed({r.image_bytes, r.image_checksum, r.freeze_ns, r.write_ns})
-//      : rec.failed(err.message);
+//   auto rec = RecordManualCheckpoint(config->catalog_path, {pid, image});
+//   ... Checkpoint(pid, image, ...) ...
+//   st.ok() ? rec.Committed({r.image_bytes, r.header_checksum, r.freeze_ns, r.write_ns})
+//           : rec.Failed(st.message());
 //
 //   // kcr restart IMAGE:
-//   auto rst = record_restore(loaded_config().catalog_path, image);
-//   kcr_restart(image, ...);          // returns only on failure
-//   rst.failed(err.message);
+//   auto rst = RecordRestore(config->catalog_path, image);
+//   Restart(image, ...);              // returns only on failure
+//   rst.Failed(st.message());
 //
 // Catalog trouble never fails the checkpoint or the restart: it is printed
 // once as "kcr: warning: ..." on stderr and the record does nothing more.
@@ -33,14 +33,14 @@ struct ManualCheckpoint {
 
 // Opens the catalog and adds a WRITING row with trigger "manual", job
 // "manual", the target's owner, this node and kernel.
-catalog::CheckpointRecord record_manual_checkpoint(const std::string& catalog_path,
-                                                   const ManualCheckpoint& what);
+catalog::CheckpointRecord RecordManualCheckpoint(const std::string& catalog_path,
+                                                 const ManualCheckpoint& what);
 
 // Adds a "started" restore row for `image_path`, linked to the newest live
 // checkpoint row naming that file (none if the image is not catalogued). The
 // catalog is open only while a row is written, so the restored program
 // inherits no descriptor of it.
-catalog::RestoreRecord record_restore(const std::string& catalog_path,
-                                      const std::string& image_path);
+catalog::RestoreRecord RecordRestore(const std::string& catalog_path,
+                                     const std::string& image_path);
 
 }  // namespace kcr::cli

@@ -2,18 +2,21 @@
 
 #include <optional>
 
+#include <kcr/util/status_format.h>
+
 #include "commands.h"
 
 namespace kcr::cli {
 
-const config::Config& loaded_config() {
-  // Not a function-local static initialised from load(): a ConfigError would
-  // then be thrown again on every call with a half-built static.
-  static std::optional<config::Config> config;
-  if (!config) {
-    config = config::load(global_options().config_path);
+Status LoadedConfig(const config::Config** config) {
+  static std::optional<config::Config> loaded;
+  if (!loaded) {
+    config::Config c;
+    KCR_RETURN_IF_ERROR(config::Load(Globals().config_path, &c));
+    loaded = std::move(c);
   }
-  return *config;
+  *config = &*loaded;
+  return Status::Ok();
 }
 
 }  // namespace kcr::cli

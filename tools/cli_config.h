@@ -3,10 +3,12 @@
 #pragma once
 
 #include <kcr/config/config.h>
+#include <kcr/status.h>
 
 namespace kcr::cli {
 
-// Loaded on first use and kept. Throws config::ConfigError.
-const config::Config& loaded_config();
+// Loaded on first use and kept: *config points at it. An error (the file's
+// message) is returned again on every call.
+Status LoadedConfig(const config::Config** config);
 
 }  // namespace kcr::cli

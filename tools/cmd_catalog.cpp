@@ -33,29 +33,47 @@ namespace kcr::cli {
 namespace {
 
 namespace cat = kcr::catalog;
-using util::now_ns;
+using util::NowNs;
 
 constexpr int kExitProblem = 1;  // a bad image, or nothing found
 constexpr int kExitError = 2;    // could not do what was asked
 
-[[noreturn]] void die(int status, const std::string& message) {
+[[noreturn]] void Die(int status, const std::string& message) {
   std::fprintf(stderr, "kcr catalog: %s\n", message.c_str());
   throw Exit{status};
 }
 
-// Runs a subcommand; what it throws becomes one message and exit status 2.
+// Ends the subcommand with exit status 2 and the message of a Status that
+// is not ok: how the libraries' errors reach the user.
+void OrDie(const Status& st) {
+  if (!st.ok()) {
+    Die(kExitError, st.message());
+  }
+}
+
+// Runs a subcommand; anything the C++ library throws (out of memory, ...)
+// becomes one message and exit status 2 too.
 template <typename Body>
-void guarded(Body&& body) {
+void Guarded(Body&& body) {
   try {
     body();
   } catch (const Exit&) {
     throw;
   } catch (const std::exception& e) {
-    die(kExitError, e.what());
+    Die(kExitError, e.what());
   }
 }
 
-void print(const std::string& text) {
+// kcr.yaml; a broken one ends the subcommand with its message.
+const config::Config& SiteConfig() {
+  const config::Config* config = nullptr;
+  if (Status st = LoadedConfig(&config); !st.ok()) {
+    Die(kExitError, st.message());
+  }
+  return *config;
+}
+
+void Print(const std::string& text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
 }
 
@@ -66,12 +84,12 @@ struct Common {
   std::string format = "table";
 };
 
-std::string catalog_path(const Common& c) {
-  return c.catalog_path.empty() ? loaded_config().catalog_path : c.catalog_path;
+std::string CatalogPath(const Common& c) {
+  return c.catalog_path.empty() ? SiteConfig().catalog_path : c.catalog_path;
 }
 
-cat::Format format_of(const Common& c) {
-  return cat::parse_format(c.format).value();
+cat::Format FormatOf(const Common& c) {
+  return cat::ParseFormat(c.format).value();
 }
 
 // Who asks decides which rows they see.
@@ -79,13 +97,13 @@ struct Caller {
   std::uint32_t uid = 0;
   bool admin = false;  // root, or the owner of the catalog file
 
-  std::optional<std::uint32_t> uid_filter() const {
+  std::optional<std::uint32_t> UidFilter() const {
     return admin ? std::nullopt : std::optional(uid);
   }
-  bool may_see(const cat::CheckpointRow& row) const { return admin || row.info.uid == uid; }
+  bool MaySee(const cat::CheckpointRow& row) const { return admin || row.info.uid == uid; }
 };
 
-Caller caller_of(const std::string& path) {
+Caller CallerOf(const std::string& path) {
   Caller c;
   c.uid = static_cast<std::uint32_t>(::getuid());
   struct stat st {};
@@ -93,37 +111,36 @@ Caller caller_of(const std::string& path) {
   return c;
 }
 
+using CatalogPtr = std::unique_ptr<cat::Catalog>;
+
 // Readers who own the file open it writable, so that an old schema gets
 // migrated; everyone else reads without taking any lock that blocks writers.
-cat::Catalog open_for_reading(const std::string& path, const Caller& caller) {
+Status OpenForReading(const std::string& path, const Caller& caller, CatalogPtr* catalog) {
   cat::OpenOptions ro;
   ro.read_only = true;
   std::error_code ec;
   if (!caller.admin || !std::filesystem::exists(path, ec)) {
-    return cat::Catalog::open(path, ro);  // a query never creates a catalog
+    return cat::Catalog::Open(path, ro, catalog);  // a query never creates a catalog
   }
-  try {
-    return cat::Catalog::open(path);
-  } catch (const cat::Error& e) {
-    if (e.code() != cat::ErrorCode::kPermission) {
-      throw;
-    }
-    return cat::Catalog::open(path, ro);  // e.g. root on a read-only mount
+  Status st = cat::Catalog::Open(path, {}, catalog);
+  if (st.code() == -EACCES) {
+    return cat::Catalog::Open(path, ro, catalog);  // e.g. root on a read-only mount
   }
+  return st;
 }
 
 // For verify and prune, which change rows: only rebuild creates a catalog.
-cat::Catalog open_for_writing(const std::string& path) {
+Status OpenForWriting(const std::string& path, CatalogPtr* catalog) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     cat::OpenOptions ro;
     ro.read_only = true;
-    return cat::Catalog::open(path, ro);  // throws "no catalog at ..."
+    return cat::Catalog::Open(path, ro, catalog);  // fails: "no catalog at ..."
   }
-  return cat::Catalog::open(path);
+  return cat::Catalog::Open(path, {}, catalog);
 }
 
-void add_common(CLI::App* sub, const std::shared_ptr<Common>& common, bool with_format) {
+void AddCommon(CLI::App* sub, const std::shared_ptr<Common>& common, bool with_format) {
   sub->add_option("--catalog", common->catalog_path,
                   "catalog file (default: catalog_path in kcr.yaml)");
   if (with_format) {
@@ -140,22 +157,22 @@ struct JobSpec {
 };
 
 // "1234", "1234.0", "1234.batch" or "manual".
-JobSpec parse_job(const std::string& text) {
+JobSpec ParseJob(const std::string& text) {
   JobSpec spec;
   std::string job = text.substr(0, text.find('.'));
   if (job != "manual") {
-    auto id = cat::parse_step(job);  // a plain number, as far as the job goes
+    auto id = cat::ParseStep(job);  // a plain number, as far as the job goes
     if (!id || *id == 0 || job.find_first_not_of("0123456789") != std::string::npos) {
-      die(kExitError, fmt::format("--job {}: expected a Slurm job id (1234), a job step "
+      Die(kExitError, fmt::format("--job {}: expected a Slurm job id (1234), a job step "
                                   "(1234.0, 1234.batch) or 'manual'",
                                   text));
     }
     spec.job = *id;
   }
   if (auto dot = text.find('.'); dot != std::string::npos) {
-    spec.step = cat::parse_step(text.substr(dot + 1));
+    spec.step = cat::ParseStep(text.substr(dot + 1));
     if (!spec.step) {
-      die(kExitError, fmt::format("--job {}: '{}' is not a step (a number, batch, extern or "
+      Die(kExitError, fmt::format("--job {}: '{}' is not a step (a number, batch, extern or "
                                   "interactive)",
                                   text, text.substr(dot + 1)));
     }
@@ -163,7 +180,7 @@ JobSpec parse_job(const std::string& text) {
   return spec;
 }
 
-std::vector<cat::State> parse_states(const std::string& text) {
+std::vector<cat::State> ParseStates(const std::string& text) {
   if (text.empty()) {  // the default: everything that still exists
     std::vector<cat::State> out;
     for (cat::State s : cat::kAllStates) {
@@ -179,9 +196,9 @@ std::vector<cat::State> parse_states(const std::string& text) {
   std::vector<cat::State> out;
   std::stringstream parts(text);
   for (std::string part; std::getline(parts, part, ',');) {
-    auto s = cat::parse_state(part);
+    auto s = cat::ParseState(part);
     if (!s) {
-      die(kExitError, fmt::format("--state {}: '{}' is not a state (WRITING, COMMITTED, "
+      Die(kExitError, fmt::format("--state {}: '{}' is not a state (WRITING, COMMITTED, "
                                   "VERIFIED, FAILED, CORRUPT, EXPIRED, DELETED, or all)",
                                   text, part));
     }
@@ -191,9 +208,9 @@ std::vector<cat::State> parse_states(const std::string& text) {
 }
 
 // "2024-05-01", "2024-05-01T12:00[:00]" in local time, or a duration ago ("2h").
-std::int64_t parse_since(const std::string& text) {
-  if (auto d = config::parse_duration(text)) {
-    return now_ns() - std::chrono::duration_cast<std::chrono::nanoseconds>(*d).count();
+std::int64_t ParseSince(const std::string& text) {
+  if (auto d = config::ParseDuration(text)) {
+    return NowNs() - std::chrono::duration_cast<std::chrono::nanoseconds>(*d).count();
   }
   for (const char* f :
        {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"}) {
@@ -204,12 +221,12 @@ std::int64_t parse_since(const std::string& text) {
       return static_cast<std::int64_t>(std::mktime(&tm)) * 1'000'000'000;
     }
   }
-  die(kExitError, fmt::format("--since {}: expected a date (2024-05-01), a local time "
+  Die(kExitError, fmt::format("--since {}: expected a date (2024-05-01), a local time "
                               "(2024-05-01T12:00) or a duration ago (90m, 2h, 7d)",
                               text));
 }
 
-std::uint32_t parse_user(const std::string& text) {
+std::uint32_t ParseUser(const std::string& text) {
   if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
     return static_cast<std::uint32_t>(std::stoul(text));
   }
@@ -217,7 +234,7 @@ std::uint32_t parse_user(const std::string& text) {
   struct passwd* found = nullptr;
   char buf[4096];
   if (::getpwnam_r(text.c_str(), &pw, buf, sizeof buf, &found) != 0 || found == nullptr) {
-    die(kExitError, fmt::format("--user {}: no such user on this node", text));
+    Die(kExitError, fmt::format("--user {}: no such user on this node", text));
   }
   return found->pw_uid;
 }
@@ -230,24 +247,24 @@ struct ListOptions : Common {
   std::size_t limit = 0;
 };
 
-void run_list(const ListOptions& o) {
-  const std::string path = catalog_path(o);
-  const Caller caller = caller_of(path);
+void RunList(const ListOptions& o) {
+  const std::string path = CatalogPath(o);
+  const Caller caller = CallerOf(path);
   cat::ListFilter f;
   if (!o.job.empty()) {
-    JobSpec spec = parse_job(o.job);
+    JobSpec spec = ParseJob(o.job);
     f.job = spec.job;
     f.step = spec.step;
   }
   f.task = o.task;
-  f.states = parse_states(o.state);
+  f.states = ParseStates(o.state);
   if (!o.since.empty()) {
-    f.since_ns = parse_since(o.since);
+    f.since_ns = ParseSince(o.since);
   }
   if (!o.user.empty()) {
-    f.uid = parse_user(o.user);
+    f.uid = ParseUser(o.user);
     if (!caller.admin && *f.uid != caller.uid) {
-      die(kExitError, fmt::format("--user {}: you may list only your own checkpoints (uid {}); "
+      Die(kExitError, fmt::format("--user {}: you may list only your own checkpoints (uid {}); "
                                   "see 'Permissions' in docs/catalog.md",
                                   o.user, caller.uid));
     }
@@ -256,8 +273,11 @@ void run_list(const ListOptions& o) {
     f.uid = caller.uid;
   }
   f.limit = o.limit;
-  auto catalog = open_for_reading(path, caller);
-  print(cat::render_checkpoints(catalog.list(f), format_of(o)));
+  CatalogPtr catalog;
+  OrDie(OpenForReading(path, caller, &catalog));
+  std::vector<cat::CheckpointRow> rows;
+  OrDie(catalog->List(f, &rows));
+  Print(cat::RenderCheckpoints(rows, FormatOf(o)));
 }
 
 // ---- show ----
@@ -266,16 +286,20 @@ struct ShowOptions : Common {
   std::int64_t id = 0;
 };
 
-void run_show(const ShowOptions& o) {
-  const std::string path = catalog_path(o);
-  const Caller caller = caller_of(path);
-  auto catalog = open_for_reading(path, caller);
-  auto row = catalog.get(o.id);
-  if (!row || !caller.may_see(*row)) {
-    die(kExitProblem, fmt::format("no checkpoint #{}{} in catalog {}", o.id,
+void RunShow(const ShowOptions& o) {
+  const std::string path = CatalogPath(o);
+  const Caller caller = CallerOf(path);
+  CatalogPtr catalog;
+  OrDie(OpenForReading(path, caller, &catalog));
+  std::optional<cat::CheckpointRow> row;
+  OrDie(catalog->Get(o.id, &row));
+  if (!row || !caller.MaySee(*row)) {
+    Die(kExitProblem, fmt::format("no checkpoint #{}{} in catalog {}", o.id,
                                   caller.admin ? "" : " of yours", path));
   }
-  print(cat::render_checkpoint(*row, catalog.restores_of(o.id), format_of(o)));
+  std::vector<cat::RestoreRow> restores;
+  OrDie(catalog->RestoresOf(o.id, &restores));
+  Print(cat::RenderCheckpoint(*row, restores, FormatOf(o)));
 }
 
 // ---- latest ----
@@ -283,27 +307,30 @@ void run_show(const ShowOptions& o) {
 struct LatestOptions : Common {
   std::string job;
   std::optional<std::uint32_t> task;
-  std::size_t count = 8;
+  std::size_t count = cat::kLatestGoodDefault;
 };
 
-void run_latest(const LatestOptions& o) {
-  const std::string path = catalog_path(o);
-  const Caller caller = caller_of(path);
-  JobSpec spec = parse_job(o.job);
-  auto catalog = open_for_reading(path, caller);
+void RunLatest(const LatestOptions& o) {
+  const std::string path = CatalogPath(o);
+  const Caller caller = CallerOf(path);
+  JobSpec spec = ParseJob(o.job);
+  CatalogPtr catalog;
+  OrDie(OpenForReading(path, caller, &catalog));
+  std::vector<cat::CheckpointRow> rows;
+  OrDie(catalog->LatestGood(spec.job, spec.step, o.task, o.count, &rows));
   std::vector<cat::CheckpointRow> good;
-  for (auto& row : catalog.latest_good(spec.job, spec.step, o.task, o.count)) {
-    if (caller.may_see(row)) {
+  for (auto& row : rows) {
+    if (caller.MaySee(row)) {
       good.push_back(std::move(row));
     }
   }
   if (good.empty()) {
-    die(kExitProblem,
+    Die(kExitProblem,
         fmt::format("no usable checkpoint for job {}{}: none is COMMITTED or VERIFIED with its "
                     "image in place (see `kcr catalog list --job {}`)",
                     o.job, o.task ? fmt::format(" task {}", *o.task) : "", o.job));
   }
-  print(cat::render_checkpoints(good, format_of(o)));
+  Print(cat::RenderCheckpoints(good, FormatOf(o)));
 }
 
 // ---- verify ----
@@ -315,7 +342,7 @@ struct VerifyOptions : Common {
 
 // Checks one row's image against the row: its checksums, size and identity.
 // A whole image that is not the one the row recorded is corrupt for the row.
-ImageVerdict image_verdict(const cat::CheckpointRow& row, std::string* problem) {
+ImageVerdict VerdictFor(const cat::CheckpointRow& row, std::string* problem) {
   ImageCheck c = VerifyImage(row.info.image_path);
   *problem = c.problem;
   if (c.verdict() != ImageVerdict::kOk) {
@@ -336,35 +363,33 @@ ImageVerdict image_verdict(const cat::CheckpointRow& row, std::string* problem) 
   return ImageVerdict::kOk;
 }
 
-void run_verify(const VerifyOptions& o) {
+void RunVerify(const VerifyOptions& o) {
   if (o.ids.empty() == !o.all) {
-    die(kExitError, "name the checkpoints to verify (kcr catalog verify ID...) or give --all");
+    Die(kExitError, "name the checkpoints to verify (kcr catalog verify ID...) or give --all");
   }
-  const std::string path = catalog_path(o);
-  const Caller caller = caller_of(path);
+  const std::string path = CatalogPath(o);
+  const Caller caller = CallerOf(path);
   // Marking results needs write access; without it, verify still reports.
-  std::optional<cat::Catalog> catalog;
+  CatalogPtr catalog;
   bool record = true;
-  try {
-    catalog.emplace(open_for_writing(path));
-  } catch (const cat::Error& e) {
-    if (e.code() != cat::ErrorCode::kPermission) {
-      throw;
-    }
-    catalog.emplace(open_for_reading(path, caller));
+  Status st = OpenForWriting(path, &catalog);
+  if (st.code() == -EACCES) {
+    st = OpenForReading(path, caller, &catalog);
     record = false;
   }
+  OrDie(st);
   std::vector<cat::CheckpointRow> rows;
   if (o.all) {
     cat::ListFilter f;
     f.states = {cat::State::kCommitted, cat::State::kVerified};
-    f.uid = caller.uid_filter();
-    rows = catalog->list(f);
+    f.uid = caller.UidFilter();
+    OrDie(catalog->List(f, &rows));
   }
   int bad = 0;
   for (std::int64_t id : o.ids) {
-    auto row = catalog->get(id);
-    if (!row || !caller.may_see(*row)) {
+    std::optional<cat::CheckpointRow> row;
+    OrDie(catalog->Get(id, &row));
+    if (!row || !caller.MaySee(*row)) {
       std::printf("#%lld  NOT FOUND  no checkpoint #%lld%s\n", static_cast<long long>(id),
                   static_cast<long long>(id), caller.admin ? "" : " of yours");
       ++bad;
@@ -375,31 +400,31 @@ void run_verify(const VerifyOptions& o) {
   int good = 0;
   for (const auto& row : rows) {
     const std::string id = fmt::format("#{}", row.id);
-    if (!cat::is_good(row.state)) {
+    if (!cat::IsGood(row.state)) {
       bool writing = row.state == cat::State::kWriting;
       std::printf("%s  %s  %s: not checked, it is %s%s\n", id.c_str(), writing ? "SKIPPED" : "BAD",
-                  row.info.image_path.c_str(), std::string(cat::to_string(row.state)).c_str(),
+                  row.info.image_path.c_str(), std::string(cat::ToString(row.state)).c_str(),
                   writing ? " (still being written)" : "");
       bad += writing ? 0 : 1;
       continue;
     }
     std::string problem;
-    const ImageVerdict verdict = image_verdict(row, &problem);
+    const ImageVerdict verdict = VerdictFor(row, &problem);
     if (verdict == ImageVerdict::kUnsupported) {
       ++bad;
       std::printf("%s  UNSUPPORTED  %s: %s (left %s)\n", id.c_str(), row.info.image_path.c_str(),
-                  problem.c_str(), std::string(cat::to_string(row.state)).c_str());
+                  problem.c_str(), std::string(cat::ToString(row.state)).c_str());
     } else if (verdict == ImageVerdict::kOk) {
       ++good;
       std::printf("%s  OK  %s\n", id.c_str(), row.info.image_path.c_str());
       if (record) {
-        catalog->mark_verified(row.id);
+        OrDie(catalog->MarkVerified(row.id));
       }
     } else {
       ++bad;
       std::printf("%s  CORRUPT  %s\n", id.c_str(), problem.c_str());
       if (record) {
-        catalog->mark_corrupt(row.id, problem);
+        OrDie(catalog->MarkCorrupt(row.id, problem));
       }
     }
   }
@@ -419,7 +444,7 @@ struct PruneOptions : Common {
 };
 
 // Jobs still pending or running, from squeue when it answers.
-cat::ActiveJobs active_jobs_from_squeue(std::string* how) {
+cat::ActiveJobs ActiveJobsFromSqueue(std::string* how) {
   // %A is the job id of each array element too; -r lists pending array elements one by one.
   std::unique_ptr<FILE, int (*)(FILE*)> p(::popen("squeue -h -r -o %A 2>/dev/null", "r"), ::pclose);
   if (!p) {
@@ -444,10 +469,10 @@ cat::ActiveJobs active_jobs_from_squeue(std::string* how) {
   return jobs;
 }
 
-void run_prune(const PruneOptions& o) {
-  const config::Config& cfg = loaded_config();
-  const std::string path = catalog_path(o);
-  const Caller caller = caller_of(path);
+void RunPrune(const PruneOptions& o) {
+  const config::Config& cfg = SiteConfig();
+  const std::string path = CatalogPath(o);
+  const Caller caller = CallerOf(path);
   cat::RetentionPolicy policy;
   policy.keep_last = cfg.retention.keep_last;
   policy.max_age = cfg.retention.max_age;
@@ -460,24 +485,26 @@ void run_prune(const PruneOptions& o) {
     std::unordered_set<std::uint32_t> jobs;
     std::stringstream parts(o.active);
     for (std::string part; std::getline(parts, part, ',');) {
-      jobs.insert(parse_job(part).job);
+      jobs.insert(ParseJob(part).job);
     }
     active = std::move(jobs);
     how = fmt::format("--active-jobs names {} jobs", active->size());
   } else {
-    active = active_jobs_from_squeue(&how);
+    active = ActiveJobsFromSqueue(&how);
   }
   if (!active) {
     how += ": every job with a checkpoint newer than max_age counts as running";
   }
 
-  auto catalog = o.dry_run ? open_for_reading(path, caller) : open_for_writing(path);
-  std::vector<cat::CheckpointRow> rows = catalog.retention_candidates();
+  CatalogPtr catalog;
+  OrDie(o.dry_run ? OpenForReading(path, caller, &catalog) : OpenForWriting(path, &catalog));
+  std::vector<cat::CheckpointRow> rows;
+  OrDie(catalog->RetentionCandidates(&rows));
   if (!caller.admin) {
     std::erase_if(rows, [&](const auto& r) { return r.info.uid != caller.uid; });
   }
-  cat::PrunePlan plan = cat::plan_retention(rows, policy, active, now_ns());
-  const cat::Format format = format_of(o);
+  cat::PrunePlan plan = cat::PlanRetention(rows, policy, active, NowNs());
+  const cat::Format format = FormatOf(o);
   if (format == cat::Format::kTable) {
     std::printf("Active jobs: %s.\n", how.c_str());
   }
@@ -488,8 +515,9 @@ void run_prune(const PruneOptions& o) {
       return;
     }
     const std::int64_t before =
-        now_ns() - std::chrono::duration_cast<std::chrono::nanoseconds>(keep).count();
-    cat::ForgetResult f = catalog.forget_deleted(before, o.dry_run);
+        NowNs() - std::chrono::duration_cast<std::chrono::nanoseconds>(keep).count();
+    cat::ForgetResult f;
+    OrDie(catalog->ForgetDeleted(before, o.dry_run, &f));
     if (f.checkpoints + f.restores + f.jobs == 0) {
       return;
     }
@@ -497,17 +525,18 @@ void run_prune(const PruneOptions& o) {
         "{} {}{} checkpoint rows deleted more than keep_history {} ago, {} restore records and "
         "{} job rows",
         o.dry_run ? "would forget" : "forgot", o.dry_run ? "up to " : "", f.checkpoints,
-        util::format_duration(keep), f.restores, f.jobs));
+        util::FormatDuration(keep), f.restores, f.jobs));
   };
   if (o.dry_run) {
     forget(&plan.notes);
-    print(cat::render_prune(plan, true, format));
+    Print(cat::RenderPrune(plan, true, format));
     return;
   }
-  cat::PruneResult result = catalog.apply_prune(plan);
+  cat::PruneResult result;
+  OrDie(catalog->ApplyPrune(plan, &result));
   cat::PrunePlan done{result.done, plan.notes};
   forget(&done.notes);
-  print(cat::render_prune(done, false, format));
+  Print(cat::RenderPrune(done, false, format));
   for (const auto& p : result.problems) {
     std::fprintf(stderr, "kcr catalog prune: %s\n", p.c_str());
   }
@@ -518,11 +547,14 @@ void run_prune(const PruneOptions& o) {
 
 // ---- stats ----
 
-void run_stats(const Common& o) {
-  const std::string path = catalog_path(o);
-  const Caller caller = caller_of(path);
-  auto catalog = open_for_reading(path, caller);
-  print(cat::render_stats(catalog.stats(caller.uid_filter()), format_of(o)));
+void RunStats(const Common& o) {
+  const std::string path = CatalogPath(o);
+  const Caller caller = CallerOf(path);
+  CatalogPtr catalog;
+  OrDie(OpenForReading(path, caller, &catalog));
+  cat::Stats stats;
+  OrDie(catalog->GetStats(caller.UidFilter(), &stats));
+  Print(cat::RenderStats(stats, FormatOf(o)));
 }
 
 // ---- rebuild ----
@@ -533,24 +565,24 @@ struct RebuildOptions : Common {
   bool quick = false;
 };
 
-void run_rebuild(const RebuildOptions& o) {
-  const std::string path = catalog_path(o);
+void RunRebuild(const RebuildOptions& o) {
+  const std::string path = CatalogPath(o);
   std::error_code ec;
   if (!std::filesystem::is_directory(o.dir, ec)) {
-    die(kExitError, fmt::format("{} is not a directory to search for images", o.dir));
+    Die(kExitError, fmt::format("{} is not a directory to search for images", o.dir));
   }
-  const config::ImageDirMatcher matcher(loaded_config().image_dir);
-  std::optional<cat::Catalog> catalog;
+  const config::ImageDirMatcher matcher(SiteConfig().image_dir);
+  CatalogPtr catalog;
   if (o.dry_run) {
     cat::OpenOptions ro;
     ro.read_only = true;
     if (std::filesystem::exists(path, ec)) {
-      catalog.emplace(cat::Catalog::open(path, ro));
+      OrDie(cat::Catalog::Open(path, ro, &catalog));
     }
   } else {
-    catalog.emplace(cat::Catalog::open(path));
+    OrDie(cat::Catalog::Open(path, {}, &catalog));
   }
-  const std::string node = util::node_name();
+  const std::string node = util::NodeName();
   int found = 0, known = 0, added = 0, corrupt = 0, skipped = 0;
   std::vector<cat::CheckpointRow> rows;
   auto it = std::filesystem::recursive_directory_iterator(
@@ -565,9 +597,13 @@ void run_rebuild(const RebuildOptions& o) {
       continue;
     }
     ++found;
-    if (catalog && catalog->find_by_image(image)) {
-      ++known;
-      continue;
+    if (catalog) {
+      std::optional<cat::CheckpointRow> row;
+      OrDie(catalog->FindByImage(image, &row));
+      if (row) {
+        ++known;
+        continue;
+      }
     }
     ImageCheck check = head;
     if (!o.quick && head.ok()) {
@@ -580,11 +616,11 @@ void run_rebuild(const RebuildOptions& o) {
       continue;
     }
     cat::CheckpointInfo info;
-    const config::ImageDirMatch where = matcher.match(image).value_or(config::ImageDirMatch{});
-    info.job_id = where.job && *where.job != "manual" ? cat::parse_step(*where.job).value_or(0)
+    const config::ImageDirMatch where = matcher.Match(image).value_or(config::ImageDirMatch{});
+    info.job_id = where.job && *where.job != "manual" ? cat::ParseStep(*where.job).value_or(0)
                                                       : cat::kManualJob;
-    info.step_id = where.step ? cat::parse_step(*where.step).value_or(0) : 0;
-    info.task = where.task ? cat::parse_step(*where.task).value_or(0) : 0;
+    info.step_id = where.step ? cat::ParseStep(*where.step).value_or(0) : 0;
+    info.task = where.task ? cat::ParseStep(*where.task).value_or(0) : 0;
     info.node = node;
     info.image_path = image;
     info.trigger = cat::Trigger::kUnknown;
@@ -600,7 +636,7 @@ void run_rebuild(const RebuildOptions& o) {
       info.created_ns =
           static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
     }
-    info.user = where.user.value_or(util::user_name(info.uid));
+    info.user = where.user.value_or(util::UserName(info.uid));
     info.kcr_version = "unknown";
     const cat::CommitInfo commit{check.file_bytes, head.header_ok ? head.header.checksum : 0,
                                  head.header_ok ? head.header.freeze_ns : 0,
@@ -619,15 +655,18 @@ void run_rebuild(const RebuildOptions& o) {
                                                     "(header only)"
                                                   : "")
                                    : check.problem;
-    auto id = catalog->insert_rebuilt(
-        info, commit, whole ? cat::State::kCommitted : cat::State::kCorrupt, reason);
-    rows.push_back(*catalog->get(id));
+    std::int64_t id = 0;
+    OrDie(catalog->InsertRebuilt(
+        info, commit, whole ? cat::State::kCommitted : cat::State::kCorrupt, reason, &id));
+    std::optional<cat::CheckpointRow> row;
+    OrDie(catalog->Get(id, &row));
+    rows.push_back(*row);
   }
   if (ec) {
-    die(kExitError, fmt::format("reading {}: {}", o.dir, ec.message()));
+    Die(kExitError, fmt::format("reading {}: {}", o.dir, ec.message()));
   }
   if (!rows.empty()) {
-    print(cat::render_checkpoints(rows, format_of(o)));
+    Print(cat::RenderCheckpoints(rows, FormatOf(o)));
   }
   std::printf(
       "%d images found in %s: %d %s, %d already in the catalog, %d of them corrupt, %d skipped "
@@ -637,13 +676,13 @@ void run_rebuild(const RebuildOptions& o) {
 
 }  // namespace
 
-void register_catalog(CLI::App& app) {
+void RegisterCatalog(CLI::App& app) {
   CLI::App* catalog = app.add_subcommand("catalog", "what checkpoints exist, and their images");
   catalog->require_subcommand(1);
 
   auto list = std::make_shared<ListOptions>();
   CLI::App* l = catalog->add_subcommand("list", "list checkpoints");
-  add_common(l, list, true);
+  AddCommon(l, list, true);
   l->add_option("--job", list->job, "a Slurm job (1234), job step (1234.0) or 'manual'");
   l->add_option("--task", list->task, "task rank within the step");
   l->add_option("--user", list->user, "user name or uid (root only, for others)");
@@ -651,55 +690,55 @@ void register_catalog(CLI::App& app) {
                 "states, comma-separated, or 'all' (default: all but DELETED)");
   l->add_option("--since", list->since, "created since a date (2024-05-01[T12:00]) or ago (2h)");
   l->add_option("--limit", list->limit, "only the newest N");
-  l->callback([list] { guarded([&] { run_list(*list); }); });
+  l->callback([list] { Guarded([&] { RunList(*list); }); });
 
   auto show = std::make_shared<ShowOptions>();
   CLI::App* s = catalog->add_subcommand("show", "one checkpoint in full, with its restores");
-  add_common(s, show, true);
+  AddCommon(s, show, true);
   s->add_option("id", show->id, "checkpoint id")->required();
-  s->callback([show] { guarded([&] { run_show(*show); }); });
+  s->callback([show] { Guarded([&] { RunShow(*show); }); });
 
   auto latest = std::make_shared<LatestOptions>();
   CLI::App* la = catalog->add_subcommand(
       "latest", "the newest usable checkpoint of a job, then its fallbacks in order");
-  add_common(la, latest, true);
+  AddCommon(la, latest, true);
   la->add_option("--job", latest->job, "a Slurm job (1234), job step (1234.0) or 'manual'")
       ->required();
   la->add_option("--task", latest->task, "task rank within the step");
   la->add_option("--count", latest->count, "at most this many (default 8)");
-  la->callback([latest] { guarded([&] { run_latest(*latest); }); });
+  la->callback([latest] { Guarded([&] { RunLatest(*latest); }); });
 
   auto verify = std::make_shared<VerifyOptions>();
   CLI::App* v = catalog->add_subcommand(
       "verify", "re-read images and their checksums; mark bad ones CORRUPT (exit 1 if any)");
-  add_common(v, verify, false);
+  AddCommon(v, verify, false);
   v->add_option("ids", verify->ids, "checkpoint ids");
   v->add_flag("--all", verify->all, "every COMMITTED and VERIFIED checkpoint");
-  v->callback([verify] { guarded([&] { run_verify(*verify); }); });
+  v->callback([verify] { Guarded([&] { RunVerify(*verify); }); });
 
   auto prune = std::make_shared<PruneOptions>();
   CLI::App* p = catalog->add_subcommand(
       "prune", "apply the retention policy: delete images and mark their rows DELETED");
-  add_common(p, prune, true);
+  AddCommon(p, prune, true);
   p->add_flag("--dry-run", prune->dry_run, "only show what would be pruned");
   p->add_option("--active-jobs", prune->active,
                 "jobs still pending or running, comma-separated (default: ask squeue)");
-  p->callback([prune] { guarded([&] { run_prune(*prune); }); });
+  p->callback([prune] { Guarded([&] { RunPrune(*prune); }); });
 
   auto stats = std::make_shared<Common>();
   CLI::App* st = catalog->add_subcommand(
       "stats", "per user and per job: checkpoints, bytes, success rate, seconds per GiB");
-  add_common(st, stats, true);
-  st->callback([stats] { guarded([&] { run_stats(*stats); }); });
+  AddCommon(st, stats, true);
+  st->callback([stats] { Guarded([&] { RunStats(*stats); }); });
 
   auto rebuild = std::make_shared<RebuildOptions>();
   CLI::App* r = catalog->add_subcommand(
       "rebuild", "re-create rows from the images under DIR (after losing the catalog)");
-  add_common(r, rebuild, true);
+  AddCommon(r, rebuild, true);
   r->add_option("dir", rebuild->dir, "directory to search, recursively")->required();
   r->add_flag("--dry-run", rebuild->dry_run, "only show what would be added");
   r->add_flag("--quick", rebuild->quick, "check headers and sizes only, not every checksum");
-  r->callback([rebuild] { guarded([&] { run_rebuild(*rebuild); }); });
+  r->callback([rebuild] { Guarded([&] { RunRebuild(*rebuild); }); });
 }
 
 }  // namespace kcr::cli

@@ -54,7 +54,7 @@ int RunCheck() {
 
 }  // namespace
 
-void register_check(CLI::App& app) {
+void RegisterCheck(CLI::App& app) {
   auto* cmd = app.add_subcommand("check", "check that kcr can work here (module, ABI, CPU)");
   cmd->callback([] { throw Exit{RunCheck()}; });
 }

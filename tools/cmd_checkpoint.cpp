@@ -48,7 +48,7 @@ int RunJobCheckpoint(const CheckpointArgs& a) {
   for (const auto& r : results) {
     if (r.ok) {
       fmt::print("{}.{} task {}: checkpointed -> {} ({}, {} ms, catalog #{})\n", r.job, r.step,
-                 r.task, r.image, util::human_bytes(r.bytes), r.ms, r.checkpoint_id);
+                 r.task, r.image, util::HumanBytes(r.bytes), r.ms, r.checkpoint_id);
     } else {
       all_ok = false;
       fmt::print("{}.{} task {}: not checkpointed: {}\n", r.job, r.step, r.task, r.reason);
@@ -92,14 +92,13 @@ int RunCheckpoint(const CheckpointArgs& a) {
     return 1;
   }
   catalog::CheckpointRecord record;
-  try {
-    const std::string& catalog_path = loaded_config().catalog_path;
-    if (ShouldRecord(a, catalog_path)) {
-      record = record_manual_checkpoint(catalog_path, {a.pid, a.output});
-    }
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "kcr checkpoint: {}\n", e.what());
+  const config::Config* config = nullptr;
+  if (Status st = LoadedConfig(&config); !st.ok()) {
+    fmt::print(stderr, "kcr checkpoint: {}\n", st.message());
     return 1;
+  }
+  if (ShouldRecord(a, config->catalog_path)) {
+    record = RecordManualCheckpoint(config->catalog_path, {a.pid, a.output});
   }
   ProgressBar bar(fmt::format("checkpoint {}", a.pid), a.quiet ? 0 : EstimateImageBytes(a.pid));
   CheckpointOptions options;
@@ -111,15 +110,15 @@ int RunCheckpoint(const CheckpointArgs& a) {
   CheckpointResult r;
   Status st = Checkpoint(a.pid, a.output, options, &r);
   if (!st.ok()) {
-    record.failed(st.message());
+    record.Failed(st.message());
     fmt::print(stderr, "kcr checkpoint: {}\n", st.message());
     return 1;
   }
-  record.committed({r.image_bytes, r.header_checksum, r.freeze_ns, r.write_ns});
+  record.Committed({r.image_bytes, r.header_checksum, r.freeze_ns, r.write_ns});
   bar.Update(r.image_bytes, r.image_bytes);
   if (!a.quiet) {
     fmt::print("checkpointed {} -> {} ({}, {} pages; freeze {:.1f} ms, write {:.1f} ms)\n", a.pid,
-               a.output, util::human_bytes(r.image_bytes), r.pages_saved,
+               a.output, util::HumanBytes(r.image_bytes), r.pages_saved,
                static_cast<double>(r.freeze_ns) / 1e6, static_cast<double>(r.write_ns) / 1e6);
     if (a.stop)
       fmt::print("process {} is stopped; kill -CONT {} resumes it\n", a.pid, a.pid);
@@ -129,7 +128,7 @@ int RunCheckpoint(const CheckpointArgs& a) {
 
 }  // namespace
 
-void register_checkpoint(CLI::App& app) {
+void RegisterCheckpoint(CLI::App& app) {
   auto args = std::make_shared<CheckpointArgs>();
   auto* cmd = app.add_subcommand("checkpoint", "checkpoint a running process into an image");
   cmd->add_option("pid", args->pid, "process to checkpoint");

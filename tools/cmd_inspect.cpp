@@ -19,11 +19,11 @@ void PrintText(const Image& img) {
   char when[64];
   std::strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", std::localtime(&secs));
   fmt::print("image:     {} (format v{}, {})\n", img.path(), h.version,
-             util::human_bytes(h.image_bytes));
+             util::HumanBytes(h.image_bytes));
   fmt::print("process:   {} pid {} uid {} gid {}\n", h.comm, h.pid, h.uid, h.gid);
   fmt::print("taken:     {} on kernel {}\n", when, h.release);
   fmt::print("memory:    {} pages saved in {} chunks ({})\n", h.pages_saved, img.chunks().size(),
-             util::human_bytes(img.page_bytes()));
+             util::HumanBytes(img.page_bytes()));
   fmt::print("cpu:       xstate {} bytes, xfeatures {:#x}\n", h.xstate_size, h.xfeatures);
   fmt::print("thread:    tid {} ip {:#x} sp {:#x}\n", img.thread().tid, img.thread().regs[16],
              img.thread().regs[19]);
@@ -78,7 +78,7 @@ int RunVerify(const std::string& path) {
 
 }  // namespace
 
-void register_inspect(CLI::App& app) {
+void RegisterInspect(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   auto* inspect = app.add_subcommand("inspect", "describe an image (header, mappings, files)");

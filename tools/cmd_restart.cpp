@@ -29,14 +29,14 @@ struct RestartArgs {
 int RunRestart(const RestartArgs& a) {
   catalog::RestoreRecord record;
   if (!a.no_catalog) {
-    try {
-      const std::string& catalog_path = loaded_config().catalog_path;
-      if (::geteuid() == 0 || ::access(catalog_path.c_str(), W_OK) == 0) {
-        record = record_restore(catalog_path, a.image);
-      }
-    } catch (const std::exception& e) {
-      fmt::print(stderr, "kcr restart: {}\n", e.what());
+    const config::Config* config = nullptr;
+    if (Status st = LoadedConfig(&config); !st.ok()) {
+      fmt::print(stderr, "kcr restart: {}\n", st.message());
       return 1;
+    }
+    const std::string& catalog_path = config->catalog_path;
+    if (::geteuid() == 0 || ::access(catalog_path.c_str(), W_OK) == 0) {
+      record = RecordRestore(catalog_path, a.image);
     }
   }
   RestartOptions options;
@@ -72,7 +72,7 @@ int RunRestart(const RestartArgs& a) {
     int status = 0;
     Status st = RestartWithIds(a.image, options, &status);
     if (!st.ok()) {
-      record.failed(st.message());
+      record.Failed(st.message());
       fmt::print(stderr, "kcr restart: {}\n", st.message());
       return 1;
     }
@@ -84,14 +84,14 @@ int RunRestart(const RestartArgs& a) {
   }
   Status st = Restart(a.image, options);
   // Only reached when the restart did not happen.
-  record.failed(st.message());
+  record.Failed(st.message());
   fmt::print(stderr, "kcr restart: {}\n", st.message());
   return 1;
 }
 
 }  // namespace
 
-void register_restart(CLI::App& app) {
+void RegisterRestart(CLI::App& app) {
   auto args = std::make_shared<RestartArgs>();
   auto* cmd = app.add_subcommand(
       "restart", "become the process saved in an image and continue it (does not return)");

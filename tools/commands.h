@@ -1,4 +1,4 @@
-// The kcr command line: one register function per top-level subcommand.
+// The kcr command line: one Register function per top-level subcommand.
 // Each lives in its own file (cmd_<name>.cpp) and adds itself to the app.
 #pragma once
 
@@ -12,13 +12,13 @@ struct GlobalOptions {
   bool verbose = false;
 };
 
-GlobalOptions& global_options();
+GlobalOptions& Globals();
 
-void register_check(CLI::App& app);
-void register_checkpoint(CLI::App& app);
-void register_restart(CLI::App& app);
-void register_inspect(CLI::App& app);
-void register_catalog(CLI::App& app);
+void RegisterCheck(CLI::App& app);
+void RegisterCheckpoint(CLI::App& app);
+void RegisterRestart(CLI::App& app);
+void RegisterInspect(CLI::App& app);
+void RegisterCatalog(CLI::App& app);
 
 // Thrown by a subcommand to end kcr with a message and an exit status.
 struct Exit {

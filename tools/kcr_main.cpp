@@ -5,7 +5,7 @@
 
 namespace kcr::cli {
 
-GlobalOptions& global_options() {
+GlobalOptions& Globals() {
   static GlobalOptions options;
   return options;
 }
@@ -17,14 +17,14 @@ int main(int argc, char** argv) {
   CLI::App app{"kcr: kernel-level checkpoint/restart of Linux processes"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "kcr 0.1.0");
-  app.add_option("--config", global_options().config_path,
+  app.add_option("--config", Globals().config_path,
                  "configuration file (default: $KCR_CONFIG or /etc/kcr/kcr.yaml)");
-  app.add_flag("-v,--verbose", global_options().verbose, "say more about what happens");
-  register_check(app);
-  register_checkpoint(app);
-  register_restart(app);
-  register_inspect(app);
-  register_catalog(app);
+  app.add_flag("-v,--verbose", Globals().verbose, "say more about what happens");
+  RegisterCheck(app);
+  RegisterCheckpoint(app);
+  RegisterRestart(app);
+  RegisterInspect(app);
+  RegisterCatalog(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

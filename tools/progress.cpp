@@ -38,7 +38,7 @@ void ProgressBar::Update(uint64_t done, uint64_t total) {
   std::string bar(static_cast<size_t>(filled), '#');
   bar.resize(kWidth, '.');
   std::fprintf(stderr, "\r%s [%s] %3d%% %s / %s", label_.c_str(), bar.c_str(), percent,
-               util::human_bytes(done).c_str(), util::human_bytes(total).c_str());
+               util::HumanBytes(done).c_str(), util::HumanBytes(total).c_str());
   std::fflush(stderr);
   drawn_ = true;
 }

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -45,7 +46,7 @@ constexpr int kTasks = 5;
 constexpr int kPerTask = 10;
 constexpr int kUsers = 500;
 
-double ms_since(Clock::time_point t0) {
+double MsSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
@@ -53,7 +54,7 @@ struct Summary {
   double median, p99, max;
 };
 
-Summary summarize(std::vector<double> v) {
+Summary Summarize(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   auto at = [&](double q) {
     return v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1))];
@@ -61,33 +62,42 @@ Summary summarize(std::vector<double> v) {
   return {at(0.5), at(0.99), v.back()};
 }
 
-void check(int rc, sqlite3* db, const char* what) {
+void Check(int rc, sqlite3* db, const char* what) {
   if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
     std::fprintf(stderr, "bench: %s: %s\n", what, sqlite3_errmsg(db));
     std::exit(2);
   }
 }
 
-std::string image_path(const Options& o, std::int64_t job, int task, int n) {
+// A catalog call the benchmark cannot go on without.
+void Must(const kcr::Status& st) {
+  if (!st.ok()) {
+    std::fprintf(stderr, "bench: %s\n", st.message().c_str());
+    std::exit(2);
+  }
+}
+
+std::string ImagePath(const Options& o, std::int64_t job, int task, int n) {
   return fmt::format("{}/images/{}/{}.{}.kcr", o.dir, job, task, n);
 }
 
 // Bulk load with plain SQL in one transaction: the library's one-row-per-
 // transaction path is what the writers measure, and would take an hour here.
-void fill(const Options& o, const std::string& db_path) {
-  cat::Catalog::open(db_path);  // creates the schema
+void Fill(const Options& o, const std::string& db_path) {
+  std::unique_ptr<cat::Catalog> schema;
+  Must(cat::Catalog::Open(db_path, {}, &schema));  // creates the schema
   sqlite3* db = nullptr;
-  check(sqlite3_open(db_path.c_str(), &db), db, "open");
-  check(sqlite3_exec(db, "PRAGMA synchronous = OFF; BEGIN", nullptr, nullptr, nullptr), db,
+  Check(sqlite3_open(db_path.c_str(), &db), db, "open");
+  Check(sqlite3_exec(db, "PRAGMA synchronous = OFF; BEGIN", nullptr, nullptr, nullptr), db,
         "begin");
   sqlite3_stmt* job = nullptr;
   sqlite3_stmt* ck = nullptr;
-  check(sqlite3_prepare_v2(db,
+  Check(sqlite3_prepare_v2(db,
                            "INSERT INTO jobs (job_id, uid, user, partition, first_seen_ns, "
                            "last_seen_ns) VALUES (?1, ?2, ?3, 'batch', ?4, ?4)",
                            -1, &job, nullptr),
         db, "prepare");
-  check(sqlite3_prepare_v2(
+  Check(sqlite3_prepare_v2(
             db,
             "INSERT INTO checkpoints (job_id, step_id, task, node, pid, uid, user, image_path, "
             "bytes, checksum, trigger, created_ns, committed_ns, freeze_ns, write_ns, "
@@ -107,7 +117,7 @@ void fill(const Options& o, const std::string& db_path) {
     sqlite3_bind_int64(job, 2, uid);
     sqlite3_bind_text(job, 3, user.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(job, 4, start);
-    check(sqlite3_step(job), db, "insert job");
+    Check(sqlite3_step(job), db, "insert job");
     sqlite3_reset(job);
     for (int n = 0; n < kPerTask; ++n) {
       for (int t = 0; t < kTasks; ++t) {
@@ -116,7 +126,7 @@ void fill(const Options& o, const std::string& db_path) {
                                               : (rng() % 20 == 0 ? "FAILED" : "DELETED");
         const std::int64_t bytes = static_cast<std::int64_t>(1 + rng() % 64) << 20;
         const std::int64_t created = start + n * 3'600'000'000'000LL;
-        const std::string path = image_path(o, j, t, n);
+        const std::string path = ImagePath(o, j, t, n);
         const std::string node = fmt::format("node{:03}", (j + t) % 256);
         sqlite3_bind_int64(ck, 1, j);
         sqlite3_bind_int64(ck, 2, t);
@@ -131,7 +141,7 @@ void fill(const Options& o, const std::string& db_path) {
         sqlite3_bind_int64(ck, 11, created + 5'000'000'000LL);
         sqlite3_bind_int64(ck, 12, bytes * 2);  // ~2 s per GiB
         sqlite3_bind_text(ck, 13, state, -1, SQLITE_STATIC);
-        check(sqlite3_step(ck), db, "insert checkpoint");
+        Check(sqlite3_step(ck), db, "insert checkpoint");
         sqlite3_reset(ck);
         ++inserted;
       }
@@ -139,7 +149,7 @@ void fill(const Options& o, const std::string& db_path) {
   }
   sqlite3_finalize(job);
   sqlite3_finalize(ck);
-  check(sqlite3_exec(db, "COMMIT; ANALYZE; PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr,
+  Check(sqlite3_exec(db, "COMMIT; ANALYZE; PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr,
                      nullptr),
         db, "commit");
   sqlite3_close(db);
@@ -147,15 +157,18 @@ void fill(const Options& o, const std::string& db_path) {
               static_cast<long long>(jobs), kUsers);
 }
 
-// latest_good() stats each candidate's image: give the probed jobs real
+// LatestGood() stats each candidate's image: give the probed jobs real
 // (sparse) files of the recorded size.
-void make_images(const std::string& db_path, const std::vector<std::int64_t>& jobs) {
-  auto catalog = cat::Catalog::open(db_path);
+void MakeImages(const std::string& db_path, const std::vector<std::int64_t>& jobs) {
+  std::unique_ptr<cat::Catalog> catalog;
+  Must(cat::Catalog::Open(db_path, {}, &catalog));
   for (std::int64_t j : jobs) {
     cat::ListFilter f;
     f.job = static_cast<std::uint32_t>(j);
     f.states = {cat::State::kCommitted, cat::State::kVerified};
-    for (const auto& row : catalog.list(f)) {
+    std::vector<cat::CheckpointRow> rows;
+    Must(catalog->List(f, &rows));
+    for (const auto& row : rows) {
       std::filesystem::create_directories(std::filesystem::path(row.info.image_path).parent_path());
       int fd = ::open(row.info.image_path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0600);
       if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(row.bytes)) != 0) {
@@ -168,17 +181,18 @@ void make_images(const std::string& db_path, const std::vector<std::int64_t>& jo
 }
 
 // One CLI-shaped query: open read-only, run, render as a table.
-double timed_query(const std::function<std::size_t(cat::Catalog&)>& q, const std::string& db,
-                   std::size_t* rows) {
+double TimedQuery(const std::function<std::size_t(cat::Catalog&)>& q, const std::string& db,
+                  std::size_t* rows) {
   auto t0 = Clock::now();
   cat::OpenOptions ro;
   ro.read_only = true;
-  auto catalog = cat::Catalog::open(db, ro);
-  *rows = q(catalog);
-  return ms_since(t0);
+  std::unique_ptr<cat::Catalog> catalog;
+  Must(cat::Catalog::Open(db, ro, &catalog));
+  *rows = q(*catalog);
+  return MsSince(t0);
 }
 
-double timed_cli(const Options& o, const std::vector<std::string>& args) {
+double TimedCli(const Options& o, const std::vector<std::string>& args) {
   auto t0 = Clock::now();
   pid_t pid = ::fork();
   if (pid == 0) {
@@ -199,11 +213,11 @@ double timed_cli(const Options& o, const std::vector<std::string>& args) {
     std::fprintf(stderr, "bench: %s exited with %d\n", o.kcr.c_str(), WEXITSTATUS(status));
     std::exit(2);
   }
-  return ms_since(t0);
+  return MsSince(t0);
 }
 
-bool report(const char* what, const std::vector<double>& ms, std::size_t rows) {
-  Summary s = summarize(ms);
+bool Report(const char* what, const std::vector<double>& ms, std::size_t rows) {
+  Summary s = Summarize(ms);
   bool ok = s.p99 < 50.0;
   std::printf("  %-34s median %6.2f ms  p99 %6.2f ms  max %6.2f ms  (%zu rows)  %s\n", what,
               s.median, s.p99, s.max, rows, ok ? "ok (< 50 ms)" : "MISSED 50 ms");
@@ -217,7 +231,7 @@ struct WriterResult {
   int nlat = 0;
 };
 
-void writers(const Options& o, const std::string& db) {
+void Writers(const Options& o, const std::string& db) {
   int fds[2];
   if (::pipe(fds) != 0) {
     std::exit(2);
@@ -229,8 +243,13 @@ void writers(const Options& o, const std::string& db) {
     if (pid == 0) {
       ::close(fds[0]);
       WriterResult r;
-      try {
-        auto catalog = cat::Catalog::open(db);
+      std::unique_ptr<cat::Catalog> catalog;
+      kcr::Status opened = cat::Catalog::Open(db, {}, &catalog);
+      if (!opened.ok()) {
+        std::fprintf(stderr, "writer %d: %s\n", w, opened.message().c_str());
+        ++r.errors;
+      }
+      if (opened.ok()) {
         auto deadline = Clock::now() + std::chrono::duration<double>(o.seconds);
         for (int n = 0; Clock::now() < deadline; ++n) {
           cat::CheckpointInfo info;
@@ -242,21 +261,21 @@ void writers(const Options& o, const std::string& db) {
           info.image_path = fmt::format("{}/writer{}/{}.kcr", o.dir, w, n);
           info.trigger = cat::Trigger::kPeriodic;
           auto t0 = Clock::now();
-          try {
-            auto id = catalog.begin_checkpoint(info);
-            catalog.commit_checkpoint(id, {1 << 20, 1, 1000, 2000});
+          std::int64_t id = 0;
+          kcr::Status st = catalog->BeginCheckpoint(info, &id);
+          if (st.ok()) {
+            st = catalog->CommitCheckpoint(id, {1 << 20, 1, 1000, 2000});
+          }
+          if (st.ok()) {
             ++r.checkpoints;
-          } catch (const std::exception& e) {
-            std::fprintf(stderr, "writer %d: %s\n", w, e.what());
+          } else {
+            std::fprintf(stderr, "writer %d: %s\n", w, st.message().c_str());
             ++r.errors;
           }
           if (r.nlat < 2048) {
-            r.lat_ms[r.nlat++] = ms_since(t0);
+            r.lat_ms[r.nlat++] = MsSince(t0);
           }
         }
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "writer %d: %s\n", w, e.what());
-        ++r.errors;
       }
       if (::write(fds[1], &r, sizeof r) != static_cast<ssize_t>(sizeof r)) {
         ::_exit(1);
@@ -285,8 +304,8 @@ void writers(const Options& o, const std::string& db) {
   for (pid_t k : kids) {
     ::waitpid(k, nullptr, 0);
   }
-  double secs = ms_since(t_start) / 1000.0;
-  Summary s = summarize(lat);
+  double secs = MsSince(t_start) / 1000.0;
+  Summary s = Summarize(lat);
   std::printf(
       "  %d writers, %.1f s: %lld checkpoints recorded (%.0f/s; each = 2 durable "
       "transactions), %lld errors\n",
@@ -335,8 +354,8 @@ int main(int argc, char** argv) {
   std::printf("kcr catalog benchmark (%s)\n", db.c_str());
   auto t0 = Clock::now();
   std::printf("fill:\n");
-  fill(o, db);
-  std::printf("  %.1f s, %.0f MiB on disk\n", ms_since(t0) / 1000,
+  Fill(o, db);
+  std::printf("  %.1f s, %.0f MiB on disk\n", MsSince(t0) / 1000,
               static_cast<double>(std::filesystem::file_size(db)) / (1 << 20));
 
   const std::int64_t jobs = o.rows / (kTasks * kPerTask);
@@ -345,14 +364,14 @@ int main(int argc, char** argv) {
   for (int i = 0; i < o.samples; ++i) {
     probe.push_back(1 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(jobs)));
   }
-  make_images(db, probe);
+  MakeImages(db, probe);
 
   bool ok = true;
   std::printf("queries (open read-only + query + table, in process, %d random jobs):\n", o.samples);
   std::vector<double> list_ms, latest_ms, latest_task_ms;
   std::size_t list_rows = 0, latest_rows = 0;
   for (std::int64_t j : probe) {
-    list_ms.push_back(timed_query(
+    list_ms.push_back(TimedQuery(
         [&](cat::Catalog& c) {
           cat::ListFilter f;
           f.job = static_cast<std::uint32_t>(j);
@@ -361,37 +380,39 @@ int main(int argc, char** argv) {
               f.states.push_back(s);
             }
           }
-          auto rows = c.list(f);
-          std::string out = cat::render_checkpoints(rows, cat::Format::kTable);
+          std::vector<cat::CheckpointRow> rows;
+          Must(c.List(f, &rows));
+          std::string out = cat::RenderCheckpoints(rows, cat::Format::kTable);
           return rows.size();
         },
         db, &list_rows));
-    latest_ms.push_back(timed_query(
+    latest_ms.push_back(TimedQuery(
         [&](cat::Catalog& c) {
-          auto rows = c.latest_good(static_cast<std::uint32_t>(j), 0, 2);
-          std::string out = cat::render_checkpoints(rows, cat::Format::kTable);
+          std::vector<cat::CheckpointRow> rows;
+          Must(c.LatestGood(static_cast<std::uint32_t>(j), 0, 2, cat::kLatestGoodDefault, &rows));
+          std::string out = cat::RenderCheckpoints(rows, cat::Format::kTable);
           return rows.size();
         },
         db, &latest_rows));
   }
-  ok &= report("list --job J", list_ms, list_rows);
-  ok &= report("latest --job J.0 --task T", latest_ms, latest_rows);
+  ok &= Report("list --job J", list_ms, list_rows);
+  ok &= Report("latest --job J.0 --task T", latest_ms, latest_rows);
 
   if (!o.kcr.empty()) {
     std::printf("queries through the kcr binary (process start included, %d jobs):\n", 20);
     std::vector<double> cli_list, cli_latest;
     for (int i = 0; i < 20; ++i) {
       const std::string job = std::to_string(probe[static_cast<std::size_t>(i)]);
-      cli_list.push_back(timed_cli(o, {"catalog", "list", "--catalog", db, "--job", job}));
+      cli_list.push_back(TimedCli(o, {"catalog", "list", "--catalog", db, "--job", job}));
       cli_latest.push_back(
-          timed_cli(o, {"catalog", "latest", "--catalog", db, "--job", job + ".0", "--task", "2"}));
+          TimedCli(o, {"catalog", "latest", "--catalog", db, "--job", job + ".0", "--task", "2"}));
     }
-    ok &= report("kcr catalog list --job J", cli_list, list_rows);
-    ok &= report("kcr catalog latest --job J.0 --task T", cli_latest, latest_rows);
+    ok &= Report("kcr catalog list --job J", cli_list, list_rows);
+    ok &= Report("kcr catalog latest --job J.0 --task T", cli_latest, latest_rows);
   }
 
   std::printf("writers (on the %lld-row catalog):\n", static_cast<long long>(o.rows));
-  writers(o, db);
+  Writers(o, db);
   std::printf("%s\n", ok ? "all query targets met" : "a query target was missed");
   return ok ? 0 : 1;
 }

@@ -15,11 +15,11 @@ namespace kcr::catalog {
 
 namespace {
 
-using util::human_bytes;
+using util::HumanBytes;
 
 // ---- plain text helpers ----
 
-std::string csv_field(std::string_view s) {
+std::string CsvField(std::string_view s) {
   if (s.find_first_of(",\"\r\n") == std::string_view::npos) {
     return std::string(s);
   }
@@ -30,15 +30,15 @@ std::string csv_field(std::string_view s) {
   return out + "\"";
 }
 
-std::string opt_time(const std::optional<std::int64_t>& ns) {
-  return ns ? utc_time(*ns) : std::string();
+std::string OptTime(const std::optional<std::int64_t>& ns) {
+  return ns ? UtcTime(*ns) : std::string();
 }
 
-std::string seconds(std::uint64_t ns) {
+std::string Seconds(std::uint64_t ns) {
   return fmt::format("{:.3f}", static_cast<double>(ns) / 1e9);
 }
 
-std::string checksum_hex(std::uint64_t c) {
+std::string ChecksumHex(std::uint64_t c) {
   return fmt::format("{:016x}", c);
 }
 
@@ -47,17 +47,17 @@ std::string checksum_hex(std::uint64_t c) {
 using Json = nlohmann::ordered_json;
 
 template <typename T>
-Json nullable(const std::optional<T>& v) {
+Json Nullable(const std::optional<T>& v) {
   return v ? Json(*v) : Json(nullptr);
 }
 
-Json nullable_time(const std::optional<std::int64_t>& ns) {
-  return ns ? Json(utc_time(*ns)) : Json(nullptr);
+Json NullableTime(const std::optional<std::int64_t>& ns) {
+  return ns ? Json(UtcTime(*ns)) : Json(nullptr);
 }
 
 // A whole document: two-space indentation, a final newline. Bytes that are
 // not UTF-8 (a path may hold any) become U+FFFD rather than invalid JSON.
-std::string json_document(const Json& doc) {
+std::string JsonDocument(const Json& doc) {
   return doc.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
@@ -68,13 +68,13 @@ struct Column {
   bool right = false;  // numbers align right in tables
 };
 
-std::string render_grid(const std::vector<Column>& cols,
-                        const std::vector<std::vector<std::string>>& rows, Format format) {
+std::string RenderGrid(const std::vector<Column>& cols,
+                       const std::vector<std::vector<std::string>>& rows, Format format) {
   std::string out;
   if (format == Format::kCsv || format == Format::kParsable) {
     const char* sep = format == Format::kCsv ? "," : "|";
     auto cell = [&](std::string_view s) {
-      return format == Format::kCsv ? csv_field(s) : std::string(s);
+      return format == Format::kCsv ? CsvField(s) : std::string(s);
     };
     for (std::size_t i = 0; i < cols.size(); ++i) {
       out += (i ? sep : "") + cell(cols[i].name);
@@ -121,16 +121,16 @@ std::string render_grid(const std::vector<Column>& cols,
   return out;
 }
 
-Json checkpoint_json(const CheckpointRow& r) {
+Json CheckpointJson(const CheckpointRow& r) {
   const auto& i = r.info;
   return Json{
       {"id", r.id},
       {"job", i.job_id == kManualJob ? Json(nullptr) : Json(i.job_id)},
-      {"array_job", nullable(i.array_job_id)},
-      {"array_task", nullable(i.array_task_id)},
+      {"array_job", Nullable(i.array_job_id)},
+      {"array_task", Nullable(i.array_task_id)},
       {"partition", i.partition},
       {"step", i.step_id},
-      {"step_name", step_name(i.step_id)},
+      {"step_name", StepName(i.step_id)},
       {"task", i.task},
       {"node", i.node},
       {"pid", i.pid},
@@ -138,15 +138,15 @@ Json checkpoint_json(const CheckpointRow& r) {
       {"user", i.user},
       {"image_path", i.image_path},
       {"bytes", r.bytes},
-      {"checksum", checksum_hex(r.checksum)},
-      {"trigger", to_string(i.trigger)},
-      {"parent", nullable(i.parent_id)},
-      {"state", to_string(r.state)},
+      {"checksum", ChecksumHex(r.checksum)},
+      {"trigger", ToString(i.trigger)},
+      {"parent", Nullable(i.parent_id)},
+      {"state", ToString(r.state)},
       {"state_reason", r.state_reason},
-      {"created", nullable_time(i.created_ns)},
-      {"committed", nullable_time(r.committed_ns)},
-      {"verified", nullable_time(r.verified_ns)},
-      {"state_changed", nullable_time(r.state_changed_ns)},
+      {"created", NullableTime(i.created_ns)},
+      {"committed", NullableTime(r.committed_ns)},
+      {"verified", NullableTime(r.verified_ns)},
+      {"state_changed", NullableTime(r.state_changed_ns)},
       {"freeze_seconds", static_cast<double>(r.freeze_ns) / 1e9},
       {"write_seconds", static_cast<double>(r.write_ns) / 1e9},
       {"kcr_version", i.kcr_version},
@@ -156,7 +156,7 @@ Json checkpoint_json(const CheckpointRow& r) {
 
 }  // namespace
 
-std::optional<Format> parse_format(std::string_view text) {
+std::optional<Format> ParseFormat(std::string_view text) {
   if (text == "table") {
     return Format::kTable;
   }
@@ -172,7 +172,7 @@ std::optional<Format> parse_format(std::string_view text) {
   return std::nullopt;
 }
 
-std::string utc_time(std::int64_t ns) {
+std::string UtcTime(std::int64_t ns) {
   std::time_t t = static_cast<std::time_t>(ns / 1'000'000'000);
   std::tm tm{};
   gmtime_r(&t, &tm);
@@ -181,7 +181,7 @@ std::string utc_time(std::int64_t ns) {
   return buf;
 }
 
-std::string local_time(std::int64_t ns) {
+std::string LocalTime(std::int64_t ns) {
   std::time_t t = static_cast<std::time_t>(ns / 1'000'000'000);
   std::tm tm{};
   localtime_r(&t, &tm);
@@ -190,13 +190,13 @@ std::string local_time(std::int64_t ns) {
   return buf;
 }
 
-std::string render_checkpoints(std::span<const CheckpointRow> rows, Format format) {
+std::string RenderCheckpoints(std::span<const CheckpointRow> rows, Format format) {
   if (format == Format::kJson) {
     Json items = Json::array();
     for (const auto& r : rows) {
-      items.push_back(checkpoint_json(r));
+      items.push_back(CheckpointJson(r));
     }
-    return json_document({{"format_version", kJsonFormatVersion}, {"checkpoints", items}});
+    return JsonDocument({{"format_version", kJsonFormatVersion}, {"checkpoints", items}});
   }
   std::vector<std::vector<std::string>> cells;
   if (format == Format::kTable) {
@@ -205,13 +205,13 @@ std::string render_checkpoints(std::span<const CheckpointRow> rows, Format forma
                                       {"SIZE", true}, {"CREATED"},   {"IMAGE"}};
     for (const auto& r : rows) {
       const auto& i = r.info;
-      cells.push_back({std::to_string(r.id), job_name(i.job_id), step_name(i.step_id),
-                       std::to_string(i.task), i.user, i.node, std::string(to_string(r.state)),
-                       std::string(to_string(i.trigger)),
-                       r.state == State::kWriting ? "-" : human_bytes(r.bytes),
-                       local_time(r.created_ns()), i.image_path});
+      cells.push_back({std::to_string(r.id), JobName(i.job_id), StepName(i.step_id),
+                       std::to_string(i.task), i.user, i.node, std::string(ToString(r.state)),
+                       std::string(ToString(i.trigger)),
+                       r.state == State::kWriting ? "-" : HumanBytes(r.bytes),
+                       LocalTime(r.created_ns()), i.image_path});
     }
-    return render_grid(cols, cells, format);
+    return RenderGrid(cols, cells, format);
   }
   const std::vector<Column> cols = {
       {"id"},         {"job"},         {"step"},    {"task"},        {"user"},
@@ -222,80 +222,80 @@ std::string render_checkpoints(std::span<const CheckpointRow> rows, Format forma
   for (const auto& r : rows) {
     const auto& i = r.info;
     cells.push_back({std::to_string(r.id),
-                     job_name(i.job_id),
-                     step_name(i.step_id),
+                     JobName(i.job_id),
+                     StepName(i.step_id),
                      std::to_string(i.task),
                      i.user,
                      std::to_string(i.uid),
                      i.node,
                      std::to_string(i.pid),
-                     std::string(to_string(r.state)),
-                     std::string(to_string(i.trigger)),
+                     std::string(ToString(r.state)),
+                     std::string(ToString(i.trigger)),
                      std::to_string(r.bytes),
-                     checksum_hex(r.checksum),
-                     utc_time(r.created_ns()),
-                     opt_time(r.committed_ns),
-                     opt_time(r.verified_ns),
-                     seconds(r.freeze_ns),
-                     seconds(r.write_ns),
+                     ChecksumHex(r.checksum),
+                     UtcTime(r.created_ns()),
+                     OptTime(r.committed_ns),
+                     OptTime(r.verified_ns),
+                     Seconds(r.freeze_ns),
+                     Seconds(r.write_ns),
                      i.parent_id ? std::to_string(*i.parent_id) : "",
                      i.kcr_version,
                      i.kernel_release,
                      i.image_path,
                      r.state_reason});
   }
-  return render_grid(cols, cells, format);
+  return RenderGrid(cols, cells, format);
 }
 
-std::string render_checkpoint(const CheckpointRow& r, std::span<const RestoreRow> restores,
-                              Format format) {
+std::string RenderCheckpoint(const CheckpointRow& r, std::span<const RestoreRow> restores,
+                             Format format) {
   if (format == Format::kJson) {
     Json items = Json::array();
     for (const auto& x : restores) {
       items.push_back({
           {"id", x.id},
-          {"checkpoint", nullable(x.checkpoint_id)},
+          {"checkpoint", Nullable(x.checkpoint_id)},
           {"image_path", x.image_path},
           {"node", x.node},
           {"uid", x.uid},
-          {"started", nullable_time(x.started_ns)},
-          {"finished", nullable_time(x.finished_ns)},
-          {"outcome", to_string(x.outcome)},
+          {"started", NullableTime(x.started_ns)},
+          {"finished", NullableTime(x.finished_ns)},
+          {"outcome", ToString(x.outcome)},
           {"error", x.error_text},
       });
     }
-    return json_document({{"format_version", kJsonFormatVersion},
-                          {"checkpoint", checkpoint_json(r)},
-                          {"restores", items}});
+    return JsonDocument({{"format_version", kJsonFormatVersion},
+                         {"checkpoint", CheckpointJson(r)},
+                         {"restores", items}});
   }
   if (format != Format::kTable) {
     // One checkpoint is one row of `list`; restores are in the table and JSON views.
-    return render_checkpoints(std::span(&r, 1), format);
+    return RenderCheckpoints(std::span(&r, 1), format);
   }
   const auto& i = r.info;
   std::vector<std::pair<std::string, std::string>> kv = {
       {"ID", std::to_string(r.id)},
-      {"Job", job_name(i.job_id) + (i.array_job_id ? fmt::format(" (array {}_{})", *i.array_job_id,
-                                                                 i.array_task_id.value_or(0))
-                                                   : "")},
-      {"Step", step_name(i.step_id)},
+      {"Job", JobName(i.job_id) + (i.array_job_id ? fmt::format(" (array {}_{})", *i.array_job_id,
+                                                                i.array_task_id.value_or(0))
+                                                  : "")},
+      {"Step", StepName(i.step_id)},
       {"Task", std::to_string(i.task)},
       {"Partition", i.partition.empty() ? "-" : i.partition},
       {"User", fmt::format("{} ({})", i.user, i.uid)},
       {"Node", i.node},
       {"PID", std::to_string(i.pid)},
-      {"State", std::string(to_string(r.state)) +
+      {"State", std::string(ToString(r.state)) +
                     (r.state_reason.empty() ? "" : fmt::format(" ({})", r.state_reason))},
-      {"Trigger", std::string(to_string(i.trigger))},
+      {"Trigger", std::string(ToString(i.trigger))},
       {"Image", i.image_path},
-      {"Size", fmt::format("{} ({} bytes)", human_bytes(r.bytes), r.bytes)},
-      {"Checksum", checksum_hex(r.checksum)},
+      {"Size", fmt::format("{} ({} bytes)", HumanBytes(r.bytes), r.bytes)},
+      {"Checksum", ChecksumHex(r.checksum)},
       {"Parent", i.parent_id ? std::to_string(*i.parent_id) : "-"},
-      {"Created", local_time(r.created_ns())},
-      {"Committed", r.committed_ns ? local_time(*r.committed_ns) : "-"},
-      {"Verified", r.verified_ns ? local_time(*r.verified_ns) : "-"},
-      {"Freeze", fmt::format("{} s", seconds(r.freeze_ns))},
-      {"Write", fmt::format("{} s", seconds(r.write_ns))},
+      {"Created", LocalTime(r.created_ns())},
+      {"Committed", r.committed_ns ? LocalTime(*r.committed_ns) : "-"},
+      {"Verified", r.verified_ns ? LocalTime(*r.verified_ns) : "-"},
+      {"Freeze", fmt::format("{} s", Seconds(r.freeze_ns))},
+      {"Write", fmt::format("{} s", Seconds(r.write_ns))},
       {"kcr version", i.kcr_version},
       {"Kernel", i.kernel_release},
   };
@@ -310,11 +310,11 @@ std::string render_checkpoint(const CheckpointRow& r, std::span<const RestoreRow
   out += "Restores:\n";
   std::vector<std::vector<std::string>> cells;
   for (const auto& x : restores) {
-    cells.push_back({std::to_string(x.id), local_time(x.started_ns), x.node,
-                     std::string(to_string(x.outcome)), x.error_text});
+    cells.push_back({std::to_string(x.id), LocalTime(x.started_ns), x.node,
+                     std::string(ToString(x.outcome)), x.error_text});
   }
   std::string table =
-      render_grid({{"ID", true}, {"STARTED"}, {"NODE"}, {"OUTCOME"}, {"ERROR"}}, cells, format);
+      RenderGrid({{"ID", true}, {"STARTED"}, {"NODE"}, {"OUTCOME"}, {"ERROR"}}, cells, format);
   for (std::size_t pos = 0; pos < table.size();) {
     std::size_t nl = table.find('\n', pos);
     out += "  " + table.substr(pos, nl - pos + 1);
@@ -323,16 +323,16 @@ std::string render_checkpoint(const CheckpointRow& r, std::span<const RestoreRow
   return out;
 }
 
-std::string render_stats(const Stats& stats, Format format) {
+std::string RenderStats(const Stats& stats, Format format) {
   auto rate = [](const UsageStats& u, bool human) {
-    auto r = u.success_rate();
+    auto r = u.SuccessRate();
     if (!r) {
       return std::string(human ? "-" : "");
     }
     return human ? fmt::format("{:.1f}%", *r * 100) : fmt::format("{:.4f}", *r);
   };
   auto spg = [](const UsageStats& u, bool human) {
-    auto s = u.seconds_per_gib();
+    auto s = u.SecondsPerGib();
     if (!s) {
       return std::string(human ? "-" : "");
     }
@@ -342,7 +342,7 @@ std::string render_stats(const Stats& stats, Format format) {
     auto to_json = [&](const UsageStats& u, bool with_job) {
       Json o = Json::object();
       if (with_job) {
-        o["job"] = nullable(u.job_id == kManualJob ? std::nullopt : u.job_id);
+        o["job"] = Nullable(u.job_id == kManualJob ? std::nullopt : u.job_id);
       }
       o["uid"] = u.uid;
       o["user"] = u.user;
@@ -352,8 +352,8 @@ std::string render_stats(const Stats& stats, Format format) {
       o["live"] = u.live;
       o["live_bytes"] = u.live_bytes;
       o["written_bytes"] = u.written_bytes;
-      o["success_rate"] = nullable(u.success_rate());
-      o["seconds_per_gib"] = nullable(u.seconds_per_gib());
+      o["success_rate"] = Nullable(u.SuccessRate());
+      o["seconds_per_gib"] = Nullable(u.SecondsPerGib());
       o["restores"] = u.restores;
       return o;
     };
@@ -364,7 +364,7 @@ std::string render_stats(const Stats& stats, Format format) {
     for (const auto& u : stats.per_job) {
       jobs.push_back(to_json(u, true));
     }
-    return json_document(
+    return JsonDocument(
         {{"format_version", kJsonFormatVersion}, {"per_user", users}, {"per_job", jobs}});
   }
   const bool human = format == Format::kTable;
@@ -382,7 +382,7 @@ std::string render_stats(const Stats& stats, Format format) {
     }
     cells.push_back(std::to_string(u.checkpoints));
     cells.push_back(std::to_string(u.live));
-    cells.push_back(human ? human_bytes(u.live_bytes) : std::to_string(u.live_bytes));
+    cells.push_back(human ? HumanBytes(u.live_bytes) : std::to_string(u.live_bytes));
     cells.push_back(rate(u, human));
     cells.push_back(spg(u, human));
     cells.push_back(std::to_string(u.restores));
@@ -394,24 +394,24 @@ std::string render_stats(const Stats& stats, Format format) {
       cells.push_back(row(u, "user", u.user));
     }
     for (const auto& u : stats.per_job) {
-      cells.push_back(row(u, "job", job_name(u.job_id.value_or(kManualJob))));
+      cells.push_back(row(u, "job", JobName(u.job_id.value_or(kManualJob))));
     }
-    return render_grid({{"scope"},
-                        {"key"},
-                        {"user"},
-                        {"uid"},
-                        {"checkpoints"},
-                        {"live"},
-                        {"live_bytes"},
-                        {"success_rate"},
-                        {"seconds_per_gib"},
-                        {"restores"}},
-                       cells, format);
+    return RenderGrid({{"scope"},
+                       {"key"},
+                       {"user"},
+                       {"uid"},
+                       {"checkpoints"},
+                       {"live"},
+                       {"live_bytes"},
+                       {"success_rate"},
+                       {"seconds_per_gib"},
+                       {"restores"}},
+                      cells, format);
   }
   auto section = [&](std::string_view key_name, const std::vector<UsageStats>& list, bool jobs) {
     std::vector<std::vector<std::string>> cells;
     for (const auto& u : list) {
-      cells.push_back(row(u, "", jobs ? job_name(u.job_id.value_or(kManualJob)) : u.user));
+      cells.push_back(row(u, "", jobs ? JobName(u.job_id.value_or(kManualJob)) : u.user));
       if (!jobs) {
         cells.back().erase(cells.back().begin() + 1);  // the key already is the user
       }
@@ -425,20 +425,20 @@ std::string render_stats(const Stats& stats, Format format) {
           Column{"SUCCESS", true}, Column{"S/GIB WRITTEN", true}, Column{"RESTORES", true}}) {
       cols.push_back(c);
     }
-    return render_grid(cols, cells, format);
+    return RenderGrid(cols, cells, format);
   };
   return fmt::format("Per user:\n{}\nPer job:\n{}", section("USER", stats.per_user, false),
                      section("JOB", stats.per_job, true));
 }
 
-std::string render_prune(const PrunePlan& plan, bool dry_run, Format format) {
+std::string RenderPrune(const PrunePlan& plan, bool dry_run, Format format) {
   if (format == Format::kJson) {
     Json items = Json::array();
     for (const auto& a : plan.actions) {
       items.push_back({
           {"id", a.id},
-          {"action", to_string(a.kind)},
-          {"state", to_string(a.from)},
+          {"action", ToString(a.kind)},
+          {"state", ToString(a.from)},
           {"uid", a.uid},
           {"image_path", a.image_path},
           {"bytes", a.bytes},
@@ -446,32 +446,32 @@ std::string render_prune(const PrunePlan& plan, bool dry_run, Format format) {
           {"reason", a.reason},
       });
     }
-    return json_document({{"format_version", kJsonFormatVersion},
-                          {"dry_run", dry_run},
-                          {"actions", items},
-                          {"notes", plan.notes}});
+    return JsonDocument({{"format_version", kJsonFormatVersion},
+                         {"dry_run", dry_run},
+                         {"actions", items},
+                         {"notes", plan.notes}});
   }
   const bool human = format == Format::kTable;
   std::vector<std::vector<std::string>> cells;
   std::uint64_t bytes = 0;
   for (const auto& a : plan.actions) {
     bytes += a.unlink_image ? a.bytes : 0;
-    cells.push_back({std::to_string(a.id), std::string(to_string(a.kind)),
-                     std::string(to_string(a.from)),
-                     human ? human_bytes(a.bytes) : std::to_string(a.bytes),
+    cells.push_back({std::to_string(a.id), std::string(ToString(a.kind)),
+                     std::string(ToString(a.from)),
+                     human ? HumanBytes(a.bytes) : std::to_string(a.bytes),
                      a.unlink_image ? "yes" : "no (in use)", a.image_path, a.reason});
   }
-  std::string out = render_grid({{human ? "ID" : "id", true},
-                                 {human ? "ACTION" : "action"},
-                                 {human ? "STATE" : "state"},
-                                 {human ? "SIZE" : "bytes", true},
-                                 {human ? "UNLINK" : "unlink"},
-                                 {human ? "IMAGE" : "image_path"},
-                                 {human ? "REASON" : "reason"}},
-                                cells, format);
+  std::string out = RenderGrid({{human ? "ID" : "id", true},
+                                {human ? "ACTION" : "action"},
+                                {human ? "STATE" : "state"},
+                                {human ? "SIZE" : "bytes", true},
+                                {human ? "UNLINK" : "unlink"},
+                                {human ? "IMAGE" : "image_path"},
+                                {human ? "REASON" : "reason"}},
+                               cells, format);
   if (human) {
     out += fmt::format("{} {} checkpoint(s), {} of images\n", dry_run ? "Would prune" : "Pruned",
-                       plan.actions.size(), human_bytes(bytes));
+                       plan.actions.size(), HumanBytes(bytes));
     for (const auto& n : plan.notes) {
       out += fmt::format("note: {}\n", n);
     }

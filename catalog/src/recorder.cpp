@@ -1,15 +1,14 @@
 #include "kcr/catalog/recorder.h"
 
-#include <exception>
 #include <utility>
 
 namespace kcr::catalog {
 
 namespace {
 
-void tell(const RecordWarning& warn, std::string_view doing, const std::exception& e) {
+void Tell(const RecordWarning& warn, std::string_view doing, const Status& st) {
   if (warn) {
-    warn(doing, e.what());
+    warn(doing, st.message());
   }
 }
 
@@ -26,7 +25,7 @@ CheckpointRecord::CheckpointRecord(CheckpointRecord&& other) noexcept
 CheckpointRecord& CheckpointRecord::operator=(CheckpointRecord&& other) noexcept {
   if (this != &other) {
     if (writing_) {
-      failed("the checkpoint ended before the image was committed");
+      Failed("the checkpoint ended before the image was committed");
     }
     catalog_ = std::move(other.catalog_);
     other.catalog_.reset();
@@ -39,128 +38,140 @@ CheckpointRecord& CheckpointRecord::operator=(CheckpointRecord&& other) noexcept
 
 CheckpointRecord::~CheckpointRecord() {
   if (writing_) {
-    failed("the checkpoint ended before the image was committed");
+    Failed("the checkpoint ended before the image was committed");
   }
 }
 
 template <typename Call>
-void CheckpointRecord::attempt(std::string_view doing, Call&& call) {
+void CheckpointRecord::Attempt(std::string_view doing, Call&& call) {
   if (!catalog_) {
     return;
   }
-  try {
-    call(*catalog_);
-  } catch (const std::exception& e) {
-    tell(warn_, doing, e);
+  Status st = call(*catalog_);
+  if (!st.ok()) {
+    Tell(warn_, doing, st);
     catalog_.reset();
     writing_ = false;
   }
 }
 
-CheckpointRecord CheckpointRecord::begin(std::shared_ptr<Catalog> catalog,
+CheckpointRecord CheckpointRecord::Begin(std::shared_ptr<Catalog> catalog,
                                          const CheckpointInfo& info, RecordWarning warn) {
   CheckpointRecord rec;
   rec.catalog_ = std::move(catalog);
   rec.warn_ = std::move(warn);
-  rec.attempt("recording the checkpoint start", [&](Catalog& c) {
-    rec.id_ = c.begin_checkpoint(info);
-    rec.writing_ = true;
+  rec.Attempt("recording the checkpoint start", [&](Catalog& c) {
+    Status st = c.BeginCheckpoint(info, &rec.id_);
+    rec.writing_ = st.ok();
+    return st;
   });
   return rec;
 }
 
-void CheckpointRecord::committed(const CommitInfo& commit) {
+void CheckpointRecord::Committed(const CommitInfo& commit) {
   if (!writing_) {
     return;
   }
   writing_ = false;
-  attempt("recording the committed checkpoint",
-          [&](Catalog& c) { c.commit_checkpoint(id_, commit); });
+  Attempt("recording the committed checkpoint",
+          [&](Catalog& c) { return c.CommitCheckpoint(id_, commit); });
 }
 
-void CheckpointRecord::verified() {
+void CheckpointRecord::Verified() {
   if (writing_ || id_ == 0) {
     return;
   }
-  attempt("recording the verification", [&](Catalog& c) { c.mark_verified(id_); });
+  Attempt("recording the verification", [&](Catalog& c) { return c.MarkVerified(id_); });
 }
 
-void CheckpointRecord::corrupt(const std::string& reason) {
+void CheckpointRecord::Corrupt(const std::string& reason) {
   if (writing_ || id_ == 0) {
     return;
   }
-  attempt("recording the verification", [&](Catalog& c) { c.mark_corrupt(id_, reason); });
+  Attempt("recording the verification", [&](Catalog& c) { return c.MarkCorrupt(id_, reason); });
 }
 
-void CheckpointRecord::failed(const std::string& reason) {
+void CheckpointRecord::Failed(const std::string& reason) {
   if (!writing_) {
     return;
   }
   writing_ = false;
-  attempt("recording the failed checkpoint", [&](Catalog& c) { c.fail_checkpoint(id_, reason); });
+  Attempt("recording the failed checkpoint",
+          [&](Catalog& c) { return c.FailCheckpoint(id_, reason); });
 }
 
-void CheckpointRecord::abandon() {
+void CheckpointRecord::Abandon() {
   if (!writing_) {
     return;
   }
   writing_ = false;
-  attempt("dropping the checkpoint row of an ended task",
-          [&](Catalog& c) { c.abandon_checkpoint(id_); });
+  Attempt("dropping the checkpoint row of an ended task",
+          [&](Catalog& c) { return c.AbandonCheckpoint(id_); });
   id_ = 0;
 }
 
-RestoreRecord RestoreRecord::start(CatalogOpener open, const RestoreStart& what,
+RestoreRecord RestoreRecord::Start(CatalogOpener open, const RestoreStart& what,
                                    RecordWarning warn) {
   RestoreRecord rec;
-  try {
-    std::shared_ptr<Catalog> catalog = open ? open() : nullptr;
-    if (!catalog) {
-      return rec;
-    }
-    rec.checkpoint_id_ = what.checkpoint_id;
-    if (!rec.checkpoint_id_) {
-      if (auto row = catalog->find_by_image(what.image_path)) {
-        rec.checkpoint_id_ = row->id;
-      }
-    }
-    rec.id_ = catalog->record_restore(rec.checkpoint_id_, what.image_path, RestoreOutcome::kStarted,
-                                      "", what.node, what.uid);
-    rec.open_ = std::move(open);
-    rec.warn_ = std::move(warn);
-  } catch (const std::exception& e) {
-    tell(warn, "recording the restore", e);
+  std::shared_ptr<Catalog> catalog;
+  Status st = open ? open(&catalog) : Status::Ok();
+  if (st.ok() && !catalog) {
+    return rec;
   }
+  std::optional<std::int64_t> checkpoint_id = what.checkpoint_id;
+  std::optional<CheckpointRow> row;
+  if (st.ok() && !checkpoint_id) {
+    st = catalog->FindByImage(what.image_path, &row);
+    if (st.ok() && row) {
+      checkpoint_id = row->id;
+    }
+  }
+  std::int64_t id = 0;
+  if (st.ok()) {
+    st = catalog->RecordRestore(checkpoint_id, what.image_path, RestoreOutcome::kStarted, "",
+                                what.node, what.uid, &id);
+  }
+  rec.checkpoint_id_ = checkpoint_id;
+  if (!st.ok()) {
+    Tell(warn, "recording the restore", st);
+    return rec;
+  }
+  rec.id_ = id;
+  rec.open_ = std::move(open);
+  rec.warn_ = std::move(warn);
   return rec;
 }
 
-void RestoreRecord::succeeded() {
-  finish(RestoreOutcome::kSucceeded, "", false);
+void RestoreRecord::Succeeded() {
+  Finish(RestoreOutcome::kSucceeded, "", false);
 }
 
-void RestoreRecord::failed(const std::string& error, bool image_corrupt) {
-  finish(RestoreOutcome::kFailed, error, image_corrupt);
+void RestoreRecord::Failed(const std::string& error, bool image_corrupt) {
+  Finish(RestoreOutcome::kFailed, error, image_corrupt);
 }
 
-void RestoreRecord::finish(RestoreOutcome outcome, const std::string& error, bool image_corrupt) {
+void RestoreRecord::Finish(RestoreOutcome outcome, const std::string& error, bool image_corrupt) {
   if (id_ == 0) {
     return;
   }
   const std::int64_t id = std::exchange(id_, 0);
-  try {
-    std::shared_ptr<Catalog> catalog = open_();
-    if (!catalog) {
-      return;
+  std::shared_ptr<Catalog> catalog;
+  Status st = open_(&catalog);
+  if (st.ok() && !catalog) {
+    return;
+  }
+  if (st.ok()) {
+    st = catalog->FinishRestore(id, outcome, error);
+  }
+  if (st.ok() && image_corrupt && checkpoint_id_) {
+    std::optional<CheckpointRow> row;
+    st = catalog->Get(*checkpoint_id_, &row);
+    if (st.ok() && row && IsGood(row->state)) {
+      st = catalog->MarkCorrupt(*checkpoint_id_, error);
     }
-    catalog->finish_restore(id, outcome, error);
-    if (image_corrupt && checkpoint_id_) {
-      auto row = catalog->get(*checkpoint_id_);
-      if (row && is_good(row->state)) {
-        catalog->mark_corrupt(*checkpoint_id_, error);
-      }
-    }
-  } catch (const std::exception& e) {
-    tell(warn_, "recording the restore outcome", e);
+  }
+  if (!st.ok()) {
+    Tell(warn_, "recording the restore outcome", st);
   }
 }
 

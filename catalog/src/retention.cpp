@@ -19,7 +19,7 @@ namespace {
 using SeriesKey = std::tuple<bool, std::uint32_t, std::uint32_t, std::uint32_t, std::uint32_t,
                              std::string, std::int32_t>;
 
-SeriesKey series_of(const CheckpointRow& r) {
+SeriesKey SeriesOf(const CheckpointRow& r) {
   const auto& i = r.info;
   if (i.job_id == kManualJob) {
     return {true, 0, 0, 0, i.uid, i.node, i.pid};  // one process
@@ -28,7 +28,7 @@ SeriesKey series_of(const CheckpointRow& r) {
 }
 
 // Oldest first; id breaks ties so the order is total.
-bool older(const CheckpointRow* a, const CheckpointRow* b) {
+bool Older(const CheckpointRow* a, const CheckpointRow* b) {
   return std::tie(a->info.created_ns, a->id) < std::tie(b->info.created_ns, b->id);
 }
 
@@ -45,14 +45,14 @@ struct Planner {
   std::unordered_map<std::int64_t, int> kept_children;  // kept rows naming this one as parent
   std::set<std::uint32_t> recently_active_jobs;
 
-  std::int64_t age_ns(const CheckpointRow& r) const { return now_ns - r.created_ns(); }
+  std::int64_t AgeNs(const CheckpointRow& r) const { return now_ns - r.created_ns(); }
 
-  bool max_age_exceeded(const CheckpointRow& r) const {
+  bool MaxAgeExceeded(const CheckpointRow& r) const {
     return policy.max_age.count() > 0 &&
-           age_ns(r) > std::chrono::duration_cast<std::chrono::nanoseconds>(policy.max_age).count();
+           AgeNs(r) > std::chrono::duration_cast<std::chrono::nanoseconds>(policy.max_age).count();
   }
 
-  bool job_active(std::uint32_t job) const {
+  bool JobActive(std::uint32_t job) const {
     if (job == kManualJob) {
       return false;
     }
@@ -62,39 +62,39 @@ struct Planner {
     return recently_active_jobs.contains(job);
   }
 
-  void index() {
+  void Index() {
     for (const auto& r : rows) {
       by_id[r.id] = &r;
-      if (r.info.job_id != kManualJob && !max_age_exceeded(r)) {
+      if (r.info.job_id != kManualJob && !MaxAgeExceeded(r)) {
         recently_active_jobs.insert(r.info.job_id);  // only used without a list of active jobs
       }
     }
   }
 
   // keep_last and max_age, per series, sparing the newest of an active job.
-  void apply_rules() {
+  void ApplyRules() {
     std::map<SeriesKey, std::vector<const CheckpointRow*>> series;
     for (const auto& r : rows) {
-      if (is_good(r.state)) {
-        series[series_of(r)].push_back(&r);
+      if (IsGood(r.state)) {
+        series[SeriesOf(r)].push_back(&r);
       } else if (r.state == State::kWriting &&
-                 age_ns(r) <=
+                 AgeNs(r) <=
                      std::chrono::duration_cast<std::chrono::nanoseconds>(policy.writing_timeout)
                          .count()) {
         kept[r.id] = true;  // being written now; may name a parent it needs
       }
     }
     for (auto& [key, list] : series) {
-      std::sort(list.begin(), list.end(), [](auto* a, auto* b) { return older(b, a); });
+      std::sort(list.begin(), list.end(), [](auto* a, auto* b) { return Older(b, a); });
       for (std::size_t rank = 0; rank < list.size(); ++rank) {
         const CheckpointRow& r = *list[rank];
         std::string why;
         if (policy.keep_last > 0 && rank >= policy.keep_last) {
           why = fmt::format("not among the newest {} of its series (keep_last)", policy.keep_last);
-        } else if (max_age_exceeded(r)) {
-          why = fmt::format("older than max_age {}", util::format_duration(policy.max_age));
+        } else if (MaxAgeExceeded(r)) {
+          why = fmt::format("older than max_age {}", util::FormatDuration(policy.max_age));
         }
-        newest_of_active[r.id] = rank == 0 && job_active(r.info.job_id);
+        newest_of_active[r.id] = rank == 0 && JobActive(r.info.job_id);
         if (!why.empty() && !newest_of_active[r.id]) {
           expire_reason[r.id] = why;
         } else {
@@ -105,7 +105,7 @@ struct Planner {
   }
 
   // A kept row's parent is kept too, and so on up the chain.
-  void keep_parents() {
+  void KeepParents() {
     std::vector<std::int64_t> work;
     for (const auto& [id, k] : kept) {
       work.push_back(id);
@@ -127,8 +127,8 @@ struct Planner {
 
   // Takes a kept good row out for the quota; returns the bytes that frees,
   // counting a parent that stayed only for this child and now goes too.
-  std::uint64_t drop(const CheckpointRow& r, std::string why,
-                     std::set<const CheckpointRow*, decltype(&older)>& removable) {
+  std::uint64_t Drop(const CheckpointRow& r, std::string why,
+                     std::set<const CheckpointRow*, decltype(&Older)>& removable) {
     kept[r.id] = false;
     expire_reason[r.id] = std::move(why);
     std::uint64_t freed = r.bytes;
@@ -136,12 +136,12 @@ struct Planner {
       return freed;
     }
     const CheckpointRow& parent = *by_id.at(*r.info.parent_id);
-    if (--kept_children[parent.id] > 0 || !kept[parent.id] || !is_good(parent.state)) {
+    if (--kept_children[parent.id] > 0 || !kept[parent.id] || !IsGood(parent.state)) {
       return freed;
     }
     auto rule = expire_reason.find(parent.id);
     if (rule != expire_reason.end()) {
-      freed += drop(parent, rule->second, removable);  // kept only for this child
+      freed += Drop(parent, rule->second, removable);  // kept only for this child
     } else if (!newest_of_active[parent.id]) {
       removable.insert(&parent);  // now free to go, oldest first like the rest
     }
@@ -149,13 +149,13 @@ struct Planner {
   }
 
   // Oldest first, among what the other rules keep, until the user fits.
-  void apply_quota(PrunePlan& plan) {
+  void ApplyQuota(PrunePlan& plan) {
     if (policy.user_quota == 0) {
       return;
     }
     std::map<std::uint32_t, std::vector<const CheckpointRow*>> per_user;
     for (const auto& r : rows) {
-      if (is_good(r.state) && kept[r.id]) {
+      if (IsGood(r.state) && kept[r.id]) {
         per_user[r.info.uid].push_back(&r);
       }
     }
@@ -167,45 +167,45 @@ struct Planner {
       if (total <= policy.user_quota) {
         continue;
       }
-      std::set<const CheckpointRow*, decltype(&older)> removable(&older);
+      std::set<const CheckpointRow*, decltype(&Older)> removable(&Older);
       for (auto* r : list) {
         if (!newest_of_active[r->id] && kept_children[r->id] == 0) {
           removable.insert(r);
         }
       }
       const std::string why =
-          fmt::format("user over user_quota {} ({} kept)", util::human_bytes(policy.user_quota),
-                      util::human_bytes(total));
+          fmt::format("user over user_quota {} ({} kept)", util::HumanBytes(policy.user_quota),
+                      util::HumanBytes(total));
       while (total > policy.user_quota && !removable.empty()) {
         const CheckpointRow* victim = *removable.begin();
         removable.erase(removable.begin());
         if (!kept[victim->id]) {
           continue;
         }
-        std::uint64_t freed = drop(*victim, why, removable);
+        std::uint64_t freed = Drop(*victim, why, removable);
         total -= std::min(total, freed);
       }
       if (total > policy.user_quota) {
         plan.notes.push_back(fmt::format(
             "user {} stays over user_quota {} by {}: the rest is protected (newest checkpoint of "
             "a running job, or the parent of a kept one)",
-            list.front()->info.user, util::human_bytes(policy.user_quota),
-            util::human_bytes(total - policy.user_quota)));
+            list.front()->info.user, util::HumanBytes(policy.user_quota),
+            util::HumanBytes(total - policy.user_quota)));
       }
     }
   }
 
-  PrunePlan plan() {
+  PrunePlan Plan() {
     PrunePlan out;
-    index();
-    apply_rules();
-    keep_parents();
-    apply_quota(out);
+    Index();
+    ApplyRules();
+    KeepParents();
+    ApplyQuota(out);
 
     // Paths that stay in use: never unlink them from under a live row.
     std::set<std::string_view> live_paths;
     for (const auto& r : rows) {
-      bool live = is_good(r.state) || r.state == State::kWriting;
+      bool live = IsGood(r.state) || r.state == State::kWriting;
       if (live && kept[r.id]) {
         live_paths.insert(r.info.image_path);
       }
@@ -214,19 +214,19 @@ struct Planner {
         std::chrono::duration_cast<std::chrono::nanoseconds>(policy.writing_timeout).count();
     for (const auto& r : rows) {
       PruneAction a;
-      if (is_good(r.state)) {
+      if (IsGood(r.state)) {
         if (kept[r.id]) {
           continue;
         }
         a.kind = PruneKind::kExpire;
         a.reason = expire_reason[r.id];
       } else if (r.state == State::kWriting) {
-        if (kept[r.id] || age_ns(r) <= writing_timeout_ns) {
+        if (kept[r.id] || AgeNs(r) <= writing_timeout_ns) {
           continue;
         }
         a.kind = PruneKind::kAbandonWriting;
         a.reason = fmt::format("still WRITING after writing_timeout {}: its writer died",
-                               util::format_duration(policy.writing_timeout));
+                               util::FormatDuration(policy.writing_timeout));
       } else if (r.state == State::kFailed || r.state == State::kCorrupt ||
                  r.state == State::kExpired) {
         if (kept[r.id]) {
@@ -234,8 +234,8 @@ struct Planner {
         }
         a.kind = PruneKind::kClean;
         a.reason = r.state_reason.empty()
-                       ? fmt::format("{}", to_string(r.state))
-                       : fmt::format("{}: {}", to_string(r.state), r.state_reason);
+                       ? fmt::format("{}", ToString(r.state))
+                       : fmt::format("{}: {}", ToString(r.state), r.state_reason);
       } else {
         continue;
       }
@@ -253,13 +253,13 @@ struct Planner {
 
 }  // namespace
 
-PrunePlan plan_retention(std::span<const CheckpointRow> rows, const RetentionPolicy& policy,
-                         const ActiveJobs& active, std::int64_t now_ns) {
+PrunePlan PlanRetention(std::span<const CheckpointRow> rows, const RetentionPolicy& policy,
+                        const ActiveJobs& active, std::int64_t now_ns) {
   Planner p{rows, policy, active, now_ns, {}, {}, {}, {}, {}, {}};
-  return p.plan();
+  return p.Plan();
 }
 
-std::string_view to_string(PruneKind kind) {
+std::string_view ToString(PruneKind kind) {
   switch (kind) {
     case PruneKind::kExpire:
       return "expire";

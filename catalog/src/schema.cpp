@@ -106,78 +106,77 @@ CREATE INDEX checkpoints_by_parent ON checkpoints(parent_id);
 constexpr const char* kMigrations[] = {kVersion1, kVersion2, kVersion3};
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
-std::int64_t pragma_int(sql::Db& db, const char* pragma) {
-  auto stmt = db.prepare(fmt::format("PRAGMA {}", pragma));
-  return stmt.step() ? stmt.int64(0) : 0;
+std::int64_t PragmaInt(sql::Db& db, const char* pragma) {
+  auto stmt = db.Prepare(fmt::format("PRAGMA {}", pragma));
+  return stmt.Step() ? stmt.Int64(0) : 0;
 }
 
-bool has_tables(sql::Db& db) {
-  auto stmt = db.prepare("SELECT count(*) FROM sqlite_master");
-  return stmt.step() && stmt.int64(0) > 0;
+bool HasTables(sql::Db& db) {
+  auto stmt = db.Prepare("SELECT count(*) FROM sqlite_master");
+  return stmt.Step() && stmt.Int64(0) > 0;
 }
 
 // Refuses files that are some other program's database, or a newer kcr's.
 // Returns the file's schema version.
-std::int64_t check_identity(sql::Db& db) {
-  std::int64_t app = pragma_int(db, "application_id");
-  std::int64_t version = pragma_int(db, "user_version");
-  bool ours = app == kApplicationId || (app == 0 && version == 0 && !has_tables(db));
+std::int64_t CheckIdentity(sql::Db& db) {
+  std::int64_t app = PragmaInt(db, "application_id");
+  std::int64_t version = PragmaInt(db, "user_version");
+  bool ours = app == kApplicationId || (app == 0 && version == 0 && !HasTables(db));
   if (!ours) {
-    throw Error(ErrorCode::kNotACatalog,
-                fmt::format("catalog {} is an SQLite database but not a kcr catalog "
-                            "(application_id {:#x}); set catalog_path in kcr.yaml to another file",
-                            db.path(), app));
+    Fail(EMEDIUMTYPE,
+         "catalog {} is an SQLite database but not a kcr catalog "
+         "(application_id {:#x}); set catalog_path in kcr.yaml to another file",
+         db.path(), app);
   }
   if (version > kSchemaVersion) {
-    throw Error(ErrorCode::kSchemaTooNew,
-                fmt::format("catalog {} has schema version {}, newer than this kcr knows ({}): "
-                            "a newer kcr wrote it; upgrade kcr here rather than let an older one "
-                            "write to it",
-                            db.path(), version, kSchemaVersion));
+    Fail(EPROTONOSUPPORT,
+         "catalog {} has schema version {}, newer than this kcr knows ({}): "
+         "a newer kcr wrote it; upgrade kcr here rather than let an older one "
+         "write to it",
+         db.path(), version, kSchemaVersion);
   }
   return version;
 }
 
 }  // namespace
 
-void migrate(sql::Db& db) {
+void Migrate(sql::Db& db) {
   // Cheap check first: most opens find the catalog current and take no lock.
   // Its pragma reads are separate snapshots, so a catalog another process is
   // creating this very moment can look foreign (tables, no id yet): only the
   // check under the write lock below may refuse a file.
   try {
-    if (check_identity(db) == kSchemaVersion) {
+    if (CheckIdentity(db) == kSchemaVersion) {
       return;
     }
-  } catch (const Error& e) {
-    if (e.code() != ErrorCode::kNotACatalog) {
+  } catch (const Failure& f) {
+    if (f.status().code() != -EMEDIUMTYPE) {
       throw;
     }
   }
   sql::WriteTransaction tx(db);
-  std::int64_t version = check_identity(db);  // again, now that we hold the lock
+  std::int64_t version = CheckIdentity(db);  // again, now that we hold the lock
   for (auto v = version; v < kSchemaVersion; ++v) {
-    db.exec(kMigrations[v], fmt::format("migrating the schema from version {} to {}", v, v + 1));
+    db.Exec(kMigrations[v], fmt::format("migrating the schema from version {} to {}", v, v + 1));
   }
-  db.exec(fmt::format("PRAGMA application_id = {}; PRAGMA user_version = {}", kApplicationId,
+  db.Exec(fmt::format("PRAGMA application_id = {}; PRAGMA user_version = {}", kApplicationId,
                       kSchemaVersion)
               .c_str(),
           "recording the schema version");
-  tx.commit();
+  tx.Commit();
 }
 
-void check_readable(sql::Db& db) {
-  std::int64_t version = check_identity(db);
+void CheckReadable(sql::Db& db) {
+  std::int64_t version = CheckIdentity(db);
   if (version == 0) {
-    throw Error(ErrorCode::kNotFound,
-                fmt::format("catalog {} is empty: nothing has been recorded in it yet", db.path()));
+    Fail(ENOENT, "catalog {} is empty: nothing has been recorded in it yet", db.path());
   }
   if (version < kSchemaVersion) {
-    throw Error(ErrorCode::kSchemaTooOld,
-                fmt::format("catalog {} has schema version {} and needs migrating to {}, which "
-                            "takes write access: run any `kcr catalog` command on it once as "
-                            "root (its owner)",
-                            db.path(), version, kSchemaVersion));
+    Fail(EROFS,
+         "catalog {} has schema version {} and needs migrating to {}, which "
+         "takes write access: run any `kcr catalog` command on it once as "
+         "root (its owner)",
+         db.path(), version, kSchemaVersion);
   }
 }
 

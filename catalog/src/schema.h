@@ -13,9 +13,10 @@ inline constexpr std::int32_t kApplicationId = 0x4b435243;  // "KCRC"
 
 // Brings a writable catalog to kSchemaVersion inside one write transaction
 // (so concurrent first opens serialize and only one of them migrates).
-void migrate(sql::Db& db);
+// Both throw a Failure (failure.h) on an error.
+void Migrate(sql::Db& db);
 
 // For read-only opens: checks identity and version without changing anything.
-void check_readable(sql::Db& db);
+void CheckReadable(sql::Db& db);
 
 }  // namespace kcr::catalog::schema

@@ -18,39 +18,37 @@ constexpr std::string_view kRebuildHint =
 
 }  // namespace
 
-Error make_error(const std::string& path, int rc, std::string_view detail, std::string_view doing,
+Status MakeError(const std::string& path, int rc, std::string_view detail, std::string_view doing,
                  std::chrono::milliseconds busy_timeout) {
   switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      return Error(ErrorCode::kBusy,
-                   fmt::format("catalog {}: {}: still locked by another process after {}; retry, "
-                               "or find the process holding it with `fuser {}`",
-                               path, doing, busy_timeout, path));
+      return Errorf(EBUSY,
+                    "catalog {}: {}: still locked by another process after {}; retry, "
+                    "or find the process holding it with `fuser {}`",
+                    path, doing, busy_timeout, path);
     case SQLITE_NOTADB:
-      return Error(ErrorCode::kNotACatalog,
-                   fmt::format("catalog {} is not an SQLite database ({}); if it was damaged, {}",
-                               path, detail, kRebuildHint));
+      return Errorf(EMEDIUMTYPE, "catalog {} is not an SQLite database ({}); if it was damaged, {}",
+                    path, detail, kRebuildHint);
     case SQLITE_CORRUPT:
-      return Error(ErrorCode::kCorrupt, fmt::format("catalog {} is damaged ({}, while {}); {}",
-                                                    path, detail, doing, kRebuildHint));
+      return Errorf(EBADMSG, "catalog {} is damaged ({}, while {}); {}", path, detail, doing,
+                    kRebuildHint);
     case SQLITE_READONLY:
     case SQLITE_PERM:
     case SQLITE_AUTH:
-      return Error(ErrorCode::kPermission,
-                   fmt::format("catalog {}: {}: {}; {}", path, doing, detail, kPermissionHint));
+      return Errorf(EACCES, "catalog {}: {}: {}; {}", path, doing, detail, kPermissionHint);
     case SQLITE_CANTOPEN:
-      return Error(ErrorCode::kPermission,
-                   fmt::format("catalog {}: cannot open it ({}): check that its directory exists "
-                               "and that you may read it; {}",
-                               path, detail, kPermissionHint));
+      return Errorf(EACCES,
+                    "catalog {}: cannot open it ({}): check that its directory exists "
+                    "and that you may read it; {}",
+                    path, detail, kPermissionHint);
     case SQLITE_FULL:
-      return Error(ErrorCode::kIo, fmt::format("catalog {}: {}: the disk is full; free space on "
-                                               "the filesystem that holds it",
-                                               path, doing));
+      return Errorf(EIO,
+                    "catalog {}: {}: the disk is full; free space on "
+                    "the filesystem that holds it",
+                    path, doing);
     default:
-      return Error(ErrorCode::kIo,
-                   fmt::format("catalog {}: {}: {} (SQLite error {})", path, doing, detail, rc));
+      return Errorf(EIO, "catalog {}: {}: {} (SQLite error {})", path, doing, detail, rc);
   }
 }
 
@@ -60,24 +58,24 @@ Db::Db(const std::filesystem::path& path, int flags, std::chrono::milliseconds b
   int rc = sqlite3_open_v2(path_.c_str(), &raw, flags | SQLITE_OPEN_EXRESCODE, nullptr);
   db_.reset(raw);  // owned even when the open failed: SQLite allocates a handle anyway
   if (rc != SQLITE_OK) {
-    fail(rc, "opening");
+    Fail(rc, "opening");
   }
   sqlite3_busy_timeout(raw, static_cast<int>(busy_timeout.count()));
 }
 
-void Db::fail(int rc, std::string_view doing) const {
+void Db::Fail(int rc, std::string_view doing) const {
   const char* detail = db_ ? sqlite3_errmsg(db_.get()) : sqlite3_errstr(rc);
-  throw make_error(path_, rc, detail, doing, busy_timeout_);
+  throw Failure(MakeError(path_, rc, detail, doing, busy_timeout_));
 }
 
-void Db::exec(const char* sql, std::string_view doing) {
+void Db::Exec(const char* sql, std::string_view doing) {
   int rc = sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) {
-    fail(rc, doing);
+    Fail(rc, doing);
   }
 }
 
-Stmt Db::prepare(std::string_view sql) {
+Stmt Db::Prepare(std::string_view sql) {
   return Stmt(*this, sql);
 }
 
@@ -86,44 +84,44 @@ Stmt::Stmt(Db& db, std::string_view sql) : db_(&db) {
   int rc = sqlite3_prepare_v2(db.get(), sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
   stmt_.reset(raw);
   if (rc != SQLITE_OK) {
-    db.fail(rc, fmt::format("preparing `{}`", sql.substr(0, 60)));
+    db.Fail(rc, fmt::format("preparing `{}`", sql.substr(0, 60)));
   }
 }
 
-Stmt& Stmt::bind_int64(int index, std::int64_t value) {
+Stmt& Stmt::BindInt64(int index, std::int64_t value) {
   int rc = sqlite3_bind_int64(stmt_.get(), index, value);
   if (rc != SQLITE_OK) {
-    db_->fail(rc, "binding a parameter");
+    db_->Fail(rc, "binding a parameter");
   }
   return *this;
 }
 
-Stmt& Stmt::bind(int index, double value) {
+Stmt& Stmt::Bind(int index, double value) {
   int rc = sqlite3_bind_double(stmt_.get(), index, value);
   if (rc != SQLITE_OK) {
-    db_->fail(rc, "binding a parameter");
+    db_->Fail(rc, "binding a parameter");
   }
   return *this;
 }
 
-Stmt& Stmt::bind(int index, std::string_view value) {
+Stmt& Stmt::Bind(int index, std::string_view value) {
   int rc = sqlite3_bind_text64(stmt_.get(), index, value.data(), value.size(), SQLITE_TRANSIENT,
                                SQLITE_UTF8);
   if (rc != SQLITE_OK) {
-    db_->fail(rc, "binding a parameter");
+    db_->Fail(rc, "binding a parameter");
   }
   return *this;
 }
 
-Stmt& Stmt::bind(int index, std::nullopt_t) {
+Stmt& Stmt::Bind(int index, std::nullopt_t) {
   int rc = sqlite3_bind_null(stmt_.get(), index);
   if (rc != SQLITE_OK) {
-    db_->fail(rc, "binding a parameter");
+    db_->Fail(rc, "binding a parameter");
   }
   return *this;
 }
 
-bool Stmt::step() {
+bool Stmt::Step() {
   int rc = sqlite3_step(stmt_.get());
   if (rc == SQLITE_ROW) {
     return true;
@@ -131,16 +129,16 @@ bool Stmt::step() {
   if (rc == SQLITE_DONE) {
     return false;
   }
-  db_->fail(rc,
+  db_->Fail(rc,
             fmt::format("running `{}`", std::string_view(sqlite3_sql(stmt_.get())).substr(0, 60)));
 }
 
-void Stmt::reset() {
+void Stmt::Reset() {
   sqlite3_reset(stmt_.get());
   sqlite3_clear_bindings(stmt_.get());
 }
 
-std::string Stmt::text(int col) const {
+std::string Stmt::Text(int col) const {
   const auto* p = sqlite3_column_text(stmt_.get(), col);
   if (p == nullptr) {
     return {};
@@ -150,7 +148,7 @@ std::string Stmt::text(int col) const {
 }
 
 WriteTransaction::WriteTransaction(Db& db) : db_(db) {
-  db_.exec("BEGIN IMMEDIATE", "taking the write lock");
+  db_.Exec("BEGIN IMMEDIATE", "taking the write lock");
   open_ = true;
 }
 
@@ -161,13 +159,13 @@ WriteTransaction::~WriteTransaction() {
   }
 }
 
-void WriteTransaction::commit() {
-  db_.exec("COMMIT", "committing");
+void WriteTransaction::Commit() {
+  db_.Exec("COMMIT", "committing");
   open_ = false;
 }
 
 ReadTransaction::ReadTransaction(Db& db) : db_(db) {
-  db_.exec("BEGIN", "starting a read");
+  db_.Exec("BEGIN", "starting a read");
 }
 
 ReadTransaction::~ReadTransaction() {

@@ -1,6 +1,7 @@
 // Thin RAII over SQLite's C API: a connection (Db), a prepared statement
-// (Stmt) and a write transaction (WriteTransaction). Every failure becomes a
-// catalog::Error whose message names the file and what to do about it.
+// (Stmt) and a write transaction (WriteTransaction). Every failure is thrown
+// as a Failure (failure.h) whose Status names the file and what to do about
+// it; the catalog's public calls turn it into their return value.
 #pragma once
 
 #include <sqlite3.h>
@@ -15,7 +16,7 @@
 #include <string_view>
 #include <type_traits>
 
-#include "kcr/catalog/error.h"
+#include "failure.h"
 
 namespace kcr::catalog::sql {
 
@@ -30,13 +31,13 @@ class Db {
   const std::string& path() const { return path_; }
   std::chrono::milliseconds busy_timeout() const { return busy_timeout_; }
 
-  void exec(const char* sql, std::string_view doing);
-  Stmt prepare(std::string_view sql);
-  std::int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_.get()); }
-  int changes() const { return sqlite3_changes(db_.get()); }
+  void Exec(const char* sql, std::string_view doing);
+  Stmt Prepare(std::string_view sql);
+  std::int64_t LastInsertRowid() const { return sqlite3_last_insert_rowid(db_.get()); }
+  int Changes() const { return sqlite3_changes(db_.get()); }
 
-  // Throws the catalog::Error for SQLite result `rc` while `doing` something.
-  [[noreturn]] void fail(int rc, std::string_view doing) const;
+  // Throws the Failure for SQLite result `rc` while `doing` something.
+  [[noreturn]] void Fail(int rc, std::string_view doing) const;
 
  private:
   struct Closer {
@@ -48,7 +49,7 @@ class Db {
 };
 
 // Builds the error for `rc`; `detail` is SQLite's own message.
-Error make_error(const std::string& path, int rc, std::string_view detail, std::string_view doing,
+Status MakeError(const std::string& path, int rc, std::string_view detail, std::string_view doing,
                  std::chrono::milliseconds busy_timeout);
 
 class Stmt {
@@ -57,39 +58,39 @@ class Stmt {
 
   // Parameters are 1-based, as in SQLite.
   template <std::integral T>
-  Stmt& bind(int index, T value) {
-    // A uint64_t above INT64_MAX would silently change meaning: convert with as_int64().
+  Stmt& Bind(int index, T value) {
+    // A uint64_t above INT64_MAX would silently change meaning: convert with AsInt64().
     static_assert(sizeof(T) < sizeof(std::int64_t) || std::is_signed_v<T>,
-                  "bind a uint64_t through as_int64()");
-    return bind_int64(index, static_cast<std::int64_t>(value));
+                  "bind a uint64_t through AsInt64()");
+    return BindInt64(index, static_cast<std::int64_t>(value));
   }
-  Stmt& bind(int index, double value);
-  Stmt& bind(int index, std::string_view value);
-  Stmt& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
-  Stmt& bind(int index, std::nullopt_t);
+  Stmt& Bind(int index, double value);
+  Stmt& Bind(int index, std::string_view value);
+  Stmt& Bind(int index, const char* value) { return Bind(index, std::string_view(value)); }
+  Stmt& Bind(int index, std::nullopt_t);
   template <typename T>
-  Stmt& bind(int index, const std::optional<T>& value) {
-    return value ? bind(index, *value) : bind(index, std::nullopt);
+  Stmt& Bind(int index, const std::optional<T>& value) {
+    return value ? Bind(index, *value) : Bind(index, std::nullopt);
   }
 
   // True while a row is available; false when done.
-  bool step();
+  bool Step();
   // Steps to the end of a statement that returns no rows.
-  void run() {
-    while (step()) {
+  void Run() {
+    while (Step()) {
     }
   }
-  void reset();
+  void Reset();
 
-  bool is_null(int col) const { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
-  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
-  std::optional<std::int64_t> opt_int64(int col) const {
-    return is_null(col) ? std::nullopt : std::optional(int64(col));
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
+  std::int64_t Int64(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
+  std::optional<std::int64_t> OptInt64(int col) const {
+    return IsNull(col) ? std::nullopt : std::optional(Int64(col));
   }
-  std::string text(int col) const;
+  std::string Text(int col) const;
 
  private:
-  Stmt& bind_int64(int index, std::int64_t value);
+  Stmt& BindInt64(int index, std::int64_t value);
   struct Finalizer {
     void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
   };
@@ -99,14 +100,14 @@ class Stmt {
 
 // BEGIN IMMEDIATE takes the write lock up front, so two writers queue on the
 // busy timeout instead of deadlocking when a reader tries to upgrade.
-// Rolled back on destruction unless commit() ran.
+// Rolled back on destruction unless Commit() ran.
 class WriteTransaction {
  public:
   explicit WriteTransaction(Db& db);
   ~WriteTransaction();
   WriteTransaction(const WriteTransaction&) = delete;
   WriteTransaction& operator=(const WriteTransaction&) = delete;
-  void commit();
+  void Commit();
 
  private:
   Db& db_;
@@ -126,10 +127,10 @@ class ReadTransaction {
 };
 
 // SQLite stores signed 64-bit integers; checksums and sizes are unsigned.
-inline std::int64_t as_int64(std::uint64_t v) {
+inline std::int64_t AsInt64(std::uint64_t v) {
   return static_cast<std::int64_t>(v);
 }
-inline std::uint64_t as_uint64(std::int64_t v) {
+inline std::uint64_t AsUint64(std::int64_t v) {
   return static_cast<std::uint64_t>(v);
 }
 

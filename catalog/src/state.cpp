@@ -12,7 +12,7 @@ namespace kcr::catalog {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
+bool IEquals(std::string_view a, std::string_view b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
     return std::tolower(static_cast<unsigned char>(x)) ==
            std::tolower(static_cast<unsigned char>(y));
@@ -26,10 +26,9 @@ constexpr std::array<std::string_view, 6> kTriggerNames = {"periodic", "preempt"
 constexpr std::array<std::string_view, 3> kOutcomeNames = {"started", "succeeded", "failed"};
 
 template <typename Enum, std::size_t N>
-std::optional<Enum> parse_name(const std::array<std::string_view, N>& names,
-                               std::string_view text) {
+std::optional<Enum> ParseName(const std::array<std::string_view, N>& names, std::string_view text) {
   for (std::size_t i = 0; i < N; ++i) {
-    if (iequals(names[i], text)) {
+    if (IEquals(names[i], text)) {
       return static_cast<Enum>(i);
     }
   }
@@ -38,15 +37,15 @@ std::optional<Enum> parse_name(const std::array<std::string_view, N>& names,
 
 }  // namespace
 
-std::string_view to_string(State state) {
+std::string_view ToString(State state) {
   return kStateNames.at(static_cast<std::size_t>(state));
 }
 
-std::optional<State> parse_state(std::string_view text) {
-  return parse_name<State>(kStateNames, text);
+std::optional<State> ParseState(std::string_view text) {
+  return ParseName<State>(kStateNames, text);
 }
 
-bool can_move(State from, State to) {
+bool CanMove(State from, State to) {
   using S = State;
   switch (from) {
     case S::kWriting:
@@ -65,27 +64,27 @@ bool can_move(State from, State to) {
   return false;
 }
 
-std::string_view to_string(Trigger trigger) {
+std::string_view ToString(Trigger trigger) {
   return kTriggerNames.at(static_cast<std::size_t>(trigger));
 }
 
-std::optional<Trigger> parse_trigger(std::string_view text) {
-  return parse_name<Trigger>(kTriggerNames, text);
+std::optional<Trigger> ParseTrigger(std::string_view text) {
+  return ParseName<Trigger>(kTriggerNames, text);
 }
 
-std::string_view to_string(RestoreOutcome outcome) {
+std::string_view ToString(RestoreOutcome outcome) {
   return kOutcomeNames.at(static_cast<std::size_t>(outcome));
 }
 
-std::optional<RestoreOutcome> parse_restore_outcome(std::string_view text) {
-  return parse_name<RestoreOutcome>(kOutcomeNames, text);
+std::optional<RestoreOutcome> ParseRestoreOutcome(std::string_view text) {
+  return ParseName<RestoreOutcome>(kOutcomeNames, text);
 }
 
-std::string job_name(std::uint32_t job_id) {
+std::string JobName(std::uint32_t job_id) {
   return job_id == kManualJob ? std::string("manual") : std::to_string(job_id);
 }
 
-std::string step_name(std::uint32_t step_id) {
+std::string StepName(std::uint32_t step_id) {
   switch (step_id) {
     case kStepBatch:
       return "batch";
@@ -98,14 +97,14 @@ std::string step_name(std::uint32_t step_id) {
   }
 }
 
-std::optional<std::uint32_t> parse_step(std::string_view text) {
-  if (iequals(text, "batch")) {
+std::optional<std::uint32_t> ParseStep(std::string_view text) {
+  if (IEquals(text, "batch")) {
     return kStepBatch;
   }
-  if (iequals(text, "extern")) {
+  if (IEquals(text, "extern")) {
     return kStepExtern;
   }
-  if (iequals(text, "interactive")) {
+  if (IEquals(text, "interactive")) {
     return kStepInteractive;
   }
   std::uint32_t value = 0;

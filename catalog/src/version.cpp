@@ -3,7 +3,7 @@
 namespace kcr::catalog {
 
 // KCR_PROJECT_VERSION comes from CMake's project(VERSION), for this file only.
-std::string_view kcr_version() {
+std::string_view KcrVersion() {
   return KCR_PROJECT_VERSION;
 }
 

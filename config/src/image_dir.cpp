@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 
 namespace kcr::config {
 
@@ -12,11 +13,11 @@ namespace {
 
 constexpr std::array<std::string_view, 4> kPlaceholders = {"job", "step", "task", "user"};
 
-bool known(std::string_view name) {
+bool Known(std::string_view name) {
   return std::find(kPlaceholders.begin(), kPlaceholders.end(), name) != kPlaceholders.end();
 }
 
-std::string quoted(std::string_view s) {
+std::string Quoted(std::string_view s) {
   return "'" + std::string(s) + "'";
 }
 
@@ -32,12 +33,12 @@ struct Scan {
   std::optional<std::string> problem;
 };
 
-Scan scan(std::string_view pattern) {
+Scan ScanPattern(std::string_view pattern) {
   Scan s;
   std::size_t literal = 0;
   for (std::size_t i = 0; i < pattern.size(); ++i) {
     if (pattern[i] == '}') {
-      s.problem = "'}' without '{' at column " + std::to_string(i + 1) + " of " + quoted(pattern);
+      s.problem = "'}' without '{' at column " + std::to_string(i + 1) + " of " + Quoted(pattern);
       return s;
     }
     if (pattern[i] != '{') {
@@ -45,12 +46,12 @@ Scan scan(std::string_view pattern) {
     }
     const std::size_t close = pattern.find('}', i);
     if (close == std::string_view::npos) {
-      s.problem = "'{' without '}' in " + quoted(pattern);
+      s.problem = "'{' without '}' in " + Quoted(pattern);
       return s;
     }
     const std::string_view name = pattern.substr(i + 1, close - i - 1);
-    if (!known(name)) {
-      s.problem = quoted(pattern) + " has an unknown placeholder {" + std::string(name) +
+    if (!Known(name)) {
+      s.problem = Quoted(pattern) + " has an unknown placeholder {" + std::string(name) +
                   "}: it is not a placeholder kcr fills; use {job}, {step}, {task} or {user}";
       return s;
     }
@@ -67,7 +68,7 @@ Scan scan(std::string_view pattern) {
   return s;
 }
 
-bool has_dotdot_component(std::string_view pattern) {
+bool HasDotDotComponent(std::string_view pattern) {
   for (std::size_t start = 0; start <= pattern.size();) {
     std::size_t slash = pattern.find('/', start);
     if (slash == std::string_view::npos) {
@@ -81,12 +82,12 @@ bool has_dotdot_component(std::string_view pattern) {
   return false;
 }
 
-const std::string& value_of(std::string_view name, const ImageDirFields& f) {
+const std::string& ValueOf(std::string_view name, const ImageDirFields& f) {
   return name == "job" ? f.job : name == "step" ? f.step : name == "task" ? f.task : f.user;
 }
 
 // What each placeholder's value looks like in a path kcr wrote.
-std::string_view value_regex(std::string_view name) {
+std::string_view ValueRegex(std::string_view name) {
   if (name == "job") {
     return "([0-9]+|manual)";
   }
@@ -101,36 +102,37 @@ std::string_view value_regex(std::string_view name) {
 
 }  // namespace
 
-std::optional<std::string> image_dir_problem(std::string_view pattern) {
+Status CheckImageDir(std::string_view pattern) {
   if (pattern.empty() || pattern.front() != '/') {
-    return quoted(pattern) +
-           " is not an absolute directory (it is used on the compute node, so it must start "
-           "with /)";
+    return Status::Error(EINVAL, Quoted(pattern) +
+                                     " is not an absolute directory (it is used on the compute "
+                                     "node, so it must start with /)");
   }
-  Scan s = scan(pattern);
+  Scan s = ScanPattern(pattern);
   if (s.problem) {
-    return s.problem;
+    return Status::Error(EINVAL, *s.problem);
   }
-  if (has_dotdot_component(pattern)) {
-    return quoted(pattern) +
-           " must not contain a '..' component: images stay below the directory it names";
+  if (HasDotDotComponent(pattern)) {
+    return Status::Error(EINVAL, Quoted(pattern) +
+                                     " must not contain a '..' component: images "
+                                     "stay below the directory it names");
   }
-  return std::nullopt;
+  return Status::Ok();
 }
 
-std::string expand_image_dir(std::string_view pattern, const ImageDirFields& fields) {
-  Scan s = scan(pattern);
+std::string ExpandImageDir(std::string_view pattern, const ImageDirFields& fields) {
+  Scan s = ScanPattern(pattern);
   if (s.problem) {
     return std::string(pattern);  // validated patterns only; anything else stays as written
   }
   std::string out;
   for (const Piece& p : s.pieces) {
-    out += p.placeholder ? value_of(p.text, fields) : std::string(p.text);
+    out += p.placeholder ? ValueOf(p.text, fields) : std::string(p.text);
   }
   return out;
 }
 
-std::string image_dir_fixed_prefix(std::string_view pattern) {
+std::string ImageDirFixedPrefix(std::string_view pattern) {
   const std::size_t brace = pattern.find('{');
   if (brace == std::string_view::npos) {
     return std::string(pattern);
@@ -141,14 +143,14 @@ std::string image_dir_fixed_prefix(std::string_view pattern) {
 }
 
 ImageDirMatcher::ImageDirMatcher(std::string_view pattern) {
-  if (image_dir_problem(pattern)) {
+  if (!CheckImageDir(pattern).ok()) {
     return;
   }
   std::string re;
-  for (const Piece& p : scan(pattern).pieces) {
+  for (const Piece& p : ScanPattern(pattern).pieces) {
     if (p.placeholder) {
       names_.emplace_back(p.text);
-      re += value_regex(p.text);
+      re += ValueRegex(p.text);
       continue;
     }
     for (char c : p.text) {
@@ -161,7 +163,7 @@ ImageDirMatcher::ImageDirMatcher(std::string_view pattern) {
   re_.emplace(re);
 }
 
-std::optional<ImageDirMatch> ImageDirMatcher::match(const std::filesystem::path& image) const {
+std::optional<ImageDirMatch> ImageDirMatcher::Match(const std::filesystem::path& image) const {
   if (!re_) {
     return std::nullopt;
   }
@@ -187,7 +189,7 @@ std::optional<ImageDirMatch> ImageDirMatcher::match(const std::filesystem::path&
   return std::nullopt;
 }
 
-std::string image_file_name(const ImageName& n) {
+std::string ImageFileName(const ImageName& n) {
   return n.job + "." + n.step + "." + n.task + ".r" + std::to_string(n.restart) + "." +
          std::to_string(n.seq) + "-" + n.trigger + ".kcr";
 }

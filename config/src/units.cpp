@@ -11,21 +11,21 @@ namespace kcr::config {
 
 namespace {
 
-char lower(char c) {
+char Lower(char c) {
   return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
 }
 
-std::string lowered(std::string_view s) {
+std::string Lowered(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
-    c = lower(c);
+    c = Lower(c);
   }
   return out;
 }
 
 }  // namespace
 
-std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
+std::optional<std::chrono::seconds> ParseDuration(std::string_view text) {
   if (text == "0") {
     return std::chrono::seconds(0);
   }
@@ -42,7 +42,7 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
     }
     i = static_cast<std::size_t>(end - text.data());
     std::int64_t unit = 0;
-    switch (lower(text[i])) {
+    switch (Lower(text[i])) {
       case 's':
         unit = 1;
         break;
@@ -67,7 +67,7 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
   return std::chrono::seconds(total);
 }
 
-std::optional<std::uint64_t> parse_size(std::string_view text) {
+std::optional<std::uint64_t> ParseSize(std::string_view text) {
   if (text == "0") {
     return 0;
   }
@@ -84,7 +84,7 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   if (ec != std::errc() || end != text.data() + digits) {
     return std::nullopt;
   }
-  std::string unit = lowered(text.substr(digits));
+  std::string unit = Lowered(text.substr(digits));
   if (!unit.empty() && unit.front() == ' ') {
     unit.erase(0, 1);
   }
@@ -115,8 +115,8 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   return static_cast<std::uint64_t>(bytes);
 }
 
-std::chrono::seconds young_daly_interval(std::chrono::duration<double> cost,
-                                         std::chrono::seconds mtbf) {
+std::chrono::seconds YoungDalyInterval(std::chrono::duration<double> cost,
+                                       std::chrono::seconds mtbf) {
   const double c = cost.count();
   const double m = static_cast<double>(mtbf.count());
   if (m <= 0) {
@@ -135,13 +135,13 @@ std::chrono::seconds young_daly_interval(std::chrono::duration<double> cost,
   return std::chrono::seconds(std::max<std::int64_t>(1, std::llround(t)));
 }
 
-std::chrono::seconds periodic_interval(const Config& config,
-                                       std::chrono::duration<double> last_cost) {
+std::chrono::seconds PeriodicInterval(const Config& config,
+                                      std::chrono::duration<double> last_cost) {
   switch (config.checkpoint.interval.kind) {
     case Interval::Kind::kFixed:
       return config.checkpoint.interval.every;
     case Interval::Kind::kAuto:
-      return young_daly_interval(last_cost, config.slurm.mtbf);
+      return YoungDalyInterval(last_cost, config.slurm.mtbf);
     case Interval::Kind::kNone:
       return std::chrono::seconds(0);
   }

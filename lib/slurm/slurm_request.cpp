@@ -7,11 +7,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <kcr/util/status_format.h>
 #include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <utility>
-#include "status_format.h"
 
 namespace kcr::slurm {
 

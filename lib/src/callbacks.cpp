@@ -1,5 +1,5 @@
 #include "callbacks.h"
-#include "status_format.h"
+#include <kcr/util/status_format.h>
 
 #include <algorithm>
 #include <mutex>

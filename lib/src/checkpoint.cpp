@@ -17,8 +17,8 @@
 
 #include <kcr/device.h>
 #include <kcr/unique_fd.h>
+#include <kcr/util/status_format.h>
 #include "callbacks.h"
-#include "status_format.h"
 #include "user_rights.h"
 
 namespace kcr {

@@ -4,8 +4,8 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
+#include <kcr/util/status_format.h>
 #include <cstring>
-#include "status_format.h"
 
 namespace kcr {
 

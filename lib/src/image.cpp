@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include <kcr/unique_fd.h>
+#include <kcr/util/status_format.h>
 #include "parallel.h"
-#include "status_format.h"
 
 namespace kcr {
 

@@ -27,7 +27,7 @@
 
 #include <kcr/restart.h>
 
-#include "status_format.h"
+#include <kcr/util/status_format.h>
 
 namespace kcr {
 

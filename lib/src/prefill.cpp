@@ -7,8 +7,8 @@
 
 #include <atomic>
 
+#include <kcr/util/status_format.h>
 #include "parallel.h"
-#include "status_format.h"
 
 namespace kcr {
 

@@ -20,10 +20,10 @@
 #include <vector>
 
 #include <kcr/device.h>
+#include <kcr/util/status_format.h>
 #include "prefill.h"
 #include "restore_files.h"
 #include "restore_threads.h"
-#include "status_format.h"
 
 namespace kcr {
 

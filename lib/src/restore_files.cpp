@@ -1,5 +1,5 @@
 #include "restore_files.h"
-#include "status_format.h"
+#include <kcr/util/status_format.h>
 
 #include <fcntl.h>
 #include <linux/close_range.h>

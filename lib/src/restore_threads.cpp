@@ -15,7 +15,7 @@
 #include <cstring>
 #include <new>
 
-#include "status_format.h"
+#include <kcr/util/status_format.h>
 
 namespace kcr {
 

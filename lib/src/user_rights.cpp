@@ -3,7 +3,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "status_format.h"
+#include <kcr/util/status_format.h>
 
 namespace kcr {
 

@@ -26,15 +26,18 @@ int main(int argc, char **argv)
 		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 10 };
 
 		fd = open(path, O_RDWR | O_CREAT, 0644);
-		if (fd < 0 || (!strcmp(argv[1], "flock") ? flock(fd, LOCK_EX) :
-			       fcntl(fd, !strcmp(argv[1], "posix") ? F_SETLK : F_OFD_SETLK, &fl)))
+		if (fd < 0 ||
+		    (!strcmp(argv[1], "flock") ?
+			     flock(fd, LOCK_EX) :
+			     fcntl(fd, !strcmp(argv[1], "posix") ? F_SETLK : F_OFD_SETLK, &fl)))
 			return perror("lock"), 1;
 	} else if (!strncmp(argv[1], "memfd", 5)) {
 		fd = memfd_create("kcr-test", 0);
 		if (fd < 0 || ftruncate(fd, 4096))
 			return perror("memfd"), 1;
 		if (!strcmp(argv[1], "memfd-map")) {
-			if (mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED)
+			if (mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) ==
+			    MAP_FAILED)
 				return perror("mmap"), 1;
 			close(fd);
 		}

@@ -8,7 +8,7 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <exception>
+#include <memory>
 #include <vector>
 
 #include "kcr/catalog/catalog.h"
@@ -19,33 +19,37 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "usage: catalog_dump CATALOG JOBID\n");
     return 64;
   }
-  try {
-    cat::OpenOptions o;
-    o.read_only = true;
-    auto c = cat::Catalog::open(argv[1], o);
-    cat::ListFilter f;
-    f.job = static_cast<std::uint32_t>(std::strtoul(argv[2], nullptr, 10));
-    auto rows = c.list(f);
-    std::vector<cat::RestoreRow> restores;
-    for (const auto& r : rows) {
-      fmt::print(
-          "ckpt id={} step={} task={} trigger={} state={} restart={} bytes={} reason={} "
-          "image={}\n",
-          r.id, cat::step_name(r.info.step_id), r.info.task, cat::to_string(r.info.trigger),
-          cat::to_string(r.state), r.info.restart_count, r.bytes, r.state_reason,
-          r.info.image_path);
-      for (auto& rr : c.restores_of(r.id))
-        restores.push_back(rr);
-    }
-    std::sort(restores.begin(), restores.end(),
-              [](const auto& a, const auto& b) { return a.id < b.id; });
-    for (const auto& rr : restores) {
-      fmt::print("restore id={} ckpt={} outcome={} error={}\n", rr.id, rr.checkpoint_id.value_or(0),
-                 cat::to_string(rr.outcome), rr.error_text);
-    }
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "catalog_dump: {}\n", e.what());
+  cat::OpenOptions o;
+  o.read_only = true;
+  std::unique_ptr<cat::Catalog> c;
+  cat::ListFilter f;
+  f.job = static_cast<std::uint32_t>(std::strtoul(argv[2], nullptr, 10));
+  std::vector<cat::CheckpointRow> rows;
+  kcr::Status st = cat::Catalog::Open(argv[1], o, &c);
+  if (st.ok())
+    st = c->List(f, &rows);
+  std::vector<cat::RestoreRow> restores;
+  for (const auto& r : rows) {
+    if (!st.ok())
+      break;
+    fmt::print(
+        "ckpt id={} step={} task={} trigger={} state={} restart={} bytes={} reason={} "
+        "image={}\n",
+        r.id, cat::StepName(r.info.step_id), r.info.task, cat::ToString(r.info.trigger),
+        cat::ToString(r.state), r.info.restart_count, r.bytes, r.state_reason, r.info.image_path);
+    std::vector<cat::RestoreRow> of;
+    st = c->RestoresOf(r.id, &of);
+    restores.insert(restores.end(), of.begin(), of.end());
+  }
+  if (!st.ok()) {
+    fmt::print(stderr, "catalog_dump: {}\n", st.message());
     return 1;
+  }
+  std::sort(restores.begin(), restores.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
+  for (const auto& rr : restores) {
+    fmt::print("restore id={} ckpt={} outcome={} error={}\n", rr.id, rr.checkpoint_id.value_or(0),
+               cat::ToString(rr.outcome), rr.error_text);
   }
   return 0;
 }

@@ -207,7 +207,7 @@ TEST(AutoInterval, TheDearestTaskDecides) {
   std::vector<CheckpointCost> costs = {{2s, "a"}, {8s, "b"}, {5s, "c"}};
   AutoInterval a = ChooseAutoInterval(costs, 0s, 24h, 10s);
   EXPECT_EQ(a.cost.how, "b");
-  EXPECT_EQ(a.young_daly, config::young_daly_interval(8s, 24h));
+  EXPECT_EQ(a.young_daly, config::YoungDalyInterval(8s, 24h));
 }
 
 TEST(AutoInterval, TheSiteMtbfWinsOverKcrYaml) {

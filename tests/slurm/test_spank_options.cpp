@@ -9,82 +9,105 @@
 namespace kcr::spank {
 namespace {
 
+// What a parser made of `text`; nullopt, with the Status's message in
+// *why, when it refused the text.
+template <typename T>
+std::optional<T> Parsed(Status (*parse)(std::string_view, T*), std::string_view text,
+                        std::string* why) {
+  T value{};
+  Status st = parse(text, &value);
+  if (!st.ok()) {
+    *why = st.message();
+    return std::nullopt;
+  }
+  return value;
+}
+
+// Whether a check passed; its message in *why when it did not.
+bool Passed(const Status& st, std::string* why) {
+  if (!st.ok()) {
+    *why = st.message();
+  }
+  return st.ok();
+}
+
 TEST(Interval, AcceptsDurationsAndKeywords) {
   std::string why;
-  EXPECT_EQ(ParseInterval("90s", &why),
+  EXPECT_EQ(Parsed(ParseInterval, "90s", &why),
             (Interval{Interval::Kind::kFixed, std::chrono::seconds(90)}));
-  EXPECT_EQ(ParseInterval("10m", &why)->every, std::chrono::seconds(600));
-  EXPECT_EQ(ParseInterval("2h", &why)->every, std::chrono::seconds(7200));
-  EXPECT_EQ(ParseInterval("1h30m", &why)->every, std::chrono::seconds(5400));
-  EXPECT_EQ(ParseInterval("auto", &why)->kind, Interval::Kind::kAuto);
-  EXPECT_EQ(ParseInterval("none", &why)->kind, Interval::Kind::kNone);
-  EXPECT_EQ(ParseInterval("off", &why)->kind, Interval::Kind::kOff);
-  EXPECT_FALSE(ParseInterval("off", &why)->enabled());
+  EXPECT_EQ(Parsed(ParseInterval, "10m", &why)->every, std::chrono::seconds(600));
+  EXPECT_EQ(Parsed(ParseInterval, "2h", &why)->every, std::chrono::seconds(7200));
+  EXPECT_EQ(Parsed(ParseInterval, "1h30m", &why)->every, std::chrono::seconds(5400));
+  EXPECT_EQ(Parsed(ParseInterval, "auto", &why)->kind, Interval::Kind::kAuto);
+  EXPECT_EQ(Parsed(ParseInterval, "none", &why)->kind, Interval::Kind::kNone);
+  EXPECT_EQ(Parsed(ParseInterval, "off", &why)->kind, Interval::Kind::kOff);
+  EXPECT_FALSE(Parsed(ParseInterval, "off", &why)->enabled());
 }
 
 TEST(Interval, RefusesWithAReason) {
   std::string why;
-  EXPECT_FALSE(ParseInterval("abc", &why));
+  EXPECT_FALSE(Parsed(ParseInterval, "abc", &why));
   EXPECT_NE(why.find("not an interval"), std::string::npos) << why;
-  EXPECT_FALSE(ParseInterval("30", &why));
+  EXPECT_FALSE(Parsed(ParseInterval, "30", &why));
   EXPECT_NE(why.find("no unit"), std::string::npos) << why;
-  EXPECT_FALSE(ParseInterval("0", &why));
+  EXPECT_FALSE(Parsed(ParseInterval, "0", &why));
   EXPECT_NE(why.find("off"), std::string::npos) << why;
-  EXPECT_FALSE(ParseInterval("", &why));
-  EXPECT_FALSE(ParseInterval("-5m", &why));
-  EXPECT_FALSE(ParseInterval("5x", &why));
+  EXPECT_FALSE(Parsed(ParseInterval, "", &why));
+  EXPECT_FALSE(Parsed(ParseInterval, "-5m", &why));
+  EXPECT_FALSE(Parsed(ParseInterval, "5x", &why));
 }
 
 TEST(Triggers, ParsesLists) {
   std::string why;
-  EXPECT_EQ(ParseTriggers("preempt,timelimit", &why), (Triggers{true, true}));
-  EXPECT_EQ(ParseTriggers("timelimit,preempt", &why), (Triggers{true, true}));
-  EXPECT_EQ(ParseTriggers("preempt", &why), (Triggers{true, false}));
-  EXPECT_EQ(ParseTriggers("timelimit", &why), (Triggers{false, true}));
-  EXPECT_EQ(ParseTriggers("none", &why), (Triggers{false, false}));
-  EXPECT_FALSE(ParseTriggers("preempt,reboot", &why));
+  EXPECT_EQ(Parsed(ParseTriggers, "preempt,timelimit", &why), (Triggers{true, true}));
+  EXPECT_EQ(Parsed(ParseTriggers, "timelimit,preempt", &why), (Triggers{true, true}));
+  EXPECT_EQ(Parsed(ParseTriggers, "preempt", &why), (Triggers{true, false}));
+  EXPECT_EQ(Parsed(ParseTriggers, "timelimit", &why), (Triggers{false, true}));
+  EXPECT_EQ(Parsed(ParseTriggers, "none", &why), (Triggers{false, false}));
+  EXPECT_FALSE(Parsed(ParseTriggers, "preempt,reboot", &why));
   EXPECT_NE(why.find("'reboot'"), std::string::npos) << why;
-  EXPECT_FALSE(ParseTriggers("", &why));
-  EXPECT_FALSE(ParseTriggers("preempt,", &why));
+  EXPECT_FALSE(Parsed(ParseTriggers, "", &why));
+  EXPECT_FALSE(Parsed(ParseTriggers, "preempt,", &why));
 }
 
 TEST(RestartFrom, ParsesLatestIdNone) {
   std::string why;
-  EXPECT_EQ(ParseRestartFrom("latest", &why)->kind, RestartFrom::Kind::kLatest);
-  EXPECT_EQ(ParseRestartFrom("none", &why)->kind, RestartFrom::Kind::kNone);
-  EXPECT_EQ(ParseRestartFrom("42", &why), (RestartFrom{RestartFrom::Kind::kId, 42}));
-  EXPECT_FALSE(ParseRestartFrom("0", &why));
-  EXPECT_FALSE(ParseRestartFrom("-3", &why));
-  EXPECT_FALSE(ParseRestartFrom("newest", &why));
+  EXPECT_EQ(Parsed(ParseRestartFrom, "latest", &why)->kind, RestartFrom::Kind::kLatest);
+  EXPECT_EQ(Parsed(ParseRestartFrom, "none", &why)->kind, RestartFrom::Kind::kNone);
+  EXPECT_EQ(Parsed(ParseRestartFrom, "42", &why), (RestartFrom{RestartFrom::Kind::kId, 42}));
+  EXPECT_FALSE(Parsed(ParseRestartFrom, "0", &why));
+  EXPECT_FALSE(Parsed(ParseRestartFrom, "-3", &why));
+  EXPECT_FALSE(Parsed(ParseRestartFrom, "newest", &why));
   EXPECT_NE(why.find("kcr catalog list"), std::string::npos) << why;
 }
 
 TEST(DirPattern, AbsoluteWithKnownPlaceholders) {
   std::string why;
-  EXPECT_TRUE(CheckDirPattern("/scratch/ckpt", &why));
-  EXPECT_TRUE(CheckDirPattern("/scratch/{user}/{job}/{step}.{task}", &why));
-  EXPECT_FALSE(CheckDirPattern("ckpt", &why));
+  EXPECT_TRUE(Passed(CheckDirPattern("/scratch/ckpt"), &why));
+  EXPECT_TRUE(Passed(CheckDirPattern("/scratch/{user}/{job}/{step}.{task}"), &why));
+  EXPECT_FALSE(Passed(CheckDirPattern("ckpt"), &why));
   EXPECT_NE(why.find("absolute"), std::string::npos) << why;
-  EXPECT_FALSE(CheckDirPattern("/scratch/{jobid}", &why));
+  EXPECT_FALSE(Passed(CheckDirPattern("/scratch/{jobid}"), &why));
   EXPECT_NE(why.find("{jobid}"), std::string::npos) << why;
-  EXPECT_FALSE(CheckDirPattern("/scratch/{job", &why));
-  EXPECT_FALSE(CheckDirPattern("/scratch/../etc", &why));
+  EXPECT_FALSE(Passed(CheckDirPattern("/scratch/{job"), &why));
+  EXPECT_FALSE(Passed(CheckDirPattern("/scratch/../etc"), &why));
 }
 
 // The option and kcr.yaml's image_dir share one rule (kcr/config/image_dir.h).
 TEST(DirPattern, StrayClosingBraceIsRefusedAsInKcrYaml) {
   std::string why;
-  EXPECT_FALSE(CheckDirPattern("/scratch/job}", &why));
+  EXPECT_FALSE(Passed(CheckDirPattern("/scratch/job}"), &why));
   EXPECT_NE(why.find("'}' without '{'"), std::string::npos) << why;
 }
 
 TEST(Site, ParsesPlugstackArguments) {
   SiteOptions site;
   std::string why;
-  ASSERT_TRUE(ParseSiteArgs(
-      {"config=/etc/kcr/kcr.yaml", "default=10m", "dir=/ckpt/{user}", "on=preempt", "spool=/run/x",
-       "srun_sigterm=default", "poll=500ms", "min_interval=30s", "mtbf=6h"},
-      &site, &why))
+  ASSERT_TRUE(Passed(ParseSiteArgs({"config=/etc/kcr/kcr.yaml", "default=10m", "dir=/ckpt/{user}",
+                                    "on=preempt", "spool=/run/x", "srun_sigterm=default",
+                                    "poll=500ms", "min_interval=30s", "mtbf=6h"},
+                                   &site),
+                     &why))
       << why;
   EXPECT_EQ(site.config_path, "/etc/kcr/kcr.yaml");
   EXPECT_EQ(site.interval.every, std::chrono::seconds(600));
@@ -100,12 +123,12 @@ TEST(Site, ParsesPlugstackArguments) {
 TEST(Site, RefusesUnknownAndBadArguments) {
   SiteOptions site;
   std::string why;
-  EXPECT_FALSE(ParseSiteArgs({"intervall=5m"}, &site, &why));
+  EXPECT_FALSE(Passed(ParseSiteArgs({"intervall=5m"}, &site), &why));
   EXPECT_NE(why.find("unknown"), std::string::npos) << why;
-  EXPECT_FALSE(ParseSiteArgs({"default=abc"}, &site, &why));
-  EXPECT_FALSE(ParseSiteArgs({"poll=0ms"}, &site, &why));
-  EXPECT_FALSE(ParseSiteArgs({"spool=relative"}, &site, &why));
-  EXPECT_FALSE(ParseSiteArgs({"verbose"}, &site, &why));
+  EXPECT_FALSE(Passed(ParseSiteArgs({"default=abc"}, &site), &why));
+  EXPECT_FALSE(Passed(ParseSiteArgs({"poll=0ms"}, &site), &why));
+  EXPECT_FALSE(Passed(ParseSiteArgs({"spool=relative"}, &site), &why));
+  EXPECT_FALSE(Passed(ParseSiteArgs({"verbose"}, &site), &why));
 }
 
 TEST(Resolve, JobWinsOverSiteAndConfig) {
@@ -147,9 +170,9 @@ TEST(Resolve, JobWinsOverSiteAndConfig) {
 TEST(Format, RoundTrips) {
   std::string why;
   for (const char* text : {"45s", "10m", "2h", "1h30m", "1d2h", "auto", "none", "off"}) {
-    EXPECT_EQ(ToString(*ParseInterval(text, &why)), text);
+    EXPECT_EQ(ToString(*Parsed(ParseInterval, text, &why)), text);
   }
-  EXPECT_EQ(ToString(*ParseInterval("90s", &why)), "1m30s");
+  EXPECT_EQ(ToString(*Parsed(ParseInterval, "90s", &why)), "1m30s");
   EXPECT_EQ(ToString(Triggers{true, true}), "preempt,timelimit");
   EXPECT_EQ(ToString(RestartFrom{RestartFrom::Kind::kId, 9}), "9");
 }

@@ -11,7 +11,7 @@
 namespace kcr::catalog {
 namespace {
 
-CheckpointRow sample() {
+CheckpointRow Sample() {
   CheckpointRow r;
   r.id = 12;
   r.info.job_id = 1234;
@@ -36,7 +36,7 @@ CheckpointRow sample() {
   return r;
 }
 
-std::vector<std::string> lines(const std::string& text) {
+std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
   for (std::string l; std::getline(in, l);) {
@@ -46,13 +46,13 @@ std::vector<std::string> lines(const std::string& text) {
 }
 
 TEST(CatalogFormat, TableColumnsLineUp) {
-  CheckpointRow a = sample();
-  CheckpointRow b = sample();
+  CheckpointRow a = Sample();
+  CheckpointRow b = Sample();
   b.id = 7;
   b.info.job_id = kManualJob;
   b.info.user = "a-much-longer-name";
   std::vector<CheckpointRow> rows = {a, b};
-  auto out = lines(render_checkpoints(rows, Format::kTable));
+  auto out = Lines(RenderCheckpoints(rows, Format::kTable));
   ASSERT_EQ(out.size(), 3u);
   // Every column starts at the same offset on every line.
   auto user_col = out[0].find("USER");
@@ -67,8 +67,8 @@ TEST(CatalogFormat, TableColumnsLineUp) {
 
 // Numbers are nlohmann::json's spelling: a whole double keeps its ".0".
 TEST(CatalogFormat, JsonIsTheDocumentedShape) {
-  CheckpointRow r = sample();
-  std::string json = render_checkpoints(std::span(&r, 1), Format::kJson);
+  CheckpointRow r = Sample();
+  std::string json = RenderCheckpoints(std::span(&r, 1), Format::kJson);
   const char* expected = R"({
   "format_version": 1,
   "checkpoints": [
@@ -105,17 +105,17 @@ TEST(CatalogFormat, JsonIsTheDocumentedShape) {
 }
 )";
   EXPECT_EQ(json, expected);
-  EXPECT_EQ(render_checkpoints({}, Format::kJson),
+  EXPECT_EQ(RenderCheckpoints({}, Format::kJson),
             "{\n  \"format_version\": 1,\n  \"checkpoints\": []\n}\n");
 }
 
 TEST(CatalogFormat, CsvQuotesAndParsableSeparates) {
-  CheckpointRow r = sample();
-  auto csv = lines(render_checkpoints(std::span(&r, 1), Format::kCsv));
+  CheckpointRow r = Sample();
+  auto csv = Lines(RenderCheckpoints(std::span(&r, 1), Format::kCsv));
   ASSERT_EQ(csv.size(), 2u);
   EXPECT_EQ(csv[0].rfind("id,job,step,task,user,uid,node,pid,state,trigger,bytes,", 0), 0u);
   EXPECT_NE(csv[1].find(",\"/ckpt/a,b \"\"c\"\".kcr\","), std::string::npos) << csv[1];
-  auto p = lines(render_checkpoints(std::span(&r, 1), Format::kParsable));
+  auto p = Lines(RenderCheckpoints(std::span(&r, 1), Format::kParsable));
   ASSERT_EQ(p.size(), 2u);
   EXPECT_EQ(p[1].rfind("12|1234|batch|3|alice|1000|n01|99|VERIFIED|preempt|3145728|", 0), 0u)
       << p[1];
@@ -138,10 +138,10 @@ TEST(CatalogFormat, StatsAndPrunePlans) {
   s.per_user.push_back(u);
   u.job_id = 77;
   s.per_job.push_back(u);
-  auto table = render_stats(s, Format::kTable);
+  auto table = RenderStats(s, Format::kTable);
   EXPECT_NE(table.find("75.0%"), std::string::npos) << table;
   EXPECT_NE(table.find("4.00"), std::string::npos) << table;
-  auto json = render_stats(s, Format::kJson);
+  auto json = RenderStats(s, Format::kJson);
   EXPECT_NE(json.find("\"success_rate\": 0.75"), std::string::npos) << json;
   EXPECT_NE(json.find("\"job\": 77"), std::string::npos) << json;
 
@@ -155,26 +155,26 @@ TEST(CatalogFormat, StatsAndPrunePlans) {
                           .unlink_image = true,
                           .reason = "older than max_age 7d"});
   plan.notes.push_back("user bob stays over user_quota");
-  auto dry = render_prune(plan, true, Format::kTable);
+  auto dry = RenderPrune(plan, true, Format::kTable);
   EXPECT_NE(dry.find("Would prune 1 checkpoint(s), 2.0 KiB"), std::string::npos) << dry;
   EXPECT_NE(dry.find("note: user bob"), std::string::npos);
-  EXPECT_NE(render_prune(plan, true, Format::kJson).find("\"dry_run\": true"), std::string::npos);
+  EXPECT_NE(RenderPrune(plan, true, Format::kJson).find("\"dry_run\": true"), std::string::npos);
 }
 
 TEST(CatalogFormat, NamesAndUnits) {
-  EXPECT_EQ(util::human_bytes(1000), "1000 B");
-  EXPECT_EQ(util::human_bytes(1536), "1.5 KiB");
-  EXPECT_EQ(util::human_bytes(10ULL << 30), "10.0 GiB");
-  EXPECT_EQ(utc_time(0), "1970-01-01T00:00:00Z");
-  EXPECT_EQ(job_name(kManualJob), "manual");
-  EXPECT_EQ(step_name(kStepExtern), "extern");
-  EXPECT_EQ(parse_step("batch"), kStepBatch);
-  EXPECT_EQ(parse_step("12"), 12u);
-  EXPECT_FALSE(parse_step("12x"));
-  EXPECT_EQ(parse_state("committed"), State::kCommitted);
-  EXPECT_FALSE(parse_state("DONE"));
-  EXPECT_EQ(parse_trigger("requeue-test"), Trigger::kRequeueTest);
-  EXPECT_EQ(parse_format("parsable"), Format::kParsable);
+  EXPECT_EQ(util::HumanBytes(1000), "1000 B");
+  EXPECT_EQ(util::HumanBytes(1536), "1.5 KiB");
+  EXPECT_EQ(util::HumanBytes(10ULL << 30), "10.0 GiB");
+  EXPECT_EQ(UtcTime(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(JobName(kManualJob), "manual");
+  EXPECT_EQ(StepName(kStepExtern), "extern");
+  EXPECT_EQ(ParseStep("batch"), kStepBatch);
+  EXPECT_EQ(ParseStep("12"), 12u);
+  EXPECT_FALSE(ParseStep("12x"));
+  EXPECT_EQ(ParseState("committed"), State::kCommitted);
+  EXPECT_FALSE(ParseState("DONE"));
+  EXPECT_EQ(ParseTrigger("requeue-test"), Trigger::kRequeueTest);
+  EXPECT_EQ(ParseFormat("parsable"), Format::kParsable);
 }
 
 }  // namespace

@@ -12,13 +12,14 @@
 namespace kcr::catalog {
 namespace {
 
-using testing::slurm_checkpoint;
+using testing::SlurmCheckpoint;
 using testing::TempDir;
-using testing::write_file;
+using testing::TestCatalog;
+using testing::WriteFile;
 
 struct Warnings {
   std::vector<std::string> seen;
-  RecordWarning sink() {
+  RecordWarning Sink() {
     return [this](std::string_view doing, std::string_view error) {
       seen.push_back(std::string(doing) + ": " + std::string(error));
     };
@@ -27,48 +28,46 @@ struct Warnings {
 
 class RecorderTest : public ::testing::Test {
  protected:
-  std::shared_ptr<Catalog> open() {
-    return std::make_shared<Catalog>(Catalog::open(dir_ / "catalog.db"));
+  TestCatalog Open() { return TestCatalog::Open(dir_ / "catalog.db"); }
+  CheckpointInfo Info(const std::string& name = "a.kcr") {
+    WriteFile(dir_ / name, 4096);
+    return SlurmCheckpoint(42, 0, 0, (dir_ / name).string());
   }
-  CheckpointInfo info(const std::string& name = "a.kcr") {
-    write_file(dir_ / name, 4096);
-    return slurm_checkpoint(42, 0, 0, (dir_ / name).string());
-  }
-  State state_of(std::int64_t id) { return open()->get(id).value().state; }
+  State StateOf(std::int64_t id) { return Open().Get(id).value().state; }
 
   TempDir dir_;
   Warnings warnings_;
 };
 
 TEST_F(RecorderTest, BeginWritesAWritingRow) {
-  auto rec = CheckpointRecord::begin(open(), info(), warnings_.sink());
+  auto rec = CheckpointRecord::Begin(Open().shared(), Info(), warnings_.Sink());
   ASSERT_TRUE(rec.active());
-  EXPECT_EQ(state_of(rec.id()), State::kWriting);
-  rec.failed("cleanup");
+  EXPECT_EQ(StateOf(rec.id()), State::kWriting);
+  rec.Failed("cleanup");
 }
 
 TEST_F(RecorderTest, CommittedThenVerified) {
-  auto rec = CheckpointRecord::begin(open(), info(), warnings_.sink());
-  rec.committed({4096, 0xabc, 1, 2});
-  EXPECT_EQ(state_of(rec.id()), State::kCommitted);
-  rec.verified();
-  EXPECT_EQ(state_of(rec.id()), State::kVerified);
+  auto rec = CheckpointRecord::Begin(Open().shared(), Info(), warnings_.Sink());
+  rec.Committed({4096, 0xabc, 1, 2});
+  EXPECT_EQ(StateOf(rec.id()), State::kCommitted);
+  rec.Verified();
+  EXPECT_EQ(StateOf(rec.id()), State::kVerified);
   EXPECT_TRUE(warnings_.seen.empty());
 }
 
 TEST_F(RecorderTest, CommittedThenCorrupt) {
-  auto rec = CheckpointRecord::begin(open(), info(), warnings_.sink());
-  rec.committed({4096, 0xabc, 1, 2});
-  rec.corrupt("page chunk 3: checksum mismatch");
-  auto row = open()->get(rec.id()).value();
+  auto rec = CheckpointRecord::Begin(Open().shared(), Info(), warnings_.Sink());
+  rec.Committed({4096, 0xabc, 1, 2});
+  rec.Corrupt("page chunk 3: checksum mismatch");
+  auto row = Open().Get(rec.id()).value();
   EXPECT_EQ(row.state, State::kCorrupt);
   EXPECT_EQ(row.state_reason, "page chunk 3: checksum mismatch");
 }
 
 TEST_F(RecorderTest, FailedKeepsTheReason) {
-  auto rec = CheckpointRecord::begin(open(), info(), warnings_.sink());
-  rec.failed("process tree");
-  auto row = open()->get(rec.id()).value();
+  auto rec = CheckpointRecord::Begin(Open().shared(), Info(), warnings_.Sink());
+  rec.Failed("process tree");
+  auto row = Open().Get(rec.id()).value();
   EXPECT_EQ(row.state, State::kFailed);
   EXPECT_EQ(row.state_reason, "process tree");
 }
@@ -76,37 +75,37 @@ TEST_F(RecorderTest, FailedKeepsTheReason) {
 TEST_F(RecorderTest, ARecordDroppedWhileWritingFails) {
   std::int64_t id = 0;
   {
-    auto rec = CheckpointRecord::begin(open(), info(), warnings_.sink());
+    auto rec = CheckpointRecord::Begin(Open().shared(), Info(), warnings_.Sink());
     id = rec.id();
   }
-  EXPECT_EQ(state_of(id), State::kFailed);
+  EXPECT_EQ(StateOf(id), State::kFailed);
 }
 
 TEST_F(RecorderTest, AbandonRemovesTheRow) {
-  auto rec = CheckpointRecord::begin(open(), info(), warnings_.sink());
+  auto rec = CheckpointRecord::Begin(Open().shared(), Info(), warnings_.Sink());
   const std::int64_t id = rec.id();
-  rec.abandon();
-  EXPECT_FALSE(open()->get(id));
+  rec.Abandon();
+  EXPECT_FALSE(Open().Get(id));
   EXPECT_EQ(rec.id(), 0);
 }
 
 TEST_F(RecorderTest, WithoutACatalogNothingIsRecordedOrWarned) {
-  auto rec = CheckpointRecord::begin(nullptr, info(), warnings_.sink());
+  auto rec = CheckpointRecord::Begin(nullptr, Info(), warnings_.Sink());
   EXPECT_FALSE(rec.active());
-  rec.committed({4096, 0, 0, 0});
-  rec.verified();
+  rec.Committed({4096, 0, 0, 0});
+  rec.Verified();
   EXPECT_EQ(rec.id(), 0);
   EXPECT_TRUE(warnings_.seen.empty());
 }
 
 TEST_F(RecorderTest, TheFirstCatalogErrorWarnsOnceAndStops) {
-  open();  // create the file, then open it read-only: every write fails
+  Open();  // create the file, then open it read-only: every write fails
   OpenOptions ro;
   ro.read_only = true;
-  auto catalog = std::make_shared<Catalog>(Catalog::open(dir_ / "catalog.db", ro));
-  auto rec = CheckpointRecord::begin(catalog, info(), warnings_.sink());
-  rec.committed({4096, 0, 0, 0});
-  rec.verified();
+  auto catalog = TestCatalog::Open(dir_ / "catalog.db", ro).shared();
+  auto rec = CheckpointRecord::Begin(catalog, Info(), warnings_.Sink());
+  rec.Committed({4096, 0, 0, 0});
+  rec.Verified();
   ASSERT_EQ(warnings_.seen.size(), 1u);
   EXPECT_EQ(warnings_.seen[0].rfind("recording the checkpoint start: ", 0), 0u)
       << warnings_.seen[0];
@@ -114,90 +113,91 @@ TEST_F(RecorderTest, TheFirstCatalogErrorWarnsOnceAndStops) {
 }
 
 TEST_F(RecorderTest, MoveHandsTheRowOver) {
-  auto a = CheckpointRecord::begin(open(), info(), warnings_.sink());
+  auto a = CheckpointRecord::Begin(Open().shared(), Info(), warnings_.Sink());
   const std::int64_t id = a.id();
   CheckpointRecord b = std::move(a);
   EXPECT_FALSE(a.active());  // NOLINT(bugprone-use-after-move): moved-from is empty
-  b.committed({4096, 0, 0, 0});
-  EXPECT_EQ(state_of(id), State::kCommitted);
+  b.Committed({4096, 0, 0, 0});
+  EXPECT_EQ(StateOf(id), State::kCommitted);
 }
 
 // ---- restores ----
 
 class RestoreRecorderTest : public RecorderTest {
  protected:
-  std::int64_t committed_checkpoint(const std::string& name = "a.kcr") {
-    auto rec = CheckpointRecord::begin(open(), info(name), nullptr);
-    rec.committed({4096, 0, 0, 0});
+  std::int64_t CommittedCheckpoint(const std::string& name = "a.kcr") {
+    auto rec = CheckpointRecord::Begin(Open().shared(), Info(name), nullptr);
+    rec.Committed({4096, 0, 0, 0});
     return rec.id();
   }
   // Opens the catalog anew at each call, like `kcr restart`, and counts.
-  CatalogOpener opener() {
-    return [this] {
+  CatalogOpener Opener() {
+    return [this](std::shared_ptr<Catalog>* catalog) {
       ++opens_;
-      return open();
+      *catalog = Open().shared();
+      return Status::Ok();
     };
   }
-  RestoreRow restore_row(std::int64_t checkpoint) { return open()->restores_of(checkpoint).at(0); }
+  RestoreRow RestoreRowOf(std::int64_t checkpoint) { return Open().RestoresOf(checkpoint).at(0); }
 
   int opens_ = 0;
 };
 
 TEST_F(RestoreRecorderTest, StartRecordsTheNamedCheckpoint) {
-  const std::int64_t ckpt = committed_checkpoint();
-  auto rst = RestoreRecord::start(opener(), {ckpt, "/elsewhere.kcr", "n01", 1000}, nullptr);
+  const std::int64_t ckpt = CommittedCheckpoint();
+  auto rst = RestoreRecord::Start(Opener(), {ckpt, "/elsewhere.kcr", "n01", 1000}, nullptr);
   ASSERT_TRUE(rst.active());
-  auto row = restore_row(ckpt);
+  auto row = RestoreRowOf(ckpt);
   EXPECT_EQ(row.outcome, RestoreOutcome::kStarted);
   EXPECT_EQ(row.node, "n01");
   EXPECT_EQ(row.uid, 1000u);
 }
 
 TEST_F(RestoreRecorderTest, WithoutAnIdTheImageNamesTheCheckpoint) {
-  const std::int64_t ckpt = committed_checkpoint();
+  const std::int64_t ckpt = CommittedCheckpoint();
   auto rst =
-      RestoreRecord::start(opener(), {std::nullopt, (dir_ / "a.kcr").string(), "n01", 0}, nullptr);
+      RestoreRecord::Start(Opener(), {std::nullopt, (dir_ / "a.kcr").string(), "n01", 0}, nullptr);
   EXPECT_EQ(rst.checkpoint_id(), ckpt);
 }
 
 TEST_F(RestoreRecorderTest, SucceededFinishesTheRecord) {
-  const std::int64_t ckpt = committed_checkpoint();
-  auto rst = RestoreRecord::start(opener(), {ckpt, "x", "n01", 0}, nullptr);
-  rst.succeeded();
-  EXPECT_EQ(restore_row(ckpt).outcome, RestoreOutcome::kSucceeded);
+  const std::int64_t ckpt = CommittedCheckpoint();
+  auto rst = RestoreRecord::Start(Opener(), {ckpt, "x", "n01", 0}, nullptr);
+  rst.Succeeded();
+  EXPECT_EQ(RestoreRowOf(ckpt).outcome, RestoreOutcome::kSucceeded);
   EXPECT_FALSE(rst.active());
-  rst.failed("a second outcome is ignored");
-  EXPECT_EQ(restore_row(ckpt).outcome, RestoreOutcome::kSucceeded);
+  rst.Failed("a second outcome is ignored");
+  EXPECT_EQ(RestoreRowOf(ckpt).outcome, RestoreOutcome::kSucceeded);
 }
 
 TEST_F(RestoreRecorderTest, FailedKeepsTheErrorAndTheImage) {
-  const std::int64_t ckpt = committed_checkpoint();
-  auto rst = RestoreRecord::start(opener(), {ckpt, "x", "n01", 0}, nullptr);
-  rst.failed("kernel differs");
-  EXPECT_EQ(restore_row(ckpt).outcome, RestoreOutcome::kFailed);
-  EXPECT_EQ(restore_row(ckpt).error_text, "kernel differs");
-  EXPECT_EQ(state_of(ckpt), State::kCommitted);
+  const std::int64_t ckpt = CommittedCheckpoint();
+  auto rst = RestoreRecord::Start(Opener(), {ckpt, "x", "n01", 0}, nullptr);
+  rst.Failed("kernel differs");
+  EXPECT_EQ(RestoreRowOf(ckpt).outcome, RestoreOutcome::kFailed);
+  EXPECT_EQ(RestoreRowOf(ckpt).error_text, "kernel differs");
+  EXPECT_EQ(StateOf(ckpt), State::kCommitted);
 }
 
 TEST_F(RestoreRecorderTest, ACorruptImageMarksItsCheckpoint) {
-  const std::int64_t ckpt = committed_checkpoint();
-  auto rst = RestoreRecord::start(opener(), {ckpt, "x", "n01", 0}, nullptr);
-  rst.failed("page chunk 0: checksum mismatch", /*image_corrupt=*/true);
-  EXPECT_EQ(state_of(ckpt), State::kCorrupt);
+  const std::int64_t ckpt = CommittedCheckpoint();
+  auto rst = RestoreRecord::Start(Opener(), {ckpt, "x", "n01", 0}, nullptr);
+  rst.Failed("page chunk 0: checksum mismatch", /*image_corrupt=*/true);
+  EXPECT_EQ(StateOf(ckpt), State::kCorrupt);
 }
 
 TEST_F(RestoreRecorderTest, TheCatalogIsOpenedOnlyWhileWriting) {
-  const std::int64_t ckpt = committed_checkpoint();
-  auto rst = RestoreRecord::start(opener(), {ckpt, "x", "n01", 0}, nullptr);
+  const std::int64_t ckpt = CommittedCheckpoint();
+  auto rst = RestoreRecord::Start(Opener(), {ckpt, "x", "n01", 0}, nullptr);
   EXPECT_EQ(opens_, 1);
-  rst.succeeded();
+  rst.Succeeded();
   EXPECT_EQ(opens_, 2);
 }
 
 TEST_F(RestoreRecorderTest, AnOpenerWithoutCatalogRecordsNothing) {
   Warnings w;
-  auto rst =
-      RestoreRecord::start([] { return std::shared_ptr<Catalog>(); }, {1, "x", "n", 0}, w.sink());
+  auto rst = RestoreRecord::Start([](std::shared_ptr<Catalog>*) { return Status::Ok(); },
+                                  {1, "x", "n", 0}, w.Sink());
   EXPECT_FALSE(rst.active());
   EXPECT_TRUE(w.seen.empty());
 }

@@ -15,10 +15,10 @@
 #include <kcr/image.h>
 #include "image_builder.h"
 
+#include <kcr/util/status_format.h>
 #include <kcr/xstate.h>
 #include <nlohmann/json.hpp>
 #include "restore_files.h"
-#include "status_format.h"
 
 namespace kcr {
 namespace {

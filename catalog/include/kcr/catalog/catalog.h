@@ -2,21 +2,37 @@
 //
 // Recording a checkpoint (what `kcr checkpoint` and the Slurm plugin do):
 //
-//   auto cat = Catalog::open(path);                 // creates or migrates
-//   std::int64_t id = cat.begin_checkpoint(info);   // row in WRITING
+//   std::unique_ptr<Catalog> cat;
+//   KCR_RETURN_IF_ERROR(Catalog::Open(path, {}, &cat));   // creates or migrates
+//   std::int64_t id;
+//   KCR_RETURN_IF_ERROR(cat->BeginCheckpoint(info, &id));  // row in WRITING
 //   ... write the image to a temporary name, fsync, rename to info.image_path ...
-//   cat.commit_checkpoint(id, {bytes, checksum, freeze_ns, write_ns});  // COMMITTED
-//   //   or on any failure: cat.fail_checkpoint(id, "why");           // FAILED
-//   cat.mark_verified(id);                          // after re-reading the image
+//   cat->CommitCheckpoint(id, {bytes, checksum, freeze_ns, write_ns});  // COMMITTED
+//   //   or on any failure: cat->FailCheckpoint(id, "why");             // FAILED
+//   cat->MarkVerified(id);                         // after re-reading the image
 //
 // Commit only after the rename: then a crash leaves no row, a WRITING row
 // (ignored by readers, cleaned by prune), or a COMMITTED row with a whole
-// image. Restarting: latest_good() gives the newest usable image first and
-// the older fallbacks after it; record_restore() notes what was used.
+// image. Restarting: LatestGood() gives the newest usable image first and
+// the older fallbacks after it; RecordRestore() notes what was used.
 //
-// Every call either succeeds or throws catalog::Error (error.h) naming the
-// file, the cause and the fix. A Catalog is one SQLite connection: use it
-// from one thread at a time; any number of processes may share the file.
+// Every call returns a kcr::Status: ok, or an error whose message names the
+// file, the cause and the fix; nothing throws. Its code (a negative errno)
+// tells the kinds of trouble apart, so a caller can react to one:
+//   -ENOENT           no such checkpoint, restore or catalog file
+//   -EPERM            a state change the state machine refuses
+//   -EINVAL           a bad argument (empty path, relative image path, ...)
+//   -EBUSY            another process held the write lock past the busy timeout
+//   -EACCES           the file or its directory cannot be opened as asked,
+//                     or a write on a catalog opened read-only
+//   -EMEDIUMTYPE      not an SQLite file, or an SQLite file of something else
+//   -EBADMSG          SQLite reports the file damaged, or a row this kcr cannot read
+//   -EPROTONOSUPPORT  written by a newer kcr; this one must not touch it
+//   -EROFS            needs a migration, but the catalog was opened read-only
+//   -EIO              disk full, I/O error, anything else from SQLite
+// Results come back through the last argument.
+// A Catalog is one SQLite connection: use it from one thread at a time; any
+// number of processes may share the file.
 #pragma once
 
 #include <chrono>
@@ -29,21 +45,22 @@
 #include <string_view>
 #include <vector>
 
-#include "kcr/catalog/error.h"
+#include <kcr/status.h>
+
 #include "kcr/catalog/records.h"
 #include "kcr/catalog/retention.h"
 #include "kcr/catalog/state.h"
 
 namespace kcr::catalog {
 
-// The schema version this library writes; open() migrates older files.
+// The schema version this library writes; Open() migrates older files.
 inline constexpr int kSchemaVersion = 3;
 
 struct OpenOptions {
   // Read-only never creates, migrates or writes; it is what a user who does
   // not own the catalog gets.
   bool read_only = false;
-  // How long a writer waits for another one before giving up with kBusy.
+  // How long a writer waits for another one before giving up with -EBUSY.
   std::chrono::milliseconds busy_timeout{30000};
 };
 
@@ -72,9 +89,9 @@ struct UsageStats {
   std::uint64_t restores = 0;
 
   // committed / (committed + failed); nullopt before anything finished.
-  std::optional<double> success_rate() const;
+  std::optional<double> SuccessRate() const;
   // Seconds of kernel write time per GiB written; nullopt with no data.
-  std::optional<double> seconds_per_gib() const;
+  std::optional<double> SecondsPerGib() const;
 };
 
 struct Stats {
@@ -82,26 +99,31 @@ struct Stats {
   std::vector<UsageStats> per_job;   // by job id, manual last
 };
 
-// What apply_prune() did, for reporting.
+// What ApplyPrune() did, for reporting.
 struct PruneResult {
   std::vector<PruneAction> done;
   std::vector<std::string> problems;  // e.g. an image that could not be unlinked
   std::uint64_t bytes_freed = 0;
 };
 
-// What forget_deleted() removed (or, in a dry run, would at most remove).
+// What ForgetDeleted() removed (or, in a dry run, would at most remove).
 struct ForgetResult {
   std::uint64_t checkpoints = 0;
   std::uint64_t restores = 0;
   std::uint64_t jobs = 0;
 };
 
+// How many images LatestGood() returns at most unless asked otherwise: the
+// latest good checkpoint and its fallbacks.
+inline constexpr std::size_t kLatestGoodDefault = 8;
+
 class Catalog {
  public:
   // Opens (and with read_only false, creates and migrates) the catalog at
   // `path`: WAL journal, synchronous=FULL, foreign keys on. A new file is
   // mode 0644 when created by root, 0600 otherwise.
-  static Catalog open(const std::filesystem::path& path, const OpenOptions& options = {});
+  static Status Open(const std::filesystem::path& path, const OpenOptions& options,
+                     std::unique_ptr<Catalog>* catalog);
 
   Catalog(Catalog&&) noexcept;
   Catalog& operator=(Catalog&&) noexcept;
@@ -109,63 +131,65 @@ class Catalog {
 
   const std::filesystem::path& path() const;
   bool read_only() const;
-  int schema_version();
+  Status SchemaVersion(int* version);
 
   // ---- recording ----
-  std::int64_t begin_checkpoint(const CheckpointInfo& info);
+  Status BeginCheckpoint(const CheckpointInfo& info, std::int64_t* id);
   // WRITING -> COMMITTED. Older live rows naming the same image path move to
   // DELETED, since the rename replaced their file.
-  void commit_checkpoint(std::int64_t id, const CommitInfo& commit);
-  void fail_checkpoint(std::int64_t id, std::string_view reason);  // WRITING -> FAILED
+  Status CommitCheckpoint(std::int64_t id, const CommitInfo& commit);
+  Status FailCheckpoint(std::int64_t id, std::string_view reason);  // WRITING -> FAILED
   // Removes a WRITING row whose attempt never wrote anything because its
   // process had already ended: not a failure, and no image to keep track of.
-  void abandon_checkpoint(std::int64_t id);
+  Status AbandonCheckpoint(std::int64_t id);
   // COMMITTED -> VERIFIED; on a VERIFIED row it only refreshes verified_ns.
-  void mark_verified(std::int64_t id);
-  void mark_corrupt(std::int64_t id, std::string_view reason);  // COMMITTED/VERIFIED -> CORRUPT
-  // Any move can_move() allows; kIllegalMove otherwise.
-  void move(std::int64_t id, State to, std::string_view reason);
+  Status MarkVerified(std::int64_t id);
+  Status MarkCorrupt(std::int64_t id, std::string_view reason);  // COMMITTED/VERIFIED -> CORRUPT
+  // Any move CanMove() allows; -EPERM otherwise.
+  Status Move(std::int64_t id, State to, std::string_view reason);
 
-  std::int64_t record_restore(std::optional<std::int64_t> checkpoint_id,
-                              std::string_view image_path, RestoreOutcome outcome,
-                              std::string_view error_text, std::string_view node,
-                              std::uint32_t uid);
-  void finish_restore(std::int64_t restore_id, RestoreOutcome outcome, std::string_view error_text);
+  Status RecordRestore(std::optional<std::int64_t> checkpoint_id, std::string_view image_path,
+                       RestoreOutcome outcome, std::string_view error_text, std::string_view node,
+                       std::uint32_t uid, std::int64_t* restore_id);
+  Status FinishRestore(std::int64_t restore_id, RestoreOutcome outcome,
+                       std::string_view error_text);
 
   // Inserts a row straight into `state` (COMMITTED or CORRUPT): for
   // `kcr catalog rebuild`, which finds images whose rows were lost.
-  std::int64_t insert_rebuilt(const CheckpointInfo& info, const CommitInfo& commit, State state,
-                              std::string_view reason);
+  Status InsertRebuilt(const CheckpointInfo& info, const CommitInfo& commit, State state,
+                       std::string_view reason, std::int64_t* id);
 
   // ---- reading ----
-  std::optional<CheckpointRow> get(std::int64_t id);
-  std::vector<CheckpointRow> list(const ListFilter& filter);
+  // *row is nullopt when there is no such checkpoint.
+  Status Get(std::int64_t id, std::optional<CheckpointRow>* row);
+  Status List(const ListFilter& filter, std::vector<CheckpointRow>* rows);
   // Newest live row (WRITING, COMMITTED, VERIFIED) naming `image_path`.
-  std::optional<CheckpointRow> find_by_image(std::string_view image_path);
+  Status FindByImage(std::string_view image_path, std::optional<CheckpointRow>* row);
   // Usable images for a job (step, task: any when absent), newest first: only
   // COMMITTED/VERIFIED rows whose file exists with the recorded size. The
   // first is the latest good checkpoint, the rest its fallbacks in order.
-  std::vector<CheckpointRow> latest_good(std::uint32_t job_id, std::optional<std::uint32_t> step,
-                                         std::optional<std::uint32_t> task,
-                                         std::size_t max_results = 8);
-  std::vector<RestoreRow> restores_of(std::int64_t checkpoint_id);
-  std::optional<JobRow> job(std::uint32_t job_id);
-  Stats stats(std::optional<std::uint32_t> uid = std::nullopt);
+  Status LatestGood(std::uint32_t job_id, std::optional<std::uint32_t> step,
+                    std::optional<std::uint32_t> task, std::size_t max_results,
+                    std::vector<CheckpointRow>* rows);
+  Status RestoresOf(std::int64_t checkpoint_id, std::vector<RestoreRow>* restores);
+  Status GetJob(std::uint32_t job_id, std::optional<JobRow>* job);
+  // Everyone's, or only `uid`'s.
+  Status GetStats(std::optional<std::uint32_t> uid, Stats* stats);
 
   // ---- retention ----
-  // Every row not yet DELETED: the input of plan_retention().
-  std::vector<CheckpointRow> retention_candidates();
+  // Every row not yet DELETED: the input of PlanRetention().
+  Status RetentionCandidates(std::vector<CheckpointRow>* rows);
   // Carries out a plan in the safe order: rows leave the live states first
   // (EXPIRED, or FAILED for abandoned writes) in one transaction, then the
   // image files are unlinked, then the rows become DELETED. A crash in
   // between leaves EXPIRED/FAILED rows that the next prune finishes.
-  PruneResult apply_prune(const PrunePlan& plan);
+  Status ApplyPrune(const PrunePlan& plan, PruneResult* result);
   // History: removes the rows of checkpoints DELETED before `before_ns`
   // (retention.keep_history) with their restore records, restore records of
   // uncatalogued images as old, and jobs rows left with no checkpoint and
   // not seen since. A row some other row names as parent stays until that
   // one goes. With dry_run, only counts (an upper bound) and changes nothing.
-  ForgetResult forget_deleted(std::int64_t before_ns, bool dry_run = false);
+  Status ForgetDeleted(std::int64_t before_ns, bool dry_run, ForgetResult* result);
 
   struct Impl;
 
@@ -175,6 +199,6 @@ class Catalog {
 };
 
 // The kcr version compiled into this library, recorded in rows.
-std::string_view kcr_version();
+std::string_view KcrVersion();
 
 }  // namespace kcr::catalog

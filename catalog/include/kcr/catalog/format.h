@@ -18,21 +18,21 @@
 namespace kcr::catalog {
 
 enum class Format { kTable, kJson, kCsv, kParsable };
-std::optional<Format> parse_format(std::string_view text);
+std::optional<Format> ParseFormat(std::string_view text);
 
 // Bumped when a field of the JSON output changes meaning or disappears
 // (adding fields does not bump it).
 inline constexpr int kJsonFormatVersion = 1;
 
-std::string render_checkpoints(std::span<const CheckpointRow> rows, Format format);
+std::string RenderCheckpoints(std::span<const CheckpointRow> rows, Format format);
 // One checkpoint with its restores; the table format is "key: value" lines.
-std::string render_checkpoint(const CheckpointRow& row, std::span<const RestoreRow> restores,
-                              Format format);
-std::string render_stats(const Stats& stats, Format format);
-std::string render_prune(const PrunePlan& plan, bool dry_run, Format format);
+std::string RenderCheckpoint(const CheckpointRow& row, std::span<const RestoreRow> restores,
+                             Format format);
+std::string RenderStats(const Stats& stats, Format format);
+std::string RenderPrune(const PrunePlan& plan, bool dry_run, Format format);
 
 // ns since the epoch -> "2024-05-01T12:00:00Z" (UTC) or "2024-05-01 14:00:00" (local).
-std::string utc_time(std::int64_t ns);
-std::string local_time(std::int64_t ns);
+std::string UtcTime(std::int64_t ns);
+std::string LocalTime(std::int64_t ns);
 
 }  // namespace kcr::catalog

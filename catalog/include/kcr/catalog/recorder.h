@@ -2,18 +2,19 @@
 // catalog calls that `kcr checkpoint`, `kcr restart` and the Slurm agent all
 // make (docs/catalog.md).
 //
-//   auto rec = CheckpointRecord::begin(catalog, info, warn);   // WRITING
+//   auto rec = CheckpointRecord::Begin(catalog, info, warn);   // WRITING
 //   ... write the image, fsync, rename ...
-//   ok ? rec.committed({bytes, checksum, freeze_ns, write_ns})  // COMMITTED
-//      : rec.failed(reason);                                    // FAILED
-//   ... after re-reading the image: rec.verified() or rec.corrupt(why)
-//   ... or, when the process had already gone: rec.abandon()    // no row
+//   ok ? rec.Committed({bytes, checksum, freeze_ns, write_ns})  // COMMITTED
+//      : rec.Failed(reason);                                    // FAILED
+//   ... after re-reading the image: rec.Verified() or rec.Corrupt(why)
+//   ... or, when the process had already gone: rec.Abandon()    // no row
 //
-//   auto rst = RestoreRecord::start(open, {checkpoint, image, node, uid}, warn);
-//   ... rst.succeeded() or rst.failed(error, image_corrupt)
+//   auto rst = RestoreRecord::Start(open, {checkpoint, image, node, uid}, warn);
+//   ... rst.Succeeded() or rst.Failed(error, image_corrupt)
 //
-// Catalog trouble never fails a checkpoint or a restore: the first error is
-// handed to the record's warning callback, and the record does nothing more.
+// Catalog trouble never fails a checkpoint or a restore: the first error
+// Status is handed to the record's warning callback (its message), and the
+// record does nothing more. So these calls return nothing.
 #pragma once
 
 #include <cstdint>
@@ -28,10 +29,10 @@
 namespace kcr::catalog {
 
 // Told what was being recorded ("recording the committed checkpoint") and
-// the error. Empty: failures are silently dropped.
+// the error's message. Empty: failures are silently dropped.
 using RecordWarning = std::function<void(std::string_view doing, std::string_view error)>;
 
-// One checkpoint's row, WRITING until committed(), failed() or abandon().
+// One checkpoint's row, WRITING until Committed(), Failed() or Abandon().
 // A record destroyed while its row is still WRITING marks it FAILED, so an
 // error path that forgets cannot leave a row for prune to time out.
 class CheckpointRecord {
@@ -46,25 +47,26 @@ class CheckpointRecord {
   // Adds a WRITING row for `info` to `catalog`, which the caller may keep
   // using (the Slurm agent keeps one connection for the whole step). A null
   // catalog records nothing.
-  static CheckpointRecord begin(std::shared_ptr<Catalog> catalog, const CheckpointInfo& info,
+  static CheckpointRecord Begin(std::shared_ptr<Catalog> catalog, const CheckpointInfo& info,
                                 RecordWarning warn);
 
   // Call after the image is complete, synced and renamed to its path.
-  void committed(const CommitInfo& commit);
-  void verified();
-  void corrupt(const std::string& reason);  // the image just written does not verify
-  void failed(const std::string& reason);
+  void Committed(const CommitInfo& commit);
+  void Verified();
+  void Corrupt(const std::string& reason);  // the image just written does not verify
+  void Failed(const std::string& reason);
   // The attempt reached no live process (it had ended): no failure to keep,
   // so its WRITING row goes.
-  void abandon();
+  void Abandon();
 
   bool active() const { return catalog_ != nullptr; }
   std::int64_t id() const { return id_; }  // 0 when nothing was recorded
 
  private:
-  // Runs one catalog call; on an error warns once and stops recording.
+  // Runs one catalog call (returning a Status); on an error warns once and
+  // stops recording.
   template <typename Call>
-  void attempt(std::string_view doing, Call&& call);
+  void Attempt(std::string_view doing, Call&& call);
 
   std::shared_ptr<Catalog> catalog_;
   RecordWarning warn_;
@@ -74,8 +76,9 @@ class CheckpointRecord {
 
 // Where a restore record finds the catalog each time it writes: the agent
 // hands out its open connection; `kcr restart` opens the file anew, so the
-// restored program inherits no descriptor of it. May return null.
-using CatalogOpener = std::function<std::shared_ptr<Catalog>()>;
+// restored program inherits no descriptor of it. An error is warned about;
+// ok with a null *catalog records nothing, silently.
+using CatalogOpener = std::function<Status(std::shared_ptr<Catalog>* catalog)>;
 
 struct RestoreStart {
   // The checkpoint restored; when absent, the newest live row naming the
@@ -86,24 +89,24 @@ struct RestoreStart {
   std::uint32_t uid = 0;
 };
 
-// One restore's record, "started" until succeeded() or failed().
+// One restore's record, "started" until Succeeded() or Failed().
 class RestoreRecord {
  public:
   RestoreRecord() = default;  // records nothing
 
-  static RestoreRecord start(CatalogOpener open, const RestoreStart& what, RecordWarning warn);
+  static RestoreRecord Start(CatalogOpener open, const RestoreStart& what, RecordWarning warn);
 
-  void succeeded();
+  void Succeeded();
   // `image_corrupt`: the image failed its checksums, so its checkpoint row
   // (if still COMMITTED or VERIFIED) becomes CORRUPT and is not tried again.
-  void failed(const std::string& error, bool image_corrupt = false);
+  void Failed(const std::string& error, bool image_corrupt = false);
 
   bool active() const { return id_ != 0; }
   std::int64_t id() const { return id_; }  // 0 when nothing was recorded
   std::optional<std::int64_t> checkpoint_id() const { return checkpoint_id_; }
 
  private:
-  void finish(RestoreOutcome outcome, const std::string& error, bool image_corrupt);
+  void Finish(RestoreOutcome outcome, const std::string& error, bool image_corrupt);
 
   CatalogOpener open_;
   RecordWarning warn_;

@@ -89,9 +89,9 @@ struct JobRow {
 };
 
 // "1234", "manual"; "batch"/"extern"/"interactive" for Slurm's special steps.
-std::string job_name(std::uint32_t job_id);
-std::string step_name(std::uint32_t step_id);
-// Inverse of step_name(); nullopt when text is neither a number nor a name.
-std::optional<std::uint32_t> parse_step(std::string_view text);
+std::string JobName(std::uint32_t job_id);
+std::string StepName(std::uint32_t step_id);
+// Inverse of StepName(); nullopt when text is neither a number nor a name.
+std::optional<std::uint32_t> ParseStep(std::string_view text);
 
 }  // namespace kcr::catalog

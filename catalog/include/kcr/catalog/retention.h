@@ -1,6 +1,6 @@
 // Retention: which checkpoints prune removes, decided by a pure function of
 // the rows, the policy and the set of jobs still pending or running, so it
-// can be shown (`prune --dry-run`) before Catalog::apply_prune() acts on it.
+// can be shown (`prune --dry-run`) before Catalog::ApplyPrune() acts on it.
 //
 // Good rows (COMMITTED, VERIFIED) are grouped in series: one series per
 // Slurm job step task (a restart of task T needs task T's image), one per
@@ -65,9 +65,9 @@ struct PrunePlan {
   std::vector<std::string> notes;
 };
 
-PrunePlan plan_retention(std::span<const CheckpointRow> rows, const RetentionPolicy& policy,
-                         const ActiveJobs& active, std::int64_t now_ns);
+PrunePlan PlanRetention(std::span<const CheckpointRow> rows, const RetentionPolicy& policy,
+                        const ActiveJobs& active, std::int64_t now_ns);
 
-std::string_view to_string(PruneKind kind);  // "expire", "abandon", "clean"
+std::string_view ToString(PruneKind kind);  // "expire", "abandon", "clean"
 
 }  // namespace kcr::catalog

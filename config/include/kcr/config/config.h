@@ -1,20 +1,24 @@
 // kcr's configuration: one YAML file, /etc/kcr/kcr.yaml unless $KCR_CONFIG
 // or `kcr --config` names another (docs/configuration.md lists every key).
 //
-//   kcr::config::Config cfg = kcr::config::load(cli_config_path);
+//   kcr::config::Config cfg;
+//   kcr::Status st = kcr::config::Load(cli_config_path, &cfg);
 //
 // A missing default file means "all defaults"; a file named explicitly must
-// exist. Unknown keys, wrong types and malformed durations or sizes throw
-// ConfigError, whose message names the file, the line and the key.
+// exist. Unknown keys, wrong types and malformed durations or sizes are an
+// error Status (EINVAL) whose message names the file, the line and the key;
+// a file that cannot be read gives its errno (ENOENT, EACCES, ...). Nothing
+// here throws.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include <kcr/status.h>
 
 #include "kcr/config/image_dir.h"
 
@@ -24,7 +28,7 @@ inline constexpr std::string_view kDefaultPath = "/etc/kcr/kcr.yaml";
 inline constexpr std::string_view kEnvVar = "KCR_CONFIG";
 
 enum class LogLevel { kError, kWarning, kInfo, kDebug };
-std::string_view to_string(LogLevel level);
+std::string_view ToString(LogLevel level);
 
 // How often periodic checkpoints happen.
 struct Interval {
@@ -68,22 +72,20 @@ struct Config {
   std::string source;  // the file read; empty when every value is a default
 };
 
-class ConfigError : public std::runtime_error {
- public:
-  ConfigError(const std::string& message, std::string key = {}, int line = 0)
-      : std::runtime_error(message), key_(std::move(key)), line_(line) {}
-  const std::string& key() const { return key_; }  // "retention.max_age"; empty if none
-  int line() const { return line_; }               // 1-based; 0 if none
-
- private:
-  std::string key_;
-  int line_;
+// Where in the file an error is, for callers that point at it; the
+// message already says "FILE:LINE: KEY: ...".
+struct ErrorLocation {
+  std::string key;  // "retention.max_age"; empty if none
+  int line = 0;     // 1-based; 0 if none
 };
 
-// Parses YAML text; `name` is what messages call it (usually the path).
-Config parse(std::string_view yaml, std::string_view name);
+// Parses YAML text into *config; `name` is what messages call it (usually
+// the path). On an error *config is unspecified and *where (if given) says
+// where the error is.
+Status Parse(std::string_view yaml, std::string_view name, Config* config,
+             ErrorLocation* where = nullptr);
 // Reads one file, which must exist.
-Config load_file(const std::filesystem::path& path);
+Status LoadFile(const std::filesystem::path& path, Config* config, ErrorLocation* where = nullptr);
 
 // Where the configuration comes from: `explicit_path` (--config) if not
 // empty, else $KCR_CONFIG if set, else kDefaultPath (which may be missing).
@@ -92,22 +94,25 @@ struct Source {
   std::filesystem::path path;
   Origin origin = Origin::kDefault;
 };
-Source resolve(std::string_view explicit_path);
-// resolve() + load_file(), with built-in defaults when the default file is absent.
-Config load(std::string_view explicit_path = {});
+Source Resolve(std::string_view explicit_path);
+// LoadFile() of `source`, with built-in defaults when the default file is
+// absent; a file named by --config or $KCR_CONFIG must exist.
+Status Load(const Source& source, Config* config);
+// Load(Resolve(explicit_path)).
+Status Load(std::string_view explicit_path, Config* config);
 
 // "90s", "10m", "2h", "1d", or combined "1h30m"; "0" is zero.
-std::optional<std::chrono::seconds> parse_duration(std::string_view text);
+std::optional<std::chrono::seconds> ParseDuration(std::string_view text);
 // "500M", "10GiB", "1.5T", "2GB": K/M/G/T/P and KiB..PiB are powers of 1024
 // (as in Slurm), KB..PB powers of 1000; "0" is zero. A bare number is refused.
-std::optional<std::uint64_t> parse_size(std::string_view text);
+std::optional<std::uint64_t> ParseSize(std::string_view text);
 
 // Daly's higher-order estimate of the optimal interval (Young's sqrt(2CM)
 // plus correction terms) for checkpoint cost `cost` and MTBF `mtbf`.
-std::chrono::seconds young_daly_interval(std::chrono::duration<double> cost,
-                                         std::chrono::seconds mtbf);
+std::chrono::seconds YoungDalyInterval(std::chrono::duration<double> cost,
+                                       std::chrono::seconds mtbf);
 // The interval to use now: fixed, Young/Daly, or zero for none.
-std::chrono::seconds periodic_interval(const Config& config,
-                                       std::chrono::duration<double> last_cost);
+std::chrono::seconds PeriodicInterval(const Config& config,
+                                      std::chrono::duration<double> last_cost);
 
 }  // namespace kcr::config

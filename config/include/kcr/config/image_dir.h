@@ -21,23 +21,25 @@
 #include <string_view>
 #include <vector>
 
+#include <kcr/status.h>
+
 namespace kcr::config {
 
-// Why `pattern` is not a valid image_dir (a sentence naming the bad part),
-// or nullopt when it is.
-std::optional<std::string> image_dir_problem(std::string_view pattern);
+// Ok when `pattern` is a valid image_dir; otherwise EINVAL with a sentence
+// naming the bad part.
+Status CheckImageDir(std::string_view pattern);
 
 // Fills the placeholders; values are the caller's spelling ("1234" or
 // "manual", "0" or "batch", ...).
 struct ImageDirFields {
   std::string job, step, task, user;
 };
-std::string expand_image_dir(std::string_view pattern, const ImageDirFields& fields);
+std::string ExpandImageDir(std::string_view pattern, const ImageDirFields& fields);
 
 // The part of a pattern no placeholder changes: up to the last '/' before
 // the first placeholder ("/var/spool/kcr" of "/var/spool/kcr/{user}/{job}"),
 // "/" when a placeholder follows the root, the whole pattern without one.
-std::string image_dir_fixed_prefix(std::string_view pattern);
+std::string ImageDirFixedPrefix(std::string_view pattern);
 
 // What an image's place says about it: the placeholders' values, read back
 // from the path. Job and step keep their spelling ("manual", "batch").
@@ -49,10 +51,10 @@ struct ImageDirMatch {
 // many images).
 class ImageDirMatcher {
  public:
-  // An invalid pattern (see image_dir_problem) matches nothing.
+  // An invalid pattern (see CheckImageDir) matches nothing.
   explicit ImageDirMatcher(std::string_view pattern);
   // Tries the image's directory, then each of its ancestors.
-  std::optional<ImageDirMatch> match(const std::filesystem::path& image) const;
+  std::optional<ImageDirMatch> Match(const std::filesystem::path& image) const;
 
  private:
   std::optional<std::regex> re_;
@@ -69,6 +71,6 @@ struct ImageName {
   std::uint32_t seq = 0;
   std::string trigger;
 };
-std::string image_file_name(const ImageName& name);
+std::string ImageFileName(const ImageName& name);
 
 }  // namespace kcr::config

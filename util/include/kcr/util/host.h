@@ -13,7 +13,7 @@ namespace kcr::util {
 
 // This node's short host name ("n01" of "n01.cluster"): Slurm names nodes
 // by their short name, and the catalog must agree with it.
-inline std::string node_name() {
+inline std::string NodeName() {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   std::string name = host;
@@ -22,7 +22,7 @@ inline std::string node_name() {
 
 // The name of `uid` on this node, or the number as text when the node does
 // not know it (a catalog row needs some name either way).
-inline std::string user_name(uid_t uid) {
+inline std::string UserName(uid_t uid) {
   passwd pw{};
   passwd* found = nullptr;
   char buf[4096];
@@ -34,7 +34,7 @@ inline std::string user_name(uid_t uid) {
 
 // The running kernel's release ("6.1.0-18-amd64"): an image restores only on
 // the kernel build that took it, so every checkpoint row records it.
-inline std::string kernel_release() {
+inline std::string KernelRelease() {
   utsname u{};
   ::uname(&u);
   return u.release;

@@ -1,6 +1,6 @@
 // Durations and sizes for people: the one formatter of each that kcr's
 // messages, tables and logs use. Both outputs read back with
-// kcr::config::parse_duration and parse_size.
+// kcr::config::ParseDuration and ParseSize.
 #pragma once
 
 #include <chrono>
@@ -20,8 +20,8 @@ enum class DurationStyle {
   kCompound,
 };
 
-inline std::string format_duration(std::chrono::seconds d,
-                                   DurationStyle style = DurationStyle::kLargestUnit) {
+inline std::string FormatDuration(std::chrono::seconds d,
+                                  DurationStyle style = DurationStyle::kLargestUnit) {
   static constexpr struct {
     std::int64_t seconds;
     char unit;
@@ -48,7 +48,7 @@ inline std::string format_duration(std::chrono::seconds d,
 }
 
 // 1536 -> "1.5 KiB"; exact below 1 KiB ("1000 B"), one decimal above.
-inline std::string human_bytes(std::uint64_t bytes) {
+inline std::string HumanBytes(std::uint64_t bytes) {
   static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   if (bytes < 1024) {
     return std::to_string(bytes) + " B";

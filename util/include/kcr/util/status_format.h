@@ -1,5 +1,13 @@
-// How libkcr's own code makes a Status: formatted messages, errno, early
-// returns. Private: the public kcr/status.h needs no formatting library.
+// Making a kcr::Status (kcr/status.h): formatted messages, errno, early
+// returns. The one home of these helpers for every C++ library of kcr
+// (libkcr, lib/slurm, the catalog, the configuration); the public
+// kcr/status.h itself needs no formatting library.
+//
+//   if (fd < 0)
+//     return SysError("opening {}", path);            // "opening /x: No such file ..."
+//   if (bad)
+//     return Errorf(EINVAL, "'{}' is not a size", s);
+//   KCR_RETURN_IF_ERROR(Check(x));                     // passes an error on
 #pragma once
 
 #include <fmt/format.h>
