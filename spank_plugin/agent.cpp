@@ -22,7 +22,9 @@
 #include "kcr/catalog/state.h"
 #include "kcr/util/units.h"
 #include "log.h"
+#include "proc.h"
 #include "request_server.h"
+#include "restore_ids.h"
 #include "restore_tracker.h"
 #include "schedule.h"
 #include "slurm_job.h"
@@ -119,6 +121,8 @@ struct Agent::Impl final : RequestHandler {
   void OnRestoreFailed(std::uint32_t local_id, std::int64_t checkpoint, bool image_corrupt,
                        const std::string& reason) override;
   void OnRestoreCold(std::uint32_t local_id, const std::string& reason) override;
+  Status OnMapIds(std::uint32_t local_id, pid_t process) override;
+  void OnRestored(std::uint32_t local_id, pid_t program) override;
 };
 
 Agent::Agent(StepIdentity id, Settings settings, SiteOptions site, config::Config config)
@@ -133,7 +137,7 @@ Agent::~Agent() {
 }
 
 void Agent::AddTask(std::uint32_t local_id, std::uint32_t rank, pid_t pid) {
-  impl_->tasks.Add({local_id, rank, pid, false});
+  impl_->tasks.Add({local_id, rank, pid});
 }
 
 void Agent::TaskExited(std::uint32_t local_id, int wait_status) {
@@ -310,7 +314,7 @@ CheckpointCost Agent::Impl::CostOf(std::uint32_t rank, const std::vector<TaskInf
   if (measured.empty()) {
     for (const TaskInfo& t : all) {
       if (t.rank == rank)
-        bytes = EstimateImageBytes(t.pid);
+        bytes = EstimateImageBytes(t.process());
     }
   }
   return EstimateCost(measured, bytes);
@@ -369,6 +373,32 @@ void Agent::Impl::OnRestoreFailed(std::uint32_t local_id, std::int64_t checkpoin
 void Agent::Impl::OnRestoreCold(std::uint32_t local_id, const std::string& reason) {
   if (auto task = tasks.Find(local_id))
     restores.WentCold(*task, reason);
+}
+
+Status Agent::Impl::OnMapIds(std::uint32_t local_id, pid_t process) {
+  auto task = tasks.Find(local_id);
+  if (!task)
+    return Status::Error(ESRCH, "no such task");
+  Status st = MapRestoreIds(process, task->pid, id.uid);
+  if (!st.ok())
+    Error("task {}: not mapping the ids of its restore's namespace: {}", task->rank, st.message());
+  return st;
+}
+
+void Agent::Impl::OnRestored(std::uint32_t local_id, pid_t program) {
+  auto task = tasks.Find(local_id);
+  if (!task)
+    return;
+  // Only a process of the task's own may stand for it: the agent checkpoints
+  // it as root from now on.
+  if (!IsDescendant(program, task->pid)) {
+    Error("task {}: ignoring 'restored pid={}': not a process below the task (pid {})", task->rank,
+          program, task->pid);
+    return;
+  }
+  tasks.SetProgram(local_id, program);
+  task->program_pid = program;
+  restores.Restored(*task, program);
 }
 
 }  // namespace kcr::spank

@@ -45,6 +45,26 @@ ProcStatus ReadProc(pid_t pid) {
   return p;
 }
 
+bool IsDescendant(pid_t pid, pid_t ancestor) {
+  // A restored program is three levels below its task (restore.h); the
+  // bound only keeps a pid loop from spinning.
+  for (int depth = 0; pid > 1 && depth < 64; depth++) {
+    std::string stat = ReadFirstLine(fmt::format("/proc/{}/stat", pid));
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos)
+      return false;
+    std::istringstream fields(stat.substr(close + 2));
+    char state;
+    pid_t parent = 0;
+    if (!(fields >> state >> parent))
+      return false;
+    if (parent == ancestor)
+      return true;
+    pid = parent;
+  }
+  return false;
+}
+
 std::string WhyNotCheckpointable(pid_t pid) {
   ProcStatus p = ReadProc(pid);
   if (!p.alive || p.state == 'Z' || p.state == 'X')
@@ -59,12 +79,6 @@ std::string WhyNotCheckpointable(pid_t pid) {
         "process tree: the task (pid {}, {}) has child processes {}; kcr saves a "
         "task that is one process (exec the program from the batch script)",
         pid, p.comm, names);
-  }
-  if (p.threads > 1) {
-    return fmt::format(
-        "multithreaded: the task (pid {}, {}) has {} threads; kcr saves multi-threaded "
-        "processes by hand (kcr checkpoint/restart), not yet under Slurm",
-        pid, p.comm, p.threads);
   }
   if (p.state == 'T' || p.state == 't') {
     return fmt::format("the task (pid {}, {}) is stopped (suspended job or SIGSTOP)", pid, p.comm);

@@ -22,8 +22,11 @@ ProcStatus ReadProc(pid_t pid);
 
 inline constexpr const char* kTaskExited = "the task has exited";
 
+// `pid` runs below `ancestor` (its child, grandchild, ...).
+bool IsDescendant(pid_t pid, pid_t ancestor);
+
 // Empty when kcr can try; otherwise why the task is not the supported shape
-// (one single-threaded process): names the children or the thread count.
+// (one process, with any number of threads): names the children.
 std::string WhyNotCheckpointable(pid_t pid);
 
 }  // namespace kcr::spank

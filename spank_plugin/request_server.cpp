@@ -165,7 +165,8 @@ bool RequestServer::Dispatch(Client& c, const std::string& line) {
   }
   // Everything else comes from the step's own tasks, about their restore.
   const bool restore_verb = m.verb == verb::kRestorePlan || m.verb == verb::kRestoreTry ||
-                            m.verb == verb::kRestoreFailed || m.verb == verb::kRestoreCold;
+                            m.verb == verb::kRestoreFailed || m.verb == verb::kRestoreCold ||
+                            m.verb == verb::kRestored || m.verb == verb::kMapIds;
   if (!restore_verb || !c.peer.task) {
     reply(verb::kError, {{field::kReason, fmt::format("unknown request '{}'", m.verb)}});
     return false;
@@ -184,6 +185,14 @@ bool RequestServer::Dispatch(Client& c, const std::string& line) {
   } else if (m.verb == verb::kRestoreFailed) {
     handler_.OnRestoreFailed(task, m.GetInt(field::kId).value_or(0), m.Get(field::kCorrupt) == "1",
                              m.Get(field::kReason));
+  } else if (m.verb == verb::kMapIds) {
+    Status st = handler_.OnMapIds(task, static_cast<pid_t>(m.GetInt(field::kPid).value_or(0)));
+    if (st.ok())
+      reply(verb::kMapped, {});
+    else
+      reply(verb::kFailed, {{field::kReason, st.message()}});
+  } else if (m.verb == verb::kRestored) {
+    handler_.OnRestored(task, static_cast<pid_t>(m.GetInt(field::kPid).value_or(0)));
   } else {
     handler_.OnRestoreCold(task, m.Get(field::kReason));
   }

@@ -54,6 +54,10 @@ class RequestHandler {
   virtual void OnRestoreFailed(std::uint32_t local_id, std::int64_t checkpoint, bool image_corrupt,
                                const std::string& reason) = 0;
   virtual void OnRestoreCold(std::uint32_t local_id, const std::string& reason) = 0;
+  // `map-ids`: write the id maps of `process`'s new user namespace.
+  virtual Status OnMapIds(std::uint32_t local_id, pid_t process) = 0;
+  // `restored`: the task's program runs again as `program`, below the task.
+  virtual void OnRestored(std::uint32_t local_id, pid_t program) = 0;
 };
 
 class RequestServer {

@@ -1,12 +1,17 @@
 #include "restore.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <memory>
 #include <vector>
 
+#include <kcr/image.h>
 #include <kcr/restart.h>
 #include <kcr/slurm_request.h>
 #include "log.h"
@@ -42,6 +47,62 @@ void EmptyOutputFiles() {
       Info("task output (fd {}) emptied: the program starts again from the beginning", fd);
     }
   }
+}
+
+// The image's thread count; 0 when it cannot be read (Restart() then says why).
+size_t ThreadCount(const std::string& image_path) {
+  std::unique_ptr<Image> image;
+  return Image::Open(image_path, &image).ok() ? image->threads().size() : 0;
+}
+
+// A multi-threaded program needs its own thread ids (glibc keeps them in
+// its threads' memory): it is restored in a pid namespace of its own, below
+// this task process, which stays the Slurm task. The task tells the agent
+// the program's pid once it runs (the agent checkpoints that process from
+// then on), waits, and ends as the program ends, so its exit code is the
+// job's. Returns only when the program never ran.
+Status RestoreWithIds(slurm::LineSocket& agent, const Candidate& c, RestartOptions options) {
+  // slurmstepd's proctrack signals every process of the task (scancel, the
+  // time limit), the program too: passing signals on would double them.
+  options.forward_signals = false;
+  // This process changed its credentials (slurmstepd made it the user's),
+  // so it and its children are not dumpable, and may not write their own
+  // user namespace's id maps: the agent writes them (restore_ids.h).
+  options.map_ids = [&](pid_t process) -> Status {
+    Status st =
+        agent.Send(slurm::FormatMessage(verb::kMapIds, {{field::kPid, std::to_string(process)}}));
+    std::optional<std::string> line;
+    if (st.ok())
+      st = agent.Receive(std::chrono::seconds(30), &line);
+    if (!st.ok())
+      return st.With("asking the agent to map the restore's user namespace");
+    if (!line)
+      return Status::Error(EPIPE, "the agent closed the connection");
+    slurm::Message m = slurm::ParseMessage(*line);
+    if (m.verb == verb::kMapped)
+      return Status::Ok();
+    return Status::Error(
+        EPERM, "the agent did not map the restore's user namespace: " + m.Get(field::kReason));
+  };
+  options.restored = [&](pid_t program, const std::string& /*name*/) {
+    (void)agent.Send(slurm::FormatMessage(
+        verb::kRestored, {{field::kPid, std::to_string(program)}, {field::kImage, c.image}}));
+    // What the task process is now, for whoever looks at the job's
+    // processes (and pgrep finds only the program by its name).
+    ::prctl(PR_SET_NAME, "kcr-task");
+  };
+  int status = 0;
+  if (Status st = RestartWithIds(c.image, options, &status); !st.ok())
+    return st;
+  if (WIFSIGNALED(status)) {
+    ::signal(WTERMSIG(status), SIG_DFL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, WTERMSIG(status));
+    ::sigprocmask(SIG_UNBLOCK, &one, nullptr);
+    ::raise(WTERMSIG(status));
+  }
+  ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 }
 
 }  // namespace
@@ -111,7 +172,8 @@ void RestoreOrReturn(const RestoreContext& ctx) {
     tried++;
     (void)agent.Send(slurm::FormatMessage(
         verb::kRestoreTry, {{field::kId, std::to_string(c.id)}, {field::kImage, c.image}}));
-    Status r = Restart(c.image, options);  // returns only on failure
+    Status r = ThreadCount(c.image) > 1 ? RestoreWithIds(agent, c, options)
+                                        : Restart(c.image, options);  // returns only on failure
     if (!SameFile(agent.fd(), sock_before)) {
       // Restart() had already replaced this process's descriptors: neither
       // the restore nor the original program can run any more.

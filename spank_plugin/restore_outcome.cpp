@@ -35,6 +35,13 @@ std::optional<RestoreVerdict> RestoreWatch::NameSeen(std::string_view name) {
   return RestoreVerdict{true, ""};
 }
 
+std::optional<RestoreVerdict> RestoreWatch::Restored(pid_t program) {
+  if (!open_ || program <= 0)
+    return std::nullopt;
+  open_ = false;
+  return RestoreVerdict{true, ""};
+}
+
 std::optional<RestoreVerdict> RestoreWatch::Exited(int wait_status) {
   if (!open_)
     return std::nullopt;

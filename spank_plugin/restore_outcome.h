@@ -5,6 +5,8 @@
 // After `restore-try`, the first of these decides:
 //   - `restore-failed`: failed. kcr::Restart() returned before anything of
 //     the task changed; the task goes on to its next image.
+//   - `restored pid=`: succeeded. A multi-threaded program is restored in
+//     a pid namespace below the task, which reports it once it runs.
 //   - The task runs under another name than the one it had while it waited
 //     for its plan: succeeded. The module gives the restored task its
 //     program's name as it restores the thread, after the memory; a restart
@@ -23,6 +25,8 @@
 // replaces the task's descriptors before the module's point of no return.
 // There is no time limit: a restore stays "started" until one of the above.
 #pragma once
+
+#include <sys/types.h>
 
 #include <optional>
 #include <string>
@@ -53,6 +57,8 @@ class RestoreWatch {
   std::optional<RestoreVerdict> FailureReported(std::string reason, bool image_corrupt);
   // The task's name now, read while a restore is open ("" if unreadable).
   std::optional<RestoreVerdict> NameSeen(std::string_view name);
+  // `restored`: the program runs again as `program`, below the task.
+  std::optional<RestoreVerdict> Restored(pid_t program);
   // The task ended (its wait status).
   std::optional<RestoreVerdict> Exited(int wait_status);
 

@@ -90,6 +90,14 @@ void RestoreTracker::WentCold(const TaskInfo& task, const std::string& reason) {
   Error("task {}: starting the program from the beginning: {}", task.rank, reason);
 }
 
+void RestoreTracker::Restored(const TaskInfo& task, pid_t program) {
+  auto it = attempts_.find(task.local_id);
+  if (it == attempts_.end())
+    return;
+  if (auto verdict = it->second.watch.Restored(program))
+    Finish(task, it->second, *verdict);
+}
+
 void RestoreTracker::Exited(const TaskInfo& task, int wait_status) {
   auto it = attempts_.find(task.local_id);
   if (it == attempts_.end())
@@ -114,8 +122,11 @@ void RestoreTracker::Finish(const TaskInfo& task, Attempt& a, const RestoreVerdi
     Info("task {}: restored from checkpoint {} and finished", task.rank, a.checkpoint);
     a.record.Succeeded();
   } else if (verdict.succeeded) {
-    Info("task {}: restored from checkpoint {}; it runs on as pid {} ({})", task.rank, a.checkpoint,
-         task.pid, NameOf(task.pid));
+    Info("task {}: restored from checkpoint {}; it runs on as pid {} ({}){}", task.rank,
+         a.checkpoint, task.process(), NameOf(task.process()),
+         task.program_pid
+             ? fmt::format(" in a pid namespace of its own, below task pid {}", task.pid)
+             : "");
     a.record.Succeeded();
   } else {
     Error("task {}: restore from checkpoint {} failed: {}", task.rank, a.checkpoint,

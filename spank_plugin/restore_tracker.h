@@ -33,6 +33,8 @@ class RestoreTracker {
   void FailureReported(const TaskInfo& task, std::int64_t checkpoint, const std::string& reason,
                        bool image_corrupt);
   void WentCold(const TaskInfo& task, const std::string& reason);
+  // `restored`: the program runs again as `program`, below the task.
+  void Restored(const TaskInfo& task, pid_t program);
   // The task ended.
   void Exited(const TaskInfo& task, int wait_status);
   // Looks at each task with an open restore (its name in /proc); at every poll.

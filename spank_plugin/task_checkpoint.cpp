@@ -97,7 +97,7 @@ Outcome Checkpointer::CheckpointTask(const TaskInfo& t, cat::Trigger trigger, bo
   o.ms = taken.ms;
   std::string note = taken.held ? ", held before it ran on" : "";
   if (!taken.status.ok() && taken.status.code() == -ESRCH &&
-      WhyNotCheckpointable(t.pid) == kTaskExited) {
+      WhyNotCheckpointable(t.process()) == kTaskExited) {
     // It ended between the check above and the module's request: no live
     // process was tried, so there is no failure to record, as when it ends
     // between two polls (slurm_spank_task_exit is on its way).
@@ -154,7 +154,7 @@ Checkpointer::Taken Checkpointer::Take(const TaskInfo& t, const std::string& pat
     CheckpointOptions options;
     options.hold = hold ? &held : nullptr;
     options.as_user = CheckpointOptions::User{id_.uid, id_.gid, id_.groups};
-    taken.status = Checkpoint(t.pid, path, options, &taken.result);
+    taken.status = Checkpoint(t.process(), path, options, &taken.result);
   }
   if (held.valid()) {
     taken.held = true;
@@ -201,7 +201,7 @@ bool Checkpointer::Refused(const TaskInfo& t, cat::Trigger trigger, const std::s
     o->id = record.id();
   };
   // What the module does not check: the task must be one process.
-  std::string refusal = WhyNotCheckpointable(t.pid);
+  std::string refusal = WhyNotCheckpointable(t.process());
   if (refusal == kTaskExited) {
     // Ended between two polls; slurm_spank_task_exit is on its way.
     o->reason = refusal;
@@ -251,7 +251,7 @@ cat::CheckpointInfo Checkpointer::RowInfo(const TaskInfo& t, cat::Trigger trigge
   info.step_id = id_.step;
   info.task = t.rank;
   info.node = id_.node;
-  info.pid = t.pid;
+  info.pid = t.process();
   info.uid = id_.uid;
   info.user = id_.user;
   info.image_path = path;

@@ -14,6 +14,14 @@ void TaskTable::QueueExit(std::uint32_t local_id, int wait_status) {
   exits_.emplace_back(local_id, wait_status);
 }
 
+void TaskTable::SetProgram(std::uint32_t local_id, pid_t program) {
+  std::lock_guard lock(mu_);
+  for (TaskInfo& t : tasks_) {
+    if (t.local_id == local_id)
+      t.program_pid = program;
+  }
+}
+
 std::vector<TaskExit> TaskTable::TakeExits() {
   std::lock_guard lock(mu_);
   std::vector<TaskExit> done;

@@ -17,8 +17,15 @@ namespace kcr::spank {
 struct TaskInfo {
   std::uint32_t local_id = 0;  // the task's index on this node
   std::uint32_t rank = 0;      // its global rank in the step
-  pid_t pid = 0;
+  pid_t pid = 0;               // the task process slurmstepd started
+  // A program restored in a pid namespace of its own runs below the task
+  // process, which only waits for it (restore.h); 0 when the task process
+  // is the program.
+  pid_t program_pid = 0;
   bool exited = false;
+
+  // The process that is the task's program: the one to checkpoint.
+  pid_t process() const { return program_pid ? program_pid : pid; }
 };
 
 struct TaskExit {
@@ -31,6 +38,8 @@ class TaskTable {
   // slurmstepd's thread.
   void Add(const TaskInfo& task);
   void QueueExit(std::uint32_t local_id, int wait_status);
+  // The agent thread: the task's program now runs as `program` (TaskInfo).
+  void SetProgram(std::uint32_t local_id, pid_t program);
 
   // The agent thread.
   // The exits queued since the last call; their tasks are marked exited.

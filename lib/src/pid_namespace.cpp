@@ -1,22 +1,33 @@
 // RestartWithIds(): a restore in a pid namespace made for it, so that the
 // restored program has its own process and thread ids again.
 //
-//   caller (kcr restart) ─ unshare(NEWPID|NEWNS [|NEWUSER]) ─ fork ─┐
-//     waits; forwards signals; returns how the program ended       │
-//   init, pid 1 of the new namespace ─ mounts its /proc ───────────┘
-//     makes the next pid the image's (ns_last_pid), forks ─┐
-//     reaps; forwards signals; reports the program's end    │
+//   caller ─ fork ─┐ waits; passes signals on to the program; reports
+//                  │ when it runs and how it ended
+//   namespace maker ─ unshare(NEWPID [|NEWUSER]) ─ fork ─┐ waits
+//   init, pid 1 of the new namespace ─ unshare(NEWNS), its own /proc ─┐
+//     makes the next pid the image's (ns_last_pid), forks ─┐ reaps
 //   the restorer, with the image's pid ─ Restart() in place ┘
 //
-// An unprivileged caller also makes a user namespace in which its own uid
-// and gid are mapped to themselves: that lets it choose ids in the new pid
+// The caller never changes namespaces itself: under Slurm it is the job's
+// task, which must stay where slurmstepd and proctrack know it, and a
+// library call should not move its caller. Where the caller may not make a
+// pid namespace, the maker first makes a user namespace in which the
+// caller's own uid and gid are mapped to themselves (by the maker itself,
+// or by RestartOptions::map_ids): that lets it choose ids in the new pid
 // namespace, and its restorer then drops every capability (in that
 // namespace) before the restore, so the program has none, as before.
+//
+// Every process of the namespace reports to the caller on one SEQPACKET
+// socket (the maker's request for its id maps is answered on it too). The restorer's first message
+// carries its credentials, which the kernel translates into the caller's pid namespace: that is how
+// the caller learns the program's pid as it sees it, to signal and watch it.
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
-#include <sys/syscall.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,14 +48,22 @@ namespace {
 constexpr int kForwarded[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT,  SIGUSR1,
                               SIGUSR2, SIGCONT, SIGALRM, SIGWINCH, SIGTSTP};
 
+// The restorer's name until the module gives the restored thread the
+// program's: the caller watches for the change.
+constexpr char kRestorerName[] = "kcr-restore";
+
+// The program's pid in the caller's namespace, once known; 0 before and in
+// the namespace's own processes, which pass nothing on.
 volatile sig_atomic_t forward_to = 0;
 
-// What the namespace tells its caller, once: how the program ended, or why
-// it was never restored.
-enum ReportKind : int32_t { kEnded = 1, kRefused = 2 };
+// What the namespace tells its caller: the maker needs its id maps written
+// (answered with kMapped), the restorer is about to restore (both sent with
+// their credentials), then once how the program ended or why it was never
+// restored.
+enum ReportKind : int32_t { kNeedMaps = 1, kMapped = 2, kStarting = 3, kEnded = 4, kRefused = 5 };
 struct ReportMessage {
   int32_t kind;
-  int32_t value;  // kEnded: the wait status; kRefused: the negative errno
+  int32_t value;  // kEnded: the wait status; kRefused, kMapped: the negative errno or 0
   char text[512];
 };
 
@@ -53,7 +72,34 @@ void Report(int fd, ReportKind kind, int value, const std::string& text) {
   m.kind = kind;
   m.value = value;
   std::strncpy(m.text, text.c_str(), sizeof(m.text) - 1);
-  (void)::write(fd, &m, sizeof(m));
+  (void)::send(fd, &m, sizeof(m), MSG_NOSIGNAL);
+}
+
+// Receives one report; *sender is the sender's pid in the caller's pid
+// namespace. Returns false at the end of the stream (every reporter gone).
+bool ReceiveReport(int fd, ReportMessage* m, pid_t* sender) {
+  iovec iov{m, sizeof(*m)};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  ssize_t n;
+  while ((n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  if (n != static_cast<ssize_t>(sizeof(*m)))
+    return false;
+  m->text[sizeof(m->text) - 1] = 0;
+  *sender = 0;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+      ucred cred;
+      std::memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+      *sender = cred.pid;
+    }
+  }
+  return true;
 }
 
 void Forward(int sig) {
@@ -70,8 +116,16 @@ Status WriteFile(const std::string& path, const std::string& text) {
   return Status::Ok();
 }
 
-// Maps the caller's own ids, and only those, in a new user namespace.
-Status EnterUserNamespace() {
+std::string NameOf(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/comm", pid));
+  std::string name;
+  std::getline(in, name);
+  return name;
+}
+
+// A new user namespace in which the caller's own ids, and only those, are
+// mapped: written by this process, or by the caller when it knows how.
+Status EnterUserNamespace(const RestartOptions& options, int report_fd) {
   uid_t uid = ::geteuid();
   gid_t gid = ::getegid();
   if (::unshare(CLONE_NEWUSER) != 0) {
@@ -80,16 +134,49 @@ Status EnterUserNamespace() {
         "make one (no user namespaces: kernel.unprivileged_userns_clone=0?); fix: restore as "
         "root, or allow unprivileged user namespaces");
   }
-  KCR_RETURN_IF_ERROR(WriteFile("/proc/self/setgroups", "deny"));
-  KCR_RETURN_IF_ERROR(WriteFile("/proc/self/uid_map", fmt::format("{} {} 1", uid, uid)));
-  KCR_RETURN_IF_ERROR(WriteFile("/proc/self/gid_map", fmt::format("{} {} 1", gid, gid)));
+  if (options.map_ids) {
+    Report(report_fd, kNeedMaps, 0, "");
+    ReportMessage answer{};
+    pid_t sender;
+    if (!ReceiveReport(report_fd, &answer, &sender) || answer.kind != kMapped)
+      return Errorf(EIO, "no answer to the request for the user namespace's id maps");
+    if (answer.value != 0)
+      return Status::Error(-answer.value, answer.text);
+  } else {
+    KCR_RETURN_IF_ERROR(WriteFile("/proc/self/setgroups", "deny"));
+    KCR_RETURN_IF_ERROR(WriteFile("/proc/self/uid_map", fmt::format("{} {} 1", uid, uid)));
+    KCR_RETURN_IF_ERROR(WriteFile("/proc/self/gid_map", fmt::format("{} {} 1", gid, gid)));
+  }
+  if (::geteuid() != uid || ::getegid() != gid) {
+    return Errorf(EPERM, "the user namespace for the restore maps uid {} gid {} as {} {}", uid, gid,
+                  ::geteuid(), ::getegid());
+  }
   return Status::Ok();
 }
 
-// pid 1 of the new namespace: its own /proc, then the restorer, with the
-// image's pid. Returns the restorer's wait status, or a failure.
+// The restorer: tells the caller who it is, then becomes the program.
+[[noreturn]] void RunRestorer(const std::string& path, const RestartOptions& options,
+                              const sigset_t& mask, int report_fd) {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig : kForwarded)
+    ::sigaction(sig, &dfl, nullptr);
+  ::sigprocmask(SIG_SETMASK, &mask, nullptr);
+  ::prctl(PR_SET_NAME, kRestorerName);
+  ::setenv("KCR_RESTART_IN_NAMESPACE", "1", 1);
+  Report(report_fd, kStarting, 0, "");
+  Status st = Restart(path, options);  // returns only on failure
+  Report(report_fd, kRefused, st.code(), st.message());
+  ::_exit(kRestartRefusedExit);
+}
+
+// pid 1 of the new namespace: its own mounts and /proc, then the restorer,
+// with the image's pid. Returns the restorer's wait status, or a failure.
 Status RunInit(const std::string& path, const RestartOptions& options, pid_t image_pid,
                int report_fd, int* wait_status) {
+  ::prctl(PR_SET_NAME, "kcr-init");
+  if (::unshare(CLONE_NEWNS) != 0)
+    return SysError("making a mount namespace for the restore");
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
     return SysError("making the restore's mounts private");
   if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
@@ -109,26 +196,19 @@ Status RunInit(const std::string& path, const RestartOptions& options, pid_t ima
   pid_t child = ::fork();
   if (child < 0)
     return SysError("starting the restorer");
-  if (child == 0) {
-    ::sigprocmask(SIG_SETMASK, &old, nullptr);
-    ::setenv("KCR_RESTART_IN_NAMESPACE", "1", 1);
-    Status st = Restart(path, options);  // returns only on failure
-    Report(report_fd, kRefused, st.code(), st.message());
-    ::_exit(kRestartRefusedExit);
-  }
+  if (child == 0)
+    RunRestorer(path, options, old, report_fd);
   if (child != image_pid) {
     ::kill(child, SIGKILL);
     return Errorf(EADDRINUSE, "the restorer got pid {}, not the image's {}", child, image_pid);
   }
-  // Init's duty: reap whatever the program leaves behind, pass signals on.
+  // Init's duty: reap whatever the program leaves behind. Signals for the
+  // program reach it from the caller (or from whoever signals every
+  // process); init only keeps them from ending it.
   for (;;) {
     siginfo_t si;
-    if (::sigwaitinfo(&waited, &si) < 0)
+    if (::sigwaitinfo(&waited, &si) < 0 || si.si_signo != SIGCHLD)
       continue;
-    if (si.si_signo != SIGCHLD) {
-      ::kill(child, si.si_signo);
-      continue;
-    }
     int status;
     pid_t done;
     while ((done = ::waitpid(-1, &status, WNOHANG)) > 0) {
@@ -137,6 +217,54 @@ Status RunInit(const std::string& path, const RestartOptions& options, pid_t ima
         return Status::Ok();
       }
     }
+  }
+}
+
+// The namespace maker: a pid namespace (and a user namespace if it must),
+// and init in it. Ends when init does.
+[[noreturn]] void RunMaker(const std::string& path, const RestartOptions& options, pid_t image_pid,
+                           int report_fd) {
+  forward_to = 0;
+  ::prctl(PR_SET_NAME, "kcr-nsmaker");
+  RestartOptions inner = options;
+  inner.restored = nullptr;
+  inner.map_ids = nullptr;
+  Status st = Status::Ok();
+  if (::unshare(CLONE_NEWPID) != 0) {
+    if (errno != EPERM) {
+      st = SysError("making a pid namespace for the restore");
+    } else if (st = EnterUserNamespace(options, report_fd); st.ok()) {
+      inner.drop_capabilities = true;
+      if (::unshare(CLONE_NEWPID) != 0)
+        st = SysError("making a pid namespace for the restore");
+    }
+  }
+  pid_t init = st.ok() ? ::fork() : -1;
+  if (st.ok() && init < 0)
+    st = SysError("starting the restore's pid namespace");
+  if (init == 0) {
+    int status = 0;
+    st = RunInit(path, inner, image_pid, report_fd, &status);
+    if (st.ok())
+      Report(report_fd, kEnded, status, "");
+    else
+      Report(report_fd, kRefused, st.code(), st.message());
+    ::_exit(0);
+  }
+  if (!st.ok()) {
+    Report(report_fd, kRefused, st.code(), st.message());
+    ::_exit(0);
+  }
+  while (::waitpid(init, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  ::_exit(0);
+}
+
+// Ends the namespace of a restore the caller gives up on: init's death
+// kills everything in it.
+void Abandon(pid_t maker) {
+  ::kill(maker, SIGKILL);
+  while (::waitpid(maker, nullptr, 0) < 0 && errno == EINTR) {
   }
 }
 
@@ -151,53 +279,105 @@ Status RestartWithIds(const std::string& path, const RestartOptions& options, in
     // The cheap refusals here, where their messages reach the caller as they are.
     KCR_RETURN_IF_ERROR(CheckRestartable(*image, options));
   }
-  RestartOptions inner = options;
-  if (::unshare(CLONE_NEWPID | CLONE_NEWNS) != 0) {
-    if (errno != EPERM)
-      return SysError("making a pid namespace for the restore");
-    KCR_RETURN_IF_ERROR(EnterUserNamespace());
-    inner.drop_capabilities = true;
-    if (::unshare(CLONE_NEWPID | CLONE_NEWNS) != 0)
-      return SysError("making a pid namespace for the restore");
-  }
   int report[2];
-  if (::pipe2(report, O_CLOEXEC) != 0)
-    return SysError("making a pipe");
-  pid_t init = ::fork();
-  if (init < 0)
-    return SysError("starting the restore's pid namespace");
-  if (init == 0) {
-    ::close(report[0]);
-    int status = 0;
-    Status st = RunInit(path, inner, image_pid, report[1], &status);
-    if (st.ok())
-      Report(report[1], kEnded, status, "");
-    else
-      Report(report[1], kRefused, st.code(), st.message());
-    ::_exit(0);
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) != 0)
+    return SysError("making the restore's report socket");
+  UniqueFd reports(report[0]);
+  const int on = 1;
+  if (::setsockopt(report[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0) {
+    ::close(report[1]);
+    return SysError("asking for the restorer's credentials");
   }
-  ::close(report[1]);
-  forward_to = init;
+  // The handlers are in place before the fork, so a signal that comes
+  // while the namespace is made ends nobody; until the program's pid is
+  // known it is not passed on.
   struct sigaction sa {};
   sa.sa_handler = Forward;
   sa.sa_flags = SA_RESTART;
-  for (int sig : kForwarded)
-    ::sigaction(sig, &sa, nullptr);
-  int init_status = 0;
-  while (::waitpid(init, &init_status, 0) < 0 && errno == EINTR) {
+  struct sigaction saved[std::size(kForwarded)];
+  for (size_t i = 0; i < std::size(kForwarded); i++)
+    ::sigaction(kForwarded[i], &sa, &saved[i]);
+  auto restore_handlers = [&] {
+    forward_to = 0;
+    for (size_t i = 0; i < std::size(kForwarded); i++)
+      ::sigaction(kForwarded[i], &saved[i], nullptr);
+  };
+  pid_t maker = ::fork();
+  if (maker < 0) {
+    ::close(report[1]);
+    restore_handlers();
+    return SysError("starting the restore's pid namespace");
   }
-  forward_to = 0;
+  if (maker == 0) {
+    reports.reset();
+    RunMaker(path, options, image_pid, report[1]);
+  }
+  ::close(report[1]);
+
+  pid_t program = 0;
+  bool seen_running = false;
   ReportMessage m{};
-  ssize_t n = ::read(report[0], &m, sizeof(m));
-  ::close(report[0]);
-  if (n != static_cast<ssize_t>(sizeof(m))) {
-    return Errorf(EIO, "the restore's pid namespace ended before the program ({})",
-                  WIFEXITED(init_status) ? fmt::format("exit {}", WEXITSTATUS(init_status))
-                                         : fmt::format("signal {}", WTERMSIG(init_status)));
+  bool got_end = false;
+  for (;;) {
+    // While the restore runs, the program's name is looked at every 10 ms:
+    // the module renames it as it restores its thread, after the memory.
+    pollfd p{reports.get(), POLLIN, 0};
+    int ready = ::poll(&p, 1, program && !seen_running ? 10 : -1);
+    if (ready < 0 && errno != EINTR)
+      break;
+    if (program && !seen_running) {
+      std::string name = NameOf(program);
+      if (!name.empty() && name != kRestorerName) {
+        seen_running = true;
+        if (options.restored)
+          options.restored(program, name);
+      }
+    }
+    if (ready <= 0)
+      continue;
+    pid_t sender = 0;
+    ReportMessage r{};
+    if (!ReceiveReport(reports.get(), &r, &sender))
+      break;
+    if (r.kind == kStarting) {
+      program = sender;
+      if (options.forward_signals)
+        forward_to = program;
+      continue;
+    }
+    if (r.kind == kNeedMaps) {
+      Status mapped = sender == maker && options.map_ids
+                          ? options.map_ids(sender)
+                          : Errorf(EPERM, "unexpected request for id maps from pid {}", sender);
+      ReportMessage answer{};
+      answer.kind = kMapped;
+      answer.value = mapped.ok() ? 0 : mapped.code();
+      std::strncpy(answer.text, mapped.message().c_str(), sizeof(answer.text) - 1);
+      (void)::send(reports.get(), &answer, sizeof(answer), MSG_NOSIGNAL);
+      continue;
+    }
+    m = r;
+    got_end = true;
+    break;
   }
-  m.text[sizeof(m.text) - 1] = 0;
+  if (!got_end)
+    Abandon(maker);
+  else
+    while (::waitpid(maker, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  restore_handlers();
+  if (!got_end)
+    return Errorf(EIO, "the restore's pid namespace ended before the program did");
   if (m.kind == kRefused)
     return Status::Error(-m.value, m.text);
+  if (!seen_running && WIFSIGNALED(m.value)) {
+    // The module kills a restorer that fails past its point of no return;
+    // the caller is untouched and may try another image.
+    return Errorf(EIO,
+                  "the restore failed past its point of no return (the restorer was killed by "
+                  "signal {} before the program ran; the kernel log says why)",
+                  WTERMSIG(m.value));
+  }
   *wait_status = m.value;
   return Status::Ok();
 }

@@ -119,8 +119,10 @@ job_checkpoint() { # job_checkpoint JOB[.STEP]
 kcr_log() { grep -a "spank_kcr: job $1:" "$D/log/slurmd.log" || true; }
 
 # The reference: the same program, never interrupted, at full speed.
-golden() { # golden NAME
-	"$PROGRESS" "$W/$1.golden.log" "$STEPS" 0 >"$W/$1.golden.out"
+golden() { # golden NAME [LAUNCH...]
+	local name=$1
+	shift
+	"$@" "$PROGRESS" "$W/$name.golden.log" "$STEPS" 0 >"$W/$name.golden.out"
 }
 
 # check_resumed NAME [OUTPUT]: output (default $W/NAME.out) identical to the
@@ -171,7 +173,7 @@ log_lines() { wc -l 2>/dev/null <"$W/$1.log" || echo 0; }
 check_held() {
 	local before pid state
 	before=$(log_lines "$1")
-	pid=$(pgrep -u "$USER_NAME" -x progress | head -n 1 || true)
+	pid=$(pgrep -u "$USER_NAME" -x "$(basename "$PROGRESS")" | head -n 1 || true)
 	sleep 1
 	[ "$(log_lines "$1")" = "$before" ] || fail "$1: the task ran on after its preemption checkpoint"
 	if [ -n "$pid" ] && state=$(sed -E 's/.*\) (.).*/\1/' "/proc/$pid/stat" 2>/dev/null); then

@@ -12,9 +12,21 @@
  * would say "start" again and repeat steps. MS_PER_STEP (default 250) is
  * slept per step so the tests can preempt it mid-way; 0 gives the same
  * output at full speed (the uninterrupted reference run).
+ *
+ * Built with -fopenmp it is omp_progress: each step's work is split into
+ * CHUNKS pieces over the OpenMP threads (OMP_NUM_THREADS), each piece with
+ * its own part of the table and its own random stream, so the output does
+ * not depend on the thread count or the schedule. It also checks, every
+ * step, that what a restore must keep is kept: the team has as many
+ * threads as at the start, each keeps its thread id (libgomp reuses its
+ * threads), glibc's cached id of each thread is the kernel's
+ * (pthread_kill() on itself), and the process id is the same. A failed
+ * check ends it with status 3 and says which.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -25,6 +37,8 @@
 #include <unistd.h>
 
 #define TABLE_WORDS (512 * 1024)
+#define ROUNDS 200000
+#define CHUNKS 8
 
 static void die(const char *what)
 {
@@ -46,6 +60,133 @@ static void put(int fd, const char *fmt, ...)
 		die("write");
 }
 
+
+static uint64_t next(uint64_t *x)
+{
+	*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+	return *x;
+}
+
+static uint64_t table_sum(const uint64_t *table)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < TABLE_WORDS; i += 4096)
+		sum += table[i];
+	return sum;
+}
+
+#ifndef _OPENMP
+/* One step: ROUNDS random updates of the table, in one stream. */
+static uint64_t work(uint64_t *table, uint64_t *x, double *f)
+{
+	for (int r = 0; r < ROUNDS; r++) {
+		size_t i = (size_t)(*x % TABLE_WORDS);
+
+		table[i] += next(x);
+		*f = *f * 1.0000001 + (double)(table[i] & 0xff) / 1e6;
+	}
+	return table_sum(table);
+}
+
+static void check_ids(void)
+{
+}
+#else
+#include <omp.h>
+#include <sys/syscall.h>
+
+static pid_t first_pid;
+#define MAX_THREADS 64
+
+static pid_t first_tid[MAX_THREADS];
+static int first_team;
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void fail(const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	dprintf(2, "omp_progress: %s\n", buf);
+	_exit(3);
+}
+
+static int team_size(void)
+{
+	int n = 0;
+
+#pragma omp parallel
+#pragma omp single
+	n = omp_get_num_threads();
+	return n;
+}
+
+/*
+ * One step: CHUNKS independent pieces, each ROUNDS / CHUNKS updates of its
+ * own slice of the table from its own stream; the results are combined in
+ * chunk order, so any thread may do any piece.
+ */
+static uint64_t work(uint64_t *table, uint64_t *x, double *f)
+{
+	const size_t slice = TABLE_WORDS / CHUNKS;
+	uint64_t seed = next(x);
+	uint64_t bytes[CHUNKS];
+
+#pragma omp parallel for schedule(dynamic, 1)
+	for (int c = 0; c < CHUNKS; c++) {
+		uint64_t y = seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(c + 1));
+		uint64_t acc = 0;
+
+		for (int r = 0; r < ROUNDS / CHUNKS; r++) {
+			size_t i = (size_t)c * slice + (size_t)(next(&y) % slice);
+
+			table[i] += y;
+			acc += table[i] & 0xff;
+		}
+		bytes[c] = acc;
+	}
+	for (int c = 0; c < CHUNKS; c++)
+		*f = *f * 1.0000001 + (double)bytes[c] / 1e9;
+	return table_sum(table);
+}
+
+/* What a restore must keep of every thread's identity. */
+static void check_ids(void)
+{
+	int team = 0;
+
+	if (!first_pid)
+		first_pid = getpid();
+	if (getpid() != first_pid)
+		fail("the process id changed from %d to %d", first_pid, getpid());
+#pragma omp parallel
+	{
+		int me = omp_get_thread_num();
+		pid_t tid = (pid_t)syscall(SYS_gettid);
+		int err = pthread_kill(pthread_self(), 0);
+
+#pragma omp single
+		team = omp_get_num_threads();
+		if (err)
+			fail("thread %d (tid %d): pthread_kill on itself: %s", me, tid, strerror(err));
+		if (me < MAX_THREADS) {
+			if (!first_tid[me])
+				first_tid[me] = tid;
+			else if (first_tid[me] != tid)
+				fail("thread %d's id changed from %d to %d", me, first_tid[me], tid);
+		}
+	}
+	if (!first_team)
+		first_team = team;
+	if (team != first_team)
+		fail("the team has %d threads, not %d", team, first_team);
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -63,25 +204,21 @@ int main(int argc, char **argv)
 
 	if (!table)
 		die("malloc");
-	for (size_t i = 0; i < TABLE_WORDS; i++) {
-		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-		table[i] = x;
-	}
+	for (size_t i = 0; i < TABLE_WORDS; i++)
+		table[i] = next(&x);
 	put(log, "start\n");
+#ifdef _OPENMP
+	put(1, "threads %d\n", team_size());
+#endif
 	for (int s = 0; s < steps; s++) {
-		for (int r = 0; r < 200000; r++) {
-			size_t i = (size_t)(x % TABLE_WORDS);
-			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-			table[i] += x;
-			f = f * 1.0000001 + (double)(table[i] & 0xff) / 1e6;
-		}
-		uint64_t sum = 0;
-		for (size_t i = 0; i < TABLE_WORDS; i += 4096)
-			sum += table[i];
+		uint64_t sum = work(table, &x, &f);
+
+		check_ids();
 		put(1, "step %d sum %016llx f %.9f\n", s, (unsigned long long)sum, f);
 		put(log, "step %d\n", s);
 		if (ms > 0) {
 			struct timespec d = { ms / 1000, (ms % 1000) * 1000000L }, rem;
+
 			while (nanosleep(&d, &rem) != 0 && errno == EINTR)
 				d = rem;
 		}

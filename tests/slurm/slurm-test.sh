@@ -5,6 +5,9 @@
 #
 #   preempt          (a) a batch job is preempted, requeued and restored
 #   preempt_twice    (b) the same through two preemptions
+#   openmp           (j) the same with an OpenMP program (OMP_NUM_THREADS=2): restored
+#                        in a pid namespace below the task with its own pid and thread
+#                        ids, checkpointed again there, restored again one level deep
 #   timelimit        (c) a time-limit checkpoint, then scontrol requeue
 #   srun_step        (d) an srun step inside a batch job, with --checkpoint=auto
 #   fallback         (e) the newest image is corrupted: the previous one is used;
@@ -28,13 +31,15 @@ source "$here/lib.sh"
 
 # ---------------------------------------------------------------- scenarios --
 
-# (a) preempted once; (b) twice.
-scenario_preempt() {
-	local times=${1:-1} name=preempt
-	golden $name
-	write_job $name exec "$PROGRESS" "$W/$name.log" "$STEPS"
+# (a) preempted once; (b) twice; (j) with LAUNCH (e.g. env OMP_NUM_THREADS=2)
+# before the program.
+scenario_preempt() { # scenario_preempt TIMES [NAME [LAUNCH...]]
+	local times=${1:-1} name=${2:-preempt}
+	shift $(($# < 2 ? $# : 2))
+	golden "$name" "$@"
+	write_job "$name" exec "$@" "$PROGRESS" "$W/$name.log" "$STEPS"
 	local job
-	job=$(submit $name -p low -c 2 --checkpoint=4s --open-mode=append)
+	job=$(submit "$name" -p low -c 2 --checkpoint=4s --open-mode=append)
 	say "submitted job $job: $STEPS steps, --checkpoint=4s"
 	wait_for 60 "job $job running" job_state_is "$job" RUNNING
 	local n
@@ -42,23 +47,24 @@ scenario_preempt() {
 		# Image names carry the run (r0, r1, ...): the catalog keeps one restart count per job.
 		wait_for 90 "a periodic checkpoint of run $n" has_row "$job" trigger=periodic state=VERIFIED ".r$((n - 1))."
 		local before
-		before=$(log_lines $name)
+		before=$(log_lines "$name")
 		local high
 		high=$(preempt_now)
 		say "run $n: periodic checkpoint taken at step ~$before; high-priority job $high submitted"
 		wait_for 30 "the preemption checkpoint of run $n" has_row "$job" trigger=preempt state=VERIFIED ".r$((n - 1))."
-		say "run $n: preemption checkpoint taken at step $(($(log_lines $name) - 1))"
-		check_held $name
+		say "run $n: preemption checkpoint taken at step $(($(log_lines "$name") - 1))"
+		check_held "$name"
 		wait_for 90 "job $job requeued and running again (restart $n)" \
 			eval "restarts_are $job $n && job_state_is $job RUNNING"
 		say "job $job restarted (Restarts=$n)"
 		wait_for 30 "restore $n recorded as succeeded" \
 			eval "[ \$(count_rows $job 'restore id=' outcome=succeeded) -ge $n ]"
 		say "run $((n + 1)): task restored ($(kcr_log "$job" | grep -c 'restored from checkpoint') restore(s) in slurmd.log)"
+		if [ "$name" = openmp ]; then check_threaded_restore "$job"; fi
 	done
 	wait_for 180 "job $job completed" job_state_is "$job" COMPLETED
 	say "job $job COMPLETED after $times preemption(s)"
-	check_resumed $name
+	check_resumed "$name"
 	# (f) the catalog: one preemption checkpoint per run, each restored, states right.
 	[ "$(count_rows "$job" trigger=preempt state=VERIFIED)" = "$times" ] ||
 		fail "expected $times VERIFIED preempt rows"
@@ -80,6 +86,24 @@ scenario_preempt() {
 	say "ok: kcr catalog list --job $job --format json shows the $times preempt checkpoint(s)"
 	rows "$job" | sed 's/^/    /'
 	kcr_log "$job" | grep -E 'preemption|restored|restoring' | sed 's/^.*spank_kcr/    spank_kcr/' | head -n 12
+}
+
+# (j) after a restore the OpenMP program runs with its two threads in a pid
+# namespace one level below the task's, whatever the generation: it was
+# checkpointed there and restored into a fresh namespace, not a nested one.
+# (The program itself checks its pid and thread ids every step.)
+check_threaded_restore() { # check_threaded_restore JOB
+	local pid nspid threads
+	pid=$(pgrep -u "$USER_NAME" -x "$(basename "$PROGRESS")" | head -n 1) ||
+		fail "no $(basename "$PROGRESS") process after the restore"
+	nspid=$(sed -n 's/^NSpid:[[:space:]]*//p' "/proc/$pid/status")
+	threads=$(sed -n 's/^Threads:[[:space:]]*//p' "/proc/$pid/status")
+	[ "$(wc -w <<<"$nspid")" = 2 ] ||
+		fail "the restored program (pid $pid) is $(($(wc -w <<<"$nspid") - 1)) pid namespace(s) deep (NSpid: $nspid), not 1"
+	[ "$threads" = 2 ] || fail "the restored program (pid $pid) has $threads threads, not 2"
+	kcr_log "$1" | grep -q "in a pid namespace of its own" ||
+		fail "slurmd.log does not say the program was restored in a pid namespace"
+	say "ok: restored program: pid $pid, NSpid $nspid (one namespace deep), $threads threads"
 }
 
 # (c) time-limit checkpoint, then the admin requeues the job.
@@ -324,6 +348,10 @@ setup
 case $scenario in
 preempt) scenario_preempt 1 ;;
 preempt_twice) scenario_preempt 2 ;;
+openmp)
+	PROGRESS=$KCR_BUILD_DIR/tests/slurm/omp_progress
+	scenario_preempt 2 openmp env OMP_NUM_THREADS=2
+	;;
 timelimit)
 	: "${KCR_GRACE_MARGIN:=50s}"
 	sed -i "s/grace_margin: .*/grace_margin: $KCR_GRACE_MARGIN/" "$D/etc/kcr.yaml"

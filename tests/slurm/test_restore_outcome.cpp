@@ -57,6 +57,21 @@ TEST(RestoreOutcome, ANewNameIsSuccess) {  // slurm.preempt
   EXPECT_FALSE(w.open());
 }
 
+TEST(RestoreOutcome, ARestoredProgramBelowTheTaskIsSuccess) {  // slurm.openmp
+  RestoreWatch w = Trying();
+  auto v = w.Restored(4711);
+  ASSERT_TRUE(v);
+  EXPECT_TRUE(v->succeeded);
+  EXPECT_FALSE(w.open());
+  EXPECT_FALSE(w.NameSeen("omp_progress"));  // one outcome per attempt
+}
+
+TEST(RestoreOutcome, ARestoredReportWithoutAPidTellsNothing) {
+  RestoreWatch w = Trying();
+  EXPECT_FALSE(w.Restored(0));
+  EXPECT_TRUE(w.open());
+}
+
 TEST(RestoreOutcome, TheRestorersOwnNameTellsNothing) {
   RestoreWatch w = Trying();
   EXPECT_FALSE(w.NameSeen("slurmstepd"));

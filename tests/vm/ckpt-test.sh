@@ -113,21 +113,6 @@ release_hold() { # [release|kill]
 	wait "$HOLDER_PID" || die "holder failed (rc $?)"
 }
 
-# The restored program under a `kcr restart` started as PID: PID itself, or,
-# for a multi-threaded program (restored in a pid namespace of its own),
-# PID's grandchild (PID waits; its child is the namespace's init).
-program_of() { # PID
-	local init prog
-	for _ in $(seq 100); do
-		init=$(pgrep -P "$1" | head -n 1)
-		prog=${init:+$(pgrep -P "$init" | head -n 1)}
-		[[ -n $prog ]] && { echo "$prog"; return; }
-		[[ $(cat "/proc/$1/comm" 2>/dev/null) != kcr ]] && { echo "$1"; return; }
-		sleep 0.05
-	done
-	echo "$1"
-}
-
 checkpoint() { # PID IMAGE [--kill|--stop]
 	local t0
 	t0=$(date +%s%N)

@@ -26,6 +26,21 @@ finish() { # NAME
 # shellcheck disable=SC2034
 as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups --reset-env --)
 
+# The restored program under a `kcr restart` started as PID: PID itself, or,
+# for a multi-threaded program (restored in a pid namespace of its own),
+# PID's great-grandchild (PID waits; its child makes the namespace, whose
+# init is the next), once it runs (no longer named kcr-restore).
+program_of() { # PID
+	local p
+	for _ in $(seq 200); do
+		p=$1
+		for _ in 1 2 3; do p=${p:+$(pgrep -P "$p" | head -n 1)}; done
+		[[ -n $p && $(cat "/proc/$p/comm" 2>/dev/null) != kcr-restore ]] && { echo "$p"; return; }
+		[[ $(cat "/proc/$1/comm" 2>/dev/null) != kcr ]] && { echo "$1"; return; }
+		sleep 0.05
+	done
+	echo "$1"
+}
 uid_of() { awk '/^Uid:/ { print $2 }' "/proc/$1/status"; }
 proc_state() { sed -E 's/.*\) (.).*/\1/' "/proc/$1/stat"; }
 

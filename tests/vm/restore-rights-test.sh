@@ -80,14 +80,8 @@ sleep 1.5
 wait "$pid" 2>/dev/null
 "${as_nobody[@]}" "$KCR" restart "$W/ring.kcr" &
 r=$!
-prog=""
-for _ in $(seq 100); do
-	init=$(pgrep -P "$r" | head -n 1)
-	prog=${init:+$(pgrep -P "$init" | head -n 1)}
-	[[ -n $prog && $(cat "/proc/$prog/comm" 2>/dev/null) == thread_ring ]] && break
-	sleep 0.05
-done
-if [[ -n $prog ]]; then
+prog=$(program_of "$r")
+if [[ $prog != "$r" && $(cat "/proc/$prog/comm" 2>/dev/null) == thread_ring ]]; then
 	[[ $(uid_of "$prog") == 65534 ]] && pass "the restored threads run as nobody" ||
 		fail "restored uid $(uid_of "$prog")"
 	caps=$(grep -E '^Cap(Prm|Eff|Amb)' "/proc/$prog/status" | awk '{print $2}' | sort -u)

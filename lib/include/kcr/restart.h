@@ -3,6 +3,8 @@
 
 #include <kcr/export.h>
 
+#include <sys/types.h>
+
 #include <functional>
 #include <string>
 
@@ -25,6 +27,21 @@ struct RestartOptions {
   // a restorer in a user namespace of its own must not hand the program
   // the capabilities it holds there (RestartWithIds sets it).
   bool drop_capabilities = false;
+  // RestartWithIds() only. Called once the program runs again (its main
+  // thread has taken its own name), with its pid as the caller sees it and
+  // that name; a program that ends before it is seen running is not reported.
+  std::function<void(pid_t program, const std::string& name)> restored;
+  // RestartWithIds() only: pass the caller's signals on to the program.
+  // False where whoever signals the caller signals every process of it too
+  // (Slurm's proctrack does), so the program would get each signal twice.
+  bool forward_signals = true;
+  // RestartWithIds() only, where it must make a user namespace: writes the
+  // id maps of that namespace for `process`, a child of the caller already
+  // in it. Unset, the process writes its own, mapping its uid and gid to
+  // themselves; that needs it dumpable, which the child of a process that
+  // changed its credentials (slurmstepd's task) is not, and making it
+  // dumpable would show the memory it inherited. An error is passed on.
+  std::function<Status(pid_t process)> map_ids;
 };
 
 // The exit status of a restorer that was refused before it changed (the
@@ -44,11 +61,13 @@ KCR_EXPORT Status CheckRestartable(const Image& image, const RestartOptions& opt
 KCR_EXPORT Status Restart(const std::string& path, const RestartOptions& options);
 
 // Restores the program with its own process and thread ids, in a pid
-// namespace (and a mount namespace whose /proc shows it) made for it; an
-// unprivileged caller makes a user namespace too, mapping only its own ids,
-// and the program gets no capability in it. The caller does not become the
-// program: it passes signals on (SIGTERM, SIGINT, SIGHUP, SIGUSR1, ...),
-// waits, and returns how the program ended in *wait_status (as waitpid).
+// namespace (and a mount namespace whose /proc shows it) made for it; where
+// the caller may not make one, a user namespace too, mapping only its own
+// ids, and the program gets no capability in it. The caller stays in its
+// own namespaces and does not become the program: it passes signals on
+// (SIGTERM, SIGINT, SIGHUP, SIGUSR1, ...; see forward_signals), waits, and
+// returns how the program ended in *wait_status (as waitpid). An error means
+// the program never ran: the caller may try another image.
 KCR_EXPORT Status RestartWithIds(const std::string& path, const RestartOptions& options,
                                  int* wait_status);
 

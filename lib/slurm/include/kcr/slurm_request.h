@@ -27,6 +27,14 @@
 //   -> restore-failed id=21 corrupt=1 reason=...       Restart() returned: nothing changed
 //   -> restore-try id=17 image=...
 //   (the task hangs up: its descriptors were replaced by the program's)
+//   -> map-ids pid=4710                                a multi-threaded image: the task's
+//   <- mapped   (or: failed reason=...)                child made a user namespace for its
+//                                                      pid namespace; the agent writes its
+//                                                      id maps (the task's own ids only)
+//   -> restored pid=4711 image=...                     a multi-threaded program runs
+//                                                      again, in its own pid namespace
+//                                                      below the task (pid as the agent
+//                                                      sees it); the task waits for it
 //   -> restore-cold reason=...                         every candidate failed; it starts afresh
 //
 // After a restore-try the agent decides the outcome by one rule
@@ -68,6 +76,12 @@ inline constexpr std::string_view kEnd = "end";
 inline constexpr std::string_view kRestoreTry = "restore-try";
 inline constexpr std::string_view kRestoreFailed = "restore-failed";
 inline constexpr std::string_view kRestoreCold = "restore-cold";
+// -> write the id maps of the task's child's new user namespace; <- mapped
+// or failed.
+inline constexpr std::string_view kMapIds = "map-ids";
+inline constexpr std::string_view kMapped = "mapped";
+// -> the program restored below the task runs again: its pid.
+inline constexpr std::string_view kRestored = "restored";
 }  // namespace verb
 
 // The fields of the protocol's lines. A reason or an image is always last
@@ -81,6 +95,7 @@ inline constexpr std::string_view kImage = "image";         // image path
 inline constexpr std::string_view kReason = "reason";       // a sentence
 inline constexpr std::string_view kTrigger = "trigger";     // what took the checkpoint
 inline constexpr std::string_view kRestart = "restart";     // the restart count the task knows
+inline constexpr std::string_view kPid = "pid";             // a process id, as the agent sees it
 inline constexpr std::string_view kCorrupt = "corrupt";     // "1": the image failed its checksums
 inline constexpr std::string_view kOkCount = "ok";          // done: tasks checkpointed
 inline constexpr std::string_view kFailedCount = "failed";  // done: tasks not checkpointed

@@ -1,0 +1,94 @@
+#include "restore_ids.h"
+
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <kcr/unique_fd.h>
+#include <kcr/util/status_format.h>
+
+namespace kcr::spank {
+
+namespace {
+
+// The ids of one line of /proc/PID/status ("Uid:", "Gid:", "Groups:"), as
+// the agent's (the initial) user namespace sees them.
+std::vector<unsigned long> StatusIds(const std::string& status, const std::string& key) {
+  std::istringstream lines(status);
+  std::vector<unsigned long> ids;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(key, 0) != 0)
+      continue;
+    std::istringstream fields(line.substr(key.size()));
+    for (unsigned long id; fields >> id;)
+      ids.push_back(id);
+  }
+  return ids;
+}
+
+Status WriteProcFile(pid_t pid, const char* name, const std::string& text) {
+  const std::string path = fmt::format("/proc/{}/{}", pid, name);
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid() ||
+      ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    return SysError("writing {}", path);
+  }
+  return Status::Ok();
+}
+
+std::string ReadProcFile(pid_t pid, const char* name) {
+  std::ifstream in(fmt::format("/proc/{}/{}", pid, name));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+Status MapRestoreIds(pid_t process, pid_t task, uid_t owner) {
+  if (process <= 1)
+    return Errorf(EINVAL, "no process named");
+  const std::string status = ReadProcFile(process, "status");
+  const std::vector<unsigned long> parent = StatusIds(status, "PPid:");
+  if (parent.size() != 1 || static_cast<pid_t>(parent[0]) != task)
+    return Errorf(EPERM, "pid {} is not a child of the task (pid {})", process, task);
+  const std::vector<unsigned long> uids = StatusIds(status, "Uid:");
+  const std::vector<unsigned long> gids = StatusIds(status, "Gid:");
+  if (uids.size() != 4 || gids.size() != 4)
+    return Errorf(ESRCH, "pid {} is gone", process);
+  for (unsigned long uid : uids) {
+    if (uid != owner)
+      return Errorf(EPERM, "pid {} does not run as the job's user (uid {})", process, owner);
+  }
+  UniqueFd ns(::open(fmt::format("/proc/{}/ns/user", process).c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat theirs, ours;
+  if (!ns.valid() || ::fstat(ns.get(), &theirs) != 0 || ::stat("/proc/self/ns/user", &ours) != 0)
+    return SysError("looking at pid {}'s user namespace", process);
+  if (theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev)
+    return Errorf(EPERM, "pid {} has made no user namespace of its own", process);
+  uid_t ns_owner = 0;
+  if (::ioctl(ns.get(), NS_GET_OWNER_UID, &ns_owner) != 0 || ns_owner != owner)
+    return Errorf(EPERM, "pid {}'s user namespace is not the job user's", process);
+  if (!ReadProcFile(process, "uid_map").empty() || !ReadProcFile(process, "gid_map").empty())
+    return Errorf(EPERM, "pid {}'s user namespace already has id maps", process);
+  // Its groups: the effective gid and the supplementary ones, each to itself.
+  std::set<unsigned long> groups{gids[1]};
+  for (unsigned long g : StatusIds(status, "Groups:"))
+    groups.insert(g);
+  std::string gid_map;
+  for (unsigned long g : groups)
+    gid_map += fmt::format("{} {} 1\n", g, g);
+  KCR_RETURN_IF_ERROR(WriteProcFile(process, "setgroups", "deny"));
+  KCR_RETURN_IF_ERROR(WriteProcFile(process, "uid_map", fmt::format("{} {} 1\n", owner, owner)));
+  return WriteProcFile(process, "gid_map", gid_map);
+}
+
+}  // namespace kcr::spank
