@@ -4,9 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <system_error>
+#include <thread>
 #include <unordered_set>
 
 #include <kcr/checkpoint.h>
@@ -30,20 +33,25 @@ using Clock = std::chrono::steady_clock;
 std::vector<Outcome> Checkpointer::CheckpointAll(const std::vector<TaskInfo>& tasks,
                                                  cat::Trigger trigger, bool hold,
                                                  const std::optional<JobSnapshot>& job) {
-  std::vector<Outcome> out;
   const auto t0 = Clock::now();
+  std::vector<Attempt> attempts;
   for (const TaskInfo& t : tasks) {
     if (t.exited)
       continue;
     if (holds_.contains(t.local_id)) {
-      Outcome o;
-      o.rank = t.rank;
-      o.reason = "the task is held after its preemption checkpoint";
-      out.push_back(o);
+      Attempt a;
+      a.outcome.rank = t.rank;
+      a.outcome.reason = "the task is held after its preemption checkpoint";
+      a.done = true;
+      attempts.push_back(std::move(a));
       continue;
     }
-    out.push_back(CheckpointTask(t, trigger, hold, job));
+    attempts.push_back(Prepare(t, trigger, job));
   }
+  TakeAll(attempts, hold, t0);
+  std::vector<Outcome> out;
+  for (Attempt& a : attempts)
+    out.push_back(a.done ? a.outcome : Finish(a, trigger));
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
   const size_t ok = std::count_if(out.begin(), out.end(), [](const Outcome& o) { return o.ok; });
   const bool all_repeats =
@@ -77,9 +85,11 @@ void Checkpointer::Forget(std::uint32_t local_id) {
   last_refusal_.erase(local_id);
 }
 
-Outcome Checkpointer::CheckpointTask(const TaskInfo& t, cat::Trigger trigger, bool hold,
-                                     const std::optional<JobSnapshot>& job) {
-  Outcome o;
+Checkpointer::Attempt Checkpointer::Prepare(const TaskInfo& t, cat::Trigger trigger,
+                                            const std::optional<JobSnapshot>& job) {
+  Attempt a;
+  a.task = t;
+  Outcome& o = a.outcome;
   o.rank = t.rank;
   const std::string step = cat::StepName(id_.step);
   const config::ImageDirFields fields{std::to_string(id_.job), step, std::to_string(t.rank),
@@ -88,14 +98,68 @@ Outcome Checkpointer::CheckpointTask(const TaskInfo& t, cat::Trigger trigger, bo
       config::ExpandImageDir(settings_.dir_pattern, fields) + "/" +
       config::ImageFileName({fields.job, step, fields.task, job ? job->restart_cnt : 0U, ++seq_,
                              std::string(cat::ToString(trigger))});
-  if (Refused(t, trigger, path, job, &o))
-    return o;
+  a.path = path;
+  if (Refused(t, trigger, path, job, &o)) {
+    a.done = true;
+    return a;
+  }
+  a.record = cat::CheckpointRecord::Begin(catalog_.Get(), RowInfo(t, trigger, path, job),
+                                          TaskWarning(t.rank));
+  return a;
+}
 
-  auto record = cat::CheckpointRecord::Begin(catalog_.Get(), RowInfo(t, trigger, path, job),
-                                             TaskWarning(t.rank));
-  const Taken taken = Take(t, path, hold);
+// The module's calls, and the re-reads of their images, are what takes
+// time: the tasks' run side by side (a preemption's grace time is short),
+// up to one per core; the catalog stays with the agent thread.
+void Checkpointer::TakeAll(std::vector<Attempt>& attempts, bool hold,
+                           std::chrono::steady_clock::time_point t0) const {
+  std::vector<Attempt*> pending;
+  for (Attempt& a : attempts) {
+    if (!a.done)
+      pending.push_back(&a);
+  }
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < pending.size();) {
+      Attempt& a = *pending[i];
+      const auto started = Clock::now();
+      a.taken = Take(a.task, a.path, hold);
+      if (pending.size() > 1) {
+        a.taken.started_ms = static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(started - t0).count());
+      }
+      if (a.taken.status.ok() && cfg_.checkpoint.verify_after_write) {
+        AsUser as(id_.uid, id_.gid);
+        a.check = VerifyImage(a.path);
+      }
+    }
+  };
+  const size_t cores = std::max(2U, std::thread::hardware_concurrency());
+  std::vector<std::thread> workers;
+  for (size_t w = 1; w < std::min(pending.size(), cores); w++) {
+    try {
+      workers.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // fewer at once; this thread works too
+    }
+  }
+  work();
+  for (std::thread& w : workers)
+    w.join();
+}
+
+Outcome Checkpointer::Finish(Attempt& a, cat::Trigger trigger) {
+  const TaskInfo& t = a.task;
+  const std::string& path = a.path;
+  cat::CheckpointRecord& record = *a.record;
+  Taken& taken = a.taken;
+  Outcome& o = a.outcome;
   o.ms = taken.ms;
-  std::string note = taken.held ? ", held before it ran on" : "";
+  std::string note = taken.hold.valid() ? ", held before it ran on" : "";
+  if (taken.started_ms)
+    note += fmt::format(", started {} ms into the step's checkpoint", *taken.started_ms);
+  if (taken.hold.valid())
+    holds_[t.local_id] = std::move(taken.hold);
   if (!taken.status.ok() && taken.status.code() == -ESRCH &&
       WhyNotCheckpointable(t.process()) == kTaskExited) {
     // It ended between the check above and the module's request: no live
@@ -124,8 +188,8 @@ Outcome Checkpointer::CheckpointTask(const TaskInfo& t, cat::Trigger trigger, bo
   record.Committed(
       {o.bytes, taken.result.header_checksum, taken.result.freeze_ns, taken.result.write_ns});
   std::string verified;
-  if (cfg_.checkpoint.verify_after_write)
-    verified = Verify(t, path, record, &o, &note);
+  if (a.check)
+    verified = Verified(t, *a.check, record, &o, &note);
   Info(
       "task {}: {} checkpoint {} -> {} ({} bytes; freeze {:.1f} ms, write {:.1f} ms, total {} "
       "ms{}{})",
@@ -137,10 +201,10 @@ Outcome Checkpointer::CheckpointTask(const TaskInfo& t, cat::Trigger trigger, bo
   return o;
 }
 
-Checkpointer::Taken Checkpointer::Take(const TaskInfo& t, const std::string& path, bool hold) {
+Checkpointer::Taken Checkpointer::Take(const TaskInfo& t, const std::string& path,
+                                       bool hold) const {
   Taken taken;
   const auto t0 = Clock::now();
-  UniqueFd held;
   {
     // For a preemption checkpoint the task must not run one more instruction
     // once its image is taken: whatever it computed until the requeue would
@@ -152,13 +216,9 @@ Checkpointer::Taken Checkpointer::Take(const TaskInfo& t, const std::string& pat
     // with ptrace (a set-uid program, anything not dumpable) is refused, and
     // the image is created by, and belongs to, the owner.
     CheckpointOptions options;
-    options.hold = hold ? &held : nullptr;
+    options.hold = hold ? &taken.hold : nullptr;
     options.as_user = CheckpointOptions::User{id_.uid, id_.gid, id_.groups};
     taken.status = Checkpoint(t.process(), path, options, &taken.result);
-  }
-  if (held.valid()) {
-    taken.held = true;
-    holds_[t.local_id] = std::move(held);
   }
   if (taken.status.ok()) {
     AsUser as(id_.uid, id_.gid);
@@ -171,13 +231,8 @@ Checkpointer::Taken Checkpointer::Take(const TaskInfo& t, const std::string& pat
   return taken;
 }
 
-std::string Checkpointer::Verify(const TaskInfo& t, const std::string& path,
-                                 cat::CheckpointRecord& record, Outcome* o, std::string* note) {
-  ImageCheck v;
-  {
-    AsUser as(id_.uid, id_.gid);
-    v = VerifyImage(path);
-  }
+std::string Checkpointer::Verified(const TaskInfo& t, const ImageCheck& v,
+                                   cat::CheckpointRecord& record, Outcome* o, std::string* note) {
   if (v.ok()) {
     record.Verified();
     return ", verified";

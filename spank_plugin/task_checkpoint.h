@@ -4,6 +4,7 @@
 // checkpoint. Belongs to the agent thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include <kcr/checkpoint.h>
+#include <kcr/image_check.h>
 #include <kcr/unique_fd.h>
 #include "catalog_access.h"
 #include "kcr/catalog/recorder.h"
@@ -41,7 +43,7 @@ class Checkpointer {
                CatalogAccess& catalog)
       : id_(id), settings_(settings), cfg_(cfg), catalog_(catalog) {}
 
-  // Checkpoints every live task that is not held. With `hold`, the module
+  // Checkpoints every live task that is not held, side by side. With `hold`, the module
   // keeps each saved task parked until KillHeld() (preemption). `job` is
   // what slurmctld last said, for the rows' run and partition.
   std::vector<Outcome> CheckpointAll(const std::vector<TaskInfo>& tasks, catalog::Trigger trigger,
@@ -54,20 +56,37 @@ class Checkpointer {
   void Forget(std::uint32_t local_id);
 
  private:
-  Outcome CheckpointTask(const TaskInfo& t, catalog::Trigger trigger, bool hold,
-                         const std::optional<JobSnapshot>& job);
   // What the module's checkpoint call came to.
   struct Taken {
     Status status;
     CheckpointResult result;
     std::uint64_t file_bytes = 0;
     std::uint64_t ms = 0;
-    bool held = false;  // the task is held now (holds_)
+    UniqueFd hold;  // the task is held (to become one of holds_)
+    // When it began, from the start of the step's checkpoint (several tasks).
+    std::optional<std::uint64_t> started_ms;
   };
-  Taken Take(const TaskInfo& t, const std::string& path, bool hold);
-  // Re-reads the image just written; the log's note about it.
-  std::string Verify(const TaskInfo& t, const std::string& path, catalog::CheckpointRecord& record,
-                     Outcome* o, std::string* note);
+  // One task's attempt: prepared on the agent thread (checks, catalog row),
+  // taken on a thread of its own (the module's call, the image re-read),
+  // finished on the agent thread (catalog, holds, log, retention).
+  struct Attempt {
+    TaskInfo task;
+    std::string path;
+    std::optional<catalog::CheckpointRecord> record;
+    Outcome outcome;
+    bool done = false;  // decided before the module was asked
+    Taken taken;
+    std::optional<ImageCheck> check;  // the re-read, when configured
+  };
+  Attempt Prepare(const TaskInfo& t, catalog::Trigger trigger,
+                  const std::optional<JobSnapshot>& job);
+  void TakeAll(std::vector<Attempt>& attempts, bool hold,
+               std::chrono::steady_clock::time_point t0) const;
+  Taken Take(const TaskInfo& t, const std::string& path, bool hold) const;
+  Outcome Finish(Attempt& a, catalog::Trigger trigger);
+  // What the re-read of the image just written says; the log's note about it.
+  std::string Verified(const TaskInfo& t, const ImageCheck& check,
+                       catalog::CheckpointRecord& record, Outcome* o, std::string* note);
   // The checks before an attempt; true (with *out filled) ends it early.
   bool Refused(const TaskInfo& t, catalog::Trigger trigger, const std::string& path,
                const std::optional<JobSnapshot>& job, Outcome* out);

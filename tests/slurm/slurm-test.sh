@@ -10,6 +10,9 @@
 #                        ids, checkpointed again there, restored again one level deep
 #   timelimit        (c) a time-limit checkpoint, then scontrol requeue
 #   srun_step        (d) an srun step inside a batch job, with --checkpoint=auto
+#   srun_two         (k) an srun -n2 step on one node: at a preemption both tasks are
+#                        checkpointed side by side (not one after the other), held,
+#                        requeued, and both restored: each output identical
 #   fallback         (e) the newest image is corrupted: the previous one is used;
 #                        that one comes from an on-demand checkpoint request
 #   untouched        (g) a job without --checkpoint is left alone; a job kcr
@@ -172,6 +175,51 @@ scenario_srun_step() {
 	[ "$(count_rows "$job" step=batch trigger=periodic state=FAILED)" -le 2 ] ||
 		fail "the same refusal was recorded at every interval"
 	say "ok: catalog: step 0 checkpointed (auto) and restored; the batch step (a shell with a child) FAILED with its reason"
+	rows "$job" | sed 's/^/    /'
+}
+
+# (k) srun -n2: two tasks of one step on one node. Each task is a shell that
+# execs the program (one process), with its own output file (%t) and log.
+scenario_srun_two() {
+	local name=sruntwo
+	golden "$name"
+	cp "$W/$name.golden.out" "$W/$name.1.golden.out"
+	write_job srun2 srun -n2 --output="$W/$name.%t.out" --error="$W/$name.%t.err" --open-mode=append \
+		sh -c "'exec \"\$0\" $W/$name.\$SLURM_PROCID.log $STEPS'" "$PROGRESS"
+	local job
+	job=$(submit srun2 -p low -n2 -c 1 --checkpoint=6s --open-mode=append)
+	say "submitted job $job: srun -n2 of progress (each task its own output), --checkpoint=6s"
+	wait_for 60 "job $job running" job_state_is "$job" RUNNING
+	wait_for 90 "periodic checkpoints of both tasks" eval \
+		"has_row $job step=0 task=0 trigger=periodic state=VERIFIED && has_row $job step=0 task=1 trigger=periodic state=VERIFIED"
+	local high
+	high=$(preempt_now)
+	say "high-priority job $high submitted"
+	wait_for 30 "the preemption checkpoints of both tasks" eval \
+		"has_row $job step=0 task=0 trigger=preempt state=VERIFIED && has_row $job step=0 task=1 trigger=preempt state=VERIFIED"
+	# Side by side: the second task's checkpoint began before the first one's
+	# had ended (each log line says when it began within the step's, and how
+	# long the module's part took).
+	local lines a b
+	lines=$(kcr_log "$job" | grep 'preempt checkpoint [0-9]* ->' | grep 'step.s checkpoint')
+	a=$(sed -n 's/.*total \([0-9]*\) ms.*started \([0-9]*\) ms into.*/\2 \1/p' <<<"$lines" | sort -n | head -n 1)
+	b=$(sed -n 's/.*started \([0-9]*\) ms into.*/\1/p' <<<"$lines" | sort -n | tail -n 1)
+	[ "$(wc -l <<<"$lines")" = 2 ] && [ -n "$a" ] && [ -n "$b" ] ||
+		fail "no two preempt checkpoint lines with their start: $lines"
+	read -r a_start a_total <<<"$a"
+	[ "$b" -lt $((a_start + a_total)) ] ||
+		fail "the tasks were checkpointed one after the other: the second began at $b ms, the first took $a_start+$a_total ms"
+	say "ok: both tasks checkpointed side by side (first began at $a_start ms and took $a_total ms; the second began at $b ms)"
+	wait_for 90 "job $job running again" eval "restarts_are $job 1 && job_state_is $job RUNNING"
+	wait_for 60 "both tasks restored" eval "[ \$(count_rows $job 'restore id=' outcome=succeeded) -ge 2 ]"
+	wait_for 180 "job $job completed" job_state_is "$job" COMPLETED
+	local t
+	for t in 0 1; do
+		cmp -s "$W/$name.golden.out" "$W/$name.$t.out" ||
+			fail "task $t: output differs from the uninterrupted run: $(diff "$W/$name.golden.out" "$W/$name.$t.out" | head -n 4)"
+		[ "$(grep -c '^start$' "$W/$name.$t.log")" = 1 ] || fail "task $t started more than once"
+	done
+	say "ok: both tasks' outputs are byte-identical to the uninterrupted run; each started once"
 	rows "$job" | sed 's/^/    /'
 }
 
@@ -358,6 +406,7 @@ timelimit)
 	scenario_timelimit
 	;;
 srun_step) scenario_srun_step ;;
+srun_two) scenario_srun_two ;;
 fallback) scenario_fallback ;;
 untouched) scenario_untouched ;;
 restart_from) scenario_restart_from ;;
