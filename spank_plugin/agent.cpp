@@ -3,6 +3,7 @@
 #include "agent.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -392,6 +393,10 @@ void Agent::Impl::OnRestored(std::uint32_t local_id, pid_t program) {
   // Only a process of the task's own may stand for it: the agent checkpoints
   // it as root from now on.
   if (!IsDescendant(program, task->pid)) {
+    if (::kill(program, 0) != 0 && errno == ESRCH) {
+      restores.Restored(*task, program);  // it ran, and has ended already
+      return;
+    }
     Error("task {}: ignoring 'restored pid={}': not a process below the task (pid {})", task->rank,
           program, task->pid);
     return;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,9 +63,9 @@ size_t ThreadCount(const std::string& image_path) {
 // then on), waits, and ends as the program ends, so its exit code is the
 // job's. Returns only when the program never ran.
 Status RestoreWithIds(slurm::LineSocket& agent, const Candidate& c, RestartOptions options) {
-  // slurmstepd's proctrack signals every process of the task (scancel, the
-  // time limit), the program too: passing signals on would double them.
-  options.forward_signals = false;
+  // Signals are passed on: some reach only the task (`scancel -b`,
+  // `--signal=B:...`). Those proctrack sends to every process of the task
+  // (scancel, the time limit) reach the program twice (docs/slurm.md).
   // This process changed its credentials (slurmstepd made it the user's),
   // so it and its children are not dumpable, and may not write their own
   // user namespace's id maps: the agent writes them (restore_ids.h).
@@ -73,7 +74,7 @@ Status RestoreWithIds(slurm::LineSocket& agent, const Candidate& c, RestartOptio
         agent.Send(slurm::FormatMessage(verb::kMapIds, {{field::kPid, std::to_string(process)}}));
     std::optional<std::string> line;
     if (st.ok())
-      st = agent.Receive(std::chrono::seconds(30), &line);
+      st = agent.Receive(std::chrono::seconds(120), &line);
     if (!st.ok())
       return st.With("asking the agent to map the restore's user namespace");
     if (!line)
@@ -87,6 +88,9 @@ Status RestoreWithIds(slurm::LineSocket& agent, const Candidate& c, RestartOptio
   options.restored = [&](pid_t program, const std::string& /*name*/) {
     (void)agent.Send(slurm::FormatMessage(
         verb::kRestored, {{field::kPid, std::to_string(program)}, {field::kImage, c.image}}));
+    // Nothing more to say: the task's connection is not kept for the
+    // program's whole life (the agent serves a bounded number).
+    agent = slurm::LineSocket();
     // What the task process is now, for whoever looks at the job's
     // processes (and pgrep finds only the program by its name).
     ::prctl(PR_SET_NAME, "kcr-task");
@@ -95,6 +99,10 @@ Status RestoreWithIds(slurm::LineSocket& agent, const Candidate& c, RestartOptio
   if (Status st = RestartWithIds(c.image, options, &status); !st.ok())
     return st;
   if (WIFSIGNALED(status)) {
+    // Ended as the program did; never a core of this process, which holds
+    // slurmstepd's memory.
+    struct rlimit no_core {};
+    ::setrlimit(RLIMIT_CORE, &no_core);
     ::signal(WTERMSIG(status), SIG_DFL);
     sigset_t one;
     sigemptyset(&one);
@@ -184,6 +192,13 @@ void RestoreOrReturn(const RestoreContext& ctx) {
         slurm::FormatMessage(verb::kRestoreFailed, {{field::kId, std::to_string(c.id)},
                                                     {field::kCorrupt, corrupt ? "1" : "0"},
                                                     {field::kReason, r.message()}}));
+    if (r.code() == -ECANCELED) {
+      // The job is being cancelled or preempted: no older image, and no
+      // fresh start (which would empty the output a later restore needs).
+      ::signal(SIGTERM, SIG_DFL);
+      ::raise(SIGTERM);
+      ::_exit(kBrokenRestoreExit);
+    }
   }
   ::unsetenv("KCR_RESTART_REEXEC");
   EmptyOutputFiles();

@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -34,29 +33,41 @@ std::vector<unsigned long> StatusIds(const std::string& status, const std::strin
   return ids;
 }
 
-Status WriteProcFile(pid_t pid, const char* name, const std::string& text) {
-  const std::string path = fmt::format("/proc/{}/{}", pid, name);
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+// Everything is read and written through one descriptor of /proc/PID: if
+// the process ends and its pid is reused meanwhile, these fail rather than
+// reach the new process.
+Status WriteProcFile(int proc_dir, pid_t pid, const char* name, const std::string& text) {
+  UniqueFd fd(::openat(proc_dir, name, O_WRONLY | O_CLOEXEC));
   if (!fd.valid() ||
       ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-    return SysError("writing {}", path);
+    return SysError("writing /proc/{}/{}", pid, name);
   }
   return Status::Ok();
 }
 
-std::string ReadProcFile(pid_t pid, const char* name) {
-  std::ifstream in(fmt::format("/proc/{}/{}", pid, name));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+std::string ReadProcFile(int proc_dir, const char* name) {
+  UniqueFd fd(::openat(proc_dir, name, O_RDONLY | O_CLOEXEC));
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while (fd.valid() && (n = ::read(fd.get(), buf, sizeof(buf))) > 0)
+    text.append(buf, static_cast<size_t>(n));
+  return text;
 }
+
+// The kernel takes at most this many lines in one id map.
+constexpr size_t kMaxMapLines = 340;
 
 }  // namespace
 
 Status MapRestoreIds(pid_t process, pid_t task, uid_t owner) {
   if (process <= 1)
     return Errorf(EINVAL, "no process named");
-  const std::string status = ReadProcFile(process, "status");
+  UniqueFd dir(
+      ::open(fmt::format("/proc/{}", process).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid())
+    return SysError("looking at pid {}", process);
+  const std::string status = ReadProcFile(dir.get(), "status");
   const std::vector<unsigned long> parent = StatusIds(status, "PPid:");
   if (parent.size() != 1 || static_cast<pid_t>(parent[0]) != task)
     return Errorf(EPERM, "pid {} is not a child of the task (pid {})", process, task);
@@ -68,7 +79,7 @@ Status MapRestoreIds(pid_t process, pid_t task, uid_t owner) {
     if (uid != owner)
       return Errorf(EPERM, "pid {} does not run as the job's user (uid {})", process, owner);
   }
-  UniqueFd ns(::open(fmt::format("/proc/{}/ns/user", process).c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd ns(::openat(dir.get(), "ns/user", O_RDONLY | O_CLOEXEC));
   struct stat theirs, ours;
   if (!ns.valid() || ::fstat(ns.get(), &theirs) != 0 || ::stat("/proc/self/ns/user", &ours) != 0)
     return SysError("looking at pid {}'s user namespace", process);
@@ -77,18 +88,32 @@ Status MapRestoreIds(pid_t process, pid_t task, uid_t owner) {
   uid_t ns_owner = 0;
   if (::ioctl(ns.get(), NS_GET_OWNER_UID, &ns_owner) != 0 || ns_owner != owner)
     return Errorf(EPERM, "pid {}'s user namespace is not the job user's", process);
-  if (!ReadProcFile(process, "uid_map").empty() || !ReadProcFile(process, "gid_map").empty())
+  if (!ReadProcFile(dir.get(), "uid_map").empty() || !ReadProcFile(dir.get(), "gid_map").empty())
     return Errorf(EPERM, "pid {}'s user namespace already has id maps", process);
   // Its groups: the effective gid and the supplementary ones, each to itself.
   std::set<unsigned long> groups{gids[1]};
   for (unsigned long g : StatusIds(status, "Groups:"))
     groups.insert(g);
+  // Consecutive groups make one line: the kernel takes at most 340.
   std::string gid_map;
-  for (unsigned long g : groups)
-    gid_map += fmt::format("{} {} 1\n", g, g);
-  KCR_RETURN_IF_ERROR(WriteProcFile(process, "setgroups", "deny"));
-  KCR_RETURN_IF_ERROR(WriteProcFile(process, "uid_map", fmt::format("{} {} 1\n", owner, owner)));
-  return WriteProcFile(process, "gid_map", gid_map);
+  size_t lines = 0;
+  for (auto it = groups.begin(); it != groups.end();) {
+    unsigned long first = *it, count = 1;
+    for (++it; it != groups.end() && *it == first + count; ++it)
+      count++;
+    gid_map += fmt::format("{} {} {}\n", first, first, count);
+    lines++;
+  }
+  if (lines > kMaxMapLines) {
+    return Errorf(E2BIG,
+                  "the job's user is in {} groups in {} ranges; a user namespace maps at most "
+                  "{} ranges, so a multi-threaded program cannot be restored for this user",
+                  groups.size(), lines, kMaxMapLines);
+  }
+  KCR_RETURN_IF_ERROR(WriteProcFile(dir.get(), process, "setgroups", "deny"));
+  KCR_RETURN_IF_ERROR(
+      WriteProcFile(dir.get(), process, "uid_map", fmt::format("{} {} 1\n", owner, owner)));
+  return WriteProcFile(dir.get(), process, "gid_map", gid_map);
 }
 
 }  // namespace kcr::spank

@@ -119,23 +119,34 @@ void Checkpointer::TakeAll(std::vector<Attempt>& attempts, bool hold,
       pending.push_back(&a);
   }
   std::atomic<size_t> next{0};
-  auto work = [&] {
+  // Nothing may escape a worker thread (std::terminate would end slurmstepd).
+  auto work = [&]() noexcept {
     for (size_t i; (i = next.fetch_add(1)) < pending.size();) {
       Attempt& a = *pending[i];
       const auto started = Clock::now();
-      a.taken = Take(a.task, a.path, hold);
+      try {
+        a.taken = Take(a.task, a.path, hold);
+      } catch (const std::exception& e) {
+        a.taken.status = Status::Error(ENOMEM, fmt::format("checkpointing: {}", e.what()));
+        continue;
+      }
       if (pending.size() > 1) {
         a.taken.started_ms = static_cast<std::uint64_t>(
             std::chrono::duration_cast<std::chrono::milliseconds>(started - t0).count());
       }
       if (a.taken.status.ok() && cfg_.checkpoint.verify_after_write) {
         AsUser as(id_.uid, id_.gid);
-        a.check = VerifyImage(a.path);
+        try {
+          a.check = VerifyImage(a.path);
+        } catch (const std::exception&) {
+          a.check.reset();  // not verified (and not corrupt): the row stays COMMITTED
+        }
       }
     }
   };
   const size_t cores = std::max(2U, std::thread::hardware_concurrency());
   std::vector<std::thread> workers;
+  workers.reserve(std::min(pending.size(), cores));
   for (size_t w = 1; w < std::min(pending.size(), cores); w++) {
     try {
       workers.emplace_back(work);

@@ -28,6 +28,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,9 +53,13 @@ constexpr int kForwarded[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT,  SIGUSR1,
 // program's: the caller watches for the change.
 constexpr char kRestorerName[] = "kcr-restore";
 
-// The program's pid in the caller's namespace, once known; 0 before and in
-// the namespace's own processes, which pass nothing on.
+// The program's pid in the caller's namespace, once known and signals are
+// passed on; 0 before, and in the namespace's own processes.
 volatile sig_atomic_t forward_to = 0;
+// The caller (not the namespace's processes) notes a signal that came
+// before it could pass it on: a restore it interrupts is not tried again.
+volatile sig_atomic_t is_caller = 0;
+volatile sig_atomic_t interrupted_by = 0;
 
 // What the namespace tells its caller: the maker needs its id maps written
 // (answered with kMapped), the restorer is about to restore (both sent with
@@ -64,6 +69,7 @@ enum ReportKind : int32_t { kNeedMaps = 1, kMapped = 2, kStarting = 3, kEnded = 
 struct ReportMessage {
   int32_t kind;
   int32_t value;  // kEnded: the wait status; kRefused, kMapped: the negative errno or 0
+  int32_t ran;    // kEnded: the program ran (had its own name when it ended)
   char text[512];
 };
 
@@ -102,9 +108,17 @@ bool ReceiveReport(int fd, ReportMessage* m, pid_t* sender) {
   return true;
 }
 
+// Signals that end a program by default and are how jobs are cancelled:
+// one of these before the program runs makes a failed restore final.
+bool Cancels(int sig) {
+  return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT;
+}
+
 void Forward(int sig) {
   if (forward_to > 0)
     ::kill(forward_to, sig);
+  else if (is_caller && Cancels(sig))
+    interrupted_by = sig;
 }
 
 Status WriteFile(const std::string& path, const std::string& text) {
@@ -154,14 +168,19 @@ Status EnterUserNamespace(const RestartOptions& options, int report_fd) {
   return Status::Ok();
 }
 
-// The restorer: tells the caller who it is, then becomes the program.
+// The restorer: tells the caller who it is, then becomes the program. The
+// signals passed on stay blocked until the program's own mask replaces
+// this one: one that comes during the restore waits for the program.
 [[noreturn]] void RunRestorer(const std::string& path, const RestartOptions& options,
                               const sigset_t& mask, int report_fd) {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
-  for (int sig : kForwarded)
+  sigset_t blocked = mask;
+  for (int sig : kForwarded) {
     ::sigaction(sig, &dfl, nullptr);
-  ::sigprocmask(SIG_SETMASK, &mask, nullptr);
+    sigaddset(&blocked, sig);
+  }
+  ::sigprocmask(SIG_SETMASK, &blocked, nullptr);
   ::prctl(PR_SET_NAME, kRestorerName);
   ::setenv("KCR_RESTART_IN_NAMESPACE", "1", 1);
   Report(report_fd, kStarting, 0, "");
@@ -171,10 +190,16 @@ Status EnterUserNamespace(const RestartOptions& options, int report_fd) {
 }
 
 // pid 1 of the new namespace: its own mounts and /proc, then the restorer,
-// with the image's pid. Returns the restorer's wait status, or a failure.
+// with the image's pid. Returns the restorer's wait status and whether the
+// program ran, or a failure.
 Status RunInit(const std::string& path, const RestartOptions& options, pid_t image_pid,
-               int report_fd, int* wait_status) {
+               int report_fd, int* wait_status, bool* ran) {
   ::prctl(PR_SET_NAME, "kcr-init");
+  // Killed with its parent, and the namespace with it (a restore nobody
+  // waits for must not run on). Its parent is outside the namespace, so
+  // getppid() cannot tell whether that happened already: the maker only
+  // ends after init.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::unshare(CLONE_NEWNS) != 0)
     return SysError("making a mount namespace for the restore");
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
@@ -209,6 +234,14 @@ Status RunInit(const std::string& path, const RestartOptions& options, pid_t ima
     siginfo_t si;
     if (::sigwaitinfo(&waited, &si) < 0 || si.si_signo != SIGCHLD)
       continue;
+    // Before the program is reaped its name tells whether it ran: a program
+    // that ends at once must not pass for a failed restore.
+    siginfo_t ended{};
+    if (::waitid(P_PID, static_cast<id_t>(child), &ended, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        ended.si_pid == child) {
+      std::string name = NameOf(child);
+      *ran = !name.empty() && name != kRestorerName;
+    }
     int status;
     pid_t done;
     while ((done = ::waitpid(-1, &status, WNOHANG)) > 0) {
@@ -223,9 +256,19 @@ Status RunInit(const std::string& path, const RestartOptions& options, pid_t ima
 // The namespace maker: a pid namespace (and a user namespace if it must),
 // and init in it. Ends when init does.
 [[noreturn]] void RunMaker(const std::string& path, const RestartOptions& options, pid_t image_pid,
-                           int report_fd) {
+                           int report_fd, pid_t caller) {
   forward_to = 0;
+  is_caller = 0;
   ::prctl(PR_SET_NAME, "kcr-nsmaker");
+  // Nothing of the caller's but the report socket and stdio goes into the
+  // namespace (under Slurm the caller holds its agent connection).
+  for (int fd = 3; fd <= report_fd; fd++) {
+    if (fd != report_fd)
+      ::close(fd);
+  }
+  ::syscall(SYS_close_range, static_cast<unsigned>(report_fd + 1), ~0U, 0U);
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != caller)
+    ::_exit(0);
   RestartOptions inner = options;
   inner.restored = nullptr;
   inner.map_ids = nullptr;
@@ -244,11 +287,17 @@ Status RunInit(const std::string& path, const RestartOptions& options, pid_t ima
     st = SysError("starting the restore's pid namespace");
   if (init == 0) {
     int status = 0;
-    st = RunInit(path, inner, image_pid, report_fd, &status);
-    if (st.ok())
-      Report(report_fd, kEnded, status, "");
-    else
+    bool ran = false;
+    st = RunInit(path, inner, image_pid, report_fd, &status, &ran);
+    if (st.ok()) {
+      ReportMessage m{};
+      m.kind = kEnded;
+      m.value = status;
+      m.ran = ran;
+      (void)::send(report_fd, &m, sizeof(m), MSG_NOSIGNAL);
+    } else {
       Report(report_fd, kRefused, st.code(), st.message());
+    }
     ::_exit(0);
   }
   if (!st.ok()) {
@@ -260,8 +309,8 @@ Status RunInit(const std::string& path, const RestartOptions& options, pid_t ima
   ::_exit(0);
 }
 
-// Ends the namespace of a restore the caller gives up on: init's death
-// kills everything in it.
+// Ends the namespace of a restore the caller gives up on: the maker's death
+// kills init (PR_SET_PDEATHSIG), and init's everything in the namespace.
 void Abandon(pid_t maker) {
   ::kill(maker, SIGKILL);
   while (::waitpid(maker, nullptr, 0) < 0 && errno == EINTR) {
@@ -299,9 +348,13 @@ Status RestartWithIds(const std::string& path, const RestartOptions& options, in
     ::sigaction(kForwarded[i], &sa, &saved[i]);
   auto restore_handlers = [&] {
     forward_to = 0;
+    is_caller = 0;
     for (size_t i = 0; i < std::size(kForwarded); i++)
       ::sigaction(kForwarded[i], &saved[i], nullptr);
   };
+  interrupted_by = 0;
+  is_caller = 1;
+  const pid_t caller = ::getpid();
   pid_t maker = ::fork();
   if (maker < 0) {
     ::close(report[1]);
@@ -310,7 +363,7 @@ Status RestartWithIds(const std::string& path, const RestartOptions& options, in
   }
   if (maker == 0) {
     reports.reset();
-    RunMaker(path, options, image_pid, report[1]);
+    RunMaker(path, options, image_pid, report[1], caller);
   }
   ::close(report[1]);
 
@@ -341,8 +394,13 @@ Status RestartWithIds(const std::string& path, const RestartOptions& options, in
       break;
     if (r.kind == kStarting) {
       program = sender;
-      if (options.forward_signals)
+      if (options.forward_signals) {
         forward_to = program;
+        // What came while the namespace was made: the restorer keeps it
+        // blocked, and the program gets it once it runs.
+        if (interrupted_by)
+          ::kill(program, interrupted_by);
+      }
       continue;
     }
     if (r.kind == kNeedMaps) {
@@ -366,17 +424,39 @@ Status RestartWithIds(const std::string& path, const RestartOptions& options, in
     while (::waitpid(maker, nullptr, 0) < 0 && errno == EINTR) {
     }
   restore_handlers();
-  if (!got_end)
-    return Errorf(EIO, "the restore's pid namespace ended before the program did");
-  if (m.kind == kRefused)
-    return Status::Error(-m.value, m.text);
-  if (!seen_running && WIFSIGNALED(m.value)) {
+  if (got_end && m.kind == kEnded && m.ran && !seen_running) {
+    seen_running = true;  // it ran, and ended before it was looked at
+    if (options.restored)
+      options.restored(program, "");
+  }
+  Status failed = Status::Ok();
+  if (!got_end) {
+    failed = Errorf(EIO, "the restore's pid namespace ended before the program did");
+  } else if (m.kind == kRefused) {
+    failed = Status::Error(-m.value, m.text);
+  } else if (!seen_running && WIFSIGNALED(m.value)) {
     // The module kills a restorer that fails past its point of no return;
     // the caller is untouched and may try another image.
-    return Errorf(EIO,
-                  "the restore failed past its point of no return (the restorer was killed by "
-                  "signal {} before the program ran; the kernel log says why)",
-                  WTERMSIG(m.value));
+    failed = Errorf(EIO,
+                    "the restore failed past its point of no return (the restorer was killed by "
+                    "signal {} before the program ran; the kernel log says why)",
+                    WTERMSIG(m.value));
+  } else if (!seen_running && WIFEXITED(m.value) && WEXITSTATUS(m.value) == kRestartRefusedExit) {
+    // A failure after the restorer had given up its descriptors, whose
+    // report went with them.
+    failed = Errorf(EIO,
+                    "the restore failed after the restorer had changed, before the program ran "
+                    "(its report was lost with its descriptors)");
+  }
+  if (!failed.ok()) {
+    const int sig = interrupted_by;
+    if (sig) {
+      return Errorf(ECANCELED,
+                    "the restore was interrupted by signal {} ({}) before the program "
+                    "ran ({})",
+                    sig, ::strsignal(sig), failed.message());
+    }
+    return failed;
   }
   *wait_status = m.value;
   return Status::Ok();

@@ -3,13 +3,15 @@
 # the restore by comparing its output with an uninterrupted (golden) run.
 # Runs inside the guest (see kcr-vm); needs the kcr module loaded.
 #
-#   ckpt-test.sh [--mode kill|continue|stop|hold|hold_kill|hold_sigkill|twice]
+#   ckpt-test.sh [--mode kill|again|continue|stop|hold|hold_kill|hold_sigkill|twice]
 #                [--delay MIN_MS:MAX_MS]
 #                [--restart-flag FLAG] [--ckpt-flag FLAG] -- PROGRAM ARG...
 #
 # In PROGRAM's arguments @OUT@ becomes its output file and @DIR@ a scratch
 # directory; each run (golden, test) gets its own. Modes:
 #   kill      checkpoint --kill, then restart: output must equal the golden run's
+#   again     the same, then the same image restarted once more (--rollback-files):
+#             golden again (an image is not used up by a restore)
 #   continue  checkpoint and let the original finish (its output must be golden
 #             too), then restart with --rollback-files: golden again
 #   stop      checkpoint --stop: the original must be stopped and make no
@@ -139,6 +141,16 @@ kill)
 	[[ $rc -eq 137 ]] || die "checkpointed process was not killed (rc $rc)"
 	$KCR restart "${restart_flags[@]}" "$work/image" || die "restored program failed (rc $?)"
 	compare restored
+	;;
+again)
+	checkpoint "$pid" "$work/image" --kill
+	rc=0; wait "$pid" || rc=$?
+	[[ $rc -eq 137 ]] || die "checkpointed process was not killed (rc $rc)"
+	$KCR restart "${restart_flags[@]}" "$work/image" || die "restored program failed (rc $?)"
+	compare restored
+	$KCR restart "${restart_flags[@]}" --rollback-files "$work/image" ||
+		die "the second restore of the same image failed (rc $?)"
+	compare "the same image restored again"
 	;;
 continue)
 	checkpoint "$pid" "$work/image"

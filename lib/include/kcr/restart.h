@@ -31,9 +31,12 @@ struct RestartOptions {
   // thread has taken its own name), with its pid as the caller sees it and
   // that name; a program that ends before it is seen running is not reported.
   std::function<void(pid_t program, const std::string& name)> restored;
-  // RestartWithIds() only: pass the caller's signals on to the program.
-  // False where whoever signals the caller signals every process of it too
-  // (Slurm's proctrack does), so the program would get each signal twice.
+  // RestartWithIds() only: pass the caller's signals on to the program
+  // (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, ...). Where whoever signals
+  // the caller also signals the program (a terminal's process group,
+  // Slurm's proctrack), it gets those twice; false passes nothing on. A
+  // SIGTERM, SIGINT, SIGHUP or SIGQUIT before the program runs turns a
+  // failed restore into ECANCELED: the caller should not try another image.
   bool forward_signals = true;
   // RestartWithIds() only, where it must make a user namespace: writes the
   // id maps of that namespace for `process`, a child of the caller already
