@@ -270,13 +270,14 @@ static u32 kcr_image_threads(struct kcr_ckpt_req *req, u32 *record_of)
 }
 
 static void kcr_header_fill(struct kcr_ckpt_req *req, struct kcr_image_header *h, u32 nr_sections,
-			    u64 bytes)
+			    u32 sections, u64 bytes)
 {
 	const struct cred *cred;
 
 	memset(h, 0, sizeof(*h));
 	memcpy(h->magic, KCR_IMAGE_MAGIC, sizeof(h->magic));
-	h->version = KCR_IMAGE_VERSION;
+	h->version = (sections & BIT(KCR_SEC_LOCKS)) ? KCR_IMAGE_VERSION_LOCKS :
+						       KCR_IMAGE_VERSION_MIN;
 	h->header_size = KCR_HEADER_SIZE;
 	h->arch = KCR_ARCH_X86_64;
 	h->nr_sections = nr_sections;
@@ -340,7 +341,7 @@ static int kcr_image_write(struct kcr_ckpt_req *req, struct kcr_writer *w)
 		return w->err;
 	/* The header goes last: an image without a valid header is never mistaken for whole. */
 	req->image_bytes = w->pos;
-	kcr_header_fill(req, &h, w->nr_sections, w->pos);
+	kcr_header_fill(req, &h, w->nr_sections, w->sections_seen, w->pos);
 	if (kernel_write(w->file, &h, sizeof(h), &pos) != sizeof(h))
 		return -EIO;
 	return 0;

@@ -7,6 +7,8 @@
  * classifies them, records path/flags/offset/size, saves the contents of
  * deleted-but-open files, and refuses — naming the fd — anything kcr cannot
  * recreate (sockets, pipes beyond stdio, devices, epoll, io_uring, ...).
+ * The file locks it holds are recorded too (LOCKS), each with the fd to take
+ * it again through.
  *
  * Restore happens in user space (lib/src/restore_files.cpp): only user space
  * can put a file at an exact descriptor number (dup2); the kernel has no
@@ -28,6 +30,7 @@
 
 #define KCR_MAX_FDS 4096
 #define KCR_MAX_GHOST_BYTES (256ULL << 20)
+#define KCR_MAX_LOCKS 1024
 
 struct kcr_open_file {
 	int fd;
@@ -86,25 +89,114 @@ bool kcr_is_memfd(const struct file *f)
 }
 
 /*
- * Does the process hold a lock on f's file: a flock or OFD lock of this open
- * file, or a POSIX lock of its fd table? Not saved yet, so refused rather
- * than lost.
+ * A POSIX lock is the process's, on the file, whichever fd took it; it is
+ * taken again through the fd of the open file that took it (which
+ * /proc/PID/fdinfo lists it under), else one open for what the lock needs.
  */
-static bool kcr_holds_lock(struct file *f, fl_owner_t owner)
+static int kcr_posix_lock_fd(const struct kcr_files_state *st, u32 first,
+			     const struct file_lock *fl)
 {
-	struct file_lock_context *ctx = READ_ONCE(file_inode(f)->i_flctx);
+	fmode_t need = fl->fl_type == F_WRLCK ? FMODE_WRITE : FMODE_READ;
+	struct inode *inode = file_inode(st->ent[first].file);
+	u32 j;
+
+	for (j = 0; j < st->nr; j++) {
+		if (st->ent[j].file == fl->fl_file)
+			return st->ent[j].fd;
+	}
+	for (j = first; j < st->nr; j++) {
+		if (file_inode(st->ent[j].file) == inode && (st->ent[j].file->f_mode & need))
+			return st->ent[j].fd;
+	}
+	return st->ent[first].fd;
+}
+
+/* Stores one lock record at out[at]; with out NULL (counting) only checks. */
+static void kcr_lock_put(const struct kcr_files_state *st, u32 i, struct kcr_file_lock *out, u32 at,
+			 const struct file_lock *fl, u32 kind)
+{
+	struct kcr_file_lock *l;
+
+	if (!out || at >= KCR_MAX_LOCKS)
+		return;
+	l = &out[at];
+	memset(l, 0, sizeof(*l));
+	l->fd = kind == KCR_LOCK_POSIX ? kcr_posix_lock_fd(st, i, fl) : st->ent[i].fd;
+	l->kind = kind;
+	l->type = fl->fl_type == F_WRLCK ? KCR_LOCK_WRITE : KCR_LOCK_READ;
+	if (kind != KCR_LOCK_FLOCK) {
+		l->start = fl->fl_start;
+		l->len = fl->fl_end == OFFSET_MAX ? 0 : fl->fl_end - fl->fl_start + 1;
+	}
+}
+
+/*
+ * The locks recorded through fd i, of kind `kind`: the flock and OFD locks
+ * of its open file and, at the first fd of its file, the process's POSIX
+ * locks on that file. An fd sharing an earlier fd's open file records none
+ * (they are that fd's). Adds them to out[*n...] (only counts them with out
+ * NULL), walking no further than the limit (the lists are walked under a
+ * spinlock). A lease, or a lock on a file kcr does not reopen by path, is
+ * refused.
+ */
+static int kcr_fd_locks(const struct kcr_files_state *st, u32 i, u32 kind,
+			struct kcr_file_lock *out, u32 *n, struct kcr_reason *why)
+{
+	const struct kcr_open_file *of = &st->ent[i];
+	struct file *f = of->file;
+	struct inode *inode = file_inode(f);
+	struct file_lock_context *ctx = READ_ONCE(inode->i_flctx);
+	bool posix = true, lease = false, unreachable = false;
 	struct file_lock *fl;
-	bool held = false;
+	u32 j, found = 0;
 
 	if (!ctx)
-		return false;
+		return 0;
+	for (j = 0; j < i; j++) {
+		if (st->ent[j].file == f)
+			return 0;
+		if (file_inode(st->ent[j].file) == inode)
+			posix = false;
+	}
 	spin_lock(&ctx->flc_lock);
-	list_for_each_entry(fl, &ctx->flc_flock, fl_list)
-		held |= fl->fl_file == f;
-	list_for_each_entry(fl, &ctx->flc_posix, fl_list)
-		held |= fl->fl_owner == owner || fl->fl_file == f;
+	list_for_each_entry(fl, &ctx->flc_flock, fl_list) {
+		if (*n + found > KCR_MAX_LOCKS)
+			break;
+		if (fl->fl_file == f)
+			kcr_lock_put(st, i, out, *n + found++, fl, KCR_LOCK_FLOCK);
+	}
+	list_for_each_entry(fl, &ctx->flc_posix, fl_list) {
+		if (*n + found > KCR_MAX_LOCKS)
+			break;
+		if (fl->fl_flags & FL_OFDLCK) {
+			if (fl->fl_file == f)
+				kcr_lock_put(st, i, out, *n + found++, fl, KCR_LOCK_OFD);
+		} else if (posix && fl->fl_owner == of->owner) {
+			/* Taken through a name the file no longer has (a deleted link)? */
+			unreachable |= !fl->fl_file || d_unlinked(fl->fl_file->f_path.dentry);
+			kcr_lock_put(st, i, out, *n + found++, fl, KCR_LOCK_POSIX);
+		}
+	}
+	list_for_each_entry(fl, &ctx->flc_lease, fl_list)
+		lease |= fl->fl_file == f;
 	spin_unlock(&ctx->flc_lock);
-	return held;
+	if (lease) {
+		kcr_set_reason(why, "fd %d holds a lease (F_SETLEASE), which kcr cannot save",
+			       of->fd);
+		return -EOPNOTSUPP;
+	}
+	if (found && (kind != KCR_FD_REG || unreachable)) {
+		kcr_set_reason(why,
+			       "fd %d holds a file lock on a file kcr does not reopen by path (a deleted file or a device); kcr cannot take it again",
+			       of->fd);
+		return -EOPNOTSUPP;
+	}
+	if (*n + found > KCR_MAX_LOCKS) {
+		kcr_set_reason(why, "the process holds more than %d file locks", KCR_MAX_LOCKS);
+		return -EOPNOTSUPP;
+	}
+	*n += found;
+	return 0;
 }
 
 static bool kcr_is_writeonly_ghost(const struct file *f)
@@ -213,12 +305,6 @@ static int kcr_fd_classify(const struct kcr_open_file *of, struct kcr_fd *rec,
 			       of->fd);
 		return -EOPNOTSUPP;
 	}
-	if (kcr_holds_lock(f, of->owner)) {
-		kcr_set_reason(why,
-			       "fd %d holds a file lock (flock, fcntl or OFD), which kcr cannot save yet",
-			       of->fd);
-		return -EOPNOTSUPP;
-	}
 	if (S_ISREG(mode) || S_ISDIR(mode)) {
 		rec->size = i_size_read(inode);
 		rec->kind = d_unlinked(f->f_path.dentry) ? KCR_FD_GHOST : KCR_FD_REG;
@@ -264,12 +350,14 @@ unsupported:
 int kcr_files_check(const struct kcr_files_state *st, struct kcr_reason *why)
 {
 	struct kcr_fd rec;
-	u32 i;
+	u32 i, nlocks = 0;
 	int err;
 
 	for (i = 0; i < st->nr; i++) {
 		memset(&rec, 0, sizeof(rec));
 		err = kcr_fd_classify(&st->ent[i], &rec, why);
+		if (!err)
+			err = kcr_fd_locks(st, i, rec.kind, NULL, &nlocks, why);
 		if (err)
 			return err;
 	}
@@ -320,6 +408,28 @@ static void kcr_fd_sharing(const struct kcr_files_state *st, u32 i, struct kcr_f
 	}
 }
 
+/* The LOCKS section, when the process holds any lock. */
+static int kcr_locks_dump(struct kcr_writer *w, const struct kcr_files_state *st,
+			  const struct kcr_fd *recs, struct kcr_reason *why)
+{
+	struct kcr_file_lock *locks;
+	u32 i, n = 0;
+	int err = 0;
+
+	locks = kvcalloc(KCR_MAX_LOCKS, sizeof(*locks), GFP_KERNEL);
+	if (!locks)
+		return -ENOMEM;
+	for (i = 0; i < st->nr && !err; i++)
+		err = kcr_fd_locks(st, i, recs[i].kind, locks, &n, why);
+	if (!err && n) {
+		kcr_section_begin(w, KCR_SEC_LOCKS, true);
+		kcr_section_write(w, locks, n * sizeof(*locks));
+		kcr_section_end(w, n);
+	}
+	kvfree(locks);
+	return err ? err : w->err;
+}
+
 int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct kcr_reason *why)
 {
 	struct kcr_fd *recs;
@@ -358,8 +468,10 @@ int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st, struc
 		kcr_write_padded(w, p, rec->path_len);
 	}
 	kcr_section_end(w, st->nr);
-	if (err || !nghost)
+	if (err)
 		goto out;
+	if (!nghost)
+		goto locks;
 
 	buf = kmalloc(PAGE_SIZE * 16, GFP_KERNEL);
 	if (!buf) {
@@ -383,6 +495,9 @@ int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st, struc
 	kcr_section_end(w, nghost);
 	if (err)
 		kcr_set_reason(why, "saving the contents of a deleted open file failed (%d)", err);
+locks:
+	if (!err)
+		err = kcr_locks_dump(w, st, recs, why);
 out:
 	kfree(buf);
 	kfree(pathbuf);

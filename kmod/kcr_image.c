@@ -57,6 +57,7 @@ void kcr_section_begin(struct kcr_writer *w, u32 type, bool checksummed)
 {
 	memset(&w->sec, 0, sizeof(w->sec));
 	w->sec.type = type;
+	w->sections_seen |= BIT(type);
 	w->sec_pos = w->pos;
 	w->hashing = checksummed;
 	if (checksummed)
@@ -111,9 +112,11 @@ static int kcr_header_check(struct kcr_loaded_image *img, struct kcr_reason *why
 		kcr_set_reason(why, "not a kcr image (bad magic)");
 		return -EINVAL;
 	}
-	if (h->version != KCR_IMAGE_VERSION || h->header_size != KCR_HEADER_SIZE) {
-		kcr_set_reason(why, "image format version %u is not supported (this kcr reads %u)",
-			       h->version, KCR_IMAGE_VERSION);
+	if (h->version < KCR_IMAGE_VERSION_MIN || h->version > KCR_IMAGE_VERSION ||
+	    h->header_size != KCR_HEADER_SIZE) {
+		kcr_set_reason(why,
+			       "image format version %u is not supported (this kcr reads %u to %u)",
+			       h->version, KCR_IMAGE_VERSION_MIN, KCR_IMAGE_VERSION);
 		return -EINVAL;
 	}
 	h->checksum = 0;

@@ -51,6 +51,7 @@ struct kcr_writer {
 	struct file *file;
 	loff_t pos;
 	u32 nr_sections;
+	u32 sections_seen; /* bit per section type written */
 	/* open section */
 	loff_t sec_pos;
 	struct kcr_section sec;

@@ -23,8 +23,15 @@
 
 /* Bumped on any incompatible change of the ioctls below. */
 #define KCR_ABI_VERSION 5
-/* Bumped on any incompatible change of the image layout. */
-#define KCR_IMAGE_VERSION 2
+/*
+ * Image format versions this kcr reads: 2, and 3, which is 2 with a LOCKS
+ * section. It writes 3 only for a process that holds file locks, so an
+ * older kcr refuses that image as unsupported (it cannot take the locks
+ * again) and reads every other one.
+ */
+#define KCR_IMAGE_VERSION 3
+#define KCR_IMAGE_VERSION_MIN 2
+#define KCR_IMAGE_VERSION_LOCKS 3
 
 #define KCR_DEVICE_PATH "/dev/kcr"
 #define KCR_IOC_MAGIC 0xC7
@@ -163,7 +170,7 @@ struct kcr_restore_thread_args {
 #define KCR_IOC_TEST_WARN _IO(KCR_IOC_MAGIC, 0x7f)
 
 /*
- * Image format v2.
+ * Image format v2 and v3 (v3: v2 with a LOCKS section).
  *
  *   struct kcr_image_header               (offset 0, KCR_HEADER_SIZE bytes)
  *   section*                              (each: struct kcr_section + payload,
@@ -212,6 +219,7 @@ enum kcr_section_type {
 	KCR_SEC_FS = 6, /* struct kcr_fs + cwd path */
 	KCR_SEC_GHOST = 7, /* count x (struct kcr_ghost + contents, padded to 8) */
 	KCR_SEC_PAGES = 8, /* chunks: struct kcr_page_chunk + nr_pages * 4096 */
+	KCR_SEC_LOCKS = 9, /* count x struct kcr_file_lock; only when the process holds locks */
 	KCR_SEC_MAX
 };
 
@@ -378,6 +386,31 @@ struct kcr_fd {
 	__s32 same_as; /* KCR_FD_SAME: the earlier fd of the same open file */
 	__u32 pad;
 	/* followed by path_len bytes of path, padded to 8 */
+};
+
+/* kcr_file_lock.kind */
+enum kcr_lock_kind {
+	KCR_LOCK_FLOCK = 1, /* flock(2): of the open file */
+	KCR_LOCK_POSIX = 2, /* fcntl F_SETLK: of the process, on the file */
+	KCR_LOCK_OFD = 3, /* fcntl F_OFD_SETLK: of the open file */
+};
+
+/* kcr_file_lock.type */
+#define KCR_LOCK_READ 1U
+#define KCR_LOCK_WRITE 2U
+
+/*
+ * A file lock the process held, taken again through `fd` (a regular file of
+ * the FILES section, not KCR_FD_SAME) before the restore: flock and OFD
+ * locks on the open file of that fd, POSIX locks on its file.
+ */
+struct kcr_file_lock {
+	__s32 fd;
+	__u32 kind; /* enum kcr_lock_kind */
+	__u32 type; /* KCR_LOCK_READ or KCR_LOCK_WRITE */
+	__u32 pad;
+	__u64 start; /* byte range (flock: 0, 0) */
+	__u64 len; /* 0: to the end of the file, however long it grows */
 };
 
 struct kcr_ghost {

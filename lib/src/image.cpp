@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -73,6 +74,8 @@ const char* SectionName(uint32_t type) {
       return "ghost";
     case KCR_SEC_PAGES:
       return "pages";
+    case KCR_SEC_LOCKS:
+      return "locks";
   }
   return "unknown";
 }
@@ -90,11 +93,12 @@ Image::HeaderCheck Image::CheckHeader(const kcr_image_header& h, uint64_t file_b
     return c;
   }
   c.is_image = true;
-  if (h.version != KCR_IMAGE_VERSION || h.header_size != KCR_HEADER_SIZE) {
+  if (h.version < KCR_IMAGE_VERSION_MIN || h.version > KCR_IMAGE_VERSION ||
+      h.header_size != KCR_HEADER_SIZE) {
     c.status = Errorf(EPROTONOSUPPORT,
                       "image format version {} is not supported (this kcr reads "
-                      "version {}); use the kcr that wrote it",
-                      h.version, KCR_IMAGE_VERSION);
+                      "versions {} to {}); use the kcr that wrote it",
+                      h.version, KCR_IMAGE_VERSION_MIN, KCR_IMAGE_VERSION);
     return c;
   }
   kcr_image_header copy = h;
@@ -233,6 +237,19 @@ Status Image::Parse() {
       return Malformed("deleted-file record without its contents", pos);
     }
   }
+  constexpr uint64_t kMaxOffset = std::numeric_limits<int64_t>::max();
+  for (const kcr_file_lock& l : locks_) {
+    const bool through_file = std::any_of(fds_.begin(), fds_.end(), [&](const FdRecord& f) {
+      return f.fd.fd == l.fd && f.fd.kind == KCR_FD_REG;
+    });
+    const bool range_ok = l.kind == KCR_LOCK_FLOCK
+                              ? l.start == 0 && l.len == 0
+                              : l.start <= kMaxOffset && l.len <= kMaxOffset - l.start;
+    if (!through_file || l.kind < KCR_LOCK_FLOCK || l.kind > KCR_LOCK_OFD ||
+        (l.type != KCR_LOCK_READ && l.type != KCR_LOCK_WRITE) || l.pad || !range_ok) {
+      return Malformed("file lock record", pos);
+    }
+  }
   return Status::Ok();
 }
 
@@ -319,6 +336,14 @@ Status Image::ParseSection(const kcr_section& s, std::span<const uint8_t> data, 
       }
       if (!rest.empty())
         return Malformed("deleted-file section size", offset);
+      return Status::Ok();
+    case KCR_SEC_LOCKS:
+      if (header_.version < KCR_IMAGE_VERSION_LOCKS)
+        return Malformed("file lock section in an image of a version without one", offset);
+      if (s.count == 0 || s.size != uint64_t{s.count} * sizeof(kcr_file_lock))
+        return Malformed("file lock section size", offset);
+      locks_.resize(s.count);
+      std::memcpy(locks_.data(), rest.data(), rest.size());
       return Status::Ok();
     case KCR_SEC_PAGES: {
       uint64_t pos = 0, prev_end = 0;
@@ -438,6 +463,15 @@ std::string Image::DescribeJson() const {
     fd["cloexec"] = (f.fd.fd_flags & KCR_FD_CLOEXEC) != 0;
     fds.push_back(std::move(fd));
   }
+  Json locks = Json::array();
+  for (const kcr_file_lock& l : locks_) {
+    static constexpr const char* kKinds[] = {"?", "flock", "posix", "ofd"};
+    locks.push_back({{"fd", l.fd},
+                     {"kind", l.kind <= KCR_LOCK_OFD ? kKinds[l.kind] : "?"},
+                     {"type", l.type == KCR_LOCK_WRITE ? "write" : "read"},
+                     {"start", l.start},
+                     {"len", l.len}});
+  }
   Json doc = {
       {"path", path_},
       {"format_version", header_.version},
@@ -466,6 +500,7 @@ std::string Image::DescribeJson() const {
         {"dumpable", mm_.dumpable}}},
       {"vmas", std::move(vmas)},
       {"fds", std::move(fds)},
+      {"locks", std::move(locks)},
       {"cwd", cwd_},
       {"umask", fmt::format("{:04o}", fs_.umask)},
       {"pending_signals", pending_.size()},

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -102,7 +103,7 @@ Status RecreateGhost(const FdRecord& rec, const GhostRecord& ghost, UniqueFd* ou
   return Status::Ok();
 }
 
-Status OpenOne(const Image& image, const FdRecord& rec, bool rollback, UniqueFd* out) {
+Status OpenOne(const Image& image, const FdRecord& rec, UniqueFd* out) {
   const kcr_fd& f = rec.fd;
   switch (f.kind) {
     case KCR_FD_DEVNULL:
@@ -116,11 +117,6 @@ Status OpenOne(const Image& image, const FdRecord& rec, bool rollback, UniqueFd*
       break;
     case KCR_FD_REG: {
       const std::string path = PathNow(image, rec.path);
-      if (rollback && Writable(f) && S_ISREG(f.mode) && path == rec.path) {
-        if (::truncate(path.c_str(), static_cast<off_t>(f.size)) != 0) {
-          return SysError("rolling back {} to {} bytes", rec.path, f.size);
-        }
-      }
       // What is at the path now is opened without blocking (a FIFO) or
       // becoming our terminal (a tty) and must be what the program had.
       int flags = static_cast<int>(f.f_flags) & kReopenFlags;
@@ -144,6 +140,74 @@ Status OpenOne(const Image& image, const FdRecord& rec, bool rollback, UniqueFd*
   if ((f.kind == KCR_FD_REG || f.kind == KCR_FD_GHOST) &&
       ::lseek(out->get(), static_cast<off_t>(f.pos), SEEK_SET) < 0) {
     return SysError("seeking {} to offset {}", rec.path, f.pos);
+  }
+  return Status::Ok();
+}
+
+// File locks. Those of an open file (flock, OFD) are taken again as the
+// files are opened, before anything of the caller changes, so another
+// process holding a conflicting lock now refuses the restore. POSIX locks
+// belong to the process and go with any close of the file, which placing
+// the descriptors does: they are only probed then, and taken once every
+// descriptor is in place.
+const char* LockKind(uint32_t kind) {
+  return kind == KCR_LOCK_FLOCK ? "flock" : kind == KCR_LOCK_OFD ? "OFD" : "POSIX";
+}
+
+struct flock RangeOf(const kcr_file_lock& l) {
+  struct flock fl {};
+  fl.l_type = l.type == KCR_LOCK_WRITE ? F_WRLCK : F_RDLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = static_cast<off_t>(l.start);
+  fl.l_len = static_cast<off_t>(l.len);
+  return fl;
+}
+
+std::string PathOf(const Image& image, int fd) {
+  for (const FdRecord& rec : image.fds()) {
+    if (rec.fd.fd == fd)
+      return rec.path;
+  }
+  return "?";
+}
+
+Status LockConflict(const Image& image, const kcr_file_lock& l, pid_t holder) {
+  return Errorf(EBUSY,
+                "file {} (fd {}): {} holds a lock that conflicts with the program's {} {} lock "
+                "now, so it cannot be taken again; fix: end that process, or restore later",
+                PathOf(image, l.fd), l.fd,
+                holder > 0 ? fmt::format("process {}", holder) : std::string("another process"),
+                LockKind(l.kind), l.type == KCR_LOCK_WRITE ? "write" : "read");
+}
+
+Status TakeOpenFileLocks(const Image& image, const OpenedFiles& opened) {
+  for (const kcr_file_lock& l : image.locks()) {
+    auto it = std::find_if(opened.by_target.begin(), opened.by_target.end(),
+                           [&](const auto& o) { return o.first == l.fd; });
+    if (it == opened.by_target.end())
+      return Errorf(EBADMSG, "a file lock names fd {}, which is not opened", l.fd);
+    const int fd = it->second.get();
+    struct flock fl = RangeOf(l);
+    int rc;
+    if (l.kind == KCR_LOCK_FLOCK) {
+      rc = ::flock(fd, (l.type == KCR_LOCK_WRITE ? LOCK_EX : LOCK_SH) | LOCK_NB);
+    } else if (l.kind == KCR_LOCK_OFD) {
+      rc = ::fcntl(fd, F_OFD_SETLK, &fl);
+    } else {
+      // Probed only: who would hold a conflicting lock (this process holds none).
+      rc = ::fcntl(fd, F_OFD_GETLK, &fl);
+      if (rc == 0 && fl.l_type != F_UNLCK)
+        return LockConflict(image, l, fl.l_pid);
+      continue;
+    }
+    if (rc != 0 && (errno == EWOULDBLOCK || errno == EAGAIN || errno == EACCES)) {
+      struct flock probe = RangeOf(l);
+      pid_t holder =
+          l.kind == KCR_LOCK_OFD && ::fcntl(fd, F_OFD_GETLK, &probe) == 0 ? probe.l_pid : 0;
+      return LockConflict(image, l, holder);
+    }
+    if (rc != 0)
+      return SysError("taking the {} lock of fd {} again", LockKind(l.kind), l.fd);
   }
   return Status::Ok();
 }
@@ -208,9 +272,20 @@ Status OpenFiles(const Image& image, bool rollback_files, OpenedFiles* opened) {
       if (!fd.valid())
         return SysError("sharing fd {}'s file with fd {}", rec.fd.same_as, rec.fd.fd);
     } else {
-      KCR_RETURN_IF_ERROR(OpenOne(image, rec, rollback_files, &fd));
+      KCR_RETURN_IF_ERROR(OpenOne(image, rec, &fd));
     }
     opened->by_target.emplace_back(rec.fd.fd, std::move(fd));
+  }
+  KCR_RETURN_IF_ERROR(TakeOpenFileLocks(image, *opened));
+  // Rolled back last: a restore refused above leaves the files as they were.
+  for (const FdRecord& rec : image.fds()) {
+    const kcr_fd& f = rec.fd;
+    if (!rollback_files || f.kind != KCR_FD_REG || !Writable(f) || !S_ISREG(f.mode) ||
+        PathNow(image, rec.path) != rec.path) {
+      continue;
+    }
+    if (::truncate(rec.path.c_str(), static_cast<off_t>(f.size)) != 0)
+      return SysError("rolling back {} to {} bytes", rec.path, f.size);
   }
   return Status::Ok();
 }
@@ -291,6 +366,16 @@ Status InstallFiles(const Image& image, OpenedFiles* opened, std::vector<int*> k
   }
   if (::syscall(SYS_close_range, static_cast<unsigned>(next), ~0U, 0U) != 0)
     return SysError("closing the restarter's descriptors");
+  // No descriptor of the program's files closes from here on: its POSIX
+  // locks can be taken again (probed free in OpenFiles).
+  for (const kcr_file_lock& l : image.locks()) {
+    struct flock fl = RangeOf(l);
+    if (l.kind == KCR_LOCK_POSIX && ::fcntl(l.fd, F_SETLK, &fl) != 0) {
+      if (errno == EAGAIN || errno == EACCES)
+        return LockConflict(image, l, 0);
+      return SysError("taking the POSIX lock of fd {} again", l.fd);
+    }
+  }
   return Status::Ok();
 }
 

@@ -16,14 +16,16 @@ namespace kcr {
 Status CheckFiles(const Image& image, bool rollback_files);
 
 // Opens every file of the image (recreating deleted ones), truncating grown
-// files when rollback is allowed; nothing of the caller changes yet.
+// files when rollback is allowed, and takes the locks of open files again
+// (flock, OFD; POSIX locks are probed); nothing of the caller changes yet.
 struct OpenedFiles {
   std::vector<std::pair<int, UniqueFd>> by_target;  // target fd -> opened file
 };
 Status OpenFiles(const Image& image, bool rollback_files, OpenedFiles* opened);
 
 // Point of no return for the caller's descriptors: afterwards it holds exactly
-// the image's descriptors plus `keep` (moved above them; updated in place).
+// the image's descriptors plus `keep` (moved above them; updated in place),
+// and the program's POSIX locks.
 Status InstallFiles(const Image& image, OpenedFiles* opened, std::vector<int*> keep);
 
 // cwd, umask and resource limits (limits the caller may not raise are left).

@@ -20,7 +20,7 @@ static int by_text(const void *x, const void *y)
 /* The lock lines of one descriptor, "KIND TYPE START END;" each, sorted. */
 static void locks_of(int fd, char *out, size_t room)
 {
-	char path[64], line[256], kind[16], adv[16], type[16], end[32], found[8][64];
+	char path[64], line[256], kind[16], adv[16], type[16], end[32], found[8][128];
 	int n = 0;
 	FILE *f;
 
@@ -36,9 +36,8 @@ static void locks_of(int fd, char *out, size_t room)
 
 		if (strncmp(line, "lock:", 5))
 			continue;
-		if (n == 8 ||
-		    sscanf(line + 5, "%d: %15s %15s %15s %d %x:%x:%lu %lld %31s", &id, kind, adv, type,
-			   &pid, &maj, &min, &ino, &start, end) != 10)
+		if (n == 8 || sscanf(line + 5, "%d: %15s %15s %15s %d %x:%x:%lu %lld %31s", &id,
+				     kind, adv, type, &pid, &maj, &min, &ino, &start, end) != 10)
 			kt_fail("fd %d: unexpected lock line: %s", fd, line);
 		snprintf(found[n++], sizeof(found[0]), "%s %s %lld %s;", kind, type, start, end);
 	}

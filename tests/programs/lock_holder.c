@@ -1,8 +1,9 @@
 /*
- * Holds what kcr cannot save yet, touches READY, and waits, so that a test
- * can check the checkpoint is refused naming it and the process runs on:
+ * Holds a file lock, or what kcr cannot save, touches READY, and waits (60 s),
+ * so that a test can check the lock is kept across a restore, or the
+ * checkpoint is refused naming what it cannot save and the process runs on:
  *
- *   lock_holder flock|posix|ofd|memfd|memfd-map|sysv-shm DIR READY
+ *   lock_holder flock|posix|ofd|lease|deleted-flock|memfd|memfd-map|sysv-shm DIR READY
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
+#include <time.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
@@ -31,6 +33,14 @@ int main(int argc, char **argv)
 			     flock(fd, LOCK_EX) :
 			     fcntl(fd, !strcmp(argv[1], "posix") ? F_SETLK : F_OFD_SETLK, &fl)))
 			return perror("lock"), 1;
+	} else if (!strcmp(argv[1], "lease")) {
+		fd = open(path, O_RDONLY | O_CREAT, 0644);
+		if (fd < 0 || fcntl(fd, F_SETLEASE, F_RDLCK))
+			return perror("lease"), 1;
+	} else if (!strcmp(argv[1], "deleted-flock")) {
+		fd = open(path, O_RDWR | O_CREAT, 0644);
+		if (fd < 0 || flock(fd, LOCK_EX) || unlink(path))
+			return perror("deleted-flock"), 1;
 	} else if (!strncmp(argv[1], "memfd", 5)) {
 		fd = memfd_create("kcr-test", 0);
 		if (fd < 0 || ftruncate(fd, 4096))
@@ -53,6 +63,8 @@ int main(int argc, char **argv)
 	ready = fopen(argv[3], "w");
 	if (ready)
 		fclose(ready);
-	sleep(60);
+	/* A sleep a restore interrupts (EINTR) goes on: the program must outlive it. */
+	for (time_t end = time(NULL) + 60; time(NULL) < end;)
+		sleep(1);
 	return 0;
 }

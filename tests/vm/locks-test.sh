@@ -37,14 +37,17 @@ for mode in flock posix ofd; do
 	saved_holder "$mode"
 	free "$mode" && pass "$mode: the lock went with the killed process" ||
 		fail "$mode: the lock outlived its process"
-	"$KCR" restart --no-catalog -q "$W/$mode.kcr" &
+	"$KCR" restart --no-catalog -q "$W/$mode.kcr" 2>"$W/restart.err" &
 	r=$!
 	for _ in $(seq 100); do
-		[[ $(cat "/proc/$(program_of "$r")/comm" 2>/dev/null) == lock_holder ]] && break
+		[[ $(cat "/proc/$r/comm" 2>/dev/null) == lock_holder ]] && break
 		sleep 0.05
 	done
-	free "$mode" && fail "$mode: the restored program does not hold its lock" ||
+	if free "$mode"; then
+		fail "$mode: the restored program (pid $r, $(cat "/proc/$r/comm" 2>/dev/null || echo gone)) does not hold its lock: $(cat "$W/restart.err")"
+	else
 		pass "$mode: the restored program holds its lock: another process is kept out"
+	fi
 	kill "$r" 2>/dev/null
 	wait "$r" 2>/dev/null
 done
@@ -52,10 +55,11 @@ done
 # Someone else holds a conflicting lock: the restore is refused, naming it.
 for mode in flock posix; do
 	saved_holder "$mode"
+	# One process that holds the lock itself (killing it frees the lock).
 	if [[ $mode == flock ]]; then
-		flock -x "$F" sleep 30 &
+		python3 -c "import fcntl, os, time; fcntl.flock(os.open('$F', os.O_RDWR), fcntl.LOCK_EX); time.sleep(30)" &
 	else
-		python3 -c "import fcntl, os, time; fcntl.lockf(os.open('$F', os.O_RDWR), fcntl.LOCK_EX, 0, 0); open('$W/taken', 'w').close(); time.sleep(30)" &
+		python3 -c "import fcntl, os, time; fcntl.lockf(os.open('$F', os.O_RDWR), fcntl.LOCK_EX, 0, 0); time.sleep(30)" &
 	fi
 	other=$!
 	for _ in $(seq 100); do ! free "$mode" && break; sleep 0.05; done

@@ -31,10 +31,10 @@ expect_checkpoint_refused eventfd "fd [0-9]+ is a special file" -- $PY -c "impor
 # Timers kcr cannot save are refused, never dropped (ITIMER_REAL is saved).
 expect_checkpoint_refused itimer-virtual "ITIMER_VIRTUAL or ITIMER_PROF" -- $PY -c "import signal,time; signal.setitimer(signal.ITIMER_VIRTUAL, 600); $ready; time.sleep(60)"
 expect_checkpoint_refused posix-timer "POSIX timers" -- "$KCR_PROGS/posix_timer" "$W/ready"
-# File locks, memfds and SysV shared memory are refused, never dropped.
-for mode in flock posix ofd; do
-	expect_checkpoint_refused "$mode-lock" "holds a file lock" -- "$KCR_PROGS/lock_holder" "$mode" "$W" "$W/ready"
-done
+# File locks are saved (vm.ckpt.file_locks), except a lease and a lock on a
+# deleted file, which are refused; memfds and SysV shared memory too.
+expect_checkpoint_refused lease "holds a lease" -- "$KCR_PROGS/lock_holder" lease "$W" "$W/ready"
+expect_checkpoint_refused deleted-flock "holds a file lock on a file kcr does not reopen" -- "$KCR_PROGS/lock_holder" deleted-flock "$W" "$W/ready"
 expect_checkpoint_refused memfd "is a memfd" -- "$KCR_PROGS/lock_holder" memfd "$W" "$W/ready"
 expect_checkpoint_refused memfd-map "is a memfd" -- "$KCR_PROGS/lock_holder" memfd-map "$W" "$W/ready"
 expect_checkpoint_refused sysv-shm "SysV shared memory" -- "$KCR_PROGS/lock_holder" sysv-shm "$W" "$W/ready"

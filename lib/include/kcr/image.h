@@ -93,6 +93,9 @@ class KCR_EXPORT Image {
   const std::vector<kcr_pending_signal>& pending() const { return pending_; }
   const std::vector<FdRecord>& fds() const { return fds_; }
   const std::vector<GhostRecord>& ghosts() const { return ghosts_; }
+  // The file locks the process held (each to be taken through a regular
+  // file's fd of fds()).
+  const std::vector<kcr_file_lock>& locks() const { return locks_; }
   const kcr_fs& fs() const { return fs_; }
   const std::string& cwd() const { return cwd_; }
   const std::vector<PageChunkRef>& chunks() const { return chunks_; }
@@ -118,6 +121,7 @@ class KCR_EXPORT Image {
   std::vector<kcr_pending_signal> pending_;
   std::vector<FdRecord> fds_;
   std::vector<GhostRecord> ghosts_;
+  std::vector<kcr_file_lock> locks_;
   kcr_fs fs_{};
   std::string cwd_;
   std::vector<PageChunkRef> chunks_;
