@@ -93,6 +93,13 @@ class ImageBuilder {
     PutString(&p, "/");
     Section(KCR_SEC_FS, 1, p);
 
+    if (!locks_.empty()) {
+      p.clear();
+      for (const kcr_file_lock& l : locks_)
+        Put(&p, l);
+      Section(KCR_SEC_LOCKS, static_cast<uint32_t>(locks_.size()), p);
+    }
+
     if (ghost_size_) {
       // A deleted-file record that claims *ghost_size_ bytes and carries 8.
       kcr_ghost g{};
@@ -120,7 +127,7 @@ class ImageBuilder {
 
     kcr_image_header h{};
     std::memcpy(h.magic, KCR_IMAGE_MAGIC, 8);
-    h.version = KCR_IMAGE_VERSION;
+    h.version = version_ ? version_ : locks_.empty() ? KCR_IMAGE_VERSION_MIN : KCR_IMAGE_VERSION_LOCKS;
     h.header_size = KCR_HEADER_SIZE;
     h.arch = KCR_ARCH_X86_64;
     h.nr_sections = sections_;
@@ -146,6 +153,18 @@ class ImageBuilder {
     return *this;
   }
 
+  // A LOCKS section with these records.
+  ImageBuilder& Locks(std::vector<kcr_file_lock> locks) {
+    locks_ = std::move(locks);
+    return *this;
+  }
+
+  // The header's format version (default: what kcr writes for the image).
+  ImageBuilder& Version(uint32_t version) {
+    version_ = version;
+    return *this;
+  }
+
   // File offset of the first byte of the image's (only) memory chunk.
   uint64_t first_page_offset() const { return first_page_offset_; }
 
@@ -168,6 +187,8 @@ class ImageBuilder {
   uint64_t first_page_offset_ = 0;
   uint32_t mm_flags_ = 0;
   std::optional<uint64_t> ghost_size_;
+  std::vector<kcr_file_lock> locks_;
+  uint32_t version_ = 0;
 };
 
 }  // namespace kcr::test_images

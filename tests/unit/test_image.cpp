@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -243,6 +244,61 @@ TEST_F(ImageTest, DescribeJsonKeepsTheKeyOrder) {
   EXPECT_EQ(text.rfind(R"({"path":)", 0), 0u) << text;
   EXPECT_LT(text.find(R"("format_version":)"), text.find(R"("vmas":)"));
   EXPECT_LT(text.find(R"("vmas":)"), text.find(R"("fds":)"));
+}
+
+kcr_file_lock Lock(int fd, uint32_t kind, uint32_t type, uint64_t start, uint64_t len) {
+  kcr_file_lock l{};
+  l.fd = fd;
+  l.kind = kind;
+  l.type = type;
+  l.start = start;
+  l.len = len;
+  return l;
+}
+
+TEST_F(ImageTest, ReadsTheFileLocksOfAVersion3Image) {
+  std::unique_ptr<Image> img;
+  ASSERT_TRUE(OpenBytes(ImageBuilder()
+                            .Locks({Lock(1, KCR_LOCK_POSIX, KCR_LOCK_WRITE, 100, 0),
+                                    Lock(1, KCR_LOCK_FLOCK, KCR_LOCK_READ, 0, 0)})
+                            .BuildDefault(out_, 10),
+                        &img)
+                  .ok());
+  ASSERT_EQ(img->locks().size(), 2u);
+  EXPECT_EQ(img->header().version, uint32_t{KCR_IMAGE_VERSION_LOCKS});
+  EXPECT_EQ(img->locks()[0].start, 100u);
+  EXPECT_NE(img->DescribeJson().find(R"("kind":"posix")"), std::string::npos);
+}
+
+TEST_F(ImageTest, AVersion2ImageWithoutLocksIsRead) {
+  std::unique_ptr<Image> img;
+  ASSERT_TRUE(OpenBytes(ImageBuilder().Version(2).BuildDefault(out_, 10), &img).ok());
+  EXPECT_TRUE(img->locks().empty());
+}
+
+TEST_F(ImageTest, HostileLockRecordsAreRefused) {
+  const uint64_t max = std::numeric_limits<int64_t>::max();
+  const std::vector<std::pair<const char*, kcr_file_lock>> bad = {
+      {"an fd the image lacks", Lock(7, KCR_LOCK_POSIX, KCR_LOCK_WRITE, 0, 0)},
+      {"an unknown kind", Lock(1, 9, KCR_LOCK_WRITE, 0, 0)},
+      {"an unknown type", Lock(1, KCR_LOCK_OFD, 0, 0, 0)},
+      {"a flock with a range", Lock(1, KCR_LOCK_FLOCK, KCR_LOCK_WRITE, 5, 1)},
+      {"a range past 2^63", Lock(1, KCR_LOCK_POSIX, KCR_LOCK_READ, max, 10)},
+      {"a start past 2^63", Lock(1, KCR_LOCK_POSIX, KCR_LOCK_READ, max + 1, 0)},
+  };
+  for (const auto& [what, lock] : bad) {
+    Status st = OpenBytes(ImageBuilder().Locks({lock}).BuildDefault(out_, 10));
+    EXPECT_EQ(st.code(), -EBADMSG) << what << ": " << st.message();
+    EXPECT_NE(st.message().find("file lock record"), std::string::npos) << what;
+  }
+}
+
+TEST_F(ImageTest, LocksInAVersion2ImageAreRefused) {
+  Status st = OpenBytes(ImageBuilder()
+                            .Version(2)
+                            .Locks({Lock(1, KCR_LOCK_POSIX, KCR_LOCK_WRITE, 0, 0)})
+                            .BuildDefault(out_, 10));
+  EXPECT_EQ(st.code(), -EBADMSG) << st.message();
 }
 
 TEST(XStateTest, NamesFeatures) {
