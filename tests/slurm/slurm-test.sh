@@ -7,7 +7,9 @@
 #   preempt_twice    (b) the same through two preemptions
 #   openmp           (j) the same with an OpenMP program (OMP_NUM_THREADS=2): restored
 #                        in a pid namespace below the task with its own pid and thread
-#                        ids, checkpointed again there, restored again one level deep
+#                        ids, checkpointed again there, restored again one level deep;
+#                        then another such job, requeued, restored and scancelled:
+#                        Slurm records its SIGTERM and none of its processes is left
 #   timelimit        (c) a time-limit checkpoint, then scontrol requeue
 #   srun_step        (d) an srun step inside a batch job, with --checkpoint=auto
 #   srun_two         (k) an srun -n2 step on one node: at a preemption both tasks are
@@ -89,6 +91,7 @@ scenario_preempt() { # scenario_preempt TIMES [NAME [LAUNCH...]]
 	say "ok: kcr catalog list --job $job --format json shows the $times preempt checkpoint(s)"
 	rows "$job" | sed 's/^/    /'
 	kcr_log "$job" | grep -E 'preemption|restored|restoring' | sed 's/^.*spank_kcr/    spank_kcr/' | head -n 12
+	if [ "$name" = openmp ]; then check_threaded_cancel "$@"; fi
 }
 
 # (j) after a restore the OpenMP program runs with its two threads in a pid
@@ -107,6 +110,31 @@ check_threaded_restore() { # check_threaded_restore JOB
 	kcr_log "$1" | grep -q "in a pid namespace of its own" ||
 		fail "slurmd.log does not say the program was restored in a pid namespace"
 	say "ok: restored program: pid $pid, NSpid $nspid (one namespace deep), $threads threads"
+}
+
+# (j) a restored multi-threaded task is still a Slurm task: scancel ends it,
+# its end (a SIGTERM) reaches Slurm's record of the job, and nothing of the
+# restore (task, namespace maker, init, program) outlives the job.
+check_threaded_cancel() { # LAUNCH...
+	local name=ompcancel job
+	write_job "$name" exec "$@" "$PROGRESS" "$W/$name.log" 400
+	job=$(submit "$name" -p low -c 2 --checkpoint=3s --open-mode=append)
+	wait_for 60 "job $job running" job_state_is "$job" RUNNING
+	wait_for 60 "a periodic checkpoint of job $job" has_row "$job" trigger=periodic state=VERIFIED
+	scontrol requeue "$job"
+	wait_for 90 "job $job requeued and running again" eval "restarts_are $job 1 && job_state_is $job RUNNING"
+	wait_for 30 "job $job restored" has_row "$job" "restore id=" outcome=succeeded
+	local before
+	before=$(log_lines "$name")
+	wait_for 30 "job $job progressing after its restore" eval "[ \$(log_lines $name) -gt $before ]"
+	scancel "$job"
+	wait_for 60 "job $job cancelled" job_state_is "$job" CANCELLED
+	local procs='omp_progress|kcr-task|kcr-nsmaker|kcr-init|kcr-restore'
+	wait_for 30 "no process of job $job left" eval "! pgrep -u $USER_NAME -x '$procs' >/dev/null"
+	local code
+	code=$(job_field "$job" ExitCode)
+	[[ $code == *:15 ]] || fail "job $job: ExitCode $code does not show the SIGTERM that ended it"
+	say "ok: scancel ended the restored task (ExitCode $code); none of its processes is left"
 }
 
 # (c) time-limit checkpoint, then the admin requeues the job.
