@@ -336,6 +336,18 @@ static int kcr_fd_classify(const struct kcr_open_file *of, struct kcr_fd *rec,
 		return 0;
 	}
 unsupported:
+	if (inode->i_sb->s_magic == ANON_INODE_FS_MAGIC) {
+		/* eventfd, timerfd, signalfd, epoll, inotify, io_uring, ...: named as made */
+		const char *name = f->f_path.dentry->d_name.name;
+		size_t len = strcspn(name + (*name == '['), "]");
+
+		if (!strcmp(name, "[eventpoll]"))
+			name = "[epoll]", len = 5;
+		kcr_set_reason(why, "fd %d is a%s %.*s descriptor, which kcr cannot save", of->fd,
+			       strchr("aeiou", name[*name == '[']) ? "n" : "", (int)len,
+			       name + (*name == '['));
+		return -EOPNOTSUPP;
+	}
 	kcr_set_reason(why, "fd %d is a %s, which kcr cannot save", of->fd,
 		       S_ISSOCK(mode)		? "socket" :
 		       S_ISFIFO(mode)		? "pipe or FIFO" :

@@ -3,15 +3,23 @@
  * so that a test can check the lock is kept across a restore, or the
  * checkpoint is refused naming what it cannot save and the process runs on:
  *
- *   lock_holder flock|posix|ofd|lease|deleted-flock|memfd|memfd-map|sysv-shm DIR READY
+ *   lock_holder MODE DIR READY
+ *
+ * MODE: flock, posix, ofd, lease, deleted-flock, memfd, memfd-map, sysv-shm,
+ * timerfd, signalfd, inotify, epoll.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +59,27 @@ int main(int argc, char **argv)
 				return perror("mmap"), 1;
 			close(fd);
 		}
+	} else if (!strcmp(argv[1], "timerfd")) {
+		struct itimerspec in_a_minute = { .it_value = { .tv_sec = 60 } };
+
+		fd = timerfd_create(CLOCK_MONOTONIC, 0);
+		if (fd < 0 || timerfd_settime(fd, 0, &in_a_minute, NULL))
+			return perror("timerfd"), 1;
+	} else if (!strcmp(argv[1], "signalfd")) {
+		sigset_t usr1;
+
+		sigemptyset(&usr1);
+		sigaddset(&usr1, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &usr1, NULL);
+		if (signalfd(-1, &usr1, 0) < 0)
+			return perror("signalfd"), 1;
+	} else if (!strcmp(argv[1], "inotify")) {
+		fd = inotify_init1(0);
+		if (fd < 0 || inotify_add_watch(fd, argv[2], IN_CREATE) < 0)
+			return perror("inotify"), 1;
+	} else if (!strcmp(argv[1], "epoll")) {
+		if (epoll_create1(0) < 0)
+			return perror("epoll"), 1;
 	} else if (!strcmp(argv[1], "sysv-shm")) {
 		int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
 

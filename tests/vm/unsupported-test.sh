@@ -27,7 +27,11 @@ expect_checkpoint_refused() {
 ready="open('$W/ready', 'w').close()"
 expect_checkpoint_refused socket "fd [0-9]+ is a socket" -- $PY -c "import socket,time; s=socket.socket(); $ready; time.sleep(60)"
 expect_checkpoint_refused pipe "fd [0-9]+ is a pipe" -- $PY -c "import os,time; r,w=os.pipe(); $ready; time.sleep(60)"
-expect_checkpoint_refused eventfd "fd [0-9]+ is a special file" -- $PY -c "import os,time; e=os.eventfd(0); $ready; time.sleep(60)"
+# Descriptors of anonymous inodes are refused, each named as what it is.
+expect_checkpoint_refused eventfd "fd [0-9]+ is an eventfd descriptor" -- $PY -c "import os,time; e=os.eventfd(0); $ready; time.sleep(60)"
+for kind in timerfd signalfd inotify epoll; do
+	expect_checkpoint_refused "$kind" "fd [0-9]+ is an? $kind descriptor" -- "$KCR_PROGS/lock_holder" "$kind" "$W" "$W/ready"
+done
 # Timers kcr cannot save are refused, never dropped (ITIMER_REAL is saved).
 expect_checkpoint_refused itimer-virtual "ITIMER_VIRTUAL or ITIMER_PROF" -- $PY -c "import signal,time; signal.setitimer(signal.ITIMER_VIRTUAL, 600); $ready; time.sleep(60)"
 expect_checkpoint_refused posix-timer "POSIX timers" -- "$KCR_PROGS/posix_timer" "$W/ready"
