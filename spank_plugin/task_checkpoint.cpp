@@ -1,5 +1,6 @@
 #include "task_checkpoint.h"
 
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -144,7 +145,12 @@ void Checkpointer::TakeAll(std::vector<Attempt>& attempts, bool hold,
       }
     }
   };
-  const size_t cores = std::max(2U, std::thread::hardware_concurrency());
+  // The job's own CPUs (slurmstepd runs in its allocation), not the node's.
+  cpu_set_t allowed;
+  const int job_cpus = ::sched_getaffinity(0, sizeof(allowed), &allowed) == 0
+                           ? CPU_COUNT(&allowed)
+                           : static_cast<int>(std::thread::hardware_concurrency());
+  const size_t cores = static_cast<size_t>(std::max(2, job_cpus));
   std::vector<std::thread> workers;
   workers.reserve(std::min(pending.size(), cores));
   for (size_t w = 1; w < std::min(pending.size(), cores); w++) {
