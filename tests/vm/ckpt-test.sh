@@ -135,22 +135,17 @@ pid=$!
 random_delay
 kill -0 "$pid" 2>/dev/null || die "program finished before the checkpoint; lengthen it"
 case $mode in
-kill)
+kill | again)
 	checkpoint "$pid" "$work/image" --kill
 	rc=0; wait "$pid" || rc=$?
 	[[ $rc -eq 137 ]] || die "checkpointed process was not killed (rc $rc)"
 	$KCR restart "${restart_flags[@]}" "$work/image" || die "restored program failed (rc $?)"
 	compare restored
-	;;
-again)
-	checkpoint "$pid" "$work/image" --kill
-	rc=0; wait "$pid" || rc=$?
-	[[ $rc -eq 137 ]] || die "checkpointed process was not killed (rc $rc)"
-	$KCR restart "${restart_flags[@]}" "$work/image" || die "restored program failed (rc $?)"
-	compare restored
-	$KCR restart "${restart_flags[@]}" --rollback-files "$work/image" ||
-		die "the second restore of the same image failed (rc $?)"
-	compare "the same image restored again"
+	if [[ $mode == again ]]; then
+		$KCR restart "${restart_flags[@]}" --rollback-files "$work/image" ||
+			die "the second restore of the same image failed (rc $?)"
+		compare "the same image restored again"
+	fi
 	;;
 continue)
 	checkpoint "$pid" "$work/image"
