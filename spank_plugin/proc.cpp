@@ -34,8 +34,10 @@ ProcStatus ReadProc(pid_t pid) {
   p.state = stat[close + 2];
   std::istringstream fields(stat.substr(close + 2));
   std::string field;
-  // Field 20 of stat is num_threads; after ')' the state is field 3.
+  // Field 4 of stat is the parent, 20 num_threads; after ')' the state is field 3.
   for (int i = 3; i <= 20 && fields >> field; i++) {
+    if (i == 4)
+      p.parent = std::atoi(field.c_str());
     if (i == 20)
       p.threads = std::atoi(field.c_str());
   }
@@ -49,18 +51,9 @@ bool IsDescendant(pid_t pid, pid_t ancestor) {
   // A restored program is three levels below its task (restore.h); the
   // bound only keeps a pid loop from spinning.
   for (int depth = 0; pid > 1 && depth < 64; depth++) {
-    std::string stat = ReadFirstLine(fmt::format("/proc/{}/stat", pid));
-    size_t close = stat.rfind(')');
-    if (close == std::string::npos)
-      return false;
-    std::istringstream fields(stat.substr(close + 2));
-    char state;
-    pid_t parent = 0;
-    if (!(fields >> state >> parent))
-      return false;
-    if (parent == ancestor)
+    pid = ReadProc(pid).parent;  // 0 when it is gone
+    if (pid == ancestor)
       return true;
-    pid = parent;
   }
   return false;
 }

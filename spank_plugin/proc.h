@@ -13,6 +13,7 @@ namespace kcr::spank {
 struct ProcStatus {
   bool alive = false;
   char state = '?';  // R S D T Z ... from /proc/PID/stat
+  pid_t parent = 0;
   int threads = 0;
   std::string comm;
   std::vector<pid_t> children;

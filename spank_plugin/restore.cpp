@@ -50,10 +50,10 @@ void EmptyOutputFiles() {
   }
 }
 
-// The image's thread count; 0 when it cannot be read (Restart() then says why).
-size_t ThreadCount(const std::string& image_path) {
+// An image that cannot be read goes to Restart(), which says why.
+bool NeedsOwnIds(const std::string& image_path) {
   std::unique_ptr<Image> image;
-  return Image::Open(image_path, &image).ok() ? image->threads().size() : 0;
+  return Image::Open(image_path, &image).ok() && kcr::NeedsOwnIds(*image);
 }
 
 // A multi-threaded program needs its own thread ids (glibc keeps them in
@@ -180,8 +180,8 @@ void RestoreOrReturn(const RestoreContext& ctx) {
     tried++;
     (void)agent.Send(slurm::FormatMessage(
         verb::kRestoreTry, {{field::kId, std::to_string(c.id)}, {field::kImage, c.image}}));
-    Status r = ThreadCount(c.image) > 1 ? RestoreWithIds(agent, c, options)
-                                        : Restart(c.image, options);  // returns only on failure
+    Status r = NeedsOwnIds(c.image) ? RestoreWithIds(agent, c, options)
+                                    : Restart(c.image, options);  // returns only on failure
     if (!SameFile(agent.fd(), sock_before)) {
       // Restart() had already replaced this process's descriptors: neither
       // the restore nor the original program can run any more.

@@ -56,7 +56,7 @@ int RunRestart(const RestartArgs& a) {
     std::unique_ptr<Image> image;
     if (Image::Open(a.image, &image).ok()) {
       total = image->page_bytes();
-      threaded = image->threads().size() > 1;
+      threaded = NeedsOwnIds(*image);
     }
   }
   auto bar =

@@ -319,6 +319,10 @@ void Abandon(pid_t maker) {
 
 }  // namespace
 
+bool NeedsOwnIds(const Image& image) {
+  return image.threads().size() > 1;
+}
+
 Status RestartWithIds(const std::string& path, const RestartOptions& options, int* wait_status) {
   pid_t image_pid;
   {

@@ -91,16 +91,14 @@ TEST(RestoreIds, RefusesAChildWithoutANamespaceOfItsOwn) {
   Child child(false);
   Status st = MapRestoreIds(child.pid(), ::getpid(), 0);
   EXPECT_EQ(st.code(), -EPERM);
-  EXPECT_NE(st.message().find("no user namespace of its own"), std::string::npos)
-      << st.message();
+  EXPECT_NE(st.message().find("no user namespace of its own"), std::string::npos) << st.message();
 }
 
 TEST(RestoreIds, RefusesAChildOfAnotherUser) {
   Child child(true);
   Status st = MapRestoreIds(child.pid(), ::getpid(), 65534);
   EXPECT_EQ(st.code(), -EPERM);
-  EXPECT_NE(st.message().find("does not run as the job's user"), std::string::npos)
-      << st.message();
+  EXPECT_NE(st.message().find("does not run as the job's user"), std::string::npos) << st.message();
   EXPECT_EQ(child.Read("uid_map"), "");
 }
 

@@ -63,6 +63,10 @@ KCR_EXPORT Status CheckRestartable(const Image& image, const RestartOptions& opt
 // the image's pid in a pid namespace where it may choose thread ids).
 KCR_EXPORT Status Restart(const std::string& path, const RestartOptions& options);
 
+// Whether the image's program must be restored with RestartWithIds(): a
+// multi-threaded one, whose thread ids glibc keeps in its memory.
+KCR_EXPORT bool NeedsOwnIds(const Image& image);
+
 // Restores the program with its own process and thread ids, in a pid
 // namespace (and a mount namespace whose /proc shows it) made for it; where
 // the caller may not make one, a user namespace too, mapping only its own
