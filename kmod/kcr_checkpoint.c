@@ -208,9 +208,10 @@ static int kcr_capture_process(struct kcr_freeze *fz, struct kcr_reason *why)
 			       task_tgid_vnr(current));
 		return -EPERM;
 	}
-	if (kcr_has_children(current)) {
+	/* A tree's member: libkcr holds its children and saves them too. */
+	if (!(req->flags & KCR_CKPT_TREE) && kcr_has_children(current)) {
 		kcr_set_reason(why,
-			       "process %d has child processes: kcr cannot save a process tree yet, and never saves part of one",
+			       "process %d has child processes: they are saved with it only by a whole-tree checkpoint (kcr checkpoint), never in part",
 			       task_tgid_vnr(current));
 		return -EOPNOTSUPP;
 	}
@@ -276,8 +277,12 @@ static void kcr_header_fill(struct kcr_ckpt_req *req, struct kcr_image_header *h
 
 	memset(h, 0, sizeof(*h));
 	memcpy(h->magic, KCR_IMAGE_MAGIC, sizeof(h->magic));
-	h->version = (sections & BIT(KCR_SEC_LOCKS)) ? KCR_IMAGE_VERSION_LOCKS :
-						       KCR_IMAGE_VERSION_MIN;
+	if (sections & BIT(KCR_SEC_TREE))
+		h->version = KCR_IMAGE_VERSION_TREE;
+	else if (sections & BIT(KCR_SEC_LOCKS))
+		h->version = KCR_IMAGE_VERSION_LOCKS;
+	else
+		h->version = KCR_IMAGE_VERSION_MIN;
 	h->header_size = KCR_HEADER_SIZE;
 	h->arch = KCR_ARCH_X86_64;
 	h->nr_sections = nr_sections;
@@ -333,6 +338,8 @@ static int kcr_image_write(struct kcr_ckpt_req *req, struct kcr_writer *w)
 	err = kcr_files_dump(w, req->files, &req->why);
 	if (!err)
 		err = kcr_fs_dump(w, req->files, &req->why);
+	if (!err && (req->flags & KCR_CKPT_TREE))
+		err = kcr_tree_dump(w, req->files);
 	if (err)
 		return err;
 	kcr_section_begin(w, KCR_SEC_END, true);
@@ -380,7 +387,7 @@ static int kcr_writer_thread(void *data)
 }
 
 /* What the process must be; each thread's own state is checked as it parks. */
-static int kcr_target_check(struct task_struct *t, struct kcr_reason *why)
+static int kcr_target_check(struct task_struct *t, u32 flags, struct kcr_reason *why)
 {
 	if (t->flags & (PF_KTHREAD | PF_EXITING)) {
 		kcr_set_reason(why, "process is a kernel thread or exiting");
@@ -407,9 +414,9 @@ static int kcr_target_check(struct task_struct *t, struct kcr_reason *why)
 			       "process shares its memory with another process (clone with CLONE_VM, vfork), which kcr cannot save");
 		return -EOPNOTSUPP;
 	}
-	if (kcr_has_children(t)) {
+	if (!(flags & KCR_CKPT_TREE) && kcr_has_children(t)) {
 		kcr_set_reason(why,
-			       "process %d has child processes: kcr cannot save a process tree yet, and never saves part of one",
+			       "process %d has child processes: they are saved with it only by a whole-tree checkpoint (kcr checkpoint), never in part",
 			       task_pid_vnr(t));
 		return -EOPNOTSUPP;
 	}
@@ -446,7 +453,7 @@ static struct kcr_ckpt_req *kcr_req_alloc(struct task_struct *t, struct file *ou
 	req->hold.ops = &kcr_req_hold_ops;
 	req->threads = kvcalloc(KCR_MAX_THREADS, sizeof(*req->threads), GFP_KERNEL);
 	req->signals = kcr_signal_state_alloc();
-	req->files = kcr_files_state_alloc();
+	req->files = kcr_files_state_alloc(flags & KCR_CKPT_TREE);
 	if (!req->threads || !req->signals || !req->files || xsize <= 0) {
 		req->task = NULL;
 		req->out = NULL;
@@ -590,7 +597,7 @@ static int kcr_checkpoint_allowed(const struct kcr_checkpoint_args *a, struct ta
 			goto refused;
 		}
 	}
-	err = kcr_target_check(t, why);
+	err = kcr_target_check(t, a->flags, why);
 	if (err)
 		goto refused;
 	if (kcr_is_held(t)) {
@@ -704,7 +711,8 @@ long kcr_ioctl_checkpoint(struct kcr_checkpoint_args __user *uarg)
 	if (copy_from_user(&a, uarg, sizeof(a)))
 		return -EFAULT;
 	if (a.size != sizeof(a) || (a.flags & ~KCR_CKPT_FLAGS_ALL) ||
-	    ((a.flags & KCR_CKPT_HOLD) && (a.flags & KCR_CKPT_STOP)))
+	    ((a.flags & KCR_CKPT_HOLD) && (a.flags & KCR_CKPT_STOP)) ||
+	    ((a.flags & KCR_CKPT_TREE) && !(a.flags & KCR_CKPT_HOLD)))
 		return -EINVAL;
 	memset(a.reason, 0, sizeof(a.reason));
 	a.result_flags = 0;

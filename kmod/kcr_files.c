@@ -7,6 +7,9 @@
  * classifies them, records path/flags/offset/size, saves the contents of
  * deleted-but-open files, and refuses — naming the fd — anything kcr cannot
  * recreate (sockets, pipes beyond stdio, devices, epoll, io_uring, ...).
+ * A tree's member records its pipes instead, and a TREE section: its place
+ * in the tree and which open file each fd is, so that libkcr can make each
+ * pipe and shared open file once for the whole tree.
  * The file locks it holds are recorded too (LOCKS), each with the fd to take
  * it again through.
  *
@@ -26,6 +29,10 @@
 #include <linux/resource.h>
 #include <linux/module.h>
 #include <linux/magic.h>
+#include <linux/pipe_fs_i.h>
+#include <linux/once.h>
+#include <linux/random.h>
+#include <linux/siphash.h>
 #include "kcr_internal.h"
 
 #define KCR_MAX_FDS 4096
@@ -46,6 +53,8 @@ struct kcr_open_file {
 };
 
 struct kcr_files_state {
+	bool tree; /* KCR_CKPT_TREE: pipes recorded, and a TREE section */
+	struct kcr_tree_process place;
 	u32 nr;
 	struct kcr_open_file ent[KCR_MAX_FDS];
 	struct path cwd;
@@ -54,9 +63,13 @@ struct kcr_files_state {
 	struct kcr_rlimit rlim[KCR_NR_RLIMITS];
 };
 
-struct kcr_files_state *kcr_files_state_alloc(void)
+struct kcr_files_state *kcr_files_state_alloc(bool tree)
 {
-	return kvzalloc(sizeof(struct kcr_files_state), GFP_KERNEL);
+	struct kcr_files_state *st = kvzalloc(sizeof(*st), GFP_KERNEL);
+
+	if (st)
+		st->tree = tree;
+	return st;
 }
 
 void kcr_files_state_free(struct kcr_files_state *st)
@@ -280,11 +293,25 @@ int kcr_files_capture(struct kcr_files_state *st, const struct file *skip, bool 
 		st->rlim[i].max = current->signal->rlim[i].rlim_max;
 	}
 	task_unlock(current->group_leader);
+	if (st->tree) {
+		/* As the process itself sees them, as its pid is recorded. */
+		rcu_read_lock();
+		st->place.ppid = task_tgid_vnr(rcu_dereference(current->real_parent));
+		rcu_read_unlock();
+		st->place.pgid = task_pgrp_vnr(current);
+		st->place.sid = task_session_vnr(current);
+	}
 	return 0;
 }
 
-static int kcr_fd_classify(const struct kcr_open_file *of, struct kcr_fd *rec,
-			   struct kcr_reason *why)
+/* An anonymous pipe (pipe(2)); named FIFOs are files of a filesystem. */
+static bool kcr_is_pipe(const struct file *f)
+{
+	return S_ISFIFO(file_inode(f)->i_mode) && file_inode(f)->i_sb->s_magic == PIPEFS_MAGIC;
+}
+
+static int kcr_fd_classify(const struct kcr_files_state *st, const struct kcr_open_file *of,
+			   struct kcr_fd *rec, struct kcr_reason *why)
 {
 	struct file *f = of->file;
 	struct inode *inode = file_inode(f);
@@ -330,6 +357,17 @@ static int kcr_fd_classify(const struct kcr_open_file *of, struct kcr_fd *rec,
 		rec->kind = KCR_FD_DEVZERO;
 		return 0;
 	}
+	if (st->tree && kcr_is_pipe(f)) {
+		/* Packet mode keeps message boundaries a restore cannot see. */
+		if (f->f_flags & O_DIRECT) {
+			kcr_set_reason(why,
+				       "fd %d is a packet-mode pipe (O_DIRECT), which kcr cannot save",
+				       of->fd);
+			return -EOPNOTSUPP;
+		}
+		rec->kind = KCR_FD_PIPE;
+		return 0;
+	}
 	/* stdio of a kind kcr cannot save (tty, pipe, socket) comes from the restarter. */
 	if (of->fd <= 2) {
 		rec->kind = KCR_FD_INHERIT;
@@ -367,7 +405,7 @@ int kcr_files_check(const struct kcr_files_state *st, struct kcr_reason *why)
 
 	for (i = 0; i < st->nr; i++) {
 		memset(&rec, 0, sizeof(rec));
-		err = kcr_fd_classify(&st->ent[i], &rec, why);
+		err = kcr_fd_classify(st, &st->ent[i], &rec, why);
 		if (!err)
 			err = kcr_fd_locks(st, i, rec.kind, NULL, &nlocks, why);
 		if (err)
@@ -461,7 +499,7 @@ int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st, struc
 		struct kcr_fd *rec = &recs[i];
 		char *p = "";
 
-		err = kcr_fd_classify(&st->ent[i], rec, why);
+		err = kcr_fd_classify(st, &st->ent[i], rec, why);
 		if (err)
 			break;
 		kcr_fd_sharing(st, i, rec);
@@ -539,5 +577,37 @@ int kcr_fs_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct k
 	kcr_write_padded(w, p, fs.cwd_len);
 	kcr_section_end(w, 1);
 	kfree(buf);
+	return w->err;
+}
+
+/*
+ * A tree member's TREE section. An open file is named by a keyed hash of
+ * its address, drawn once per module load: equal in two members for the
+ * same open file, and telling nothing of kernel addresses.
+ */
+int kcr_tree_dump(struct kcr_writer *w, const struct kcr_files_state *st)
+{
+	static siphash_key_t file_id_key;
+	u32 i;
+
+	get_random_once(&file_id_key, sizeof(file_id_key));
+	kcr_section_begin(w, KCR_SEC_TREE, true);
+	kcr_section_write(w, &st->place, sizeof(st->place));
+	for (i = 0; i < st->nr; i++) {
+		struct file *f = st->ent[i].file;
+		struct kcr_tree_fd t = {
+			.fd = st->ent[i].fd,
+			.file_id = siphash_1u64((u64)(unsigned long)f, &file_id_key),
+		};
+
+		if (kcr_is_pipe(f)) {
+			struct pipe_inode_info *pipe = f->private_data;
+
+			t.pipe_readers = READ_ONCE(pipe->readers);
+			t.pipe_writers = READ_ONCE(pipe->writers);
+		}
+		kcr_section_write(w, &t, sizeof(t));
+	}
+	kcr_section_end(w, st->nr);
 	return w->err;
 }

@@ -137,13 +137,14 @@ void kcr_signal_restore_thread(const struct kcr_thread *th);
 
 /* ---- files, cwd, umask, rlimits (kcr_files.c) ---- */
 struct kcr_files_state;
-struct kcr_files_state *kcr_files_state_alloc(void);
+struct kcr_files_state *kcr_files_state_alloc(bool tree);
 void kcr_files_state_free(struct kcr_files_state *st);
 int kcr_files_capture(struct kcr_files_state *st, const struct file *skip, bool self);
 bool kcr_is_memfd(const struct file *f);
 int kcr_files_check(const struct kcr_files_state *st, struct kcr_reason *why);
 int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct kcr_reason *why);
 int kcr_fs_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct kcr_reason *why);
+int kcr_tree_dump(struct kcr_writer *w, const struct kcr_files_state *st);
 
 /* ---- stopping every thread of a target, and letting them go (kcr_freeze.c) ---- */
 #define KCR_MAX_THREADS 1024

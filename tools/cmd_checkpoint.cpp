@@ -7,6 +7,7 @@
 
 #include <kcr/checkpoint.h>
 #include <kcr/slurm_request.h>
+#include <kcr/tree.h>
 #include "catalog_record.h"
 #include "cli_config.h"
 #include "commands.h"
@@ -67,6 +68,38 @@ bool ShouldRecord(const CheckpointArgs& a, const std::string& catalog_path) {
   return ::access(catalog_path.c_str(), W_OK) == 0;
 }
 
+// A process with children is saved with all its descendants, as one tree
+// image (a directory). Not recorded in the catalog yet, which knows images
+// of one process.
+int RunTreeCheckpoint(const CheckpointArgs& a) {
+  if (a.stop) {
+    fmt::print(stderr,
+               "kcr checkpoint: process {} has children, and --stop is for one process; use "
+               "--kill, or nothing to let the tree run on\n",
+               a.pid);
+    return 1;
+  }
+  CheckpointOptions options;
+  options.kill = a.kill;
+  options.privileged = a.privileged;
+  if (!a.quiet)
+    fmt::print(stderr, "kcr checkpoint: process {} has children: saving the whole tree\n", a.pid);
+  TreeCheckpointResult r;
+  Status st = CheckpointTree(a.pid, a.output, options, &r);
+  if (!st.ok()) {
+    fmt::print(stderr, "kcr checkpoint: {}\n", st.message());
+    return 1;
+  }
+  if (!a.quiet) {
+    fmt::print(
+        "checkpointed the tree of {} -> {} ({} processes, {} zombie, {} pipes; {}, {} "
+        "pages; frozen {:.1f} ms)\n",
+        a.pid, a.output, r.processes.size(), r.zombies, r.pipes, util::HumanBytes(r.image_bytes),
+        r.pages_saved, static_cast<double>(r.freeze_ns) / 1e6);
+  }
+  return 0;
+}
+
 int RunCheckpoint(const CheckpointArgs& a) {
   if (!a.job.empty()) {
     if (a.pid != 0 || !a.output.empty()) {
@@ -91,6 +124,8 @@ int RunCheckpoint(const CheckpointArgs& a) {
     fmt::print(stderr, "kcr checkpoint: give PID -o FILE (or --job JOB[.STEP])\n");
     return 1;
   }
+  if (HasChildren(a.pid))
+    return RunTreeCheckpoint(a);
   catalog::CheckpointRecord record;
   const config::Config* config = nullptr;
   if (Status st = LoadedConfig(&config); !st.ok()) {

@@ -6,6 +6,7 @@
 #include <kcr/util/units.h>
 
 #include <kcr/image.h>
+#include <kcr/tree.h>
 #include "commands.h"
 #include "progress.h"
 
@@ -61,6 +62,16 @@ int RunInspect(const std::string& path, bool json) {
 }
 
 int RunVerify(const std::string& path) {
+  if (IsTreeImage(path)) {
+    size_t processes = 0;
+    Status st = VerifyTreeImage(path, &processes);
+    if (!st.ok()) {
+      fmt::print(stderr, "kcr verify: {}\n", st.message());
+      return 1;
+    }
+    fmt::print("{}: ok (a tree of {} processes, all checksums hold)\n", path, processes);
+    return 0;
+  }
   std::unique_ptr<Image> img;
   Status st = Image::Open(path, &img);
   if (st.ok()) {
@@ -88,7 +99,7 @@ void RegisterInspect(CLI::App& app) {
 
   auto vpath = std::make_shared<std::string>();
   auto* verify = app.add_subcommand("verify", "check every checksum of an image");
-  verify->add_option("image", *vpath, "image file")->required();
+  verify->add_option("image", *vpath, "image file, or tree image (directory)")->required();
   verify->callback([vpath] { throw Exit{RunVerify(*vpath)}; });
 }
 

@@ -7,6 +7,7 @@
 
 #include <kcr/image.h>
 #include <kcr/restart.h>
+#include <kcr/tree.h>
 #include "catalog_record.h"
 #include "cli_config.h"
 #include "commands.h"
@@ -40,6 +41,7 @@ int RunRestart(const RestartArgs& a) {
     }
   }
   RestartOptions options;
+  const bool tree = IsTreeImage(a.image);
   options.rollback_files = a.rollback_files;
   options.skip_verify = a.no_verify;
   options.prefill = !a.no_prefill;
@@ -68,9 +70,10 @@ int RunRestart(const RestartArgs& a) {
   // A multi-threaded program needs its own thread ids: it is restored in a
   // pid namespace of its own, and this process waits and ends as it does.
   // (Inside that namespace the restorer is this program again, in place.)
-  if (threaded && !::getenv("KCR_RESTART_IN_NAMESPACE")) {
+  if (tree || (threaded && !::getenv("KCR_RESTART_IN_NAMESPACE"))) {
     int status = 0;
-    Status st = RestartWithIds(a.image, options, &status);
+    Status st =
+        tree ? RestartTree(a.image, options, &status) : RestartWithIds(a.image, options, &status);
     if (!st.ok()) {
       record.Failed(st.message());
       fmt::print(stderr, "kcr restart: {}\n", st.message());
@@ -95,7 +98,9 @@ void RegisterRestart(CLI::App& app) {
   auto args = std::make_shared<RestartArgs>();
   auto* cmd = app.add_subcommand(
       "restart", "become the process saved in an image and continue it (does not return)");
-  cmd->add_option("image", args->image, "image file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("image", args->image, "image file, or tree image (directory)")
+      ->required()
+      ->check(CLI::ExistingPath);
   cmd->add_flag("--rollback-files", args->rollback_files,
                 "truncate files the program wrote back to their size at the checkpoint");
   cmd->add_flag("--no-verify", args->no_verify, "skip re-reading the memory checksums");

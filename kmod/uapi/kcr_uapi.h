@@ -22,16 +22,19 @@
 #endif
 
 /* Bumped on any incompatible change of the ioctls below. */
-#define KCR_ABI_VERSION 5
+#define KCR_ABI_VERSION 6
 /*
- * Image format versions this kcr reads: 2, and 3, which is 2 with a LOCKS
- * section. It writes 3 only for a process that holds file locks, so an
- * older kcr refuses that image as unsupported (it cannot take the locks
- * again) and reads every other one.
+ * Image format versions this kcr reads: 2; 3, which is 2 with a LOCKS
+ * section; 4, a member of a process tree, which has a TREE section (and
+ * may have LOCKS). It writes 3 only for a process that holds file locks
+ * and 4 only for a tree's member, so an older kcr refuses those images as
+ * unsupported (it cannot take the locks again, or restore the tree) and
+ * reads every other one.
  */
-#define KCR_IMAGE_VERSION 3
+#define KCR_IMAGE_VERSION 4
 #define KCR_IMAGE_VERSION_MIN 2
 #define KCR_IMAGE_VERSION_LOCKS 3
+#define KCR_IMAGE_VERSION_TREE 4
 
 #define KCR_DEVICE_PATH "/dev/kcr"
 #define KCR_IOC_MAGIC 0xC7
@@ -75,7 +78,15 @@ struct kcr_version {
  * ptrace does. (ABI 5.)
  */
 #define KCR_CKPT_PRIVILEGED (1U << 4)
-#define KCR_CKPT_FLAGS_ALL (KCR_CKPT_SELF | KCR_CKPT_STOP | KCR_CKPT_HOLD | KCR_CKPT_PRIVILEGED)
+/*
+ * The target is one process of a tree that libkcr checkpoints whole
+ * (holding each one): it may have children, its pipes are recorded
+ * (KCR_FD_PIPE) instead of refused, and the image has a TREE section with
+ * what libkcr needs to join the members again. Only with HOLD. (ABI 6.)
+ */
+#define KCR_CKPT_TREE (1U << 5)
+#define KCR_CKPT_FLAGS_ALL \
+	(KCR_CKPT_SELF | KCR_CKPT_STOP | KCR_CKPT_HOLD | KCR_CKPT_PRIVILEGED | KCR_CKPT_TREE)
 
 /* kcr_checkpoint_args.result_flags */
 /* The target's own user could attach to it: the image may be given to target_uid/gid. */
@@ -170,7 +181,7 @@ struct kcr_restore_thread_args {
 #define KCR_IOC_TEST_WARN _IO(KCR_IOC_MAGIC, 0x7f)
 
 /*
- * Image format v2 and v3 (v3: v2 with a LOCKS section).
+ * Image format v2 to v4 (v3: v2 with a LOCKS section; v4: with a TREE section).
  *
  *   struct kcr_image_header               (offset 0, KCR_HEADER_SIZE bytes)
  *   section*                              (each: struct kcr_section + payload,
@@ -220,6 +231,8 @@ enum kcr_section_type {
 	KCR_SEC_GHOST = 7, /* count x (struct kcr_ghost + contents, padded to 8) */
 	KCR_SEC_PAGES = 8, /* chunks: struct kcr_page_chunk + nr_pages * 4096 */
 	KCR_SEC_LOCKS = 9, /* count x struct kcr_file_lock; only when the process holds locks */
+	/* struct kcr_tree_process + count x struct kcr_tree_fd; a tree's members only */
+	KCR_SEC_TREE = 10,
 	KCR_SEC_MAX
 };
 
@@ -367,6 +380,11 @@ enum kcr_fd_kind {
 	KCR_FD_INHERIT = 4, /* fd 0-2 of a kind kcr cannot save: taken from the restarter */
 	/* The same open file as an earlier fd (dup, fork): one offset, shared again. */
 	KCR_FD_SAME = 5,
+	/*
+	 * An end of an anonymous pipe (ino: the pipe's), in a tree's member
+	 * only: the tree's restore makes the pipe, with the data that was in it.
+	 */
+	KCR_FD_PIPE = 6,
 };
 
 #define KCR_FD_CLOEXEC 1U
@@ -411,6 +429,31 @@ struct kcr_file_lock {
 	__u32 pad;
 	__u64 start; /* byte range (flock: 0, 0) */
 	__u64 len; /* 0: to the end of the file, however long it grows */
+};
+
+/*
+ * A tree member's place in its tree, as its own pid namespace shows it: 0
+ * for a process outside that namespace.
+ */
+struct kcr_tree_process {
+	__s32 ppid;
+	__s32 pgid;
+	__s32 sid;
+	__u32 pad;
+};
+
+/*
+ * Per fd of the FILES section, in the same order: which open file it is,
+ * to find the same open file in the tree's other members, and for a pipe
+ * how many open files each end has in the whole system, to tell a pipe
+ * wholly inside the tree from one to a process outside it.
+ */
+struct kcr_tree_fd {
+	__s32 fd;
+	__u32 pipe_readers;
+	__u32 pipe_writers;
+	__u32 pad;
+	__u64 file_id; /* the same for the same open file, in one boot of the module */
 };
 
 struct kcr_ghost {

@@ -19,6 +19,7 @@
 #include <kcr/unique_fd.h>
 #include <kcr/util/status_format.h>
 #include "callbacks.h"
+#include "checkpoint_member.h"
 #include "user_rights.h"
 
 namespace kcr {
@@ -250,6 +251,20 @@ Status KillHeld(int hold_fd) {
 
 Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& options,
                   CheckpointResult* result) {
+  return CheckpointWithFlags(pid, path, options, 0, result);
+}
+
+Status CheckpointTreeMember(pid_t pid, const std::string& path, const CheckpointOptions& options,
+                            UniqueFd* hold, CheckpointResult* result) {
+  CheckpointOptions held = options;
+  held.kill = false;
+  held.stop = false;
+  held.hold = hold;
+  return CheckpointWithFlags(pid, path, held, KCR_CKPT_TREE, result);
+}
+
+Status CheckpointWithFlags(pid_t pid, const std::string& path, const CheckpointOptions& options,
+                           uint32_t extra_flags, CheckpointResult* result) {
   if (int(options.kill) + int(options.stop) + int(options.hold != nullptr) > 1)
     return Status::Error(EINVAL, "a checkpoint may kill, stop or hold the process, only one");
   if (options.privileged && options.as_user) {
@@ -272,6 +287,7 @@ Status Checkpoint(pid_t pid, const std::string& path, const CheckpointOptions& o
   uint32_t flags = hold ? KCR_CKPT_HOLD : options.stop ? KCR_CKPT_STOP : 0;
   if (options.privileged)
     flags |= KCR_CKPT_PRIVILEGED;
+  flags |= extra_flags;
   Written w;
   int ret = 0;
   KCR_RETURN_IF_ERROR(RunCheckpointIoctl(device.get(), pid, flags, path, options, &w, &ret));

@@ -76,6 +76,8 @@ const char* SectionName(uint32_t type) {
       return "pages";
     case KCR_SEC_LOCKS:
       return "locks";
+    case KCR_SEC_TREE:
+      return "tree";
   }
   return "unknown";
 }
@@ -232,7 +234,17 @@ Status Image::Parse() {
       return Malformed("fd sharing the file of no earlier fd", pos);
     }
   }
+  if (has_tree()) {
+    if (tree_fds_.size() != fds_.size())
+      return Malformed("tree section and file table differ", pos);
+    for (size_t i = 0; i < fds_.size(); i++) {
+      if (tree_fds_[i].fd != fds_[i].fd.fd)
+        return Malformed("tree section and file table differ", pos);
+    }
+  }
   for (const FdRecord& f : fds_) {
+    if (f.fd.kind == KCR_FD_PIPE && !has_tree())
+      return Malformed("pipe outside a tree's member", pos);
     if (f.fd.kind == KCR_FD_GHOST && f.fd.ghost_id >= ghosts_.size()) {
       return Malformed("deleted-file record without its contents", pos);
     }
@@ -345,6 +357,15 @@ Status Image::ParseSection(const kcr_section& s, std::span<const uint8_t> data, 
       locks_.resize(s.count);
       std::memcpy(locks_.data(), rest.data(), rest.size());
       return Status::Ok();
+    case KCR_SEC_TREE:
+      if (header_.version < KCR_IMAGE_VERSION_TREE)
+        return Malformed("tree section in an image of a version without one", offset);
+      if (!Take(&rest, &tree_place_) || rest.size() != uint64_t{s.count} * sizeof(kcr_tree_fd))
+        return Malformed("tree section size", offset);
+      tree_fds_.resize(s.count);
+      if (s.count)
+        std::memcpy(tree_fds_.data(), rest.data(), rest.size());
+      return Status::Ok();
     case KCR_SEC_PAGES: {
       uint64_t pos = 0, prev_end = 0;
       while (pos < data.size()) {
@@ -449,10 +470,13 @@ std::string Image::DescribeJson() const {
                        {"speculation_flags", t.task_flags & KCR_TASK_SPEC_ALL}});
   }
   Json fds = Json::array();
-  static const char* const kFdKinds[] = {"file",         "/dev/null", "/dev/zero",
-                                         "deleted-file", "inherited", "same-as"};
+  static const char* const kFdKinds[] = {"file",      "/dev/null", "/dev/zero", "deleted-file",
+                                         "inherited", "same-as",   "pipe"};
   for (const FdRecord& f : fds_) {
-    Json fd = {{"fd", f.fd.fd}, {"kind", f.fd.kind < 6 ? kFdKinds[f.fd.kind] : "?"}};
+    Json fd = {{"fd", f.fd.fd},
+               {"kind", f.fd.kind < std::size(kFdKinds) ? kFdKinds[f.fd.kind] : "?"}};
+    if (f.fd.kind == KCR_FD_PIPE)
+      fd["pipe"] = f.fd.ino;
     if (f.fd.kind == KCR_FD_SAME)
       fd["same_as"] = f.fd.same_as;
     if (!f.path.empty())

@@ -37,7 +37,7 @@
 #include <fstream>
 #include <string>
 
-#include <kcr/restart.h>
+#include "pid_namespace.h"
 
 #include <kcr/util/status_format.h>
 
@@ -171,7 +171,7 @@ Status EnterUserNamespace(const RestartOptions& options, int report_fd) {
 // The restorer: tells the caller who it is, then becomes the program. The
 // signals passed on stay blocked until the program's own mask replaces
 // this one: one that comes during the restore waits for the program.
-[[noreturn]] void RunRestorer(const std::string& path, const RestartOptions& options,
+[[noreturn]] void RunRestorer(const RestoreBody& body, const RestartOptions& options,
                               const sigset_t& mask, int report_fd) {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
@@ -184,7 +184,7 @@ Status EnterUserNamespace(const RestartOptions& options, int report_fd) {
   ::prctl(PR_SET_NAME, kRestorerName);
   ::setenv("KCR_RESTART_IN_NAMESPACE", "1", 1);
   Report(report_fd, kStarting, 0, "");
-  Status st = Restart(path, options);  // returns only on failure
+  Status st = body(options, report_fd);  // returns only on failure
   Report(report_fd, kRefused, st.code(), st.message());
   ::_exit(kRestartRefusedExit);
 }
@@ -192,7 +192,7 @@ Status EnterUserNamespace(const RestartOptions& options, int report_fd) {
 // pid 1 of the new namespace: its own mounts and /proc, then the restorer,
 // with the image's pid. Returns the restorer's wait status and whether the
 // program ran, or a failure.
-Status RunInit(const std::string& path, const RestartOptions& options, pid_t image_pid,
+Status RunInit(const RestoreBody& body, const RestartOptions& options, pid_t image_pid,
                int report_fd, int* wait_status, bool* ran) {
   ::prctl(PR_SET_NAME, "kcr-init");
   // Killed with its parent, and the namespace with it (a restore nobody
@@ -222,7 +222,7 @@ Status RunInit(const std::string& path, const RestartOptions& options, pid_t ima
   if (child < 0)
     return SysError("starting the restorer");
   if (child == 0)
-    RunRestorer(path, options, old, report_fd);
+    RunRestorer(body, options, old, report_fd);
   if (child != image_pid) {
     ::kill(child, SIGKILL);
     return Errorf(EADDRINUSE, "the restorer got pid {}, not the image's {}", child, image_pid);
@@ -255,7 +255,7 @@ Status RunInit(const std::string& path, const RestartOptions& options, pid_t ima
 
 // The namespace maker: a pid namespace (and a user namespace if it must),
 // and init in it. Ends when init does.
-[[noreturn]] void RunMaker(const std::string& path, const RestartOptions& options, pid_t image_pid,
+[[noreturn]] void RunMaker(const RestoreBody& body, const RestartOptions& options, pid_t image_pid,
                            int report_fd, pid_t caller) {
   forward_to = 0;
   is_caller = 0;
@@ -288,7 +288,7 @@ Status RunInit(const std::string& path, const RestartOptions& options, pid_t ima
   if (init == 0) {
     int status = 0;
     bool ran = false;
-    st = RunInit(path, inner, image_pid, report_fd, &status, &ran);
+    st = RunInit(body, inner, image_pid, report_fd, &status, &ran);
     if (st.ok()) {
       ReportMessage m{};
       m.kind = kEnded;
@@ -323,6 +323,10 @@ bool NeedsOwnIds(const Image& image) {
   return image.threads().size() > 1;
 }
 
+void ReportRefused(int report_fd, const Status& st) {
+  Report(report_fd, kRefused, st.code(), st.message());
+}
+
 Status RestartWithIds(const std::string& path, const RestartOptions& options, int* wait_status) {
   pid_t image_pid;
   {
@@ -332,6 +336,13 @@ Status RestartWithIds(const std::string& path, const RestartOptions& options, in
     // The cheap refusals here, where their messages reach the caller as they are.
     KCR_RETURN_IF_ERROR(CheckRestartable(*image, options));
   }
+  return RestartInNamespace(
+      image_pid, [path](const RestartOptions& inner, int) { return Restart(path, inner); }, options,
+      wait_status);
+}
+
+Status RestartInNamespace(pid_t image_pid, const RestoreBody& body, const RestartOptions& options,
+                          int* wait_status) {
   int report[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) != 0)
     return SysError("making the restore's report socket");
@@ -367,7 +378,7 @@ Status RestartWithIds(const std::string& path, const RestartOptions& options, in
   }
   if (maker == 0) {
     reports.reset();
-    RunMaker(path, options, image_pid, report[1], caller);
+    RunMaker(body, options, image_pid, report[1], caller);
   }
   ::close(report[1]);
 
@@ -422,7 +433,9 @@ Status RestartWithIds(const std::string& path, const RestartOptions& options, in
     got_end = true;
     break;
   }
-  if (!got_end)
+  // A refusal may come from any process of the namespace (a tree's member)
+  // while the others wait: the namespace ends with it.
+  if (!got_end || m.kind == kRefused)
     Abandon(maker);
   else
     while (::waitpid(maker, nullptr, 0) < 0 && errno == EINTR) {

@@ -22,6 +22,7 @@
 #include <kcr/device.h>
 #include <kcr/util/status_format.h>
 #include "prefill.h"
+#include "restart_member.h"
 #include "restore_files.h"
 #include "restore_threads.h"
 
@@ -410,6 +411,11 @@ class PhaseClock {
 };
 
 Status Restart(const std::string& path, const RestartOptions& options) {
+  return RestartInPlace(path, options, nullptr);
+}
+
+Status RestartInPlace(const std::string& path, const RestartOptions& options,
+                      const TreeMember* member) {
   PhaseClock clock(options);
   std::unique_ptr<Image> image;
   KCR_RETURN_IF_ERROR(Image::Open(path, &image));
@@ -425,8 +431,16 @@ Status Restart(const std::string& path, const RestartOptions& options) {
     checked = CheckVdsoPlacement(*image, own);
   if (checked.ok())
     checked = vdso_room.Reserve(*image, own);
-  if (checked.code() == -EAGAIN)
+  if (checked.code() == -EAGAIN) {
+    // A tree's member holds the tree's pipes and shared files, which an
+    // exec would not keep.
+    if (member) {
+      return Status::Error(EADDRINUSE,
+                           "a restorer's mappings overlap the image's vdso address; fix: retry "
+                           "(the addresses differ each time)");
+    }
     KCR_RETURN_IF_ERROR(ReexecForPlacement());
+  }
   // Every checksum is checked here, and most memory filled, before the
   // caller changes; a bad chunk leaves nothing behind.
   std::unique_ptr<Prefill> prefill;
@@ -447,17 +461,20 @@ Status Restart(const std::string& path, const RestartOptions& options) {
   UniqueFd device;
   KCR_RETURN_IF_ERROR(OpenDevice(&device));
   OpenedFiles files;
-  KCR_RETURN_IF_ERROR(OpenFiles(*image, options.rollback_files, &files));
+  const ProvidedFiles* provided = member ? &member->files : nullptr;
+  KCR_RETURN_IF_ERROR(OpenFiles(*image, options.rollback_files, provided, &files));
   // Set on the main thread before the others start: they inherit them.
   uint32_t task_flags = 0;
   for (const ThreadRecord& t : image->threads())
     task_flags |= t.thread.task_flags;
   KCR_RETURN_IF_ERROR(RestoreSpeculationControls(task_flags));
+  if (member)
+    KCR_RETURN_IF_ERROR(member->all_ready());
 
   // From here on the caller itself changes; the checks above make failure rare.
   // The restore reads the very file that was verified, through its descriptor.
   int dev = device.release(), img = image->TakeFd().release();
-  KCR_RETURN_IF_ERROR(InstallFiles(*image, &files, {&dev, &img}));
+  KCR_RETURN_IF_ERROR(InstallFiles(*image, provided, &files, {&dev, &img}));
   KCR_RETURN_IF_ERROR(RestoreFsState(*image));
   ::unsetenv("KCR_RESTART_REEXEC");
   clock.Done("files and cwd");  // the last clock read: the vdso moves next

@@ -256,12 +256,46 @@ Status CheckFiles(const Image& image, bool rollback_files) {
   return Status::Ok();
 }
 
-Status OpenFiles(const Image& image, bool rollback_files, OpenedFiles* opened) {
+namespace {
+
+bool Inherited(const FdRecord& rec, const ProvidedFiles* provided) {
+  return rec.fd.kind == KCR_FD_INHERIT ||
+         (provided && std::find(provided->inherited.begin(), provided->inherited.end(),
+                                rec.fd.fd) != provided->inherited.end());
+}
+
+const int* ProvidedFd(const FdRecord& rec, const ProvidedFiles* provided) {
+  if (!provided)
+    return nullptr;
+  for (const auto& [target, fd] : provided->fds) {
+    if (target == rec.fd.fd)
+      return &fd;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Status OpenSavedFile(const Image& image, const FdRecord& rec, UniqueFd* out) {
+  return OpenOne(image, rec, out);
+}
+
+Status OpenFiles(const Image& image, bool rollback_files, const ProvidedFiles* provided,
+                 OpenedFiles* opened) {
   for (const FdRecord& rec : image.fds()) {
-    if (rec.fd.kind == KCR_FD_INHERIT)
+    if (Inherited(rec, provided))
       continue;
     UniqueFd fd;
-    if (rec.fd.kind == KCR_FD_SAME) {
+    if (const int* given = ProvidedFd(rec, provided)) {
+      fd.reset(::fcntl(*given, F_DUPFD_CLOEXEC, 0));
+      if (!fd.valid())
+        return SysError("taking fd {} from the tree's restore", rec.fd.fd);
+    } else if (rec.fd.kind == KCR_FD_PIPE) {
+      return Errorf(EINVAL,
+                    "fd {} is a pipe between the processes of a tree; restore the whole tree "
+                    "(kcr restart DIR)",
+                    rec.fd.fd);
+    } else if (rec.fd.kind == KCR_FD_SAME) {
       // The same open file as an earlier fd (dup): shared again, one offset.
       auto earlier = std::find_if(opened->by_target.begin(), opened->by_target.end(),
                                   [&](const auto& o) { return o.first == rec.fd.same_as; });
@@ -290,7 +324,8 @@ Status OpenFiles(const Image& image, bool rollback_files, OpenedFiles* opened) {
   return Status::Ok();
 }
 
-Status InstallFiles(const Image& image, OpenedFiles* opened, std::vector<int*> keep) {
+Status InstallFiles(const Image& image, const ProvidedFiles* provided, OpenedFiles* opened,
+                    std::vector<int*> keep) {
   int top = 2;
   for (const FdRecord& rec : image.fds())
     top = std::max(top, rec.fd.fd);
@@ -319,7 +354,7 @@ Status InstallFiles(const Image& image, OpenedFiles* opened, std::vector<int*> k
     moves.emplace_back(target, high);
   }
   for (const FdRecord& rec : image.fds()) {
-    if (rec.fd.kind != KCR_FD_INHERIT)
+    if (!Inherited(rec, provided))
       continue;
     // stdio of a kind kcr cannot save comes from the restarter, or /dev/null.
     int high = ::fcntl(rec.fd.fd, F_DUPFD_CLOEXEC, base);

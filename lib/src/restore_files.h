@@ -21,12 +21,30 @@ Status CheckFiles(const Image& image, bool rollback_files);
 struct OpenedFiles {
   std::vector<std::pair<int, UniqueFd>> by_target;  // target fd -> opened file
 };
-Status OpenFiles(const Image& image, bool rollback_files, OpenedFiles* opened);
+
+// What a tree's member gets from the tree's restore instead of opening it
+// itself (tree_restore.cpp): the open files made once for the whole tree
+// (pipes, files two members share), as target fd -> a descriptor of this
+// process; and the fds taken from the restarter as they are (a pipe to a
+// process outside the tree, at fd 0-2, like any stdio kcr cannot save).
+struct ProvidedFiles {
+  std::vector<std::pair<int, int>> fds;
+  std::vector<int> inherited;
+};
+
+Status OpenFiles(const Image& image, bool rollback_files, const ProvidedFiles* provided,
+                 OpenedFiles* opened);
+
+// Opens one file of the image as OpenFiles() does (not KCR_FD_SAME,
+// KCR_FD_INHERIT or KCR_FD_PIPE): for a tree's restore, which opens the
+// files its members share once.
+Status OpenSavedFile(const Image& image, const FdRecord& rec, UniqueFd* out);
 
 // Point of no return for the caller's descriptors: afterwards it holds exactly
 // the image's descriptors plus `keep` (moved above them; updated in place),
 // and the program's POSIX locks.
-Status InstallFiles(const Image& image, OpenedFiles* opened, std::vector<int*> keep);
+Status InstallFiles(const Image& image, const ProvidedFiles* provided, OpenedFiles* opened,
+                    std::vector<int*> keep);
 
 // cwd, umask and resource limits (limits the caller may not raise are left).
 Status RestoreFsState(const Image& image);

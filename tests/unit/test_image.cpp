@@ -156,7 +156,7 @@ TEST_F(ImageTest, GrownOutputFileNeedsRollback) {
   EXPECT_NE(st.message().find("--rollback-files"), std::string::npos) << st.message();
   EXPECT_TRUE(CheckFiles(*img, true).ok());
   OpenedFiles opened;
-  ASSERT_TRUE(OpenFiles(*img, true, &opened).ok());
+  ASSERT_TRUE(OpenFiles(*img, true, nullptr, &opened).ok());
   EXPECT_EQ(fs::file_size(out_), 10u) << "rollback truncates to the checkpoint size";
 }
 

@@ -2,7 +2,7 @@
 # Real programs kcr did not write, each doing a few seconds of computation and
 # writing its results to OUT. The script execs the program, so the process a
 # test checkpoints is the real program itself.
-#   real-program.sh perl|awk|bc|python-threads OUT
+#   real-program.sh perl|awk|bc|python-threads|pipeline OUT
 set -euo pipefail
 out=${2:?usage: real-program.sh perl|awk|bc|python-threads OUT}
 case $1 in
@@ -59,6 +59,11 @@ with open(sys.argv[1], "w", buffering=1) as out:
         w.join()
     out.write("done: %d threads joined\n" % len(workers))
 ' "$out"
+	;;
+pipeline)
+	# A shell pipeline: the checkpointed process is the shell, with seq and
+	# mawk as its children and a pipe between them, usually full.
+	exec /bin/sh -c 'seq 1 3000000 | mawk "{ s = (s * 31 + \$1) % 1000003; if (NR % 30000 == 0) { print NR, s; fflush() } }" >"$1"' sh "$out"
 	;;
 *) echo "unknown program $1" >&2; exit 64 ;;
 esac

@@ -43,19 +43,30 @@ expect_checkpoint_refused memfd "is a memfd" -- "$KCR_PROGS/lock_holder" memfd "
 expect_checkpoint_refused memfd-map "is a memfd" -- "$KCR_PROGS/lock_holder" memfd-map "$W" "$W/ready"
 expect_checkpoint_refused sysv-shm "SysV shared memory" -- "$KCR_PROGS/lock_holder" sysv-shm "$W" "$W/ready"
 
-# Part of a process tree is never saved: the shell of a pipeline (which holds
-# no pipe itself) is refused, even with --kill, and every process runs on.
-sh -c "touch '$W/ready'; sleep 60 | cat" &
-shell=$!
-for _ in $(seq 100); do [[ -e $W/ready ]] && [[ -n $(pgrep -P "$shell") ]] && break; sleep 0.05; done
-mapfile -t kids < <(pgrep -P "$shell")
-expect_refused "a pipeline's shell" "has child processes" \
-	"$KCR" checkpoint "$shell" -o "$W/tree.kcr" --no-catalog --kill
+# A tree is saved whole or not at all: a socket in one grandchild refuses
+# the whole checkpoint, naming the process and the fd, even with --kill; no
+# image or temporary directory is left, and every process runs on.
+cat >"$W/grandchild.sh" <<EOF
+$PY -c "import socket,time; s=socket.socket(); $ready; time.sleep(60)"
+true
+EOF
+rm -f "$W/ready"
+sh -c "sh '$W/grandchild.sh' & wait; true" &
+root=$!
+descendants() { local c; for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
+for _ in $(seq 200); do [[ -e $W/ready ]] && break; sleep 0.1; done
+mapfile -t tree < <(descendants "$root")
+((${#tree[@]} == 2)) || fail "the test tree is not root, child, grandchild: ${tree[*]}"
+expect_refused "a tree with a socket in a grandchild" \
+	"process ${tree[1]} of the tree of process $root cannot be saved, so none is: .*fd [0-9]+ is a socket" \
+	"$KCR" checkpoint "$root" -o "$W/tree" --no-catalog --kill
+[[ ! -e $W/tree ]] || fail "a refused tree checkpoint left $W/tree"
+compgen -G "$W/tree.tmp-*" >/dev/null && fail "a refused tree checkpoint left its temporary directory"
 alive=1
-for p in "$shell" "${kids[@]}"; do kill -0 "$p" 2>/dev/null || alive=0; done
-((alive)) && pass "the shell and its children (${kids[*]}) all run on" || fail "a process of the tree died"
-kill "$shell" "${kids[@]}" 2>/dev/null
-wait "$shell" 2>/dev/null
+for p in "$root" "${tree[@]}"; do kill -0 "$p" 2>/dev/null || alive=0; done
+((alive)) && pass "the root, its child and grandchild (${tree[*]}) all run on" || fail "a process of the tree died"
+kill "$root" "${tree[@]}" 2>/dev/null
+wait "$root" 2>/dev/null
 
 # A stopped process cannot park: a bounded wait and a clear message.
 sleep 60 &

@@ -96,6 +96,11 @@ class KCR_EXPORT Image {
   // The file locks the process held (each to be taken through a regular
   // file's fd of fds()).
   const std::vector<kcr_file_lock>& locks() const { return locks_; }
+  // A tree's member only (has_tree()): its parent, group and session, and per
+  // fd of fds() (same order) which open file it is.
+  bool has_tree() const { return (seen_sections_ & (1U << KCR_SEC_TREE)) != 0; }
+  const kcr_tree_process& tree_place() const { return tree_place_; }
+  const std::vector<kcr_tree_fd>& tree_fds() const { return tree_fds_; }
   const kcr_fs& fs() const { return fs_; }
   const std::string& cwd() const { return cwd_; }
   const std::vector<PageChunkRef>& chunks() const { return chunks_; }
@@ -122,6 +127,8 @@ class KCR_EXPORT Image {
   std::vector<FdRecord> fds_;
   std::vector<GhostRecord> ghosts_;
   std::vector<kcr_file_lock> locks_;
+  kcr_tree_process tree_place_{};
+  std::vector<kcr_tree_fd> tree_fds_;
   kcr_fs fs_{};
   std::string cwd_;
   std::vector<PageChunkRef> chunks_;

@@ -1,0 +1,28 @@
+// The pid namespace a restore with the image's own ids runs in
+// (pid_namespace.cpp): shared by RestartWithIds() and a tree's restore.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+
+#include <kcr/restart.h>
+#include <kcr/status.h>
+
+namespace kcr {
+
+// What the namespace's first process, which has the image's pid, runs to
+// become the program (in place); returns only on failure. `report_fd`
+// reaches the caller (ReportRefused()).
+using RestoreBody = std::function<Status(const RestartOptions& options, int report_fd)>;
+
+// RestartWithIds() with any restore: the namespaces, the first process with
+// pid `first_pid` running `body`, signals passed on, and how it ended.
+Status RestartInNamespace(pid_t first_pid, const RestoreBody& body, const RestartOptions& options,
+                          int* wait_status);
+
+// Another process of the namespace (a tree's member) tells the caller why
+// the restore cannot go on; the caller ends the whole namespace.
+void ReportRefused(int report_fd, const Status& st);
+
+}  // namespace kcr

@@ -1,0 +1,530 @@
+// CheckpointTree(): a process and all its descendants, each held from its
+// own checkpoint until every one is saved.
+//
+// Held processes run no instruction, so holding them one after another,
+// parents first, still gives one moment of the whole tree: a held parent
+// cannot fork, so once it is held its children are all the children it will
+// have. What processes share is looked at only once all are held: the pipes
+// between them (their unread data copied out with tee(2), which leaves it
+// in the pipe), the open files two of them share (the same file_id in their
+// TREE sections), and anonymous memory they share (refused: not yet saved).
+#include <kcr/tree.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+
+#include <kcr/image.h>
+#include <kcr/util/status_format.h>
+#include "checkpoint_member.h"
+#include "tree_manifest.h"
+
+namespace kcr {
+
+namespace {
+
+uint64_t NowNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+std::vector<pid_t> ChildrenOf(pid_t pid) {
+  std::vector<pid_t> out;
+  const std::string task_dir = fmt::format("/proc/{}/task", pid);
+  DIR* d = ::opendir(task_dir.c_str());
+  if (!d)
+    return out;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.')
+      continue;
+    std::ifstream in(task_dir + "/" + e->d_name + "/children");
+    pid_t child;
+    while (in >> child)
+      out.push_back(child);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The fields of /proc/PID/stat after the command name (field 3 on).
+std::vector<std::string> StatFields(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> fields;
+  auto paren = line.rfind(')');
+  if (paren == std::string::npos)
+    return fields;
+  std::istringstream rest(line.substr(paren + 1));
+  std::string f;
+  while (rest >> f)
+    fields.push_back(f);
+  return fields;
+}
+
+// Field 52, exit_code: a zombie's wait status (shown to who may ptrace it).
+bool ZombieStatus(pid_t pid, int* wait_status) {
+  std::vector<std::string> f = StatFields(pid);
+  if (f.empty() || f[0] != "Z")
+    return false;
+  *wait_status = f.size() >= 50 ? std::atoi(f[49].c_str()) : 0;
+  return true;
+}
+
+// The pid in each pid namespace, outermost first (NSpid).
+std::vector<pid_t> NsPids(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/status", pid));
+  std::string line;
+  std::vector<pid_t> ids;
+  while (std::getline(in, line)) {
+    if (line.rfind("NSpid:", 0) != 0)
+      continue;
+    std::istringstream ls(line.substr(6));
+    pid_t id;
+    while (ls >> id)
+      ids.push_back(id);
+  }
+  return ids;
+}
+
+// Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS), by the inode of its
+// shmem file, with the first address it is mapped at.
+std::map<uint64_t, std::string> SharedAnon(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/maps", pid));
+  std::map<uint64_t, std::string> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("/dev/zero (deleted)") == std::string::npos)
+      continue;
+    std::istringstream ls(line);
+    std::string range, perms, offset, dev;
+    uint64_t ino = 0;
+    ls >> range >> perms >> offset >> dev >> ino;
+    if (perms.size() == 4 && perms[3] == 's')
+      out.emplace(ino, range);
+  }
+  return out;
+}
+
+struct Member {
+  pid_t seen_as = 0;  // in the caller's pid namespace
+  int parent = -1;
+  bool zombie = false;
+  int wait_status = 0;
+  std::vector<pid_t> ns_pids;
+  std::string image;  // file name within the tree image
+  UniqueFd hold;
+  std::unique_ptr<Image> saved;
+  std::vector<int> children;
+};
+
+// An end of a pipe, as one member's fd has it.
+struct PipeEnd {
+  int member;
+  int fd;
+  bool reads;
+  uint64_t file_id;
+};
+
+class TreeCheckpoint {
+ public:
+  TreeCheckpoint(const std::string& path, const CheckpointOptions& options)
+      : path_(path), options_(options) {}
+  ~TreeCheckpoint() { Discard(); }
+
+  Status Run(pid_t root, TreeCheckpointResult* result);
+
+ private:
+  Status MakeTempDir();
+  Status HoldAll(pid_t root);
+  Status HoldOne(int index);
+  Status CheckNamespaces();
+  Status CheckIds();
+  Status CheckSharedMemory();
+  Status SavePipes(TreeManifest* manifest);
+  Status SavePipeData(const PipeEnd* reader, const PipeEnd& any, TreePipe* pipe);
+  void Order(int index, std::vector<int>* order) const;
+  Status Publish(const TreeManifest& manifest);
+  std::string Name(int index) const;
+  void Discard();
+
+  std::string path_;
+  CheckpointOptions options_;
+  std::string tmp_;
+  std::vector<Member> members_;
+  TreeCheckpointResult result_;
+  uint64_t first_hold_ns_ = 0;
+};
+
+std::string TreeCheckpoint::Name(int index) const {
+  const Member& m = members_[static_cast<size_t>(index)];
+  pid_t inner = m.ns_pids.empty() ? m.seen_as : m.ns_pids.back();
+  return inner == m.seen_as ? fmt::format("process {}", m.seen_as)
+                            : fmt::format("process {} (pid {} in its namespace)", m.seen_as, inner);
+}
+
+Status TreeCheckpoint::MakeTempDir() {
+  std::string tmpl = path_ + ".tmp-XXXXXX";
+  if (!::mkdtemp(tmpl.data())) {
+    int e = errno;
+    return Errorf(e, "cannot create the tree image beside {}: {}{}", path_, std::strerror(e),
+                  e == EACCES ? "; fix: choose a directory you can write" : "");
+  }
+  tmp_ = tmpl;
+  return Status::Ok();
+}
+
+void TreeCheckpoint::Discard() {
+  if (!tmp_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(tmp_, ec);
+    tmp_.clear();
+  }
+  for (Member& m : members_)
+    m.hold.reset();  // each runs on
+}
+
+Status TreeCheckpoint::HoldOne(int index) {
+  Member& m = members_[static_cast<size_t>(index)];
+  m.ns_pids = NsPids(m.seen_as);
+  if (ZombieStatus(m.seen_as, &m.wait_status)) {
+    m.zombie = true;
+    result_.zombies++;
+    return Status::Ok();
+  }
+  m.image = fmt::format("process-{}.kcr", index);
+  CheckpointOptions one;
+  one.privileged = options_.privileged;
+  one.as_user = options_.as_user;
+  CheckpointResult r;
+  Status st = CheckpointTreeMember(m.seen_as, tmp_ + "/" + m.image, one, &m.hold, &r);
+  if (!st.ok()) {
+    // It ended meanwhile: its parent, held, has not reaped it.
+    if (index > 0 && ZombieStatus(m.seen_as, &m.wait_status)) {
+      m.zombie = true;
+      m.image.clear();
+      result_.zombies++;
+      return Status::Ok();
+    }
+    return st.With(fmt::format("{} of the tree of process {} cannot be saved, so none is",
+                               Name(index), members_[0].seen_as));
+  }
+  if (!first_hold_ns_)
+    first_hold_ns_ = NowNs() - r.freeze_ns - r.write_ns;
+  result_.image_bytes += r.image_bytes;
+  result_.pages_saved += r.pages_saved;
+  result_.write_ns += r.write_ns;
+  KCR_RETURN_IF_ERROR(Image::Open(tmp_ + "/" + m.image, &m.saved));
+  // Held, it forks no more: these are all its children.
+  for (pid_t child : ChildrenOf(m.seen_as)) {
+    if (members_.size() >= kMaxTreeProcesses) {
+      return Errorf(E2BIG, "the tree of process {} has more than {} processes, which kcr "
+                           "does not save", members_[0].seen_as, kMaxTreeProcesses);
+    }
+    Member c;
+    c.seen_as = child;
+    c.parent = index;
+    members_.push_back(std::move(c));
+    members_[static_cast<size_t>(index)].children.push_back(static_cast<int>(members_.size() - 1));
+  }
+  return Status::Ok();
+}
+
+Status TreeCheckpoint::HoldAll(pid_t root) {
+  Member r;
+  r.seen_as = root;
+  members_.push_back(std::move(r));
+  for (size_t i = 0; i < members_.size(); i++) {
+    if (i == 0 && ZombieStatus(root, &members_[0].wait_status))
+      return Errorf(ESRCH, "cannot checkpoint process {}: it has ended", root);
+    KCR_RETURN_IF_ERROR(HoldOne(static_cast<int>(i)));
+  }
+  return Status::Ok();
+}
+
+// Every process in the root's pid namespace: the image's ids are the ones
+// seen there.
+Status TreeCheckpoint::CheckNamespaces() {
+  const size_t depth = members_[0].ns_pids.size();
+  for (size_t i = 1; i < members_.size(); i++) {
+    if (members_[i].ns_pids.size() != depth) {
+      return Errorf(EOPNOTSUPP,
+                    "{} runs in a pid namespace of its own, which kcr cannot save; nothing "
+                    "was saved",
+                    Name(static_cast<int>(i)));
+    }
+  }
+  return Status::Ok();
+}
+
+// A restore makes each process's session and group as it forks the tree:
+// a process leads its own, or has its parent's, or joins a group whose
+// leader was made before it.
+Status TreeCheckpoint::CheckIds() {
+  std::vector<int> order;
+  Order(0, &order);
+  std::set<pid_t> made;
+  for (int i : order) {
+    const Member& m = members_[static_cast<size_t>(i)];
+    if (m.zombie) {
+      made.insert(m.ns_pids.back());
+      continue;
+    }
+    const kcr_tree_process& place = m.saved->tree_place();
+    const pid_t pid = m.saved->header().pid;
+    made.insert(pid);
+    if (m.parent < 0)
+      continue;
+    const Member& p = members_[static_cast<size_t>(m.parent)];
+    if (p.zombie)
+      continue;  // cannot happen: a zombie has no children
+    const kcr_tree_process& pp = p.saved->tree_place();
+    if (place.sid != pp.sid && place.sid != pid) {
+      return Errorf(EOPNOTSUPP,
+                    "{} is in session {}, which it does not lead and its parent is not in; "
+                    "kcr cannot make that again; nothing was saved",
+                    Name(i), place.sid);
+    }
+    if (place.pgid != pp.pgid && place.pgid != pid && !made.count(place.pgid)) {
+      return Errorf(EOPNOTSUPP,
+                    "{} is in process group {}, whose leader is not in the tree (ended?); kcr "
+                    "cannot make that group again; nothing was saved",
+                    Name(i), place.pgid);
+    }
+  }
+  return Status::Ok();
+}
+
+Status TreeCheckpoint::CheckSharedMemory() {
+  std::map<uint64_t, int> first_mapper;
+  for (size_t i = 0; i < members_.size(); i++) {
+    if (members_[i].zombie)
+      continue;
+    for (const auto& [ino, range] : SharedAnon(members_[i].seen_as)) {
+      auto [it, fresh] = first_mapper.emplace(ino, static_cast<int>(i));
+      if (!fresh) {
+        return Errorf(EOPNOTSUPP,
+                      "{} and {} share anonymous memory (MAP_SHARED, at {}), which kcr cannot "
+                      "restore shared yet; nothing was saved",
+                      Name(it->second), Name(static_cast<int>(i)), range);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// The unread bytes of a pipe, copied with tee(2): the pipe keeps them.
+Status TreeCheckpoint::SavePipeData(const PipeEnd* reader, const PipeEnd& any, TreePipe* pipe) {
+  const PipeEnd& end = reader ? *reader : any;
+  const Member& m = members_[static_cast<size_t>(end.member)];
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, m.seen_as, 0)));
+  if (!pidfd.valid())
+    return SysError("opening {} for its pipe (pidfd_open)", Name(end.member));
+  UniqueFd theirs(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), end.fd, 0)));
+  if (!theirs.valid())
+    return SysError("reading the pipe at fd {} of {} (pidfd_getfd)", end.fd, Name(end.member));
+  int capacity = ::fcntl(theirs.get(), F_GETPIPE_SZ);
+  if (capacity <= 0)
+    return SysError("the size of the pipe at fd {} of {}", end.fd, Name(end.member));
+  int copy[2];
+  if (::pipe2(copy, O_CLOEXEC | O_NONBLOCK) != 0)
+    return SysError("making a pipe");
+  UniqueFd copy_r(copy[0]), copy_w(copy[1]);
+  if (::fcntl(copy_w.get(), F_SETPIPE_SZ, capacity) < capacity)
+    return SysError("sizing a pipe to copy {} bytes", capacity);
+  std::string data;
+  ssize_t n = !reader ? 0 : ::tee(theirs.get(), copy_w.get(), static_cast<size_t>(capacity), SPLICE_F_NONBLOCK);
+  if (n < 0 && errno != EAGAIN)
+    return SysError("copying the data in the pipe at fd {} of {}", end.fd, Name(end.member));
+  copy_w.reset();
+  char buf[65536];
+  ssize_t got;
+  while ((got = ::read(copy_r.get(), buf, sizeof(buf))) > 0)
+    data.append(buf, static_cast<size_t>(got));
+  pipe->capacity = static_cast<uint32_t>(capacity);
+  pipe->bytes = data.size();
+  pipe->checksum = Hash64(data.data(), data.size(), 0);
+  pipe->data = fmt::format("pipe-{}", pipe->ino);
+  const std::string file = tmp_ + "/" + pipe->data;
+  UniqueFd out(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!out.valid() ||
+      ::write(out.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size()) ||
+      ::fsync(out.get()) != 0) {
+    return SysError("writing {}", file);
+  }
+  return Status::Ok();
+}
+
+// A pipe is the tree's when every open file of each end is a member's;
+// another is a pipe to a process outside, which a restore gives from the
+// restarter only at stdio (fd 0-2), as for any stdio kcr cannot save.
+Status TreeCheckpoint::SavePipes(TreeManifest* manifest) {
+  struct Ends {
+    std::vector<PipeEnd> ends;
+    std::set<uint64_t> readers, writers;  // file ids
+    uint32_t open_readers = 0, open_writers = 0;
+  };
+  std::map<uint64_t, Ends> pipes;
+  for (size_t i = 0; i < members_.size(); i++) {
+    if (members_[i].zombie)
+      continue;
+    const Image& img = *members_[i].saved;
+    for (size_t f = 0; f < img.fds().size(); f++) {
+      const kcr_fd& fd = img.fds()[f].fd;
+      const kcr_tree_fd& t = img.tree_fds()[f];
+      if (!S_ISFIFO(fd.mode) || (t.pipe_readers == 0 && t.pipe_writers == 0))
+        continue;  // not an anonymous pipe (a FIFO's file has no counts)
+      Ends& e = pipes[fd.ino];
+      const bool reads = (fd.f_flags & O_ACCMODE) == O_RDONLY;
+      e.ends.push_back({static_cast<int>(i), fd.fd, reads, t.file_id});
+      (reads ? e.readers : e.writers).insert(t.file_id);
+      // The last member held saw the counts once no member could change them.
+      e.open_readers = t.pipe_readers;
+      e.open_writers = t.pipe_writers;
+    }
+  }
+  for (auto& [ino, e] : pipes) {
+    if (e.readers.size() == e.open_readers && e.writers.size() == e.open_writers) {
+      TreePipe p;
+      p.ino = ino;
+      // Read through a read end; with none left, nobody can read the data.
+      auto reader = std::find_if(e.ends.begin(), e.ends.end(),
+                                 [](const PipeEnd& end) { return end.reads; });
+      KCR_RETURN_IF_ERROR(SavePipeData(reader != e.ends.end() ? &*reader : nullptr,
+                                       e.ends.front(), &p));
+      manifest->pipes.push_back(std::move(p));
+      continue;
+    }
+    for (const PipeEnd& end : e.ends) {
+      if (end.fd > 2) {
+        return Errorf(EOPNOTSUPP,
+                      "fd {} of {} is a pipe to a process outside the tree, which kcr cannot "
+                      "save; nothing was saved",
+                      end.fd, Name(end.member));
+      }
+    }
+  }
+  result_.pipes = manifest->pipes.size();
+  return Status::Ok();
+}
+
+void TreeCheckpoint::Order(int index, std::vector<int>* order) const {
+  order->push_back(index);
+  for (int c : members_[static_cast<size_t>(index)].children)
+    Order(c, order);
+}
+
+// The directory replaces whatever is at the path in one step: the old tree
+// image (or image file) stays whole until then.
+Status TreeCheckpoint::Publish(const TreeManifest& manifest) {
+  KCR_RETURN_IF_ERROR(WriteTreeManifest(tmp_, manifest));
+  UniqueFd dir(::open(tmp_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid() || ::fsync(dir.get()) != 0)
+    return SysError("syncing {}", tmp_);
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    if (errno != EEXIST && errno != ENOTEMPTY && errno != EISDIR && errno != ENOTDIR)
+      return SysError("renaming {} to {}", tmp_, path_);
+    if (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, path_.c_str(), RENAME_EXCHANGE) != 0)
+      return SysError("replacing {} with {}", path_, tmp_);
+    // tmp_ now names the old one, which Discard() removes.
+  } else {
+    tmp_.clear();
+  }
+  std::string parent = std::filesystem::path(path_).parent_path().string();
+  UniqueFd pdir(::open(parent.empty() ? "." : parent.c_str(),
+                       O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (pdir.valid())
+    ::fsync(pdir.get());
+  return Status::Ok();
+}
+
+Status TreeCheckpoint::Run(pid_t root, TreeCheckpointResult* result) {
+  KCR_RETURN_IF_ERROR(MakeTempDir());
+  KCR_RETURN_IF_ERROR(HoldAll(root));
+  KCR_RETURN_IF_ERROR(CheckNamespaces());
+  KCR_RETURN_IF_ERROR(CheckIds());
+  KCR_RETURN_IF_ERROR(CheckSharedMemory());
+  TreeManifest manifest;
+  KCR_RETURN_IF_ERROR(SavePipes(&manifest));
+  std::vector<int> order;
+  Order(0, &order);
+  std::map<int, int> position;
+  for (size_t i = 0; i < order.size(); i++)
+    position[order[i]] = static_cast<int>(i);
+  for (int i : order) {
+    const Member& m = members_[static_cast<size_t>(i)];
+    TreeProcess p;
+    p.parent = m.parent < 0 ? -1 : position[m.parent];
+    p.zombie = m.zombie;
+    p.wait_status = m.wait_status;
+    p.image = m.image;
+    if (m.zombie) {
+      p.pid = m.ns_pids.empty() ? m.seen_as : m.ns_pids.back();
+    } else {
+      p.pid = m.saved->header().pid;
+      p.pgid = m.saved->tree_place().pgid;
+      p.sid = m.saved->tree_place().sid;
+    }
+    manifest.processes.push_back(std::move(p));
+  }
+  for (Member& m : members_)
+    m.saved.reset();
+  KCR_RETURN_IF_ERROR(Publish(manifest));
+  result_.freeze_ns = NowNs() - first_hold_ns_;
+  for (const Member& m : members_)
+    result_.processes.push_back(m.seen_as);
+  if (options_.kill) {
+    // Killed through their holds, before the holds go: those very processes.
+    for (Member& m : members_) {
+      if (m.hold.valid())
+        KCR_RETURN_IF_ERROR(KillHeld(m.hold.get())
+                                .With(fmt::format("tree image {} is complete, but some of its "
+                                                  "processes run on",
+                                                  path_)));
+    }
+  }
+  Discard();  // the old image, if replaced; every hold goes
+  *result = result_;
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool HasChildren(pid_t pid) {
+  return !ChildrenOf(pid).empty();
+}
+
+Status CheckpointTree(pid_t pid, const std::string& path, const CheckpointOptions& options,
+                      TreeCheckpointResult* result) {
+  if (options.stop || options.hold)
+    return Status::Error(EINVAL, "a tree is checkpointed to run on or to be killed, not stopped "
+                                 "or held");
+  TreeCheckpoint tree(path, options);
+  TreeCheckpointResult r;
+  KCR_RETURN_IF_ERROR(tree.Run(pid, &r));
+  if (result)
+    *result = r;
+  return Status::Ok();
+}
+
+bool IsTreeImage(const std::string& path) {
+  struct stat st;
+  return ::stat((path + "/" + kTreeManifest).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+}  // namespace kcr

@@ -1,0 +1,135 @@
+#include "tree_manifest.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include <kcr/unique_fd.h>
+#include <kcr/util/status_format.h>
+
+namespace kcr {
+
+namespace {
+
+using Json = nlohmann::json;
+
+// A name inside the tree image: no directories, nothing hidden.
+bool PlainName(const std::string& name) {
+  return !name.empty() && name.size() < 64 && name.find('/') == std::string::npos &&
+         name[0] != '.';
+}
+
+Status Bad(const std::string& dir, const std::string& what) {
+  return Errorf(EBADMSG, "corrupt tree image {}: {}", dir, what);
+}
+
+}  // namespace
+
+Status WriteTreeManifest(const std::string& dir, const TreeManifest& m) {
+  Json processes = Json::array();
+  for (const TreeProcess& p : m.processes) {
+    Json j = {{"pid", p.pid}, {"parent", p.parent}, {"pgid", p.pgid}, {"sid", p.sid}};
+    if (p.zombie)
+      j["zombie_wait_status"] = p.wait_status;
+    else
+      j["image"] = p.image;
+    processes.push_back(std::move(j));
+  }
+  Json pipes = Json::array();
+  for (const TreePipe& p : m.pipes) {
+    pipes.push_back({{"ino", p.ino},
+                     {"capacity", p.capacity},
+                     {"data", p.data},
+                     {"bytes", p.bytes},
+                     {"xxh64", p.checksum}});
+  }
+  Json doc = {{"kcr_tree", kTreeFormat}, {"processes", processes}, {"pipes", pipes}};
+  const std::string text = doc.dump(1) + "\n";
+  const std::string path = dir + "/" + kTreeManifest;
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd.valid() ||
+      ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
+      ::fsync(fd.get()) != 0) {
+    return SysError("writing {}", path);
+  }
+  return Status::Ok();
+}
+
+Status ReadTreeManifest(const std::string& dir, TreeManifest* out) {
+  const std::string path = dir + "/" + kTreeManifest;
+  std::ifstream in(path);
+  if (!in)
+    return SysError("reading {}", path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (text.str().size() > (8u << 20))
+    return Bad(dir, "tree.json is too large");
+  TreeManifest m;
+  try {
+    Json doc = Json::parse(text.str());
+    if (doc.at("kcr_tree").get<int>() != kTreeFormat) {
+      return Errorf(EPROTONOSUPPORT,
+                    "tree image {} has format {}; this kcr reads format {}: use the kcr that "
+                    "wrote it",
+                    dir, doc.at("kcr_tree").get<int>(), kTreeFormat);
+    }
+    const Json& processes = doc.at("processes");
+    if (!processes.is_array() || processes.empty() || processes.size() > kMaxTreeProcesses)
+      return Bad(dir, "no processes, or too many");
+    std::set<pid_t> pids;
+    for (const Json& j : processes) {
+      TreeProcess p;
+      p.pid = j.at("pid").get<pid_t>();
+      p.parent = j.at("parent").get<int>();
+      p.pgid = j.at("pgid").get<pid_t>();
+      p.sid = j.at("sid").get<pid_t>();
+      if (j.contains("zombie_wait_status")) {
+        p.zombie = true;
+        p.wait_status = j.at("zombie_wait_status").get<int>();
+      } else {
+        p.image = j.at("image").get<std::string>();
+        if (!PlainName(p.image))
+          return Bad(dir, "a process's image name");
+      }
+      // pid 1 is the restore's init; the parent comes first (creation order).
+      const int index = static_cast<int>(m.processes.size());
+      if (p.pid <= 1 || p.pid >= (1 << 22) || !pids.insert(p.pid).second)
+        return Bad(dir, fmt::format("process id {}", p.pid));
+      if ((index == 0) != (p.parent < 0) || p.parent >= index ||
+          (p.parent >= 0 && m.processes[static_cast<size_t>(p.parent)].zombie)) {
+        return Bad(dir, fmt::format("the parent of process {}", p.pid));
+      }
+      if (p.pgid < 0 || p.sid < 0 || (index == 0 && p.zombie))
+        return Bad(dir, fmt::format("process {}", p.pid));
+      m.processes.push_back(std::move(p));
+    }
+    const Json& pipes = doc.at("pipes");
+    if (!pipes.is_array() || pipes.size() > 4 * kMaxTreeProcesses)
+      return Bad(dir, "pipes");
+    std::set<uint64_t> inos;
+    for (const Json& j : pipes) {
+      TreePipe p;
+      p.ino = j.at("ino").get<uint64_t>();
+      p.capacity = j.at("capacity").get<uint32_t>();
+      p.data = j.at("data").get<std::string>();
+      p.bytes = j.at("bytes").get<uint64_t>();
+      p.checksum = j.at("xxh64").get<uint64_t>();
+      if (!PlainName(p.data) || !inos.insert(p.ino).second || p.capacity < 4096 ||
+          p.capacity > (1u << 30) || p.bytes > p.capacity) {
+        return Bad(dir, fmt::format("pipe {}", p.ino));
+      }
+      m.pipes.push_back(std::move(p));
+    }
+  } catch (const Json::exception& e) {
+    return Bad(dir, fmt::format("tree.json: {}", e.what()));
+  }
+  *out = std::move(m);
+  return Status::Ok();
+}
+
+}  // namespace kcr

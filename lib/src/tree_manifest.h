@@ -1,0 +1,47 @@
+// tree.json, the index of a tree image (docs/image-format.md): the tree's
+// processes in the order a restore creates them (parents first, depth
+// first), and its pipes. Read defensively: a tree image is input.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <kcr/status.h>
+
+namespace kcr {
+
+inline constexpr char kTreeManifest[] = "tree.json";
+inline constexpr int kTreeFormat = 1;
+// More processes than this in one tree are refused (checkpoint and restore).
+inline constexpr size_t kMaxTreeProcesses = 1024;
+
+struct TreeProcess {
+  pid_t pid = 0;   // in the tree's pid namespace
+  int parent = -1;  // index of its parent in TreeManifest::processes; -1 for the root
+  pid_t pgid = 0;  // 0: a group led from outside the tree
+  pid_t sid = 0;
+  bool zombie = false;
+  int wait_status = 0;  // a zombie's, as waitpid() will report it
+  std::string image;    // a live process's image, relative to the tree image
+};
+
+struct TreePipe {
+  uint64_t ino = 0;          // the pipe's, at the checkpoint: how members' fds name it
+  uint32_t capacity = 0;     // F_GETPIPE_SZ
+  std::string data;          // file with the unread bytes, relative to the tree image
+  uint64_t bytes = 0;
+  uint64_t checksum = 0;     // xxh64 of the bytes, seed 0
+};
+
+struct TreeManifest {
+  std::vector<TreeProcess> processes;  // processes[0] is the root
+  std::vector<TreePipe> pipes;
+};
+
+Status WriteTreeManifest(const std::string& dir, const TreeManifest& m);
+Status ReadTreeManifest(const std::string& dir, TreeManifest* m);
+
+}  // namespace kcr

@@ -1,0 +1,424 @@
+// RestartTree(): a tree image restored in a pid namespace of its own.
+//
+// The root's restorer (the namespace's first process after init, with the
+// root's pid) makes once what members share: each pipe, with its unread
+// data, and each open file two members share. Then the tree is forked as
+// it was, parents first and one process at a time (each takes its pid
+// through ns_last_pid, so nothing else may fork meanwhile): every process
+// takes its session and group, makes its own children, and a zombie ends
+// at once with its wait status. Only then do all prepare their restores
+// at the same time (verify and fill memory, open files), and none passes
+// its point of no return before every one is ready: a refusal anywhere
+// ends the namespace, and with it every process, before any has changed.
+#include <kcr/tree.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+
+#include <kcr/image.h>
+#include <kcr/util/status_format.h>
+#include "pid_namespace.h"
+#include "restart_member.h"
+#include "restore_files.h"
+#include "tree_manifest.h"
+
+namespace kcr {
+
+namespace {
+
+// A descriptor a member gets from the tree's restore.
+struct Needed {
+  int fd;
+  uint64_t file_id;
+  bool pipe;
+  uint64_t ino;  // the pipe's
+  bool reads;
+  uint32_t f_flags;
+};
+
+struct MemberFiles {
+  std::vector<Needed> needed;
+  std::vector<int> inherited;
+};
+
+Status ReadAll(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return SysError("reading {}", path);
+  std::stringstream s;
+  s << in.rdbuf();
+  *out = s.str();
+  return Status::Ok();
+}
+
+Status WriteProcFile(const std::string& path, const std::string& text) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid() ||
+      ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    return SysError("writing {}", path);
+  }
+  return Status::Ok();
+}
+
+// A SIGCHLD the restore itself caused (a zombie made again) must not reach
+// the program, which had it already; one from a member that ends after the
+// restore must, so SIGCHLD stays blocked (kept pending) until the program's
+// own mask replaces the restorer's.
+void DropPendingSigchld() {
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  const timespec now{};
+  while (::sigtimedwait(&chld, nullptr, &now) == SIGCHLD) {
+  }
+}
+
+// Waits for the end of a pipe's writers (all closed): returns true on EOF.
+bool WaitClosed(int fd) {
+  char b;
+  ssize_t n;
+  while ((n = ::read(fd, &b, 1)) < 0 && errno == EINTR) {
+  }
+  return n == 0;
+}
+
+Status CheckPipeData(const std::string& dir, const TreeManifest& m) {
+  for (const TreePipe& p : m.pipes) {
+    std::string data;
+    KCR_RETURN_IF_ERROR(ReadAll(dir + "/" + p.data, &data));
+    if (data.size() != p.bytes || Hash64(data.data(), data.size(), 0) != p.checksum)
+      return Errorf(EBADMSG, "corrupt tree image {}: the data of pipe {} differs", dir, p.ino);
+  }
+  return Status::Ok();
+}
+
+Status OpenMemberImage(const std::string& dir, const TreeProcess& p,
+                       std::unique_ptr<Image>* image) {
+  KCR_RETURN_IF_ERROR(Image::Open(dir + "/" + p.image, image));
+  if (!(*image)->has_tree() || (*image)->header().pid != p.pid) {
+    return Errorf(EBADMSG, "corrupt tree image {}: {} is not the image of process {}", dir,
+                  p.image, p.pid);
+  }
+  return Status::Ok();
+}
+
+class TreeRestore {
+ public:
+  explicit TreeRestore(std::string dir) : dir_(std::move(dir)) {}
+  Status Load(const RestartOptions& options);
+  Status RunRoot(const RestartOptions& options, int report_fd);
+  pid_t root_pid() const { return manifest_.processes[0].pid; }
+
+ private:
+  const TreeProcess& Proc(int i) const { return manifest_.processes[static_cast<size_t>(i)]; }
+  std::string Name(int i) const { return fmt::format("process {} of the tree", Proc(i).pid); }
+  Status MakeShared();
+  Status MakePipe(const TreePipe& p);
+  Status TakeIds(int index) const;
+  Status ForkChildren(int index, const RestartOptions& options, int report_fd);
+  [[noreturn]] void RunChild(int index, int built_fd, const RestartOptions& options,
+                             int report_fd);
+  [[noreturn]] static void EndAs(int wait_status);
+  TreeMember MemberOf(int index) const;
+
+  std::string dir_;
+  TreeManifest manifest_;
+  std::vector<std::vector<int>> children_;
+  std::vector<MemberFiles> files_;
+  std::map<uint64_t, std::pair<int, size_t>> shared_files_;  // file id -> member, fd index
+  std::map<uint64_t, int> made_;                             // file id -> descriptor here
+  int live_ = 0;
+  // The restore's own pipes: start (ends when the tree is made), ready (a
+  // byte per member at its point of no return), go (ends when all are).
+  int start_[2] = {-1, -1}, ready_[2] = {-1, -1}, go_[2] = {-1, -1};
+};
+
+Status TreeRestore::Load(const RestartOptions& options) {
+  KCR_RETURN_IF_ERROR(ReadTreeManifest(dir_, &manifest_));
+  const size_t n = manifest_.processes.size();
+  children_.assign(n, {});
+  files_.assign(n, {});
+  KCR_RETURN_IF_ERROR(CheckPipeData(dir_, manifest_));
+  std::map<uint64_t, const TreePipe*> pipes;
+  for (const TreePipe& p : manifest_.pipes)
+    pipes[p.ino] = &p;
+  std::map<uint64_t, int> users;  // file id -> members with it
+  for (size_t i = 0; i < n; i++) {
+    const TreeProcess& p = manifest_.processes[i];
+    if (p.parent >= 0)
+      children_[static_cast<size_t>(p.parent)].push_back(static_cast<int>(i));
+    if (p.zombie)
+      continue;
+    live_++;
+    std::unique_ptr<Image> image;
+    KCR_RETURN_IF_ERROR(OpenMemberImage(dir_, p, &image));
+    // Each member's cheap checks here, where the caller sees their messages.
+    KCR_RETURN_IF_ERROR(CheckRestartable(*image, options).With(Name(static_cast<int>(i))));
+    std::set<uint64_t> own;
+    std::map<int, size_t> index_of;
+    for (size_t f = 0; f < image->fds().size(); f++) {
+      const kcr_fd& fd = image->fds()[f].fd;
+      const kcr_tree_fd& t = image->tree_fds()[f];
+      index_of[fd.fd] = f;
+      // Of a dup, what it duplicates.
+      const kcr_fd& what =
+          fd.kind == KCR_FD_SAME ? image->fds()[index_of.at(fd.same_as)].fd : fd;
+      if (what.kind == KCR_FD_INHERIT)
+        continue;
+      if (what.kind == KCR_FD_PIPE && !pipes.count(what.ino)) {
+        // A pipe to a process outside the tree: stdio from the restarter.
+        if (fd.fd > 2)
+          return Errorf(EBADMSG, "corrupt tree image {}: a pipe at fd {} of {}", dir_, fd.fd,
+                        Name(static_cast<int>(i)));
+        files_[i].inherited.push_back(fd.fd);
+        continue;
+      }
+      if (fd.kind == KCR_FD_SAME)
+        continue;  // shares what its earlier fd gets
+      if (what.kind == KCR_FD_PIPE) {
+        files_[i].needed.push_back({fd.fd, t.file_id, true, fd.ino,
+                                    (fd.f_flags & O_ACCMODE) == O_RDONLY, fd.f_flags});
+        continue;
+      }
+      if (own.insert(t.file_id).second && ++users[t.file_id] == 1)
+        shared_files_[t.file_id] = {static_cast<int>(i), f};
+      files_[i].needed.push_back({fd.fd, t.file_id, false, 0, false, fd.f_flags});
+    }
+  }
+  // Files only one member has, it opens itself.
+  for (auto it = shared_files_.begin(); it != shared_files_.end();) {
+    if (users[it->first] < 2)
+      it = shared_files_.erase(it);
+    else
+      ++it;
+  }
+  for (MemberFiles& m : files_) {
+    std::erase_if(m.needed,
+                  [&](const Needed& x) { return !x.pipe && !shared_files_.count(x.file_id); });
+  }
+  return Status::Ok();
+}
+
+Status TreeRestore::MakePipe(const TreePipe& p) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    return SysError("making pipe {}", p.ino);
+  UniqueFd r(fds[0]), w(fds[1]);
+  if (::fcntl(w.get(), F_SETPIPE_SZ, p.capacity) < static_cast<int>(p.capacity)) {
+    return SysError("sizing pipe {} to {} bytes as it was (above fs.pipe-max-size?)", p.ino,
+                    p.capacity);
+  }
+  std::string data;
+  KCR_RETURN_IF_ERROR(ReadAll(dir_ + "/" + p.data, &data));
+  if (!data.empty() &&
+      ::write(w.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
+    return SysError("putting {} bytes back into pipe {}", data.size(), p.ino);
+  }
+  // Each open file of each end, as the members had them.
+  bool any_reader = false, any_writer = false;
+  for (const MemberFiles& m : files_) {
+    for (const Needed& x : m.needed) {
+      if (!x.pipe || x.ino != p.ino || made_.count(x.file_id))
+        continue;
+      const int end = x.reads ? r.get() : w.get();
+      bool& first = x.reads ? any_reader : any_writer;
+      int fd = first ? ::open(fmt::format("/proc/self/fd/{}", end).c_str(),
+                              (x.reads ? O_RDONLY : O_WRONLY) | O_NONBLOCK | O_CLOEXEC)
+                     : ::fcntl(end, F_DUPFD_CLOEXEC, 0);
+      if (fd < 0)
+        return SysError("opening pipe {} again", p.ino);
+      first = true;
+      ::fcntl(fd, F_SETFL, x.f_flags & O_NONBLOCK);
+      made_[x.file_id] = fd;
+    }
+  }
+  return Status::Ok();  // r and w close: each open file made is one of the members'
+}
+
+Status TreeRestore::MakeShared() {
+  for (const TreePipe& p : manifest_.pipes)
+    KCR_RETURN_IF_ERROR(MakePipe(p));
+  for (const auto& [id, where] : shared_files_) {
+    std::unique_ptr<Image> image;
+    KCR_RETURN_IF_ERROR(Image::Open(dir_ + "/" + Proc(where.first).image, &image));
+    UniqueFd fd;
+    KCR_RETURN_IF_ERROR(OpenSavedFile(*image, image->fds()[where.second], &fd));
+    made_[id] = fd.release();
+  }
+  return Status::Ok();
+}
+
+TreeMember TreeRestore::MemberOf(int index) const {
+  TreeMember m;
+  const MemberFiles& f = files_[static_cast<size_t>(index)];
+  for (const Needed& x : f.needed)
+    m.files.fds.emplace_back(x.fd, made_.at(x.file_id));
+  m.files.inherited = f.inherited;
+  return m;
+}
+
+// Its session and group as recorded: one it leads, or its parent's (made
+// already), or a group an earlier process leads. A root in a session or
+// group led from outside the tree keeps the restarter's.
+Status TreeRestore::TakeIds(int index) const {
+  const TreeProcess& p = Proc(index);
+  const TreeProcess* parent = p.parent >= 0 ? &Proc(p.parent) : nullptr;
+  if (p.sid == p.pid && ::setsid() < 0)
+    return SysError("{}: making its session", Name(index));
+  if (p.pgid == p.pid) {
+    if (::getpgrp() != p.pid && ::setpgid(0, 0) != 0)
+      return SysError("{}: making its process group", Name(index));
+  } else if (parent && p.pgid != parent->pgid && ::setpgid(0, p.pgid) != 0) {
+    return SysError("{}: joining process group {}", Name(index), p.pgid);
+  }
+  return Status::Ok();
+}
+
+[[noreturn]] void TreeRestore::EndAs(int wait_status) {
+  if (WIFSIGNALED(wait_status)) {
+    const int sig = WTERMSIG(wait_status);
+    rlimit none{0, 0};
+    ::setrlimit(RLIMIT_CORE, &none);  // (a core-dump flag is not kept)
+    ::signal(sig, SIG_DFL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    ::sigprocmask(SIG_UNBLOCK, &one, nullptr);
+    ::kill(::getpid(), sig);
+  }
+  ::_exit(WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 1);
+}
+
+[[noreturn]] void TreeRestore::RunChild(int index, int built_fd, const RestartOptions& options,
+                                        int report_fd) {
+  ::close(start_[1]);
+  ::close(go_[1]);
+  const TreeProcess& p = Proc(index);
+  if (p.zombie)
+    EndAs(p.wait_status);
+  Status st = TakeIds(index);
+  if (st.ok())
+    st = ForkChildren(index, options, report_fd);
+  DropPendingSigchld();
+  if (!st.ok()) {
+    ReportRefused(report_fd, st);
+    ::_exit(kRestartRefusedExit);
+  }
+  (void)::write(built_fd, "1", 1);
+  ::close(built_fd);
+  if (!WaitClosed(start_[0]))
+    ::_exit(kRestartRefusedExit);
+  TreeMember me = MemberOf(index);
+  me.all_ready = [this] {
+    if (::write(ready_[1], "1", 1) != 1 || !WaitClosed(go_[0]))
+      return Status::Error(ECANCELED, "the tree's restore was called off");
+    return Status::Ok();
+  };
+  st = RestartInPlace(dir_ + "/" + p.image, options, &me);
+  ReportRefused(report_fd, st.With(Name(index)));
+  ::_exit(kRestartRefusedExit);
+}
+
+// Its children in order, each with its pid, each made whole (its own
+// children too) before the next is forked.
+Status TreeRestore::ForkChildren(int index, const RestartOptions& options, int report_fd) {
+  for (int c : children_[static_cast<size_t>(index)]) {
+    const TreeProcess& child = Proc(c);
+    int built[2];
+    if (::pipe2(built, O_CLOEXEC) != 0)
+      return SysError("making {}", Name(c));
+    UniqueFd built_r(built[0]);
+    KCR_RETURN_IF_ERROR(
+        WriteProcFile("/proc/sys/kernel/ns_last_pid", std::to_string(child.pid - 1)));
+    pid_t got = ::fork();
+    if (got < 0) {
+      ::close(built[1]);
+      return SysError("forking {}", Name(c));
+    }
+    if (got == 0) {
+      built_r.reset();
+      RunChild(c, built[1], options, report_fd);
+    }
+    ::close(built[1]);
+    if (got != child.pid) {
+      ::kill(got, SIGKILL);
+      ::waitpid(got, nullptr, 0);
+      return Errorf(EADDRINUSE, "{} got pid {}, not its own", Name(c), got);
+    }
+    if (child.zombie) {
+      siginfo_t si{};
+      if (::waitid(P_PID, static_cast<id_t>(got), &si, WEXITED | WNOWAIT) != 0)
+        return SysError("making {} a zombie again", Name(c));
+      continue;
+    }
+    char b;
+    if (::read(built_r.get(), &b, 1) != 1)
+      return Errorf(ECANCELED, "{} could not be made", Name(c));
+  }
+  return Status::Ok();
+}
+
+Status TreeRestore::RunRoot(const RestartOptions& options, int report_fd) {
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+  KCR_RETURN_IF_ERROR(MakeShared());
+  if (::pipe2(start_, O_CLOEXEC) != 0 || ::pipe2(ready_, O_CLOEXEC) != 0 ||
+      ::pipe2(go_, O_CLOEXEC) != 0) {
+    return SysError("making the tree's restore pipes");
+  }
+  KCR_RETURN_IF_ERROR(TakeIds(0));
+  KCR_RETURN_IF_ERROR(ForkChildren(0, options, report_fd));
+  DropPendingSigchld();
+  ::close(start_[1]);  // every member prepares now
+  TreeMember me = MemberOf(0);
+  me.all_ready = [this] {
+    char b;
+    for (int i = 1; i < live_; i++) {
+      if (::read(ready_[0], &b, 1) != 1)
+        return Status::Error(ECANCELED, "the tree's restore was called off");
+    }
+    ::close(go_[1]);  // all ready: every one goes
+    return Status::Ok();
+  };
+  return RestartInPlace(dir_ + "/" + Proc(0).image, options, &me);
+}
+
+}  // namespace
+
+Status VerifyTreeImage(const std::string& path, size_t* processes) {
+  TreeManifest m;
+  KCR_RETURN_IF_ERROR(ReadTreeManifest(path, &m));
+  KCR_RETURN_IF_ERROR(CheckPipeData(path, m));
+  for (const TreeProcess& p : m.processes) {
+    if (p.zombie)
+      continue;
+    std::unique_ptr<Image> image;
+    KCR_RETURN_IF_ERROR(OpenMemberImage(path, p, &image));
+    KCR_RETURN_IF_ERROR(image->VerifyPages().With(fmt::format("process {}", p.pid)));
+  }
+  *processes = m.processes.size();
+  return Status::Ok();
+}
+
+Status RestartTree(const std::string& path, const RestartOptions& options, int* wait_status) {
+  auto tree = std::make_shared<TreeRestore>(path);
+  KCR_RETURN_IF_ERROR(tree->Load(options));
+  return RestartInNamespace(
+      tree->root_pid(),
+      [tree](const RestartOptions& inner, int report_fd) { return tree->RunRoot(inner, report_fd); },
+      options, wait_status);
+}
+
+}  // namespace kcr
