@@ -24,6 +24,8 @@
 #include <linux/wait.h>
 #include <linux/kref.h>
 #include <linux/file.h>
+#include <linux/fdtable.h>
+#include <linux/fs_struct.h>
 #include <linux/fs.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -190,6 +192,44 @@ static bool kcr_has_children(struct task_struct *leader)
 	return any;
 }
 
+/*
+ * The descriptor table, and cwd and umask, are this process's own: another
+ * process sharing them (clone() with CLONE_FILES or CLONE_FS but not
+ * CLONE_THREAD) would keep using them while the image is written, and a
+ * restore cannot share them again. Every thread is parked: t->files and
+ * t->fs of each are stable.
+ */
+static int kcr_check_unshared(struct kcr_reason *why)
+{
+	struct files_struct *files = current->files;
+	struct fs_struct *fs = current->fs;
+	struct task_struct *t;
+	int files_threads = 0, fs_threads = 0, fs_users;
+
+	rcu_read_lock();
+	for_each_thread(current, t) {
+		files_threads += t->files == files;
+		fs_threads += t->fs == fs;
+	}
+	rcu_read_unlock();
+	if (atomic_read(&files->count) > files_threads) {
+		kcr_set_reason(why,
+			       "process %d shares its descriptor table with another process (clone with CLONE_FILES), which kcr cannot save",
+			       task_tgid_vnr(current));
+		return -EOPNOTSUPP;
+	}
+	spin_lock(&fs->lock);
+	fs_users = fs->users;
+	spin_unlock(&fs->lock);
+	if (fs_users > fs_threads) {
+		kcr_set_reason(why,
+			       "process %d shares its working directory and umask with another process (clone with CLONE_FS), which kcr cannot save",
+			       task_tgid_vnr(current));
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
 /* In the leader, every thread parked: what the threads share. */
 static int kcr_capture_process(struct kcr_freeze *fz, struct kcr_reason *why)
 {
@@ -215,6 +255,9 @@ static int kcr_capture_process(struct kcr_freeze *fz, struct kcr_reason *why)
 			       task_tgid_vnr(current));
 		return -EOPNOTSUPP;
 	}
+	err = kcr_check_unshared(why);
+	if (err)
+		return err;
 	err = kcr_signal_capture_process(req->signals, why);
 	if (err)
 		return err;

@@ -62,17 +62,6 @@ std::string WhyNotCheckpointable(pid_t pid) {
   ProcStatus p = ReadProc(pid);
   if (!p.alive || p.state == 'Z' || p.state == 'X')
     return kTaskExited;
-  if (!p.children.empty()) {
-    std::string names;
-    for (pid_t c : p.children) {
-      ProcStatus cp = ReadProc(c);
-      names += fmt::format("{}{} ({})", names.empty() ? "" : ", ", c, cp.comm);
-    }
-    return fmt::format(
-        "process tree: the task (pid {}, {}) has child processes {}; kcr saves a "
-        "task that is one process (exec the program from the batch script)",
-        pid, p.comm, names);
-  }
   if (p.state == 'T' || p.state == 't') {
     return fmt::format("the task (pid {}, {}) is stopped (suspended job or SIGSTOP)", pid, p.comm);
   }

@@ -1,6 +1,6 @@
 // What /proc says about a task, for the checks kcr's module does not make
-// (a task with children is a process tree, whose other members an image of
-// one process would lose) and for a restore's outcome (the task's name).
+// (whether it still runs, is stopped) and for a restore's outcome (the
+// task's name).
 #pragma once
 
 #include <sys/types.h>
@@ -26,8 +26,7 @@ inline constexpr const char* kTaskExited = "the task has exited";
 // `pid` runs below `ancestor` (its child, grandchild, ...).
 bool IsDescendant(pid_t pid, pid_t ancestor);
 
-// Empty when kcr can try; otherwise why the task is not the supported shape
-// (one process, with any number of threads): names the children.
+// Empty when kcr can try; otherwise why not (ended, stopped).
 std::string WhyNotCheckpointable(pid_t pid);
 
 }  // namespace kcr::spank

@@ -15,6 +15,7 @@
 #include <kcr/image.h>
 #include <kcr/restart.h>
 #include <kcr/slurm_request.h>
+#include <kcr/tree.h>
 #include "log.h"
 
 namespace kcr::spank {
@@ -57,7 +58,8 @@ bool NeedsOwnIds(const std::string& image_path) {
 }
 
 // A multi-threaded program needs its own thread ids (glibc keeps them in
-// its threads' memory): it is restored in a pid namespace of its own, below
+// its threads' memory), and a tree its processes' ids: it is restored in a
+// pid namespace of its own, below
 // this task process, which stays the Slurm task. The task tells the agent
 // the program's pid once it runs (the agent checkpoints that process from
 // then on), waits, and ends as the program ends, so its exit code is the
@@ -96,7 +98,9 @@ Status RestoreWithIds(slurm::LineSocket& agent, const Candidate& c, RestartOptio
     ::prctl(PR_SET_NAME, "kcr-task");
   };
   int status = 0;
-  if (Status st = RestartWithIds(c.image, options, &status); !st.ok())
+  Status st = IsTreeImage(c.image) ? RestartTree(c.image, options, &status)
+                                   : RestartWithIds(c.image, options, &status);
+  if (!st.ok())
     return st;
   if (WIFSIGNALED(status)) {
     // Ended as the program did; never a core of this process, which holds
@@ -180,8 +184,9 @@ void RestoreOrReturn(const RestoreContext& ctx) {
     tried++;
     (void)agent.Send(slurm::FormatMessage(
         verb::kRestoreTry, {{field::kId, std::to_string(c.id)}, {field::kImage, c.image}}));
-    Status r = NeedsOwnIds(c.image) ? RestoreWithIds(agent, c, options)
-                                    : Restart(c.image, options);  // returns only on failure
+    Status r = IsTreeImage(c.image) || NeedsOwnIds(c.image)
+                   ? RestoreWithIds(agent, c, options)
+                   : Restart(c.image, options);  // returns only on failure
     if (!SameFile(agent.fd(), sock_before)) {
       // Restart() had already replaced this process's descriptors: neither
       // the restore nor the original program can run any more.

@@ -15,6 +15,7 @@
 
 #include <kcr/checkpoint.h>
 #include <kcr/image_check.h>
+#include <kcr/tree.h>
 #include "dirs.h"
 #include "fs_identity.h"
 #include "kcr/catalog/recorder.h"
@@ -22,6 +23,7 @@
 #include "kcr/config/image_dir.h"
 #include "kcr/util/clock.h"
 #include "kcr/util/host.h"
+#include "kcr/util/image_files.h"
 #include "kcr/util/status_format.h"
 #include "log.h"
 #include "proc.h"
@@ -66,10 +68,15 @@ std::vector<Outcome> Checkpointer::CheckpointAll(const std::vector<TaskInfo>& ta
 }
 
 void Checkpointer::KillHeld(const std::vector<TaskInfo>& tasks) {
-  for (const auto& [local_id, hold] : holds_) {
-    // Through the hold: the task itself, even if it died and its pid was
-    // reused before this poll saw it.
-    Status st = kcr::KillHeld(hold.get());
+  for (const auto& [local_id, task_holds] : holds_) {
+    // Through the holds: the task's processes themselves, even if one died
+    // and its pid was reused before this poll saw it.
+    Status st = Status::Ok();
+    for (const UniqueFd& hold : task_holds) {
+      Status one = kcr::KillHeld(hold.get());
+      if (st.ok())
+        st = one;
+    }
     auto task = std::find_if(tasks.begin(), tasks.end(),
                              [id = local_id](const TaskInfo& t) { return t.local_id == id; });
     std::uint32_t rank = task != tasks.end() ? task->rank : local_id;
@@ -172,11 +179,13 @@ Outcome Checkpointer::Finish(Attempt& a, cat::Trigger trigger) {
   Taken& taken = a.taken;
   Outcome& o = a.outcome;
   o.ms = taken.ms;
-  std::string note = taken.hold.valid() ? ", held before it ran on" : "";
+  std::string note = !taken.holds.empty() ? ", held before it ran on" : "";
+  if (taken.tree_processes > 1)
+    note += fmt::format(", a tree of {} processes", taken.tree_processes);
   if (taken.started_ms)
     note += fmt::format(", started {} ms into the step's checkpoint", *taken.started_ms);
-  if (taken.hold.valid())
-    holds_[t.local_id] = std::move(taken.hold);
+  if (!taken.holds.empty())
+    holds_[t.local_id] = std::move(taken.holds);
   if (!taken.status.ok() && taken.status.code() == -ESRCH &&
       WhyNotCheckpointable(t.process()) == kTaskExited) {
     // It ended between the check above and the module's request: no live
@@ -192,6 +201,15 @@ Outcome Checkpointer::Finish(Attempt& a, cat::Trigger trigger) {
   o.id = record.id();
   if (!taken.status.ok()) {
     o.reason = taken.status.message();
+    // The same refusal at every interval (a socket the task keeps open) is
+    // recorded and logged once, as the checks before the module's are.
+    if (trigger == cat::Trigger::kPeriodic && last_refusal_[t.local_id] == o.reason) {
+      Debug("task {}: periodic checkpoint refused again: {}", t.rank, o.reason);
+      record.Abandon();
+      o.id = 0;
+      o.repeat = true;
+      return o;
+    }
     last_refusal_[t.local_id] = o.reason;
     Error("task {}: checkpoint ({}) failed: {}; the task runs on untouched", t.rank,
           cat::ToString(trigger), o.reason);
@@ -233,15 +251,34 @@ Checkpointer::Taken Checkpointer::Take(const TaskInfo& t, const std::string& pat
     // with ptrace (a set-uid program, anything not dumpable) is refused, and
     // the image is created by, and belongs to, the owner.
     CheckpointOptions options;
-    options.hold = hold ? &taken.hold : nullptr;
     options.as_user = CheckpointOptions::User{id_.uid, id_.gid, id_.groups};
-    taken.status = Checkpoint(t.process(), path, options, &taken.result);
+    // A task with children (a batch script running its programs) is saved
+    // with all of them, as one tree image; it may fork its first child
+    // between the look and the module's own.
+    taken.status = Status::Error(EOPNOTSUPP, "");
+    if (!HasChildren(t.process())) {
+      UniqueFd one;
+      CheckpointOptions single = options;
+      single.hold = hold ? &one : nullptr;
+      taken.status = Checkpoint(t.process(), path, single, &taken.result);
+      if (one.valid())
+        taken.holds.push_back(std::move(one));
+    }
+    if (!taken.status.ok() && taken.status.code() == -EOPNOTSUPP && HasChildren(t.process())) {
+      TreeCheckpointResult tree;
+      taken.status =
+          CheckpointTree(t.process(), path, options, &tree, hold ? &taken.holds : nullptr);
+      taken.result.image_bytes = tree.image_bytes;
+      taken.result.pages_saved = tree.pages_saved;
+      taken.result.freeze_ns = tree.freeze_ns;
+      taken.result.write_ns = tree.write_ns;
+      taken.result.header_checksum = tree.header_checksum;
+      taken.tree_processes = tree.processes.size();
+    }
   }
   if (taken.status.ok()) {
-    AsUser as(id_.uid, id_.gid);
-    struct stat sb;
-    if (::stat(path.c_str(), &sb) == 0)
-      taken.file_bytes = static_cast<std::uint64_t>(sb.st_size);
+    ImageCheck head = ReadImageHeader(path);
+    taken.file_bytes = head.file_bytes;
   }
   taken.ms = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
@@ -368,8 +405,8 @@ Status Checkpointer::ExpireBeyondKeepLast(cat::Catalog& c, std::uint32_t rank) {
     KCR_RETURN_IF_ERROR(c.Move(a.id, cat::State::kExpired, a.reason));
     if (a.unlink_image) {
       AsUser as(id_.uid, id_.gid);
-      if (::unlink(a.image_path.c_str()) != 0 && errno != ENOENT) {
-        Error("task {}: removing expired image {}: {}", rank, a.image_path, std::strerror(errno));
+      if (int err = util::RemoveImage(a.image_path); err != 0 && err != ENOENT) {
+        Error("task {}: removing expired image {}: {}", rank, a.image_path, std::strerror(err));
         continue;
       }
     }

@@ -62,7 +62,10 @@ class Checkpointer {
     CheckpointResult result;
     std::uint64_t file_bytes = 0;
     std::uint64_t ms = 0;
-    UniqueFd hold;  // the task is held (to become one of holds_)
+    // The task's processes are held (to become its holds_): one, or each
+    // process of its tree.
+    std::vector<UniqueFd> holds;
+    std::size_t tree_processes = 0;  // a tree's, when it was saved as one
     // When it began, from the start of the step's checkpoint (several tasks).
     std::optional<std::uint64_t> started_ms;
   };
@@ -105,7 +108,7 @@ class Checkpointer {
   // Holds of tasks kept parked in the kernel after their preemption
   // checkpoint (KCR_CKPT_HOLD), by local id: the one record of which tasks
   // are held. Closing one lets its task run on, so a task is killed first.
-  std::map<std::uint32_t, UniqueFd> holds_;
+  std::map<std::uint32_t, std::vector<UniqueFd>> holds_;
   std::map<std::uint32_t, std::string> last_refusal_;  // so a refusal is recorded once
 };
 

@@ -24,6 +24,7 @@
 #include <kcr/util/units.h>
 
 #include <kcr/image_check.h>
+#include <kcr/tree.h>
 #include "catalog_record.h"
 #include "cli_config.h"
 #include "commands.h"
@@ -588,9 +589,12 @@ void RunRebuild(const RebuildOptions& o) {
   auto it = std::filesystem::recursive_directory_iterator(
       o.dir, std::filesystem::directory_options::skip_permission_denied, ec);
   for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (!it->is_regular_file(ec)) {
+    // A tree image is one image: its directory, not the process images in it.
+    const bool tree = it->is_directory(ec) && IsTreeImage(it->path().string());
+    if (tree)
+      it.disable_recursion_pending();
+    else if (!it->is_regular_file(ec))
       continue;
-    }
     const std::string image = std::filesystem::absolute(it->path()).lexically_normal().string();
     ImageCheck head = ReadImageHeader(image);
     if (!head.is_image) {

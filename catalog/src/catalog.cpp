@@ -1,4 +1,5 @@
 #include "kcr/catalog/catalog.h"
+#include "kcr/util/image_files.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -115,10 +116,9 @@ std::uint64_t RemoveTempLeftovers(const std::filesystem::path& image) {
   for (const auto& entry : std::filesystem::directory_iterator(image.parent_path(), ec)) {
     const std::string name = entry.path().filename().string();
     if (name.size() == prefix.size() + 6 && name.starts_with(prefix)) {
-      std::uint64_t size = entry.file_size(ec);
-      if (std::filesystem::remove(entry.path(), ec)) {
-        freed += ec ? 0 : size;
-      }
+      std::uint64_t size = entry.is_regular_file(ec) ? entry.file_size(ec) : 0;
+      if (util::RemoveImage(entry.path().string()) == 0)
+        freed += size;
     }
   }
   return freed;
@@ -694,11 +694,9 @@ Status Catalog::LatestGood(std::uint32_t job_id, std::optional<std::uint32_t> st
       CheckpointRow row = ReadRow(s, impl_->db.path());
       // The row says the image is whole; believe it only if the file agrees.
       // A full checksum pass is `kcr catalog verify`'s job, not a lookup's.
-      struct stat st {};
-      if (::stat(row.info.image_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
-          static_cast<std::uint64_t>(st.st_size) != row.bytes) {
+      std::uint64_t bytes = 0;
+      if (!util::ImageBytes(row.info.image_path, &bytes) || bytes != row.bytes)
         continue;
-      }
       good.push_back(std::move(row));
     }
     *rows = std::move(good);
@@ -896,14 +894,14 @@ Status Catalog::ApplyPrune(const PrunePlan& plan, PruneResult* out) {
         if (a.kind == PruneKind::kAbandonWriting || a.from == State::kFailed) {
           result.bytes_freed += RemoveTempLeftovers(a.image_path);
         }
-        if (::unlink(a.image_path.c_str()) == 0) {
+        if (int err = util::RemoveImage(a.image_path); err == 0) {
           result.bytes_freed += a.bytes;
           dirs.insert(std::filesystem::path(a.image_path).parent_path());
-        } else if (errno != ENOENT) {
+        } else if (err != ENOENT) {
           result.problems.push_back(
               fmt::format("checkpoint #{}: cannot remove {}: {}; the row stays {} and the next "
                           "prune tries again",
-                          a.id, a.image_path, std::strerror(errno), ToString(st.parked)));
+                          a.id, a.image_path, std::strerror(err), ToString(st.parked)));
           continue;
         }
       }

@@ -5,10 +5,35 @@
 #include <memory>
 
 #include <kcr/image.h>
+#include <kcr/tree.h>
+#include <kcr/util/image_files.h>
 
 namespace kcr {
 
+namespace {
+
+// A tree image (a directory) is described by its root process's image, and
+// its size is all its files'.
+ImageCheck ReadTreeImageHeader(const std::string& path) {
+  ImageCheck c;
+  std::string root;
+  Status st = TreeRootImage(path, &root);
+  if (!st.ok()) {
+    c.problem = st.message();
+    c.unsupported = st.code() == -EPROTONOSUPPORT;
+    return c;
+  }
+  c = ReadImageHeader(root);
+  c.file_bytes = 0;
+  util::ImageBytes(path, &c.file_bytes);
+  return c;
+}
+
+}  // namespace
+
 ImageCheck ReadImageHeader(const std::string& path) {
+  if (IsTreeImage(path))
+    return ReadTreeImageHeader(path);
   ImageCheck c;
   Image::HeaderCheck h = Image::ReadHeader(path, &c.header, &c.file_bytes);
   c.is_image = h.is_image;
@@ -23,10 +48,16 @@ ImageCheck VerifyImage(const std::string& path) {
   ImageCheck c = ReadImageHeader(path);
   if (!c.ok())
     return c;
-  std::unique_ptr<Image> image;
-  Status st = Image::Open(path, &image);
-  if (st.ok())
-    st = image->VerifyPages();
+  Status st;
+  if (IsTreeImage(path)) {
+    size_t processes = 0;
+    st = VerifyTreeImage(path, &processes);
+  } else {
+    std::unique_ptr<Image> image;
+    st = Image::Open(path, &image);
+    if (st.ok())
+      st = image->VerifyPages();
+  }
   if (!st.ok())
     c.problem = st.message();
   c.unsupported = st.code() == -EPROTONOSUPPORT;

@@ -386,8 +386,13 @@ static Status RestoreWithThreads(const Image& image, const RestartOptions& optio
 }
 
 Status CheckRestartable(const Image& image, const RestartOptions& options) {
+  return CheckRestartableMember(image, options, nullptr);
+}
+
+Status CheckRestartableMember(const Image& image, const RestartOptions& options,
+                              const TreeMember* member) {
   KCR_RETURN_IF_ERROR(CheckKernel(image));
-  KCR_RETURN_IF_ERROR(CheckFiles(image, options.rollback_files));
+  KCR_RETURN_IF_ERROR(CheckFiles(image, options.rollback_files, member ? &member->files : nullptr));
   KCR_RETURN_IF_ERROR(WaitSingleThreaded());
   UniqueFd device;
   KCR_RETURN_IF_ERROR(OpenDevice(&device));
@@ -421,7 +426,7 @@ Status RestartInPlace(const std::string& path, const RestartOptions& options,
   KCR_RETURN_IF_ERROR(Image::Open(path, &image));
   clock.Done("open image");
   // Cheap refusals first; the pass over all memory comes after.
-  Status checked = CheckRestartable(*image, options);
+  Status checked = CheckRestartableMember(*image, options, member);
   clock.Done("checks and kernel dry run");
   OwnLayout own;
   VdsoReservation vdso_room;

@@ -20,6 +20,10 @@ struct TreeMember {
   std::function<Status()> all_ready;
 };
 
+// CheckRestartable(), for a tree's member when `member` is set.
+Status CheckRestartableMember(const Image& image, const RestartOptions& options,
+                              const TreeMember* member);
+
 // Restart(), for a tree's member when `member` is set. Does not return on
 // success.
 Status RestartInPlace(const std::string& path, const RestartOptions& options,

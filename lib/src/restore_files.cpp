@@ -214,7 +214,20 @@ Status TakeOpenFileLocks(const Image& image, const OpenedFiles& opened) {
 
 }  // namespace
 
-Status CheckFiles(const Image& image, bool rollback_files) {
+namespace {
+
+uint64_t SizeAtCheckpoint(const FdRecord& rec, const ProvidedFiles* provided) {
+  if (provided) {
+    auto it = provided->sizes.find(rec.path);
+    if (it != provided->sizes.end())
+      return std::max<uint64_t>(it->second, rec.fd.size);
+  }
+  return rec.fd.size;
+}
+
+}  // namespace
+
+Status CheckFiles(const Image& image, bool rollback_files, const ProvidedFiles* provided) {
   for (const FdRecord& rec : image.fds()) {
     const kcr_fd& f = rec.fd;
     if (f.fd < 0 || f.fd > 1 << 20)
@@ -235,18 +248,19 @@ Status CheckFiles(const Image& image, bool rollback_files) {
     if (!S_ISREG(st.st_mode) || !Writable(f))
       continue;
     auto now = static_cast<uint64_t>(st.st_size);
-    if (now > f.size && !rollback_files) {
+    const uint64_t size = SizeAtCheckpoint(rec, provided);
+    if (now > size && !rollback_files) {
       return Errorf(EEXIST,
                     "file {} (fd {}) grew from {} to {} bytes since the checkpoint; "
                     "restoring would duplicate that output; fix: --rollback-files to "
                     "truncate it back to {} bytes",
-                    rec.path, f.fd, f.size, now, f.size);
+                    rec.path, f.fd, size, now, size);
     }
-    if (now < f.size) {
+    if (now < size) {
       return Errorf(ESTALE,
                     "file {} (fd {}) shrank from {} to {} bytes since the "
                     "checkpoint; the program's data in it is gone",
-                    rec.path, f.fd, f.size, now);
+                    rec.path, f.fd, size, now);
     }
   }
   struct stat st;
@@ -318,8 +332,9 @@ Status OpenFiles(const Image& image, bool rollback_files, const ProvidedFiles* p
         PathNow(image, rec.path) != rec.path) {
       continue;
     }
-    if (::truncate(rec.path.c_str(), static_cast<off_t>(f.size)) != 0)
-      return SysError("rolling back {} to {} bytes", rec.path, f.size);
+    const uint64_t size = SizeAtCheckpoint(rec, provided);
+    if (::truncate(rec.path.c_str(), static_cast<off_t>(size)) != 0)
+      return SysError("rolling back {} to {} bytes", rec.path, size);
   }
   return Status::Ok();
 }

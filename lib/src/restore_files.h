@@ -3,6 +3,8 @@
 // descriptor number, so this half lives here.
 #pragma once
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include <kcr/image.h>
@@ -11,9 +13,11 @@
 
 namespace kcr {
 
+struct ProvidedFiles;
+
 // Non-destructive: every file the program had open must still be there, and a
 // file it wrote must not have grown since (unless rollback is allowed).
-Status CheckFiles(const Image& image, bool rollback_files);
+Status CheckFiles(const Image& image, bool rollback_files, const ProvidedFiles* provided = nullptr);
 
 // Opens every file of the image (recreating deleted ones), truncating grown
 // files when rollback is allowed, and takes the locks of open files again
@@ -27,9 +31,14 @@ struct OpenedFiles {
 // (pipes, files two members share), as target fd -> a descriptor of this
 // process; and the fds taken from the restarter as they are (a pipe to a
 // process outside the tree, at fd 0-2, like any stdio kcr cannot save).
+// sizes: each regular file's size at the tree's checkpoint, by path. The
+// members were saved one after another, and one may have written a file
+// after another's image recorded its size; the tree's moment is the last
+// member's, whose size is the largest.
 struct ProvidedFiles {
   std::vector<std::pair<int, int>> fds;
   std::vector<int> inherited;
+  std::map<std::string, uint64_t> sizes;
 };
 
 Status OpenFiles(const Image& image, bool rollback_files, const ProvidedFiles* provided,

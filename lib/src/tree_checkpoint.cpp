@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -22,15 +23,19 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include <kcr/image.h>
+#include <kcr/image_check.h>
 #include <kcr/util/status_format.h>
 #include "checkpoint_member.h"
 #include "tree_manifest.h"
+#include "user_rights.h"
 
 namespace kcr {
 
@@ -86,20 +91,27 @@ bool ZombieStatus(pid_t pid, int* wait_status) {
   return true;
 }
 
-// The pid in each pid namespace, outermost first (NSpid).
-std::vector<pid_t> NsPids(pid_t pid) {
+// An id in each pid namespace, outermost first: /proc/PID/status's
+// "NSpid:", "NSpgid:" or "NSsid:".
+std::vector<pid_t> NsIds(pid_t pid, const std::string& key) {
   std::ifstream in(fmt::format("/proc/{}/status", pid));
   std::string line;
   std::vector<pid_t> ids;
   while (std::getline(in, line)) {
-    if (line.rfind("NSpid:", 0) != 0)
+    if (line.rfind(key, 0) != 0)
       continue;
-    std::istringstream ls(line.substr(6));
+    std::istringstream ls(line.substr(key.size()));
     pid_t id;
     while (ls >> id)
       ids.push_back(id);
   }
   return ids;
+}
+
+// A numbered field of /proc/PID/stat (as proc(5) numbers them, from 3).
+long StatField(pid_t pid, size_t field) {
+  std::vector<std::string> f = StatFields(pid);
+  return field >= 3 && f.size() > field - 3 ? std::atol(f[field - 3].c_str()) : -1;
 }
 
 // Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS), by the inode of its
@@ -127,6 +139,8 @@ struct Member {
   bool zombie = false;
   int wait_status = 0;
   std::vector<pid_t> ns_pids;
+  // As the tree's own pid namespace shows them (0: a process outside it).
+  pid_t pid = 0, ppid = 0, pgid = 0, sid = 0;
   std::string image;  // file name within the tree image
   UniqueFd hold;
   std::unique_ptr<Image> saved;
@@ -147,12 +161,15 @@ class TreeCheckpoint {
       : path_(path), options_(options) {}
   ~TreeCheckpoint() { Discard(); }
 
-  Status Run(pid_t root, TreeCheckpointResult* result);
+  Status Run(pid_t root, TreeCheckpointResult* result, std::vector<UniqueFd>* holds);
 
  private:
   Status MakeTempDir();
   Status HoldAll(pid_t root);
   Status HoldOne(int index);
+  Status AddChildren(int index);
+  void Zombie(Member* m);
+  Status CheckLeavers();
   Status CheckNamespaces();
   Status CheckIds();
   Status CheckSharedMemory();
@@ -161,12 +178,14 @@ class TreeCheckpoint {
   void Order(int index, std::vector<int>* order) const;
   Status Publish(const TreeManifest& manifest);
   std::string Name(int index) const;
+  Status AsUser(const std::function<Status()>& step);
   void Discard();
 
   std::string path_;
   CheckpointOptions options_;
   std::string tmp_;
   std::vector<Member> members_;
+  std::set<pid_t> known_;  // members_, as the caller sees them
   TreeCheckpointResult result_;
   uint64_t first_hold_ns_ = 0;
 };
@@ -199,13 +218,38 @@ void TreeCheckpoint::Discard() {
     m.hold.reset();  // each runs on
 }
 
+// A zombie's ids, from /proc (a zombie has no image).
+void TreeCheckpoint::Zombie(Member* m) {
+  m->zombie = true;
+  m->image.clear();
+  result_.zombies++;
+  auto innermost = [&](const std::string& key) {
+    std::vector<pid_t> ids = NsIds(m->seen_as, key);
+    return ids.size() == m->ns_pids.size() && !ids.empty() ? ids.back() : 0;
+  };
+  m->pid = innermost("NSpid:");
+  m->pgid = innermost("NSpgid:");
+  m->sid = innermost("NSsid:");
+}
+
 Status TreeCheckpoint::HoldOne(int index) {
   Member& m = members_[static_cast<size_t>(index)];
-  m.ns_pids = NsPids(m.seen_as);
+  m.ns_pids = NsIds(m.seen_as, "NSpid:");
+  known_.insert(m.seen_as);
   if (ZombieStatus(m.seen_as, &m.wait_status)) {
-    m.zombie = true;
-    result_.zombies++;
+    Zombie(&m);
     return Status::Ok();
+  }
+  // A child made by clone() to signal its end with another signal than
+  // SIGCHLD (waited for with __WCLONE) would come back as an ordinary one.
+  if (index > 0) {
+    long exit_signal = StatField(m.seen_as, 38);
+    if (exit_signal >= 0 && exit_signal != SIGCHLD) {
+      return Errorf(EOPNOTSUPP,
+                    "{} was made by clone() to signal its end to its parent with signal {}, "
+                    "not SIGCHLD, which kcr cannot make again; nothing was saved",
+                    Name(index), exit_signal);
+    }
   }
   m.image = fmt::format("process-{}.kcr", index);
   CheckpointOptions one;
@@ -216,9 +260,7 @@ Status TreeCheckpoint::HoldOne(int index) {
   if (!st.ok()) {
     // It ended meanwhile: its parent, held, has not reaped it.
     if (index > 0 && ZombieStatus(m.seen_as, &m.wait_status)) {
-      m.zombie = true;
-      m.image.clear();
-      result_.zombies++;
+      Zombie(&m);
       return Status::Ok();
     }
     return st.With(fmt::format("{} of the tree of process {} cannot be saved, so none is",
@@ -230,12 +272,36 @@ Status TreeCheckpoint::HoldOne(int index) {
   result_.pages_saved += r.pages_saved;
   result_.write_ns += r.write_ns;
   KCR_RETURN_IF_ERROR(Image::Open(tmp_ + "/" + m.image, &m.saved));
-  // Held, it forks no more: these are all its children.
-  for (pid_t child : ChildrenOf(m.seen_as)) {
-    if (members_.size() >= kMaxTreeProcesses) {
-      return Errorf(E2BIG, "the tree of process {} has more than {} processes, which kcr "
-                           "does not save", members_[0].seen_as, kMaxTreeProcesses);
+  m.pid = m.saved->header().pid;
+  m.ppid = m.saved->tree_place().ppid;
+  m.pgid = m.saved->tree_place().pgid;
+  m.sid = m.saved->tree_place().sid;
+  // The process held is the parent's child that was listed, not one that
+  // took its pid after it ended (a parent ignoring SIGCHLD reaps at once).
+  if (index > 0) {
+    const Member& parent = members_[static_cast<size_t>(m.parent)];
+    if (m.ppid != parent.pid) {
+      return Errorf(EAGAIN,
+                    "{} is no longer the child of {} (it ended and its pid was taken?); "
+                    "nothing was saved; fix: retry",
+                    Name(index), Name(m.parent));
     }
+  }
+  return AddChildren(index);
+}
+
+// Held, a process forks no more: what it has now are all its children.
+Status TreeCheckpoint::AddChildren(int index) {
+  for (pid_t child : ChildrenOf(members_[static_cast<size_t>(index)].seen_as)) {
+    if (known_.count(child))
+      continue;
+    if (members_.size() >= kMaxTreeProcesses) {
+      return Errorf(E2BIG,
+                    "the tree of process {} has more than {} processes, which kcr "
+                    "does not save",
+                    members_[0].seen_as, kMaxTreeProcesses);
+    }
+    known_.insert(child);
     Member c;
     c.seen_as = child;
     c.parent = index;
@@ -249,10 +315,61 @@ Status TreeCheckpoint::HoldAll(pid_t root) {
   Member r;
   r.seen_as = root;
   members_.push_back(std::move(r));
-  for (size_t i = 0; i < members_.size(); i++) {
-    if (i == 0 && ZombieStatus(root, &members_[0].wait_status))
-      return Errorf(ESRCH, "cannot checkpoint process {}: it has ended", root);
-    KCR_RETURN_IF_ERROR(HoldOne(static_cast<int>(i)));
+  if (ZombieStatus(root, &members_[0].wait_status))
+    return Errorf(ESRCH, "cannot checkpoint process {}: it has ended", root);
+  size_t held = 0;
+  for (;;) {
+    for (; held < members_.size(); held++)
+      KCR_RETURN_IF_ERROR(HoldOne(static_cast<int>(held)));
+    // All held: a subreaper among them may have been given orphans since
+    // its children were listed. Until none appears.
+    for (size_t i = 0; i < members_.size(); i++) {
+      if (!members_[i].zombie)
+        KCR_RETURN_IF_ERROR(AddChildren(static_cast<int>(i)));
+    }
+    if (held == members_.size())
+      return Status::Ok();
+  }
+}
+
+// A process that left the tree (a double fork) but stayed in a session or
+// group one of the tree's processes leads is named, not left behind: kcr
+// saves a tree whole.
+Status TreeCheckpoint::CheckLeavers() {
+  std::set<long> sessions, groups;
+  for (const Member& m : members_) {
+    if (m.zombie)
+      continue;
+    if (StatField(m.seen_as, 6) == m.seen_as)
+      sessions.insert(m.seen_as);
+    if (StatField(m.seen_as, 5) == m.seen_as)
+      groups.insert(m.seen_as);
+  }
+  if (sessions.empty() && groups.empty())
+    return Status::Ok();
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit))
+      continue;
+    const pid_t pid = std::atoi(name.c_str());
+    if (known_.count(pid))
+      continue;
+    std::vector<std::string> f = StatFields(pid);
+    if (f.size() < 4 || f[0] == "Z")
+      continue;
+    const long pgrp = std::atol(f[2].c_str()), session = std::atol(f[3].c_str());
+    if (sessions.count(session) || groups.count(pgrp)) {
+      std::ifstream comm(fmt::format("/proc/{}/comm", pid));
+      std::string what;
+      std::getline(comm, what);
+      return Errorf(EOPNOTSUPP,
+                    "process {} ({}) is in the {} of process {} but not below it: it left "
+                    "the tree (a double fork?); kcr saves a tree whole, never in part; "
+                    "nothing was saved",
+                    pid, what, groups.count(pgrp) ? "process group" : "session",
+                    groups.count(pgrp) ? pgrp : session);
+    }
   }
   return Status::Ok();
 }
@@ -281,30 +398,23 @@ Status TreeCheckpoint::CheckIds() {
   std::set<pid_t> made;
   for (int i : order) {
     const Member& m = members_[static_cast<size_t>(i)];
-    if (m.zombie) {
-      made.insert(m.ns_pids.back());
-      continue;
-    }
-    const kcr_tree_process& place = m.saved->tree_place();
-    const pid_t pid = m.saved->header().pid;
-    made.insert(pid);
+    if (m.pid <= 0)
+      return Errorf(EOPNOTSUPP, "{} has no pid in the tree's namespace", Name(i));
+    made.insert(m.pid);
     if (m.parent < 0)
       continue;
     const Member& p = members_[static_cast<size_t>(m.parent)];
-    if (p.zombie)
-      continue;  // cannot happen: a zombie has no children
-    const kcr_tree_process& pp = p.saved->tree_place();
-    if (place.sid != pp.sid && place.sid != pid) {
+    if (m.sid != p.sid && m.sid != m.pid) {
       return Errorf(EOPNOTSUPP,
                     "{} is in session {}, which it does not lead and its parent is not in; "
                     "kcr cannot make that again; nothing was saved",
-                    Name(i), place.sid);
+                    Name(i), m.sid);
     }
-    if (place.pgid != pp.pgid && place.pgid != pid && !made.count(place.pgid)) {
+    if (m.pgid != p.pgid && m.pgid != m.pid && !made.count(m.pgid)) {
       return Errorf(EOPNOTSUPP,
                     "{} is in process group {}, whose leader is not in the tree (ended?); kcr "
                     "cannot make that group again; nothing was saved",
-                    Name(i), place.pgid);
+                    Name(i), m.pgid);
     }
   }
   return Status::Ok();
@@ -348,7 +458,9 @@ Status TreeCheckpoint::SavePipeData(const PipeEnd* reader, const PipeEnd& any, T
   if (::fcntl(copy_w.get(), F_SETPIPE_SZ, capacity) < capacity)
     return SysError("sizing a pipe to copy {} bytes", capacity);
   std::string data;
-  ssize_t n = !reader ? 0 : ::tee(theirs.get(), copy_w.get(), static_cast<size_t>(capacity), SPLICE_F_NONBLOCK);
+  ssize_t n =
+      !reader ? 0
+              : ::tee(theirs.get(), copy_w.get(), static_cast<size_t>(capacity), SPLICE_F_NONBLOCK);
   if (n < 0 && errno != EAGAIN)
     return SysError("copying the data in the pipe at fd {} of {}", end.fd, Name(end.member));
   copy_w.reset();
@@ -360,14 +472,19 @@ Status TreeCheckpoint::SavePipeData(const PipeEnd* reader, const PipeEnd& any, T
   pipe->bytes = data.size();
   pipe->checksum = Hash64(data.data(), data.size(), 0);
   pipe->data = fmt::format("pipe-{}", pipe->ino);
+  // Copied with this caller's own rights (pidfd_getfd() asks for the real
+  // ids' right to attach, which the user's checkpoints of every member have
+  // just shown); written as the user, like the rest of the image.
   const std::string file = tmp_ + "/" + pipe->data;
-  UniqueFd out(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!out.valid() ||
-      ::write(out.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size()) ||
-      ::fsync(out.get()) != 0) {
-    return SysError("writing {}", file);
-  }
-  return Status::Ok();
+  return AsUser([&] {
+    UniqueFd out(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!out.valid() ||
+        ::write(out.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size()) ||
+        ::fsync(out.get()) != 0) {
+      return SysError("writing {}", file);
+    }
+    return Status::Ok();
+  });
 }
 
 // A pipe is the tree's when every open file of each end is a member's;
@@ -389,6 +506,12 @@ Status TreeCheckpoint::SavePipes(TreeManifest* manifest) {
       const kcr_tree_fd& t = img.tree_fds()[f];
       if (!S_ISFIFO(fd.mode) || (t.pipe_readers == 0 && t.pipe_writers == 0))
         continue;  // not an anonymous pipe (a FIFO's file has no counts)
+      if ((fd.f_flags & O_ACCMODE) == O_RDWR) {
+        return Errorf(EOPNOTSUPP,
+                      "fd {} of {} opens a pipe for reading and writing at once, which kcr "
+                      "cannot save; nothing was saved",
+                      fd.fd, Name(static_cast<int>(i)));
+      }
       Ends& e = pipes[fd.ino];
       const bool reads = (fd.f_flags & O_ACCMODE) == O_RDONLY;
       e.ends.push_back({static_cast<int>(i), fd.fd, reads, t.file_id});
@@ -403,10 +526,10 @@ Status TreeCheckpoint::SavePipes(TreeManifest* manifest) {
       TreePipe p;
       p.ino = ino;
       // Read through a read end; with none left, nobody can read the data.
-      auto reader = std::find_if(e.ends.begin(), e.ends.end(),
-                                 [](const PipeEnd& end) { return end.reads; });
-      KCR_RETURN_IF_ERROR(SavePipeData(reader != e.ends.end() ? &*reader : nullptr,
-                                       e.ends.front(), &p));
+      auto reader =
+          std::find_if(e.ends.begin(), e.ends.end(), [](const PipeEnd& end) { return end.reads; });
+      KCR_RETURN_IF_ERROR(
+          SavePipeData(reader != e.ends.end() ? &*reader : nullptr, e.ends.front(), &p));
       manifest->pipes.push_back(std::move(p));
       continue;
     }
@@ -439,6 +562,10 @@ Status TreeCheckpoint::Publish(const TreeManifest& manifest) {
   if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
     if (errno != EEXIST && errno != ENOTEMPTY && errno != EISDIR && errno != ENOTDIR)
       return SysError("renaming {} to {}", tmp_, path_);
+    // Only an earlier image is replaced: never a directory of other files.
+    if (!IsTreeImage(path_) && !ReadImageHeader(path_).is_image) {
+      return Errorf(EEXIST, "{} exists and is not a kcr image; fix: choose another name", path_);
+    }
     if (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, path_.c_str(), RENAME_EXCHANGE) != 0)
       return SysError("replacing {} with {}", path_, tmp_);
     // tmp_ now names the old one, which Discard() removes.
@@ -446,17 +573,28 @@ Status TreeCheckpoint::Publish(const TreeManifest& manifest) {
     tmp_.clear();
   }
   std::string parent = std::filesystem::path(path_).parent_path().string();
-  UniqueFd pdir(::open(parent.empty() ? "." : parent.c_str(),
-                       O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd pdir(::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (pdir.valid())
     ::fsync(pdir.get());
   return Status::Ok();
 }
 
-Status TreeCheckpoint::Run(pid_t root, TreeCheckpointResult* result) {
-  KCR_RETURN_IF_ERROR(MakeTempDir());
+// What the tree image itself is made of (its directory, the pipes' data,
+// tree.json) is created as the user a checkpoint acts for, like its images.
+Status TreeCheckpoint::AsUser(const std::function<Status()>& step) {
+  std::optional<ScopedUserRights> rights;
+  if (options_.as_user) {
+    rights.emplace(options_.as_user->uid, options_.as_user->gid, options_.as_user->groups);
+    KCR_RETURN_IF_ERROR(rights->status());
+  }
+  return step();
+}
+
+Status TreeCheckpoint::Run(pid_t root, TreeCheckpointResult* result, std::vector<UniqueFd>* holds) {
+  KCR_RETURN_IF_ERROR(AsUser([&] { return MakeTempDir(); }));
   KCR_RETURN_IF_ERROR(HoldAll(root));
   KCR_RETURN_IF_ERROR(CheckNamespaces());
+  KCR_RETURN_IF_ERROR(CheckLeavers());
   KCR_RETURN_IF_ERROR(CheckIds());
   KCR_RETURN_IF_ERROR(CheckSharedMemory());
   TreeManifest manifest;
@@ -473,18 +611,15 @@ Status TreeCheckpoint::Run(pid_t root, TreeCheckpointResult* result) {
     p.zombie = m.zombie;
     p.wait_status = m.wait_status;
     p.image = m.image;
-    if (m.zombie) {
-      p.pid = m.ns_pids.empty() ? m.seen_as : m.ns_pids.back();
-    } else {
-      p.pid = m.saved->header().pid;
-      p.pgid = m.saved->tree_place().pgid;
-      p.sid = m.saved->tree_place().sid;
-    }
+    p.pid = m.pid;
+    p.pgid = m.pgid;
+    p.sid = m.sid;
     manifest.processes.push_back(std::move(p));
   }
+  result_.header_checksum = members_[0].saved->header().checksum;
   for (Member& m : members_)
     m.saved.reset();
-  KCR_RETURN_IF_ERROR(Publish(manifest));
+  KCR_RETURN_IF_ERROR(AsUser([&] { return Publish(manifest); }));
   result_.freeze_ns = NowNs() - first_hold_ns_;
   for (const Member& m : members_)
     result_.processes.push_back(m.seen_as);
@@ -498,7 +633,13 @@ Status TreeCheckpoint::Run(pid_t root, TreeCheckpointResult* result) {
                                                   path_)));
     }
   }
-  Discard();  // the old image, if replaced; every hold goes
+  if (holds) {
+    for (Member& m : members_) {
+      if (m.hold.valid())
+        holds->push_back(std::move(m.hold));
+    }
+  }
+  Discard();  // the old image, if replaced; every hold left goes
   *result = result_;
   return Status::Ok();
 }
@@ -510,13 +651,14 @@ bool HasChildren(pid_t pid) {
 }
 
 Status CheckpointTree(pid_t pid, const std::string& path, const CheckpointOptions& options,
-                      TreeCheckpointResult* result) {
+                      TreeCheckpointResult* result, std::vector<UniqueFd>* holds) {
   if (options.stop || options.hold)
-    return Status::Error(EINVAL, "a tree is checkpointed to run on or to be killed, not stopped "
-                                 "or held");
+    return Status::Error(EINVAL,
+                         "a tree is checkpointed to run on or to be killed, not stopped "
+                         "or held");
   TreeCheckpoint tree(path, options);
   TreeCheckpointResult r;
-  KCR_RETURN_IF_ERROR(tree.Run(pid, &r));
+  KCR_RETURN_IF_ERROR(tree.Run(pid, &r, holds));
   if (result)
     *result = r;
   return Status::Ok();

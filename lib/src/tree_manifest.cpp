@@ -1,13 +1,14 @@
 #include "tree_manifest.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include <kcr/unique_fd.h>
 #include <kcr/util/status_format.h>
@@ -20,15 +21,56 @@ using Json = nlohmann::json;
 
 // A name inside the tree image: no directories, nothing hidden.
 bool PlainName(const std::string& name) {
-  return !name.empty() && name.size() < 64 && name.find('/') == std::string::npos &&
-         name[0] != '.';
+  return !name.empty() && name.size() < 64 && name.find('/') == std::string::npos && name[0] != '.';
 }
 
 Status Bad(const std::string& dir, const std::string& what) {
   return Errorf(EBADMSG, "corrupt tree image {}: {}", dir, what);
 }
 
+// A wait status a process can be made to end with again: an exit, or a
+// signal whose default action ends the process (not one that stops it or
+// is ignored).
+bool EndingStatus(int status) {
+  if (WIFEXITED(status))
+    return (status & 0xff) == 0 && status >= 0 && status <= 0xff00;
+  if (!WIFSIGNALED(status) || (status & ~0xff))
+    return false;
+  switch (WTERMSIG(status)) {
+    case SIGSTOP:
+    case SIGTSTP:
+    case SIGTTIN:
+    case SIGTTOU:
+    case SIGCHLD:
+    case SIGCONT:
+    case SIGURG:
+    case SIGWINCH:
+      return false;
+  }
+  return WTERMSIG(status) >= 1 && WTERMSIG(status) <= 64;
+}
+
 }  // namespace
+
+Status ReadTreeFile(const std::string& path, uint64_t max_bytes, std::string* out) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st;
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0)
+    return SysError("reading {}", path);
+  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > max_bytes)
+    return Errorf(EBADMSG, "corrupt tree image: {} is not a file of at most {} bytes", path,
+                  max_bytes);
+  out->assign(static_cast<size_t>(st.st_size), '\0');
+  size_t done = 0;
+  while (done < out->size()) {
+    ssize_t n = ::read(fd.get(), out->data() + done, out->size() - done);
+    if (n <= 0)
+      return n < 0 ? SysError("reading {}", path)
+                   : Errorf(EBADMSG, "corrupt tree image: {} shrank while read", path);
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
 
 Status WriteTreeManifest(const std::string& dir, const TreeManifest& m) {
   Json processes = Json::array();
@@ -61,17 +103,11 @@ Status WriteTreeManifest(const std::string& dir, const TreeManifest& m) {
 }
 
 Status ReadTreeManifest(const std::string& dir, TreeManifest* out) {
-  const std::string path = dir + "/" + kTreeManifest;
-  std::ifstream in(path);
-  if (!in)
-    return SysError("reading {}", path);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (text.str().size() > (8u << 20))
-    return Bad(dir, "tree.json is too large");
+  std::string text;
+  KCR_RETURN_IF_ERROR(ReadTreeFile(dir + "/" + kTreeManifest, 8u << 20, &text));
   TreeManifest m;
   try {
-    Json doc = Json::parse(text.str());
+    Json doc = Json::parse(text);
     if (doc.at("kcr_tree").get<int>() != kTreeFormat) {
       return Errorf(EPROTONOSUPPORT,
                     "tree image {} has format {}; this kcr reads format {}: use the kcr that "
@@ -91,6 +127,8 @@ Status ReadTreeManifest(const std::string& dir, TreeManifest* out) {
       if (j.contains("zombie_wait_status")) {
         p.zombie = true;
         p.wait_status = j.at("zombie_wait_status").get<int>();
+        if (!EndingStatus(p.wait_status))
+          return Bad(dir, fmt::format("the wait status of zombie {}", p.pid));
       } else {
         p.image = j.at("image").get<std::string>();
         if (!PlainName(p.image))

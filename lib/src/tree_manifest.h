@@ -19,9 +19,9 @@ inline constexpr int kTreeFormat = 1;
 inline constexpr size_t kMaxTreeProcesses = 1024;
 
 struct TreeProcess {
-  pid_t pid = 0;   // in the tree's pid namespace
+  pid_t pid = 0;    // in the tree's pid namespace
   int parent = -1;  // index of its parent in TreeManifest::processes; -1 for the root
-  pid_t pgid = 0;  // 0: a group led from outside the tree
+  pid_t pgid = 0;   // 0: a group led from outside the tree
   pid_t sid = 0;
   bool zombie = false;
   int wait_status = 0;  // a zombie's, as waitpid() will report it
@@ -29,17 +29,21 @@ struct TreeProcess {
 };
 
 struct TreePipe {
-  uint64_t ino = 0;          // the pipe's, at the checkpoint: how members' fds name it
-  uint32_t capacity = 0;     // F_GETPIPE_SZ
-  std::string data;          // file with the unread bytes, relative to the tree image
+  uint64_t ino = 0;       // the pipe's, at the checkpoint: how members' fds name it
+  uint32_t capacity = 0;  // F_GETPIPE_SZ
+  std::string data;       // file with the unread bytes, relative to the tree image
   uint64_t bytes = 0;
-  uint64_t checksum = 0;     // xxh64 of the bytes, seed 0
+  uint64_t checksum = 0;  // xxh64 of the bytes, seed 0
 };
 
 struct TreeManifest {
   std::vector<TreeProcess> processes;  // processes[0] is the root
   std::vector<TreePipe> pipes;
 };
+
+// A small regular file of a tree image, read whole: never a FIFO or a
+// device put there to hang the reader, nor more than max_bytes.
+Status ReadTreeFile(const std::string& path, uint64_t max_bytes, std::string* out);
 
 Status WriteTreeManifest(const std::string& dir, const TreeManifest& m);
 Status ReadTreeManifest(const std::string& dir, TreeManifest* m);

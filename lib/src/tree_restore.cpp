@@ -14,12 +14,13 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <array>
 #include <map>
 #include <memory>
 #include <set>
@@ -50,16 +51,6 @@ struct MemberFiles {
   std::vector<Needed> needed;
   std::vector<int> inherited;
 };
-
-Status ReadAll(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return SysError("reading {}", path);
-  std::stringstream s;
-  s << in.rdbuf();
-  *out = s.str();
-  return Status::Ok();
-}
 
 Status WriteProcFile(const std::string& path, const std::string& text) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
@@ -95,7 +86,7 @@ bool WaitClosed(int fd) {
 Status CheckPipeData(const std::string& dir, const TreeManifest& m) {
   for (const TreePipe& p : m.pipes) {
     std::string data;
-    KCR_RETURN_IF_ERROR(ReadAll(dir + "/" + p.data, &data));
+    KCR_RETURN_IF_ERROR(ReadTreeFile(dir + "/" + p.data, p.capacity, &data));
     if (data.size() != p.bytes || Hash64(data.data(), data.size(), 0) != p.checksum)
       return Errorf(EBADMSG, "corrupt tree image {}: the data of pipe {} differs", dir, p.ino);
   }
@@ -106,8 +97,8 @@ Status OpenMemberImage(const std::string& dir, const TreeProcess& p,
                        std::unique_ptr<Image>* image) {
   KCR_RETURN_IF_ERROR(Image::Open(dir + "/" + p.image, image));
   if (!(*image)->has_tree() || (*image)->header().pid != p.pid) {
-    return Errorf(EBADMSG, "corrupt tree image {}: {} is not the image of process {}", dir,
-                  p.image, p.pid);
+    return Errorf(EBADMSG, "corrupt tree image {}: {} is not the image of process {}", dir, p.image,
+                  p.pid);
   }
   return Status::Ok();
 }
@@ -126,8 +117,7 @@ class TreeRestore {
   Status MakePipe(const TreePipe& p);
   Status TakeIds(int index) const;
   Status ForkChildren(int index, const RestartOptions& options, int report_fd);
-  [[noreturn]] void RunChild(int index, int built_fd, const RestartOptions& options,
-                             int report_fd);
+  [[noreturn]] void RunChild(int index, int built_fd, const RestartOptions& options, int report_fd);
   [[noreturn]] static void EndAs(int wait_status);
   TreeMember MemberOf(int index) const;
 
@@ -137,10 +127,15 @@ class TreeRestore {
   std::vector<MemberFiles> files_;
   std::map<uint64_t, std::pair<int, size_t>> shared_files_;  // file id -> member, fd index
   std::map<uint64_t, int> made_;                             // file id -> descriptor here
+  std::map<std::string, uint64_t> sizes_;                    // see ProvidedFiles
   int live_ = 0;
-  // The restore's own pipes: start (ends when the tree is made), ready (a
-  // byte per member at its point of no return), go (ends when all are).
-  int start_[2] = {-1, -1}, ready_[2] = {-1, -1}, go_[2] = {-1, -1};
+  // The restore's own pipes: start (ends when the tree is made); ready, one
+  // per member, a byte when it is at its point of no return (its end when
+  // it dies, so the root never waits for a process that is gone); go, a
+  // byte per member once all are ready (its end, when the root dies, is no
+  // go).
+  int start_[2] = {-1, -1}, go_[2] = {-1, -1};
+  std::vector<std::array<int, 2>> ready_;
 };
 
 Status TreeRestore::Load(const RestartOptions& options) {
@@ -153,6 +148,8 @@ Status TreeRestore::Load(const RestartOptions& options) {
   for (const TreePipe& p : manifest_.pipes)
     pipes[p.ino] = &p;
   std::map<uint64_t, int> users;  // file id -> members with it
+  std::vector<std::unique_ptr<Image>> images(n);
+  std::map<uint64_t, std::string> identities;  // file id -> what it is
   for (size_t i = 0; i < n; i++) {
     const TreeProcess& p = manifest_.processes[i];
     if (p.parent >= 0)
@@ -160,10 +157,8 @@ Status TreeRestore::Load(const RestartOptions& options) {
     if (p.zombie)
       continue;
     live_++;
-    std::unique_ptr<Image> image;
+    std::unique_ptr<Image>& image = images[i];
     KCR_RETURN_IF_ERROR(OpenMemberImage(dir_, p, &image));
-    // Each member's cheap checks here, where the caller sees their messages.
-    KCR_RETURN_IF_ERROR(CheckRestartable(*image, options).With(Name(static_cast<int>(i))));
     std::set<uint64_t> own;
     std::map<int, size_t> index_of;
     for (size_t f = 0; f < image->fds().size(); f++) {
@@ -171,8 +166,7 @@ Status TreeRestore::Load(const RestartOptions& options) {
       const kcr_tree_fd& t = image->tree_fds()[f];
       index_of[fd.fd] = f;
       // Of a dup, what it duplicates.
-      const kcr_fd& what =
-          fd.kind == KCR_FD_SAME ? image->fds()[index_of.at(fd.same_as)].fd : fd;
+      const kcr_fd& what = fd.kind == KCR_FD_SAME ? image->fds()[index_of.at(fd.same_as)].fd : fd;
       if (what.kind == KCR_FD_INHERIT)
         continue;
       if (what.kind == KCR_FD_PIPE && !pipes.count(what.ino)) {
@@ -185,15 +179,45 @@ Status TreeRestore::Load(const RestartOptions& options) {
       }
       if (fd.kind == KCR_FD_SAME)
         continue;  // shares what its earlier fd gets
+      // One open file is one thing wherever it is seen.
+      const std::string identity =
+          what.kind == KCR_FD_PIPE ? fmt::format("pipe {} {}", fd.ino, fd.f_flags & O_ACCMODE)
+                                   : fmt::format("{} {} {}", fd.kind, fd.ino, image->fds()[f].path);
+      if (auto [seen, fresh] = identities.try_emplace(t.file_id, identity);
+          !fresh && seen->second != identity) {
+        return Errorf(EBADMSG, "corrupt tree image {}: fd {} of {} is two open files at once", dir_,
+                      fd.fd, Name(static_cast<int>(i)));
+      }
       if (what.kind == KCR_FD_PIPE) {
-        files_[i].needed.push_back({fd.fd, t.file_id, true, fd.ino,
-                                    (fd.f_flags & O_ACCMODE) == O_RDONLY, fd.f_flags});
+        files_[i].needed.push_back(
+            {fd.fd, t.file_id, true, fd.ino, (fd.f_flags & O_ACCMODE) == O_RDONLY, fd.f_flags});
         continue;
       }
-      if (own.insert(t.file_id).second && ++users[t.file_id] == 1)
-        shared_files_[t.file_id] = {static_cast<int>(i), f};
+      if (fd.kind == KCR_FD_REG) {
+        uint64_t& size = sizes_[image->fds()[f].path];
+        size = std::max<uint64_t>(size, fd.size);
+      }
+      if (own.insert(t.file_id).second)
+        users[t.file_id]++;
+      // Its offset as the last member held saw it: the largest (offsets
+      // shared by processes that write or read on only grow).
+      auto [where, fresh] = shared_files_.try_emplace(t.file_id, static_cast<int>(i), f);
+      if (!fresh && fd.pos > images[static_cast<size_t>(where->second.first)]
+                                 ->fds()[where->second.second]
+                                 .fd.pos) {
+        where->second = {static_cast<int>(i), f};
+      }
       files_[i].needed.push_back({fd.fd, t.file_id, false, 0, false, fd.f_flags});
     }
+  }
+  // Each member's cheap checks here, where the caller sees their messages.
+  for (size_t i = 0; i < n; i++) {
+    if (!images[i])
+      continue;
+    TreeMember sizes;
+    sizes.files.sizes = sizes_;
+    KCR_RETURN_IF_ERROR(
+        CheckRestartableMember(*images[i], options, &sizes).With(Name(static_cast<int>(i))));
   }
   // Files only one member has, it opens itself.
   for (auto it = shared_files_.begin(); it != shared_files_.end();) {
@@ -219,7 +243,9 @@ Status TreeRestore::MakePipe(const TreePipe& p) {
                     p.capacity);
   }
   std::string data;
-  KCR_RETURN_IF_ERROR(ReadAll(dir_ + "/" + p.data, &data));
+  KCR_RETURN_IF_ERROR(ReadTreeFile(dir_ + "/" + p.data, p.capacity, &data));
+  if (data.size() != p.bytes || Hash64(data.data(), data.size(), 0) != p.checksum)
+    return Errorf(EBADMSG, "corrupt tree image {}: the data of pipe {} differs", dir_, p.ino);
   if (!data.empty() &&
       ::write(w.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
     return SysError("putting {} bytes back into pipe {}", data.size(), p.ino);
@@ -264,6 +290,7 @@ TreeMember TreeRestore::MemberOf(int index) const {
   for (const Needed& x : f.needed)
     m.files.fds.emplace_back(x.fd, made_.at(x.file_id));
   m.files.inherited = f.inherited;
+  m.files.sizes = sizes_;
   return m;
 }
 
@@ -289,6 +316,7 @@ Status TreeRestore::TakeIds(int index) const {
     const int sig = WTERMSIG(wait_status);
     rlimit none{0, 0};
     ::setrlimit(RLIMIT_CORE, &none);  // (a core-dump flag is not kept)
+    ::prctl(PR_SET_DUMPABLE, 0);      // nor a core_pattern pipe run
     ::signal(sig, SIG_DFL);
     sigset_t one;
     sigemptyset(&one);
@@ -304,11 +332,16 @@ Status TreeRestore::TakeIds(int index) const {
   ::close(start_[1]);
   ::close(go_[1]);
   const TreeProcess& p = Proc(index);
+  Status st = TakeIds(index);  // a zombie may lead a group others join
   if (p.zombie)
     EndAs(p.wait_status);
-  Status st = TakeIds(index);
   if (st.ok())
     st = ForkChildren(index, options, report_fd);
+  // Its children have theirs: only its own ready end stays.
+  for (size_t m = 0; m < ready_.size(); m++) {
+    if (static_cast<int>(m) != index && ready_[m][1] >= 0)
+      ::close(ready_[m][1]);
+  }
   DropPendingSigchld();
   if (!st.ok()) {
     ReportRefused(report_fd, st);
@@ -319,12 +352,22 @@ Status TreeRestore::TakeIds(int index) const {
   if (!WaitClosed(start_[0]))
     ::_exit(kRestartRefusedExit);
   TreeMember me = MemberOf(index);
-  me.all_ready = [this] {
-    if (::write(ready_[1], "1", 1) != 1 || !WaitClosed(go_[0]))
+  bool past_barrier = false;
+  me.all_ready = [this, index, &past_barrier] {
+    char go;
+    if (::write(ready_[static_cast<size_t>(index)][1], "1", 1) != 1 || ::read(go_[0], &go, 1) != 1)
       return Status::Error(ECANCELED, "the tree's restore was called off");
+    past_barrier = true;
     return Status::Ok();
   };
   st = RestartInPlace(dir_ + "/" + p.image, options, &me);
+  if (past_barrier) {
+    // The others are restored or about to be, and this one's report
+    // descriptor is gone: the whole tree ends, visibly, rather than run on
+    // without this process.
+    ::kill(-1, SIGKILL);
+    ::_exit(kRestartRefusedExit);
+  }
   ReportRefused(report_fd, st.With(Name(index)));
   ::_exit(kRestartRefusedExit);
 }
@@ -374,28 +417,46 @@ Status TreeRestore::RunRoot(const RestartOptions& options, int report_fd) {
   sigaddset(&chld, SIGCHLD);
   ::sigprocmask(SIG_BLOCK, &chld, nullptr);
   KCR_RETURN_IF_ERROR(MakeShared());
-  if (::pipe2(start_, O_CLOEXEC) != 0 || ::pipe2(ready_, O_CLOEXEC) != 0 ||
-      ::pipe2(go_, O_CLOEXEC) != 0) {
+  if (::pipe2(start_, O_CLOEXEC) != 0 || ::pipe2(go_, O_CLOEXEC) != 0)
     return SysError("making the tree's restore pipes");
+  ready_.assign(manifest_.processes.size(), {-1, -1});
+  for (size_t i = 1; i < ready_.size(); i++) {
+    if (!Proc(static_cast<int>(i)).zombie && ::pipe2(ready_[i].data(), O_CLOEXEC) != 0)
+      return SysError("making the tree's restore pipes");
   }
   KCR_RETURN_IF_ERROR(TakeIds(0));
   KCR_RETURN_IF_ERROR(ForkChildren(0, options, report_fd));
   DropPendingSigchld();
   ::close(start_[1]);  // every member prepares now
+  for (auto& r : ready_) {
+    if (r[1] >= 0)
+      ::close(r[1]);
+  }
   TreeMember me = MemberOf(0);
   me.all_ready = [this] {
-    char b;
-    for (int i = 1; i < live_; i++) {
-      if (::read(ready_[0], &b, 1) != 1)
-        return Status::Error(ECANCELED, "the tree's restore was called off");
+    for (size_t i = 1; i < ready_.size(); i++) {
+      char b;
+      if (ready_[i][0] >= 0 && ::read(ready_[i][0], &b, 1) != 1) {
+        return Status::Error(ECANCELED,
+                             fmt::format("{} ended before its restore", Name(static_cast<int>(i))));
+      }
     }
-    ::close(go_[1]);  // all ready: every one goes
+    const std::string go(static_cast<size_t>(live_ - 1), 'g');
+    if (::write(go_[1], go.data(), go.size()) != static_cast<ssize_t>(go.size()))
+      return SysError("letting the tree's processes go");
     return Status::Ok();
   };
   return RestartInPlace(dir_ + "/" + Proc(0).image, options, &me);
 }
 
 }  // namespace
+
+Status TreeRootImage(const std::string& path, std::string* root_image) {
+  TreeManifest m;
+  KCR_RETURN_IF_ERROR(ReadTreeManifest(path, &m));
+  *root_image = path + "/" + m.processes[0].image;
+  return Status::Ok();
+}
 
 Status VerifyTreeImage(const std::string& path, size_t* processes) {
   TreeManifest m;
@@ -417,7 +478,9 @@ Status RestartTree(const std::string& path, const RestartOptions& options, int* 
   KCR_RETURN_IF_ERROR(tree->Load(options));
   return RestartInNamespace(
       tree->root_pid(),
-      [tree](const RestartOptions& inner, int report_fd) { return tree->RunRoot(inner, report_fd); },
+      [tree](const RestartOptions& inner, int report_fd) {
+        return tree->RunRoot(inner, report_fd);
+      },
       options, wait_status);
 }
 

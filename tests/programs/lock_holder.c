@@ -6,7 +6,11 @@
  *   lock_holder MODE DIR READY
  *
  * MODE: flock, posix, ofd, lease, deleted-flock, memfd, memfd-map, sysv-shm,
- * timerfd, signalfd, inotify, epoll.
+ * timerfd, signalfd, inotify, epoll; and, with a child (a process tree):
+ * clone-files (the child shares the descriptor table), clone-signal (the
+ * child ends with SIGUSR1 to its parent, not SIGCHLD), shared-anon (the
+ * child shares MAP_SHARED anonymous memory), pipe-rdwr (a pipe open for
+ * reading and writing).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -17,11 +21,32 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sched.h>
 #include <sys/shm.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+
+static void wait_a_minute(void)
+{
+	/* A sleep a restore interrupts (EINTR) goes on: the program must outlive it. */
+	for (time_t end = time(NULL) + 60; time(NULL) < end;)
+		sleep(1);
+}
+
+/* A child made by clone(2) with FLAGS, which waits a minute. */
+static int child(unsigned long flags)
+{
+	long pid = syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
+
+	if (pid == 0) {
+		wait_a_minute();
+		_exit(0);
+	}
+	return pid < 0 ? -1 : 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -86,14 +111,34 @@ int main(int argc, char **argv)
 		if (id < 0 || shmat(id, NULL, 0) == (void *)-1)
 			return perror("shm"), 1;
 		shmctl(id, IPC_RMID, NULL);
+	} else if (!strcmp(argv[1], "clone-files")) {
+		if (child(CLONE_FILES | SIGCHLD))
+			return perror("clone"), 1;
+	} else if (!strcmp(argv[1], "clone-signal")) {
+		if (child(SIGUSR1))
+			return perror("clone"), 1;
+	} else if (!strcmp(argv[1], "shared-anon")) {
+		char *p =
+			mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED || child(SIGCHLD))
+			return perror("shared-anon"), 1;
+		p[0] = 1;
+	} else if (!strcmp(argv[1], "pipe-rdwr")) {
+		int p[2];
+		char self[64];
+
+		if (pipe(p) || child(SIGCHLD))
+			return perror("pipe"), 1;
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", p[0]);
+		if (open(self, O_RDWR) < 0)
+			return perror("pipe-rdwr"), 1;
 	} else {
 		return fprintf(stderr, "unknown mode %s\n", argv[1]), 64;
 	}
 	ready = fopen(argv[3], "w");
 	if (ready)
 		fclose(ready);
-	/* A sleep a restore interrupts (EINTR) goes on: the program must outlive it. */
-	for (time_t end = time(NULL) + 60; time(NULL) < end;)
-		sleep(1);
+	wait_a_minute();
 	return 0;
 }

@@ -18,7 +18,12 @@
 #   fallback         (e) the newest image is corrupted: the previous one is used;
 #                        that one comes from an on-demand checkpoint request
 #   untouched        (g) a job without --checkpoint is left alone; a job kcr
-#                        cannot checkpoint (a process tree) gets FAILED rows and runs on
+#                        cannot checkpoint (a tree holding a socket) gets a FAILED row
+#                        and runs on
+#   script           (l) a batch script without exec (bash running a pipeline, a
+#                        background child it waits for, programs one after another) is
+#                        checkpointed as a process tree, preempted twice, requeued and
+#                        restored: every output byte-identical, no program recomputed
 #   restart_from     (h) a new job continues another job's checkpoint (--restart-from=ID)
 #   owner_rule       (i) the agent (root) applies the job owner's ptrace rule: under
 #                        Yama ptrace_scope=1 it checkpoints the job's own tasks (it is
@@ -197,12 +202,13 @@ scenario_srun_step() {
 	wait_for 60 "step 0 restored" has_row "$job" "restore id=" outcome=succeeded
 	wait_for 180 "job $job completed" job_state_is "$job" COMPLETED
 	check_resumed $name "$W/$name.0.out"
-	# The batch step is a shell waiting for srun: a process tree, refused with a reason.
-	has_row "$job" step=batch state=FAILED "reason=process tree" ||
-		fail "the batch step (a process tree) has no FAILED row naming why"
+	# The batch step is a shell waiting for srun, whose sockets to slurmstepd
+	# kcr cannot save: the tree is refused, naming srun's socket.
+	has_row "$job" step=batch state=FAILED "of the tree of process" "is a socket" ||
+		fail "the batch step (a shell and srun) has no FAILED row naming srun's socket"
 	[ "$(count_rows "$job" step=batch trigger=periodic state=FAILED)" -le 2 ] ||
 		fail "the same refusal was recorded at every interval"
-	say "ok: catalog: step 0 checkpointed (auto) and restored; the batch step (a shell with a child) FAILED with its reason"
+	say "ok: catalog: step 0 checkpointed (auto) and restored; the batch step (a shell and srun) FAILED with its reason"
 	rows "$job" | sed 's/^/    /'
 }
 
@@ -329,30 +335,94 @@ scenario_restart_from() {
 	say "ok: job $b restored job $a's checkpoint $id in its first run; it took no checkpoints itself"
 }
 
+# (l) a batch script as users write them, without exec: bash runs a
+# pipeline, then a background child it waits for, then a program; its
+# task is that bash with whatever children it has at the moment, saved as
+# one process tree. Preempted once in the pipeline and once while bash
+# waits for its background child; each time restored as a tree below the
+# requeued task.
+scenario_script() {
+	local name=script steps=24 part
+	write_script() { # write_script FILE PREFIX
+		cat >"$1" <<EOF
+#!/bin/bash
+echo "script starts"
+"$PROGRESS" "$2.a.log" $((steps * 2)) \${MS:-} | tr 'a-z' 'A-Z'
+"$PROGRESS" "$2.b.log" $steps \${MS:-} >"$2.b.out" &
+wait \$!
+echo "background child exited \$?"
+"$PROGRESS" "$2.c.log" 8 \${MS:-}
+echo "script ends"
+EOF
+		chmod 0755 "$1"
+	}
+	write_script "$W/$name.sh" "$W/$name"
+	write_script "$W/$name.golden.sh" "$W/$name.golden"
+	MS=0 "$W/$name.golden.sh" >"$W/$name.golden.out"
+	local job
+	job=$(submit "$name" -p low -c 2 --checkpoint=4s --open-mode=append)
+	say "submitted job $job: a bash script running a pipeline, a background child, a program"
+	wait_for 60 "job $job running" job_state_is "$job" RUNNING
+	wait_for 90 "a periodic checkpoint of the script's tree" has_row "$job" trigger=periodic state=VERIFIED ".r0."
+	wait_for 60 "the pipeline half-way" eval "[ \$(log_lines $name.a) -ge 8 ]"
+	preempt_now >/dev/null
+	wait_for 60 "the preemption checkpoint (in the pipeline)" has_row "$job" trigger=preempt state=VERIFIED ".r0."
+	say "run 1: preempted in the pipeline at step $(($(log_lines $name.a) - 1)) of $((steps * 2))"
+	kcr_log "$job" | grep -q "preempt checkpoint.*a tree of 3 processes" ||
+		fail "the preemption did not save bash, the program and tr (a tree of 3 processes)"
+	wait_for 90 "job $job requeued and running again" eval "restarts_are $job 1 && job_state_is $job RUNNING"
+	wait_for 60 "restore 1 recorded as succeeded" has_row "$job" "restore id=" outcome=succeeded
+	wait_for 120 "the background child under way" eval "[ \$(log_lines $name.b) -ge 6 ]"
+	preempt_now >/dev/null
+	wait_for 60 "the preemption checkpoint (bash waiting for its child)" has_row "$job" trigger=preempt state=VERIFIED ".r1."
+	say "run 2: preempted with the background child at step $(($(log_lines $name.b) - 1)) of $steps"
+	wait_for 90 "job $job requeued again" eval "restarts_are $job 2 && job_state_is $job RUNNING"
+	wait_for 60 "restore 2 recorded as succeeded" \
+		eval "[ \$(count_rows $job 'restore id=' outcome=succeeded) -ge 2 ]"
+	wait_for 180 "job $job completed" job_state_is "$job" COMPLETED
+	cmp -s "$W/$name.golden.out" "$W/$name.out" ||
+		{ diff "$W/$name.golden.out" "$W/$name.out" | head; fail "the script's output differs from the uninterrupted run"; }
+	cmp -s "$W/$name.golden.b.out" "$W/$name.b.out" ||
+		fail "the background child's output differs from the uninterrupted run"
+	say "ok: the script's output and its background child's are byte-identical to the uninterrupted run"
+	for part in a b c; do
+		[ "$(grep -c '^start$' "$W/$name.$part.log")" = 1 ] ||
+			fail "program $part started $(grep -c '^start$' "$W/$name.$part.log") times: recomputed"
+		[ "$(grep '^step' "$W/$name.$part.log")" = "$(grep '^step' "$W/$name.golden.$part.log")" ] ||
+			fail "program $part repeats or misses steps"
+	done
+	say "ok: each program started once and ran every step once"
+	[ "$(count_rows "$job" state=FAILED)" = 0 ] || fail "unexpected FAILED rows"
+	kcr_log "$job" | grep -q "a tree of [0-9]* processes" || fail "slurmd.log does not show a tree checkpoint"
+	rows "$job" | sed 's/^/    /'
+}
+
 # (g) the plugin leaves jobs without --checkpoint alone, and does not harm a
 # job it cannot checkpoint.
 scenario_untouched() {
 	local plain=plain tree=tree
 	write_job $plain exec "$PROGRESS" "$W/$plain.log" 20
 	STEPS=20 golden $plain
-	printf '#!/bin/sh\n"%s" "%s" 20 & wait\n' "$PROGRESS" "$W/$tree.log" >"$W/$tree.sh"
+	# A parent holding a socket pair, which kcr cannot save, and its child.
+	printf '#!/bin/sh\nexec python3 -c "import socket, subprocess, sys; a, b = socket.socketpair(); sys.exit(subprocess.call(sys.argv[1:]))" "%s" "%s" 20\n' \
+		"$PROGRESS" "$W/$tree.log" >"$W/$tree.sh"
 	chmod 0755 "$W/$tree.sh"
 	local j1 j2
 	j1=$(submit $plain -p low -c 1 --open-mode=append)
 	j2=$(submit $tree -p low -c 1 --checkpoint=2s --open-mode=append)
-	say "submitted job $j1 (no --checkpoint) and job $j2 (--checkpoint=2s, a shell waiting for its child)"
+	say "submitted job $j1 (no --checkpoint) and job $j2 (--checkpoint=2s, a parent with a socket, and its child)"
 	wait_for 120 "both jobs completed" eval "job_state_is $j1 COMPLETED && job_state_is $j2 COMPLETED"
 	STEPS=20 check_resumed $plain
 	[ -z "$(rows "$j1")" ] || fail "job $j1 without --checkpoint has catalog rows"
 	[ -z "$(kcr_log "$j1")" ] || fail "spank_kcr logged about job $j1 without --checkpoint: $(kcr_log "$j1")"
 	[ ! -e "$D/images/$USER_NAME/$j1" ] || fail "job $j1 got an image directory"
 	say "ok: job $j1 without --checkpoint: no catalog rows, no log lines, no images; output correct"
-	has_row "$j2" step=batch trigger=periodic state=FAILED "reason=process tree" ||
-		fail "job $j2: no FAILED row naming the process tree"
+	has_row "$j2" step=batch trigger=periodic state=FAILED "of the tree of process" "is a socket" ||
+		fail "job $j2: no FAILED row naming the socket"
 	[ "$(count_rows "$j2" state=FAILED)" = 1 ] || fail "job $j2: the refusal was recorded more than once"
-	kcr_log "$j2" | grep -q 'cannot checkpoint.*process tree' || fail "job $j2: slurmd.log does not say why"
+	kcr_log "$j2" | grep -q 'checkpoint.*failed.*is a socket' || fail "job $j2: slurmd.log does not say why"
 	[ "$(grep -c '^step' "$W/$tree.log")" = 20 ] || fail "job $j2 did not run to the end"
-	say "ok: job $j2 (process tree): one FAILED row with the reason, logged, and it ran to completion"
+	say "ok: job $j2 (a tree holding a socket): one FAILED row with the reason, logged, and it ran to completion"
 	rows "$j2" | sed 's/^/    /'
 	# A preempted job without --checkpoint is requeued and starts over, as without kcr.
 	write_job $plain exec "$PROGRESS" "$W/$plain.log" 200
@@ -437,6 +507,7 @@ srun_step) scenario_srun_step ;;
 srun_two) scenario_srun_two ;;
 fallback) scenario_fallback ;;
 untouched) scenario_untouched ;;
+script) scenario_script ;;
 restart_from) scenario_restart_from ;;
 owner_rule) scenario_owner_rule ;;
 *) fail "unknown scenario $scenario" ;;

@@ -27,6 +27,7 @@ struct TreeCheckpointResult {
   // From the first process stopped to the last one released.
   uint64_t freeze_ns = 0;
   uint64_t write_ns = 0;
+  uint64_t header_checksum = 0;  // the root's image's, naming the tree image in the catalog
 };
 
 // Whether the process has children (any thread's).
@@ -38,13 +39,21 @@ KCR_EXPORT bool HasChildren(pid_t pid);
 // in them. Anything one of them holds that kcr cannot save refuses the
 // whole checkpoint, naming the process, and every process runs on. With
 // options.kill every process is killed once the tree image is published;
-// options.stop is not supported for trees. Publishing replaces `path`
-// atomically (a file or an earlier tree image there).
+// options.stop and options.hold are not for trees: with `holds` every
+// process stays held once the tree image is published, and *holds receives
+// their holds (KillHeld() on each kills that process; closing them lets
+// them run on). Publishing replaces `path` atomically (a file or an earlier
+// tree image there). With options.as_user the tree image is the user's.
 KCR_EXPORT Status CheckpointTree(pid_t pid, const std::string& path,
-                                 const CheckpointOptions& options, TreeCheckpointResult* result);
+                                 const CheckpointOptions& options, TreeCheckpointResult* result,
+                                 std::vector<UniqueFd>* holds = nullptr);
 
 // Whether `path` is a tree image (a directory with tree.json).
 KCR_EXPORT bool IsTreeImage(const std::string& path);
+
+// The image of the tree's root process within a tree image (its header
+// names the tree image: the program, the kernel it ran on).
+KCR_EXPORT Status TreeRootImage(const std::string& path, std::string* root_image);
 
 // Checks every checksum of a tree image: each process's image (as
 // Image::VerifyPages()), and the pipes' data. *processes receives how many
