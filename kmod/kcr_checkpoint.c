@@ -207,9 +207,10 @@ static int kcr_check_unshared(struct kcr_reason *why)
 	int files_threads = 0, fs_threads = 0, fs_users;
 
 	rcu_read_lock();
+	/* A thread inside do_exit() may have let go of them but not yet dropped its count. */
 	for_each_thread(current, t) {
-		files_threads += t->files == files;
-		fs_threads += t->fs == fs;
+		files_threads += t->files == files || (t->flags & PF_EXITING);
+		fs_threads += t->fs == fs || (t->flags & PF_EXITING);
 	}
 	rcu_read_unlock();
 	if (atomic_read(&files->count) > files_threads) {

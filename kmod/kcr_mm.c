@@ -86,6 +86,15 @@ static bool kcr_vma_has_pages(u32 kind)
 
 /* ------------------------------------------------------------------ dump */
 
+/* MAP_SHARED|MAP_ANONYMOUS is backed by an internal shmem file named "dev/zero". */
+static bool kcr_vma_shared_anon(const struct vm_area_struct *vma)
+{
+	const struct file *f = vma->vm_file;
+
+	return f && (vma->vm_flags & VM_SHARED) && file_inode(f)->i_sb->s_magic == TMPFS_MAGIC &&
+	       !strcmp(f->f_path.dentry->d_name.name, "dev/zero");
+}
+
 /* A SysV shared memory segment (shmat): shmem files named "SYSV<key>". */
 static bool kcr_is_sysv_shm(const struct file *f)
 {
@@ -122,9 +131,7 @@ static int kcr_vma_describe(struct vm_area_struct *vma, struct kcr_vma_rec *rec,
 		}
 		return 0;
 	}
-	/* MAP_SHARED|MAP_ANONYMOUS is backed by an internal shmem file named "dev/zero". */
-	if (vma->vm_flags & VM_SHARED && file_inode(f)->i_sb->s_magic == TMPFS_MAGIC &&
-	    !strcmp(f->f_path.dentry->d_name.name, "dev/zero")) {
+	if (kcr_vma_shared_anon(vma)) {
 		v->kind = KCR_VMA_SHARED_ANON;
 		if (!(vma->vm_flags & VM_WRITE)) {
 			kcr_set_reason(why, "read-only shared anonymous mapping %lx-%lx",
@@ -676,8 +683,15 @@ static struct kcr_vma_rec *kcr_vma_exact(const struct kcr_mm_plan *plan, u64 sta
 	return NULL;
 }
 
+/*
+ * Private writable memory the restorer fills before the point of no return;
+ * or shared anonymous memory a process tree's restore mapped and filled once
+ * for all the processes sharing it, which each of them keeps.
+ */
 static bool kcr_prefillable(const struct kcr_vma *v)
 {
+	if (v->kind == KCR_VMA_SHARED_ANON)
+		return v->vm_flags & VM_WRITE;
 	return v->kind == KCR_VMA_ANON && (v->vm_flags & VM_WRITE) && !(v->vm_flags & VM_SHARED);
 }
 
@@ -704,8 +718,11 @@ static void kcr_prefilled_mark(struct kcr_loaded_image *img, struct kcr_mm_plan 
 
 static bool kcr_prefilled_matches(struct vm_area_struct *vma, const struct kcr_vma_rec *rec)
 {
+	bool shared = rec && rec->v.kind == KCR_VMA_SHARED_ANON;
+
 	return rec && rec->prefilled && vma->vm_start == rec->v.start &&
-	       vma->vm_end == rec->v.end && vma_is_anonymous(vma) &&
+	       vma->vm_end == rec->v.end &&
+	       (shared ? kcr_vma_shared_anon(vma) : vma_is_anonymous(vma)) &&
 	       (vma->vm_flags & KCR_KEEP_FLAGS) == (rec->v.vm_flags & KCR_KEEP_FLAGS);
 }
 

@@ -89,6 +89,12 @@ void Checkpointer::KillHeld(const std::vector<TaskInfo>& tasks) {
 }
 
 void Checkpointer::Forget(std::uint32_t local_id) {
+  // The task's process ended; the rest of its tree, held with it, must not
+  // run on from a state its image has already saved.
+  if (auto held = holds_.find(local_id); held != holds_.end()) {
+    for (const UniqueFd& hold : held->second)
+      (void)kcr::KillHeld(hold.get());
+  }
   holds_.erase(local_id);
   last_refusal_.erase(local_id);
 }
@@ -203,7 +209,9 @@ Outcome Checkpointer::Finish(Attempt& a, cat::Trigger trigger) {
     o.reason = taken.status.message();
     // The same refusal at every interval (a socket the task keeps open) is
     // recorded and logged once, as the checks before the module's are.
-    if (trigger == cat::Trigger::kPeriodic && last_refusal_[t.local_id] == o.reason) {
+    auto last = last_refusal_.find(t.local_id);
+    if (trigger == cat::Trigger::kPeriodic && !o.reason.empty() && last != last_refusal_.end() &&
+        last->second == o.reason) {
       Debug("task {}: periodic checkpoint refused again: {}", t.rank, o.reason);
       record.Abandon();
       o.id = 0;
@@ -255,16 +263,18 @@ Checkpointer::Taken Checkpointer::Take(const TaskInfo& t, const std::string& pat
     // A task with children (a batch script running its programs) is saved
     // with all of them, as one tree image; it may fork its first child
     // between the look and the module's own.
-    taken.status = Status::Error(EOPNOTSUPP, "");
-    if (!HasChildren(t.process())) {
+    bool with_children = HasChildren(t.process());
+    if (!with_children) {
       UniqueFd one;
       CheckpointOptions single = options;
       single.hold = hold ? &one : nullptr;
       taken.status = Checkpoint(t.process(), path, single, &taken.result);
       if (one.valid())
         taken.holds.push_back(std::move(one));
+      with_children =
+          !taken.status.ok() && taken.status.code() == -EOPNOTSUPP && HasChildren(t.process());
     }
-    if (!taken.status.ok() && taken.status.code() == -EOPNOTSUPP && HasChildren(t.process())) {
+    if (with_children) {
       TreeCheckpointResult tree;
       taken.status =
           CheckpointTree(t.process(), path, options, &tree, hold ? &taken.holds : nullptr);
@@ -277,6 +287,7 @@ Checkpointer::Taken Checkpointer::Take(const TaskInfo& t, const std::string& pat
     }
   }
   if (taken.status.ok()) {
+    AsUser as(id_.uid, id_.gid);  // the user's directory: opened as the user
     ImageCheck head = ReadImageHeader(path);
     taken.file_bytes = head.file_bytes;
   }

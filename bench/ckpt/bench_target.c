@@ -6,7 +6,10 @@
  * seconds) into TRIGGER.resumed once all of them run — the moment a restore
  * is done, taken by the program itself so the harness need not poll — checks
  * its memory and exits.
- *   bench_target MIB TRIGGER READY_FILE [THREADS]
+ *   bench_target MIB TRIGGER READY_FILE [THREADS | pPROCESSES]
+ * With pN, a tree of N single-threaded processes instead: the first forks
+ * N-1 children, each fills its own share of MIB, and each checks in to the
+ * first through a pipe once it runs after TRIGGER.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 struct share {
@@ -61,10 +65,89 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+static uint64_t xorshift_sum(uint64_t *mem, size_t words, uint64_t seed)
+{
+	struct share s = { .mem = mem, .words = words, .seed = seed };
+
+	return fill(&s);
+}
+
+static void write_time(const char *trigger_path)
+{
+	char resumed[4096];
+	struct timespec now;
+	FILE *f;
+
+	snprintf(resumed, sizeof(resumed), "%s.resumed", trigger_path);
+	clock_gettime(CLOCK_REALTIME, &now);
+	f = fopen(resumed, "w");
+	fprintf(f, "%lld.%09ld\n", (long long)now.tv_sec, now.tv_nsec);
+	fclose(f);
+}
+
+/* N processes, each with its share of the memory, checking in through pipes. */
+static int tree(size_t words, int procs, const char *ready_path)
+{
+	int filled_pipe[2], running_pipe[2];
+	size_t share = words / (size_t)procs;
+	char b;
+
+	if (procs < 1 || pipe(filled_pipe) || pipe(running_pipe))
+		return 64;
+	for (int p = 1; p < procs; p++) {
+		pid_t child = fork();
+
+		if (child < 0)
+			return 65;
+		if (child == 0) {
+			uint64_t *mem = malloc(share * 8), sum, check = 0;
+
+			if (!mem)
+				_exit(64);
+			sum = xorshift_sum(mem, share, 88172645463325252ULL + (uint64_t)p);
+			if (write(filled_pipe[1], "f", 1) != 1)
+				_exit(66);
+			wait_for_trigger();
+			if (write(running_pipe[1], "r", 1) != 1)
+				_exit(66);
+			for (size_t i = 0; i < share; i++)
+				check += mem[i];
+			_exit(check == sum ? 0 : 3);
+		}
+	}
+	uint64_t *mem = malloc(share * 8), sum, check = 0;
+	FILE *ready;
+	int status, bad = 0;
+
+	if (!mem)
+		return 64;
+	sum = xorshift_sum(mem, share, 88172645463325252ULL);
+	for (int p = 1; p < procs; p++)
+		if (read(filled_pipe[0], &b, 1) != 1)
+			return 66;
+	ready = fopen(ready_path, "w");
+	fprintf(ready, "%d\n", getpid());
+	fclose(ready);
+	wait_for_trigger();
+	for (int p = 1; p < procs; p++)
+		if (read(running_pipe[0], &b, 1) != 1)
+			return 66;
+	write_time(trigger);
+	for (size_t i = 0; i < share; i++)
+		check += mem[i];
+	while (wait(&status) > 0)
+		bad |= !WIFEXITED(status) || WEXITSTATUS(status);
+	return check == sum && !bad ? 0 : 3;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 4)
 		return 64;
+	if (argc > 4 && argv[4][0] == 'p') {
+		trigger = argv[2];
+		return tree((size_t)atoi(argv[1]) << 17, atoi(argv[4] + 1), argv[3]);
+	}
 	size_t words = (size_t)atoi(argv[1]) << 17;
 	int threads = argc > 4 ? atoi(argv[4]) : 1;
 	uint64_t *mem = malloc(words * 8), sum = 0, check = 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Inside the guest: kcr vs CRIU vs the plain-I/O floor on the same process,
 # same kernel, same filesystem (the guest's tmpfs /tmp).
-# BENCH_CASES: "MIB/THREADS ..." (default: each of BENCH_SIZES with 1 thread).
+# BENCH_CASES: "MIB/THREADS ..." (default: each of BENCH_SIZES with 1 thread);
+# MIB/pN is a tree of N single-threaded processes holding MIB in all.
 set -euo pipefail
 : "${KCR:=kcr}" "${BENCH_BIN:?}" "${BENCH_SIZES:=64 256 1024}" "${BENCH_REPEAT:=3}"
 if [[ -z ${BENCH_CASES:-} ]]; then
@@ -47,16 +48,21 @@ for case in $BENCH_CASES; do
 		echo "$case floor $fw $fr $mib 0" >>"$W/raw"
 
 		start_target "$mib" "$threads"
-		t0=$(now); $KCR checkpoint "$pid" -o "$W/k.kcr" --kill --no-catalog -q; t1=$(now)
-		freeze=$($KCR inspect --json "$W/k.kcr" | tr -d ' \n' | sed -n 's/.*"freeze_ns":\([0-9]*\).*/\1/p')
-		freeze=$(awk -v ns="${freeze:-0}" 'BEGIN { printf "%.1f", ns / 1e6 }')
-		img=$(($(stat -c %s "$W/k.kcr") >> 20))
+		t0=$(now); out=$($KCR checkpoint "$pid" -o "$W/k.kcr" --kill --no-catalog 2>/dev/null); t1=$(now)
+		if [[ -d $W/k.kcr ]]; then
+			# A tree: from its first process held to its last released.
+			freeze=$(sed -n 's/.*frozen \([0-9.]*\) ms.*/\1/p' <<<"$out")
+		else
+			freeze=$($KCR inspect --json "$W/k.kcr" | tr -d ' \n' | sed -n 's/.*"freeze_ns":\([0-9]*\).*/\1/p')
+			freeze=$(awk -v ns="${freeze:-0}" 'BEGIN { printf "%.1f", ns / 1e6 }')
+		fi
+		img=$(($(du -sb "$W/k.kcr" | cut -f1) >> 20))
 		touch "$W/trigger"
 		t2=$(now)
 		$KCR restart --no-catalog -q "$W/k.kcr" || { echo "kcr restore failed (rc $?)"; exit 1; }
 		t3=$(resumed_at)
 		echo "$case kcr $(elapsed "$t0" "$t1") $(elapsed "$t2" "$t3") $img ${freeze:-0}" >>"$W/raw"
-		rm -f "$W/k.kcr"
+		rm -rf "$W/k.kcr"
 
 		start_target "$mib" "$threads"
 		rm -rf "$W/criu"; mkdir -p "$W/criu"

@@ -488,7 +488,10 @@ Status RestartInPlace(const std::string& path, const RestartOptions& options,
   // No vdso calls (clock_gettime, ...) are possible from here: glibc's cached
   // pointers name the old address.
   UnregisterOwnRseq();
-  Status st = RestoreWithThreads(*image, options, dev, img, prefill->ranges());
+  std::vector<kcr_range> prefilled = prefill->ranges();
+  if (member)
+    prefilled.insert(prefilled.end(), member->kept.begin(), member->kept.end());
+  Status st = RestoreWithThreads(*image, options, dev, img, prefilled);
   return st.With("restart failed after the restarter had changed; it cannot continue");
 }
 

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <kcr/restart.h>
 #include <kcr/status.h>
@@ -14,6 +15,9 @@ namespace kcr {
 
 struct TreeMember {
   ProvidedFiles files;
+  // Shared anonymous memory the tree's restore mapped and filled, which
+  // this process inherited where its image has it: kept as it is.
+  std::vector<kcr_range> kept;
   // Called once everything that can fail cheaply has been checked and
   // prepared, before this process changes: returns when every member of the
   // tree is that far (an error stops this restore).

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cinttypes>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -172,7 +173,7 @@ class TreeCheckpoint {
   Status CheckLeavers();
   Status CheckNamespaces();
   Status CheckIds();
-  Status CheckSharedMemory();
+  Status SharedMemory(TreeManifest* manifest, const std::map<int, int>& position);
   Status SavePipes(TreeManifest* manifest);
   Status SavePipeData(const PipeEnd* reader, const PipeEnd& any, TreePipe* pipe);
   void Order(int index, std::vector<int>* order) const;
@@ -210,8 +211,11 @@ Status TreeCheckpoint::MakeTempDir() {
 
 void TreeCheckpoint::Discard() {
   if (!tmp_.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(tmp_, ec);
+    (void)AsUser([&] {
+      std::error_code ec;
+      std::filesystem::remove_all(tmp_, ec);
+      return Status::Ok();
+    });
     tmp_.clear();
   }
   for (Member& m : members_)
@@ -271,7 +275,9 @@ Status TreeCheckpoint::HoldOne(int index) {
   result_.image_bytes += r.image_bytes;
   result_.pages_saved += r.pages_saved;
   result_.write_ns += r.write_ns;
-  KCR_RETURN_IF_ERROR(Image::Open(tmp_ + "/" + m.image, &m.saved));
+  // In the user's directory: read as the user, never through a link the
+  // user put there.
+  KCR_RETURN_IF_ERROR(AsUser([&] { return Image::Open(tmp_ + "/" + m.image, &m.saved); }));
   m.pid = m.saved->header().pid;
   m.ppid = m.saved->tree_place().ppid;
   m.pgid = m.saved->tree_place().pgid;
@@ -332,20 +338,18 @@ Status TreeCheckpoint::HoldAll(pid_t root) {
   }
 }
 
-// A process that left the tree (a double fork) but stayed in a session or
-// group one of the tree's processes leads is named, not left behind: kcr
-// saves a tree whole.
+// A process that left the tree (a double fork) but stayed in a session one
+// of the tree's processes leads is named, not left behind: kcr saves a tree
+// whole.
 Status TreeCheckpoint::CheckLeavers() {
-  std::set<long> sessions, groups;
+  // Sessions only: a process group may hold processes that never were the
+  // tree's (Slurm puts a node's tasks of a step in task 0's group).
+  std::set<long> sessions;
   for (const Member& m : members_) {
-    if (m.zombie)
-      continue;
-    if (StatField(m.seen_as, 6) == m.seen_as)
+    if (!m.zombie && StatField(m.seen_as, 6) == m.seen_as)
       sessions.insert(m.seen_as);
-    if (StatField(m.seen_as, 5) == m.seen_as)
-      groups.insert(m.seen_as);
   }
-  if (sessions.empty() && groups.empty())
+  if (sessions.empty())
     return Status::Ok();
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
@@ -358,17 +362,16 @@ Status TreeCheckpoint::CheckLeavers() {
     std::vector<std::string> f = StatFields(pid);
     if (f.size() < 4 || f[0] == "Z")
       continue;
-    const long pgrp = std::atol(f[2].c_str()), session = std::atol(f[3].c_str());
-    if (sessions.count(session) || groups.count(pgrp)) {
+    const long session = std::atol(f[3].c_str());
+    if (sessions.count(session)) {
       std::ifstream comm(fmt::format("/proc/{}/comm", pid));
       std::string what;
       std::getline(comm, what);
       return Errorf(EOPNOTSUPP,
-                    "process {} ({}) is in the {} of process {} but not below it: it left "
-                    "the tree (a double fork?); kcr saves a tree whole, never in part; "
+                    "process {} ({}) is in the session of process {} but not below it: it "
+                    "left the tree (a double fork?); kcr saves a tree whole, never in part; "
                     "nothing was saved",
-                    pid, what, groups.count(pgrp) ? "process group" : "session",
-                    groups.count(pgrp) ? pgrp : session);
+                    pid, what, session);
     }
   }
   return Status::Ok();
@@ -420,20 +423,42 @@ Status TreeCheckpoint::CheckIds() {
   return Status::Ok();
 }
 
-Status TreeCheckpoint::CheckSharedMemory() {
-  std::map<uint64_t, int> first_mapper;
+// Anonymous memory two processes share (MAP_SHARED across fork) is saved
+// in each one's image; the tree's restore maps it once, shared again, with
+// the contents of the process held last, when no process could write it
+// any more. It must be mapped at the same addresses in each.
+Status TreeCheckpoint::SharedMemory(TreeManifest* manifest, const std::map<int, int>& position) {
+  struct Sharing {
+    std::string range;
+    std::vector<int> members;
+  };
+  std::map<uint64_t, Sharing> by_inode;
   for (size_t i = 0; i < members_.size(); i++) {
     if (members_[i].zombie)
       continue;
     for (const auto& [ino, range] : SharedAnon(members_[i].seen_as)) {
-      auto [it, fresh] = first_mapper.emplace(ino, static_cast<int>(i));
-      if (!fresh) {
+      Sharing& s = by_inode[ino];
+      if (!s.members.empty() && s.range != range) {
         return Errorf(EOPNOTSUPP,
-                      "{} and {} share anonymous memory (MAP_SHARED, at {}), which kcr cannot "
-                      "restore shared yet; nothing was saved",
-                      Name(it->second), Name(static_cast<int>(i)), range);
+                      "{} and {} share anonymous memory (MAP_SHARED) at different addresses "
+                      "({} and {}), which kcr cannot restore; nothing was saved",
+                      Name(s.members.front()), Name(static_cast<int>(i)), s.range, range);
       }
+      s.range = range;
+      s.members.push_back(static_cast<int>(i));
     }
+  }
+  for (const auto& [ino, s] : by_inode) {
+    if (s.members.size() < 2)
+      continue;
+    TreeSharedMemory sm;
+    if (std::sscanf(s.range.c_str(), "%" SCNx64 "-%" SCNx64, &sm.start, &sm.end) != 2)
+      return Errorf(EIO, "reading the mapping {} of {}", s.range, Name(s.members.front()));
+    for (int i : s.members)
+      sm.processes.push_back(position.at(i));
+    // Processes are held in the order of members_.
+    sm.from = position.at(*std::max_element(s.members.begin(), s.members.end()));
+    manifest->shared_memory.push_back(std::move(sm));
   }
   return Status::Ok();
 }
@@ -448,6 +473,15 @@ Status TreeCheckpoint::SavePipeData(const PipeEnd* reader, const PipeEnd& any, T
   UniqueFd theirs(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), end.fd, 0)));
   if (!theirs.valid())
     return SysError("reading the pipe at fd {} of {} (pidfd_getfd)", end.fd, Name(end.member));
+  // Still that pipe of that process (held: it cannot have closed it; had it
+  // been killed and its pid taken, this would be another's descriptor).
+  struct stat st;
+  if (::fstat(theirs.get(), &st) != 0 || !S_ISFIFO(st.st_mode) || st.st_ino != pipe->ino) {
+    return Errorf(EAGAIN,
+                  "fd {} of {} is no longer the pipe it saved (it ended?); nothing was "
+                  "saved; fix: retry",
+                  end.fd, Name(end.member));
+  }
   int capacity = ::fcntl(theirs.get(), F_GETPIPE_SZ);
   if (capacity <= 0)
     return SysError("the size of the pipe at fd {} of {}", end.fd, Name(end.member));
@@ -596,7 +630,6 @@ Status TreeCheckpoint::Run(pid_t root, TreeCheckpointResult* result, std::vector
   KCR_RETURN_IF_ERROR(CheckNamespaces());
   KCR_RETURN_IF_ERROR(CheckLeavers());
   KCR_RETURN_IF_ERROR(CheckIds());
-  KCR_RETURN_IF_ERROR(CheckSharedMemory());
   TreeManifest manifest;
   KCR_RETURN_IF_ERROR(SavePipes(&manifest));
   std::vector<int> order;
@@ -604,6 +637,7 @@ Status TreeCheckpoint::Run(pid_t root, TreeCheckpointResult* result, std::vector
   std::map<int, int> position;
   for (size_t i = 0; i < order.size(); i++)
     position[order[i]] = static_cast<int>(i);
+  KCR_RETURN_IF_ERROR(SharedMemory(&manifest, position));
   for (int i : order) {
     const Member& m = members_[static_cast<size_t>(i)];
     TreeProcess p;

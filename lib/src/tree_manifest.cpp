@@ -90,7 +90,15 @@ Status WriteTreeManifest(const std::string& dir, const TreeManifest& m) {
                      {"bytes", p.bytes},
                      {"xxh64", p.checksum}});
   }
-  Json doc = {{"kcr_tree", kTreeFormat}, {"processes", processes}, {"pipes", pipes}};
+  Json shared = Json::array();
+  for (const TreeSharedMemory& sm : m.shared_memory) {
+    shared.push_back(
+        {{"start", sm.start}, {"end", sm.end}, {"processes", sm.processes}, {"from", sm.from}});
+  }
+  Json doc = {{"kcr_tree", kTreeFormat},
+              {"processes", processes},
+              {"pipes", pipes},
+              {"shared_memory", shared}};
   const std::string text = doc.dump(1) + "\n";
   const std::string path = dir + "/" + kTreeManifest;
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
@@ -162,6 +170,29 @@ Status ReadTreeManifest(const std::string& dir, TreeManifest* out) {
         return Bad(dir, fmt::format("pipe {}", p.ino));
       }
       m.pipes.push_back(std::move(p));
+    }
+    if (doc.contains("shared_memory")) {
+      const Json& shared = doc.at("shared_memory");
+      if (!shared.is_array() || shared.size() > kMaxTreeProcesses)
+        return Bad(dir, "shared memory");
+      for (const Json& j : shared) {
+        TreeSharedMemory sm;
+        sm.start = j.at("start").get<uint64_t>();
+        sm.end = j.at("end").get<uint64_t>();
+        sm.processes = j.at("processes").get<std::vector<int>>();
+        sm.from = j.at("from").get<int>();
+        const auto live = [&](int i) {
+          return i >= 0 && static_cast<size_t>(i) < m.processes.size() &&
+                 !m.processes[static_cast<size_t>(i)].zombie;
+        };
+        if (sm.start % 4096 || sm.end % 4096 || sm.start >= sm.end || sm.end > (1ULL << 47) ||
+            sm.processes.size() < 2 ||
+            !std::all_of(sm.processes.begin(), sm.processes.end(), live) ||
+            std::find(sm.processes.begin(), sm.processes.end(), sm.from) == sm.processes.end()) {
+          return Bad(dir, "shared memory");
+        }
+        m.shared_memory.push_back(std::move(sm));
+      }
     }
   } catch (const Json::exception& e) {
     return Bad(dir, fmt::format("tree.json: {}", e.what()));

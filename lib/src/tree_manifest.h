@@ -36,9 +36,20 @@ struct TreePipe {
   uint64_t checksum = 0;  // xxh64 of the bytes, seed 0
 };
 
+// Anonymous memory (MAP_SHARED|MAP_ANONYMOUS) that processes of the tree
+// share, at the same addresses in each: mapped and filled once, from the
+// image of the process saved last (when no process could write it any
+// more), before the tree is forked, so that each inherits it.
+struct TreeSharedMemory {
+  uint64_t start = 0, end = 0;
+  std::vector<int> processes;  // indexes into TreeManifest::processes
+  int from = -1;               // whose image holds the contents
+};
+
 struct TreeManifest {
   std::vector<TreeProcess> processes;  // processes[0] is the root
   std::vector<TreePipe> pipes;
+  std::vector<TreeSharedMemory> shared_memory;
 };
 
 // A small regular file of a tree image, read whole: never a FIFO or a

@@ -14,13 +14,16 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <set>
@@ -114,6 +117,8 @@ class TreeRestore {
   const TreeProcess& Proc(int i) const { return manifest_.processes[static_cast<size_t>(i)]; }
   std::string Name(int i) const { return fmt::format("process {} of the tree", Proc(i).pid); }
   Status MakeShared();
+  Status MakeSharedMemory(const TreeSharedMemory& sm);
+  std::vector<kcr_range> KeepShared(int index) const;
   Status MakePipe(const TreePipe& p);
   Status TakeIds(int index) const;
   Status ForkChildren(int index, const RestartOptions& options, int report_fd);
@@ -128,6 +133,7 @@ class TreeRestore {
   std::map<uint64_t, std::pair<int, size_t>> shared_files_;  // file id -> member, fd index
   std::map<uint64_t, int> made_;                             // file id -> descriptor here
   std::map<std::string, uint64_t> sizes_;                    // see ProvidedFiles
+  std::vector<std::vector<size_t>> shares_;  // per process: its shared_memory regions
   int live_ = 0;
   // The restore's own pipes: start (ends when the tree is made); ready, one
   // per member, a byte when it is at its point of no return (its end when
@@ -210,6 +216,26 @@ Status TreeRestore::Load(const RestartOptions& options) {
       files_[i].needed.push_back({fd.fd, t.file_id, false, 0, false, fd.f_flags});
     }
   }
+  // Shared memory: each sharer's image has it as the same shared mapping.
+  shares_.assign(n, {});
+  for (size_t r = 0; r < manifest_.shared_memory.size(); r++) {
+    const TreeSharedMemory& sm = manifest_.shared_memory[r];
+    uint64_t flags = 0;
+    for (int i : sm.processes) {
+      const Image& image = *images[static_cast<size_t>(i)];
+      auto v = std::find_if(image.vmas().begin(), image.vmas().end(), [&](const VmaRecord& x) {
+        return x.vma.start == sm.start && x.vma.end == sm.end && x.vma.kind == KCR_VMA_SHARED_ANON;
+      });
+      constexpr uint64_t kSame = KCR_VM_READ | KCR_VM_WRITE | KCR_VM_EXEC | KCR_VM_NORESERVE;
+      if (v == image.vmas().end() ||
+          (i != sm.processes.front() && (v->vma.vm_flags & kSame) != flags)) {
+        return Errorf(EBADMSG, "corrupt tree image {}: {} lacks the shared memory at {:#x}", dir_,
+                      Name(i), sm.start);
+      }
+      flags = v->vma.vm_flags & kSame;
+      shares_[static_cast<size_t>(i)].push_back(r);
+    }
+  }
   // Each member's cheap checks here, where the caller sees their messages.
   for (size_t i = 0; i < n; i++) {
     if (!images[i])
@@ -271,7 +297,65 @@ Status TreeRestore::MakePipe(const TreePipe& p) {
   return Status::Ok();  // r and w close: each open file made is one of the members'
 }
 
+// Mapped at its address in this process (which every process of the tree
+// is forked from), filled from the image of the process saved last, each
+// chunk checked where it lands.
+Status TreeRestore::MakeSharedMemory(const TreeSharedMemory& sm) {
+  std::unique_ptr<Image> image;
+  KCR_RETURN_IF_ERROR(OpenMemberImage(dir_, Proc(sm.from), &image));
+  auto v = std::find_if(image->vmas().begin(), image->vmas().end(), [&](const VmaRecord& x) {
+    return x.vma.start == sm.start && x.vma.end == sm.end;
+  });
+  if (v == image->vmas().end())
+    return Errorf(EBADMSG, "corrupt tree image {}: no shared memory at {:#x}", dir_, sm.start);
+  const size_t len = sm.end - sm.start;
+  const int flags = MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE |
+                    ((v->vma.vm_flags & KCR_VM_NORESERVE) ? MAP_NORESERVE : 0);
+  void* at = ::mmap(reinterpret_cast<void*>(sm.start), len, PROT_READ | PROT_WRITE, flags, -1, 0);
+  if (at != reinterpret_cast<void*>(sm.start)) {
+    if (at != MAP_FAILED)
+      ::munmap(at, len);
+    return Errorf(EADDRINUSE,
+                  "the restorer's own memory is where the tree's shared memory goes ({:#x}); "
+                  "fix: retry (the addresses differ each time)",
+                  sm.start);
+  }
+  for (const PageChunkRef& c : image->chunks()) {
+    const uint64_t bytes = uint64_t{c.chunk.nr_pages} * KCR_PAGE_SIZE;
+    if (c.chunk.addr + bytes <= sm.start || c.chunk.addr >= sm.end)
+      continue;
+    if (c.chunk.addr < sm.start || c.chunk.addr + bytes > sm.end)
+      return Errorf(EBADMSG, "corrupt tree image {}: a memory chunk straddles {:#x}", dir_,
+                    sm.start);
+    KCR_RETURN_IF_ERROR(image->VerifyChunk(c, image->bytes_at(c.data_offset)));
+    std::memcpy(reinterpret_cast<void*>(c.chunk.addr), image->bytes_at(c.data_offset), bytes);
+  }
+  int prot = 0;
+  prot |= (v->vma.vm_flags & KCR_VM_READ) ? PROT_READ : 0;
+  prot |= (v->vma.vm_flags & KCR_VM_WRITE) ? PROT_WRITE : 0;
+  prot |= (v->vma.vm_flags & KCR_VM_EXEC) ? PROT_EXEC : 0;
+  if (::mprotect(at, len, prot) != 0)
+    return SysError("protecting the tree's shared memory at {:#x}", sm.start);
+  return Status::Ok();
+}
+
+// This process keeps the shared memory its image has, and gives up the rest.
+std::vector<kcr_range> TreeRestore::KeepShared(int index) const {
+  std::vector<kcr_range> kept;
+  const std::vector<size_t>& mine = shares_[static_cast<size_t>(index)];
+  for (size_t r = 0; r < manifest_.shared_memory.size(); r++) {
+    const TreeSharedMemory& sm = manifest_.shared_memory[r];
+    if (std::find(mine.begin(), mine.end(), r) != mine.end())
+      kept.push_back({sm.start, sm.end});
+    else
+      ::munmap(reinterpret_cast<void*>(sm.start), sm.end - sm.start);
+  }
+  return kept;
+}
+
 Status TreeRestore::MakeShared() {
+  for (const TreeSharedMemory& sm : manifest_.shared_memory)
+    KCR_RETURN_IF_ERROR(MakeSharedMemory(sm));
   for (const TreePipe& p : manifest_.pipes)
     KCR_RETURN_IF_ERROR(MakePipe(p));
   for (const auto& [id, where] : shared_files_) {
@@ -352,11 +436,12 @@ Status TreeRestore::TakeIds(int index) const {
   if (!WaitClosed(start_[0]))
     ::_exit(kRestartRefusedExit);
   TreeMember me = MemberOf(index);
+  me.kept = KeepShared(index);
   bool past_barrier = false;
   me.all_ready = [this, index, &past_barrier] {
     char go;
     if (::write(ready_[static_cast<size_t>(index)][1], "1", 1) != 1 || ::read(go_[0], &go, 1) != 1)
-      return Status::Error(ECANCELED, "the tree's restore was called off");
+      return Status::Error(ECHILD, "the tree's restore was called off");
     past_barrier = true;
     return Status::Ok();
   };
@@ -406,7 +491,7 @@ Status TreeRestore::ForkChildren(int index, const RestartOptions& options, int r
     }
     char b;
     if (::read(built_r.get(), &b, 1) != 1)
-      return Errorf(ECANCELED, "{} could not be made", Name(c));
+      return Errorf(ECHILD, "{} could not be made", Name(c));
   }
   return Status::Ok();
 }
@@ -433,11 +518,12 @@ Status TreeRestore::RunRoot(const RestartOptions& options, int report_fd) {
       ::close(r[1]);
   }
   TreeMember me = MemberOf(0);
+  me.kept = KeepShared(0);
   me.all_ready = [this] {
     for (size_t i = 1; i < ready_.size(); i++) {
       char b;
       if (ready_[i][0] >= 0 && ::read(ready_[i][0], &b, 1) != 1) {
-        return Status::Error(ECANCELED,
+        return Status::Error(ECHILD,
                              fmt::format("{} ended before its restore", Name(static_cast<int>(i))));
       }
     }

@@ -8,9 +8,8 @@
  * MODE: flock, posix, ofd, lease, deleted-flock, memfd, memfd-map, sysv-shm,
  * timerfd, signalfd, inotify, epoll; and, with a child (a process tree):
  * clone-files (the child shares the descriptor table), clone-signal (the
- * child ends with SIGUSR1 to its parent, not SIGCHLD), shared-anon (the
- * child shares MAP_SHARED anonymous memory), pipe-rdwr (a pipe open for
- * reading and writing).
+ * child ends with SIGUSR1 to its parent, not SIGCHLD), pipe-rdwr (a pipe
+ * open for reading and writing).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -117,13 +116,6 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[1], "clone-signal")) {
 		if (child(SIGUSR1))
 			return perror("clone"), 1;
-	} else if (!strcmp(argv[1], "shared-anon")) {
-		char *p =
-			mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-		if (p == MAP_FAILED || child(SIGCHLD))
-			return perror("shared-anon"), 1;
-		p[0] = 1;
 	} else if (!strcmp(argv[1], "pipe-rdwr")) {
 		int p[2];
 		char self[64];

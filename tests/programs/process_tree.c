@@ -8,13 +8,17 @@
  * group against what it saw at its start; the parent also checks the
  * zombie's exit status and that kill(-pgid) reaches the whole group, and
  * worker 0 writes its last line through the output file it shares with the
- * parent (one open file, one offset).
+ * parent (one open file, one offset). Each worker also notes the round it
+ * is at in anonymous memory it shares with the parent (MAP_SHARED before
+ * the fork): the parent, reading round r of a worker, must see at least r
+ * there, which holds only while the memory is still shared.
  *
  *   process_tree OUT [ROUNDS] [WORKERS]
  */
 #include "kcr_test.h"
 
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #define MAX_WORKERS 8
@@ -35,6 +39,8 @@ static uint64_t work(int worker, int round)
 	return x;
 }
 
+static volatile int *progress; /* per worker, shared: the round it sent last */
+
 static void run_worker(int w, int rounds, int out_fd, int token_fd, pid_t parent, pid_t pgid,
 		       pid_t sid)
 {
@@ -45,6 +51,7 @@ static void run_worker(int w, int rounds, int out_fd, int token_fd, pid_t parent
 		int n = snprintf(line, sizeof(line), "w%d r%d %016llx\n", w, r,
 				 (unsigned long long)work(w, r));
 
+		progress[w] = r;
 		if (write(out_fd, line, (size_t)n) != n)
 			kt_fail("worker %d: write: %s", w, strerror(errno));
 		check_ids(me, parent, pgid, sid, "worker");
@@ -77,6 +84,9 @@ int main(int argc, char **argv)
 	pid_t me = getpid(), pgid = getpgrp(), sid = getsid(0);
 
 	signal(SIGTERM, SIG_IGN);
+	progress = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (progress == MAP_FAILED)
+		kt_fail("mmap: %s", strerror(errno));
 	if (pipe(token) != 0)
 		kt_fail("pipe: %s", strerror(errno));
 	zombie = fork();
@@ -118,6 +128,9 @@ int main(int argc, char **argv)
 				 (unsigned long long)work(w, r));
 			if (strcmp(line, want))
 				kt_fail("worker %d round %d sent %s", w, r, line);
+			if (progress[w] < r)
+				kt_fail("worker %d sent round %d but its shared note says %d: the memory is no longer shared",
+					w, r, progress[w]);
 			sum += strtoull(line + strlen(line) - 17, NULL, 16);
 		}
 		for (int w = 0; w < workers; w++) {
