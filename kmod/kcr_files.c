@@ -611,3 +611,31 @@ int kcr_tree_dump(struct kcr_writer *w, const struct kcr_files_state *st)
 	kcr_section_end(w, st->nr);
 	return w->err;
 }
+
+/* The open files of each end of the pipe at fd of a held process, now. */
+int kcr_task_pipe_counts(struct task_struct *t, int fd, u32 *readers, u32 *writers)
+{
+	struct pipe_inode_info *pipe;
+	struct file *f = NULL;
+
+	task_lock(t);
+	if (t->files) {
+		rcu_read_lock();
+		f = files_lookup_fd_rcu(t->files, fd);
+		if (f && !get_file_rcu(f))
+			f = NULL;
+		rcu_read_unlock();
+	}
+	task_unlock(t);
+	if (!f)
+		return -EBADF;
+	if (!kcr_is_pipe(f) || (f->f_mode & FMODE_PATH)) {
+		fput(f);
+		return -EINVAL;
+	}
+	pipe = f->private_data;
+	*readers = READ_ONCE(pipe->readers);
+	*writers = READ_ONCE(pipe->writers);
+	fput(f);
+	return 0;
+}

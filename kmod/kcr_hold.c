@@ -7,7 +7,8 @@
  * as it would a stopped one). Its last close — also the holder's exit —
  * lets the process run on, so a holder that dies never leaves it parked for
  * good. KCR_IOC_HOLD_KILL on the file kills that very process, whatever
- * became of its pid. A held process is on a list so that a second
+ * became of its pid; KCR_IOC_HOLD_PIPE tells how many open files a pipe of
+ * it has now (a tree's checkpoint, libkcr). A held process is on a list so that a second
  * checkpoint of it can be refused.
  *
  * What "run on" means is the checkpoint's business: it hands in a
@@ -19,6 +20,7 @@
 #include <linux/list.h>
 #include <linux/sched/signal.h>
 #include <linux/spinlock.h>
+#include <linux/uaccess.h>
 #include "kcr_internal.h"
 
 static DEFINE_SPINLOCK(kcr_held_lock);
@@ -47,14 +49,33 @@ static int kcr_hold_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+static long kcr_hold_pipe(struct kcr_hold *h, struct kcr_hold_pipe __user *uarg)
+{
+	struct kcr_hold_pipe a;
+	int err;
+
+	if (copy_from_user(&a, uarg, sizeof(a)))
+		return -EFAULT;
+	if (a.fd < 0 || a.pad)
+		return -EINVAL;
+	err = kcr_task_pipe_counts(h->task, a.fd, &a.readers, &a.writers);
+	if (err)
+		return err;
+	return copy_to_user(uarg, &a, sizeof(a)) ? -EFAULT : 0;
+}
+
 static long kcr_hold_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct kcr_hold *h = file->private_data;
 
-	if (cmd != KCR_IOC_HOLD_KILL)
-		return -ENOTTY;
-	send_sig(SIGKILL, h->task, 1);
-	return 0;
+	switch (cmd) {
+	case KCR_IOC_HOLD_KILL:
+		send_sig(SIGKILL, h->task, 1);
+		return 0;
+	case KCR_IOC_HOLD_PIPE:
+		return kcr_hold_pipe(h, (struct kcr_hold_pipe __user *)arg);
+	}
+	return -ENOTTY;
 }
 
 static const struct file_operations kcr_hold_fops = {

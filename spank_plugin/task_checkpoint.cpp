@@ -263,27 +263,18 @@ Checkpointer::Taken Checkpointer::Take(const TaskInfo& t, const std::string& pat
     // A task with children (a batch script running its programs) is saved
     // with all of them, as one tree image; it may fork its first child
     // between the look and the module's own.
-    bool with_children = HasChildren(t.process());
-    if (!with_children) {
-      UniqueFd one;
-      CheckpointOptions single = options;
-      single.hold = hold ? &one : nullptr;
-      taken.status = Checkpoint(t.process(), path, single, &taken.result);
-      if (one.valid())
-        taken.holds.push_back(std::move(one));
-      with_children =
-          !taken.status.ok() && taken.status.code() == -EOPNOTSUPP && HasChildren(t.process());
-    }
-    if (with_children) {
-      TreeCheckpointResult tree;
-      taken.status =
-          CheckpointTree(t.process(), path, options, &tree, hold ? &taken.holds : nullptr);
-      taken.result.image_bytes = tree.image_bytes;
-      taken.result.pages_saved = tree.pages_saved;
-      taken.result.freeze_ns = tree.freeze_ns;
-      taken.result.write_ns = tree.write_ns;
-      taken.result.header_checksum = tree.header_checksum;
-      taken.tree_processes = tree.processes.size();
+    AnyCheckpointResult any;
+    taken.status =
+        CheckpointProcessOrTree(t.process(), path, options, &any, hold ? &taken.holds : nullptr);
+    if (any.tree) {
+      taken.result.image_bytes = any.processes.image_bytes;
+      taken.result.pages_saved = any.processes.pages_saved;
+      taken.result.freeze_ns = any.processes.freeze_ns;
+      taken.result.write_ns = any.processes.write_ns;
+      taken.result.header_checksum = any.processes.header_checksum;
+      taken.tree_processes = any.processes.processes.size();
+    } else {
+      taken.result = any.process;
     }
   }
   if (taken.status.ok()) {

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <kcr/util/image_files.h>
 #include <kcr/util/units.h>
 
 #include <kcr/checkpoint.h>
@@ -68,38 +69,6 @@ bool ShouldRecord(const CheckpointArgs& a, const std::string& catalog_path) {
   return ::access(catalog_path.c_str(), W_OK) == 0;
 }
 
-// A process with children is saved with all its descendants, as one tree
-// image (a directory). Not recorded in the catalog yet, which knows images
-// of one process.
-int RunTreeCheckpoint(const CheckpointArgs& a) {
-  if (a.stop) {
-    fmt::print(stderr,
-               "kcr checkpoint: process {} has children, and --stop is for one process; use "
-               "--kill, or nothing to let the tree run on\n",
-               a.pid);
-    return 1;
-  }
-  CheckpointOptions options;
-  options.kill = a.kill;
-  options.privileged = a.privileged;
-  if (!a.quiet)
-    fmt::print(stderr, "kcr checkpoint: process {} has children: saving the whole tree\n", a.pid);
-  TreeCheckpointResult r;
-  Status st = CheckpointTree(a.pid, a.output, options, &r);
-  if (!st.ok()) {
-    fmt::print(stderr, "kcr checkpoint: {}\n", st.message());
-    return 1;
-  }
-  if (!a.quiet) {
-    fmt::print(
-        "checkpointed the tree of {} -> {} ({} processes, {} zombie, {} pipes; {}, {} "
-        "pages; frozen {:.1f} ms)\n",
-        a.pid, a.output, r.processes.size(), r.zombies, r.pipes, util::HumanBytes(r.image_bytes),
-        r.pages_saved, static_cast<double>(r.freeze_ns) / 1e6);
-  }
-  return 0;
-}
-
 int RunCheckpoint(const CheckpointArgs& a) {
   if (!a.job.empty()) {
     if (a.pid != 0 || !a.output.empty()) {
@@ -124,8 +93,6 @@ int RunCheckpoint(const CheckpointArgs& a) {
     fmt::print(stderr, "kcr checkpoint: give PID -o FILE (or --job JOB[.STEP])\n");
     return 1;
   }
-  if (HasChildren(a.pid))
-    return RunTreeCheckpoint(a);
   catalog::CheckpointRecord record;
   const config::Config* config = nullptr;
   if (Status st = LoadedConfig(&config); !st.ok()) {
@@ -142,13 +109,31 @@ int RunCheckpoint(const CheckpointArgs& a) {
   options.privileged = a.privileged;
   if (bar.enabled())
     options.progress = [&bar](uint64_t d, uint64_t t) { bar.Update(d, t); };
-  CheckpointResult r;
-  Status st = Checkpoint(a.pid, a.output, options, &r);
+  // A process with children is saved with all its descendants, as one tree
+  // image (a directory).
+  AnyCheckpointResult any;
+  Status st = CheckpointProcessOrTree(a.pid, a.output, options, &any);
   if (!st.ok()) {
     record.Failed(st.message());
     fmt::print(stderr, "kcr checkpoint: {}\n", st.message());
     return 1;
   }
+  if (any.tree) {
+    const TreeCheckpointResult& t = any.processes;
+    uint64_t bytes = t.image_bytes;
+    util::ImageBytes(a.output, &bytes);  // what the catalog finds there
+    record.Committed({bytes, t.header_checksum, t.freeze_ns, t.write_ns});
+    bar.Update(t.image_bytes, t.image_bytes);
+    if (!a.quiet) {
+      fmt::print(
+          "checkpointed the tree of {} -> {} ({} processes, {} zombie, {} pipes; {}, {} "
+          "pages; frozen {:.1f} ms)\n",
+          a.pid, a.output, t.processes.size(), t.zombies, t.pipes, util::HumanBytes(t.image_bytes),
+          t.pages_saved, static_cast<double>(t.freeze_ns) / 1e6);
+    }
+    return 0;
+  }
+  const CheckpointResult& r = any.process;
   record.Committed({r.image_bytes, r.header_checksum, r.freeze_ns, r.write_ns});
   bar.Update(r.image_bytes, r.image_bytes);
   if (!a.quiet) {

@@ -176,6 +176,19 @@ struct kcr_restore_thread_args {
  * reused meanwhile. (ABI 4.)
  */
 #define KCR_IOC_HOLD_KILL _IO(KCR_IOC_MAGIC, 3)
+/*
+ * On a hold descriptor: how many open files each end of the pipe at `fd` of
+ * the held process has now (its TREE section's counts are from its own
+ * checkpoint; another process of the tree may have ended since). (ABI 6.)
+ */
+struct kcr_hold_pipe {
+	__s32 fd;
+	__u32 readers; /* filled */
+	__u32 writers; /* filled */
+	__u32 pad;
+};
+
+#define KCR_IOC_HOLD_PIPE _IOWR(KCR_IOC_MAGIC, 5, struct kcr_hold_pipe)
 #define KCR_IOC_RESTORE_THREAD _IOWR(KCR_IOC_MAGIC, 4, struct kcr_restore_thread_args)
 /* Only in modules built with KCR_TEST_HOOKS: fires a WARN to prove the harness catches it. */
 #define KCR_IOC_TEST_WARN _IO(KCR_IOC_MAGIC, 0x7f)

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -550,12 +551,19 @@ Status TreeCheckpoint::SavePipes(TreeManifest* manifest) {
       const bool reads = (fd.f_flags & O_ACCMODE) == O_RDONLY;
       e.ends.push_back({static_cast<int>(i), fd.fd, reads, t.file_id});
       (reads ? e.readers : e.writers).insert(t.file_id);
-      // The last member held saw the counts once no member could change them.
-      e.open_readers = t.pipe_readers;
-      e.open_writers = t.pipe_writers;
     }
   }
   for (auto& [ino, e] : pipes) {
+    // Counted again now that every process is held: one that held an end
+    // may have ended after another's image counted it.
+    const PipeEnd& any = e.ends.front();
+    kcr_hold_pipe now{};
+    now.fd = any.fd;
+    if (::ioctl(members_[static_cast<size_t>(any.member)].hold.get(), KCR_IOC_HOLD_PIPE, &now) != 0)
+      return SysError("counting the open files of the pipe at fd {} of {}", any.fd,
+                      Name(any.member));
+    e.open_readers = now.readers;
+    e.open_writers = now.writers;
     if (e.readers.size() == e.open_readers && e.writers.size() == e.open_writers) {
       TreePipe p;
       p.ino = ino;
@@ -696,6 +704,37 @@ Status CheckpointTree(pid_t pid, const std::string& path, const CheckpointOption
   if (result)
     *result = r;
   return Status::Ok();
+}
+
+Status CheckpointProcessOrTree(pid_t pid, const std::string& path, const CheckpointOptions& options,
+                               AnyCheckpointResult* result, std::vector<UniqueFd>* holds) {
+  AnyCheckpointResult r;
+  CheckpointOptions single = options;
+  single.hold = nullptr;
+  r.tree = HasChildren(pid);
+  Status st = Status::Ok();
+  if (!r.tree) {
+    UniqueFd one;
+    single.hold = holds ? &one : nullptr;
+    st = Checkpoint(pid, path, single, &r.process);
+    if (one.valid())
+      holds->push_back(std::move(one));
+    // It forked its first child after the look: the module refused it as a tree.
+    r.tree = !st.ok() && st.code() == -EOPNOTSUPP && HasChildren(pid);
+  }
+  if (r.tree) {
+    single.hold = nullptr;
+    if (single.stop) {
+      return Errorf(EINVAL,
+                    "process {} has children, and --stop is for one process; use --kill, or "
+                    "nothing to let the tree run on",
+                    pid);
+    }
+    st = CheckpointTree(pid, path, single, &r.processes, holds);
+  }
+  if (st.ok() && result)
+    *result = r;
+  return st;
 }
 
 bool IsTreeImage(const std::string& path) {

@@ -28,6 +28,7 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include <kcr/image.h>
 #include <kcr/util/status_format.h>
@@ -123,6 +124,7 @@ class TreeRestore {
   Status TakeIds(int index) const;
   Status ForkChildren(int index, const RestartOptions& options, int report_fd);
   [[noreturn]] void RunChild(int index, int built_fd, const RestartOptions& options, int report_fd);
+  void RunChildBody(int index, int built_fd, const RestartOptions& options, int report_fd);
   [[noreturn]] static void EndAs(int wait_status);
   TreeMember MemberOf(int index) const;
 
@@ -413,8 +415,24 @@ Status TreeRestore::TakeIds(int index) const {
 
 [[noreturn]] void TreeRestore::RunChild(int index, int built_fd, const RestartOptions& options,
                                         int report_fd) {
-  ::close(start_[1]);
-  ::close(go_[1]);
+  // Nothing may escape a member unreported.
+  try {
+    RunChildBody(index, built_fd, options, report_fd);
+  } catch (const std::exception& e) {
+    ReportRefused(report_fd, Errorf(EIO, "{}: {}", Name(index), e.what()));
+  }
+  ::_exit(kRestartRefusedExit);
+}
+
+void TreeRestore::RunChildBody(int index, int built_fd, const RestartOptions& options,
+                               int report_fd) {
+  // The root's ends, which only the root writes. Forgotten once closed: this
+  // process's own pipes may take their numbers, which its children must not
+  // close again.
+  if (start_[1] >= 0)
+    ::close(std::exchange(start_[1], -1));
+  if (go_[1] >= 0)
+    ::close(std::exchange(go_[1], -1));
   const TreeProcess& p = Proc(index);
   Status st = TakeIds(index);  // a zombie may lead a group others join
   if (p.zombie)
@@ -424,7 +442,7 @@ Status TreeRestore::TakeIds(int index) const {
   // Its children have theirs: only its own ready end stays.
   for (size_t m = 0; m < ready_.size(); m++) {
     if (static_cast<int>(m) != index && ready_[m][1] >= 0)
-      ::close(ready_[m][1]);
+      ::close(std::exchange(ready_[m][1], -1));
   }
   DropPendingSigchld();
   if (!st.ok()) {
@@ -490,8 +508,15 @@ Status TreeRestore::ForkChildren(int index, const RestartOptions& options, int r
       continue;
     }
     char b;
-    if (::read(built_r.get(), &b, 1) != 1)
-      return Errorf(ECHILD, "{} could not be made", Name(c));
+    if (::read(built_r.get(), &b, 1) != 1) {
+      int status = 0;
+      std::string how = "it did not say why";
+      if (::waitpid(got, &status, 0) == got) {
+        how = WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
+                                  : fmt::format("exit status {}", WEXITSTATUS(status));
+      }
+      return Errorf(ECHILD, "{} could not be made ({})", Name(c), how);
+    }
   }
   return Status::Ok();
 }

@@ -21,7 +21,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-#define MAX_WORKERS 8
+#define MAX_WORKERS 16
 
 static void check_ids(pid_t pid, pid_t ppid, pid_t pgid, pid_t sid, const char *who)
 {

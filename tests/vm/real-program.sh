@@ -2,7 +2,7 @@
 # Real programs kcr did not write, each doing a few seconds of computation and
 # writing its results to OUT. The script execs the program, so the process a
 # test checkpoints is the real program itself.
-#   real-program.sh perl|awk|bc|python-threads|pipeline OUT
+#   real-program.sh perl|awk|bc|python-threads|pipeline|bash-loop OUT
 set -euo pipefail
 out=${2:?usage: real-program.sh perl|awk|bc|python-threads OUT}
 case $1 in
@@ -64,6 +64,15 @@ pipeline)
 	# A shell pipeline: the checkpointed process is the shell, with seq and
 	# mawk as its children and a pipe between them, usually full.
 	exec /bin/sh -c 'seq 1 3000000 | mawk "{ s = (s * 31 + \$1) % 1000003; if (NR % 30000 == 0) { print NR, s; fflush() } }" >"$1"' sh "$out"
+	;;
+bash-loop)
+	# A bash script whose children come and go: each line is computed by a
+	# short-lived pipeline, so a checkpoint may find bash alone, or with a
+	# child starting, running or just ended. Its standard output is a file,
+	# as in a batch job: bash keeps the one it had (here a terminal, which
+	# kcr does not save beyond fd 0-2) at fd 10 while the loop's output is
+	# redirected.
+	exec /bin/bash -c 'for i in $(seq 1 200); do printf "%d %s\n" "$i" "$(echo "$i" | md5sum | cut -c1-16)"; done >"$1"' bash "$out" >"$out.stdout"
 	;;
 *) echo "unknown program $1" >&2; exit 64 ;;
 esac

@@ -48,6 +48,24 @@ KCR_EXPORT Status CheckpointTree(pid_t pid, const std::string& path,
                                  const CheckpointOptions& options, TreeCheckpointResult* result,
                                  std::vector<UniqueFd>* holds = nullptr);
 
+// A process, or its tree: what `kcr checkpoint` and the Slurm agent save.
+// Checkpoint() for a process without children, CheckpointTree() for one
+// with children (also when it forks its first between the look and the
+// module's own). `holds` as for CheckpointTree() (options.hold is not used).
+struct AnyCheckpointResult {
+  bool tree = false;
+  CheckpointResult process;        // !tree
+  TreeCheckpointResult processes;  // tree
+  uint64_t image_bytes() const { return tree ? processes.image_bytes : process.image_bytes; }
+  uint64_t header_checksum() const {
+    return tree ? processes.header_checksum : process.header_checksum;
+  }
+};
+KCR_EXPORT Status CheckpointProcessOrTree(pid_t pid, const std::string& path,
+                                          const CheckpointOptions& options,
+                                          AnyCheckpointResult* result,
+                                          std::vector<UniqueFd>* holds = nullptr);
+
 // Whether `path` is a tree image (a directory with tree.json).
 KCR_EXPORT bool IsTreeImage(const std::string& path);
 
