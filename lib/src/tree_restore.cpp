@@ -238,15 +238,14 @@ Status TreeRestore::Load(const RestartOptions& options) {
       shares_[static_cast<size_t>(i)].push_back(r);
     }
   }
-  // Each member's cheap checks here, where the caller sees their messages.
-  for (size_t i = 0; i < n; i++) {
-    if (!images[i])
-      continue;
-    TreeMember sizes;
-    sizes.files.sizes = sizes_;
-    KCR_RETURN_IF_ERROR(
-        CheckRestartableMember(*images[i], options, &sizes).With(Name(static_cast<int>(i))));
-  }
+  // Each member's cheap checks (kernel build, files, the module's dry run)
+  // are made by that member, all at once: their refusals reach the caller
+  // as they are, before any process has changed. Here only the root's, so
+  // that a tree that cannot be restored at all (another kernel) is refused
+  // before any namespace is made.
+  TreeMember sizes;
+  sizes.files.sizes = sizes_;
+  KCR_RETURN_IF_ERROR(CheckRestartableMember(*images[0], options, &sizes).With(Name(0)));
   // Files only one member has, it opens itself.
   for (auto it = shared_files_.begin(); it != shared_files_.end();) {
     if (users[it->first] < 2)
