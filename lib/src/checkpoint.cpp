@@ -17,6 +17,7 @@
 
 #include <kcr/device.h>
 #include <kcr/unique_fd.h>
+#include <kcr/util/clock.h>
 #include <kcr/util/status_format.h>
 #include "callbacks.h"
 #include "checkpoint_member.h"
@@ -27,9 +28,7 @@ namespace kcr {
 namespace {
 
 uint64_t NowNs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
+  return util::MonotonicNs();
 }
 
 std::string DirName(const std::string& path) {

@@ -121,15 +121,6 @@ void Forward(int sig) {
     interrupted_by = sig;
 }
 
-Status WriteFile(const std::string& path, const std::string& text) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd.valid() ||
-      ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-    return SysError("writing {}", path);
-  }
-  return Status::Ok();
-}
-
 std::string NameOf(pid_t pid) {
   std::ifstream in(fmt::format("/proc/{}/comm", pid));
   std::string name;
@@ -157,9 +148,9 @@ Status EnterUserNamespace(const RestartOptions& options, int report_fd) {
     if (answer.value != 0)
       return Status::Error(-answer.value, answer.text);
   } else {
-    KCR_RETURN_IF_ERROR(WriteFile("/proc/self/setgroups", "deny"));
-    KCR_RETURN_IF_ERROR(WriteFile("/proc/self/uid_map", fmt::format("{} {} 1", uid, uid)));
-    KCR_RETURN_IF_ERROR(WriteFile("/proc/self/gid_map", fmt::format("{} {} 1", gid, gid)));
+    KCR_RETURN_IF_ERROR(WriteProcFile("/proc/self/setgroups", "deny"));
+    KCR_RETURN_IF_ERROR(WriteProcFile("/proc/self/uid_map", fmt::format("{} {} 1", uid, uid)));
+    KCR_RETURN_IF_ERROR(WriteProcFile("/proc/self/gid_map", fmt::format("{} {} 1", gid, gid)));
   }
   if (::geteuid() != uid || ::getegid() != gid) {
     return Errorf(EPERM, "the user namespace for the restore maps uid {} gid {} as {} {}", uid, gid,
@@ -209,7 +200,8 @@ Status RunInit(const RestoreBody& body, const RestartOptions& options, pid_t ima
   // The next pid this namespace gives is the image's: fork takes it (nothing
   // else runs in a namespace this new).
   if (image_pid > 1) {
-    KCR_RETURN_IF_ERROR(WriteFile("/proc/sys/kernel/ns_last_pid", std::to_string(image_pid - 1)));
+    KCR_RETURN_IF_ERROR(
+        WriteProcFile("/proc/sys/kernel/ns_last_pid", std::to_string(image_pid - 1)));
   }
   sigset_t waited;
   sigemptyset(&waited);
@@ -321,6 +313,15 @@ void Abandon(pid_t maker) {
 
 bool NeedsOwnIds(const Image& image) {
   return image.threads().size() > 1;
+}
+
+Status WriteProcFile(const std::string& path, const std::string& text) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid() ||
+      ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    return SysError("writing {}", path);
+  }
+  return Status::Ok();
 }
 
 void ReportRefused(int report_fd, const Status& st) {

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <string>
 
 #include <kcr/restart.h>
 #include <kcr/status.h>
@@ -20,6 +21,9 @@ using RestoreBody = std::function<Status(const RestartOptions& options, int repo
 // pid `first_pid` running `body`, signals passed on, and how it ended.
 Status RestartInNamespace(pid_t first_pid, const RestoreBody& body, const RestartOptions& options,
                           int* wait_status);
+
+// Writes a /proc (or /sys) file whole: ns_last_pid, id maps.
+Status WriteProcFile(const std::string& path, const std::string& text);
 
 // Another process of the namespace (a tree's member) tells the caller why
 // the restore cannot go on; the caller ends the whole namespace.

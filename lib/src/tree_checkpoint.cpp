@@ -34,6 +34,7 @@
 
 #include <kcr/image.h>
 #include <kcr/image_check.h>
+#include <kcr/util/clock.h>
 #include <kcr/util/status_format.h>
 #include "checkpoint_member.h"
 #include "tree_manifest.h"
@@ -44,9 +45,7 @@ namespace kcr {
 namespace {
 
 uint64_t NowNs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
+  return util::MonotonicNs();
 }
 
 std::vector<pid_t> ChildrenOf(pid_t pid) {

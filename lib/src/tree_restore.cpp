@@ -56,15 +56,6 @@ struct MemberFiles {
   std::vector<int> inherited;
 };
 
-Status WriteProcFile(const std::string& path, const std::string& text) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd.valid() ||
-      ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-    return SysError("writing {}", path);
-  }
-  return Status::Ok();
-}
-
 // A SIGCHLD the restore itself caused (a zombie made again) must not reach
 // the program, which had it already; one from a member that ends after the
 // restore must, so SIGCHLD stays blocked (kept pending) until the program's
