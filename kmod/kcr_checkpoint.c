@@ -321,7 +321,9 @@ static void kcr_header_fill(struct kcr_ckpt_req *req, struct kcr_image_header *h
 
 	memset(h, 0, sizeof(*h));
 	memcpy(h->magic, KCR_IMAGE_MAGIC, sizeof(h->magic));
-	if (sections & BIT(KCR_SEC_TREE))
+	if (sections & BIT(KCR_SEC_TIMERS))
+		h->version = KCR_IMAGE_VERSION_TIMERS;
+	else if (sections & BIT(KCR_SEC_TREE))
 		h->version = KCR_IMAGE_VERSION_TREE;
 	else if (sections & BIT(KCR_SEC_LOCKS))
 		h->version = KCR_IMAGE_VERSION_LOCKS;

@@ -22,6 +22,8 @@
 struct kcr_signal_state {
 	struct kcr_signals sig;
 	struct kcr_pending_signal pending[KCR_MAX_PENDING];
+	struct kcr_posix_timer *timers;
+	u32 nr_timers;
 };
 
 struct kcr_signal_state *kcr_signal_state_alloc(void)
@@ -31,6 +33,8 @@ struct kcr_signal_state *kcr_signal_state_alloc(void)
 
 void kcr_signal_state_free(struct kcr_signal_state *st)
 {
+	if (st)
+		kvfree(st->timers);
 	kvfree(st);
 }
 
@@ -42,6 +46,9 @@ static void kcr_pending_collect(struct kcr_signal_state *st, struct sigpending *
 	list_for_each_entry(q, &queue->list, list) {
 		struct kcr_pending_signal *p;
 
+		/* A POSIX timer's own signal: saved with its timer (kcr_timer_capture). */
+		if ((q->flags & SIGQUEUE_PREALLOC) && q->info.si_code == SI_TIMER)
+			continue;
 		if (st->sig.nr_pending >= KCR_MAX_PENDING)
 			return;
 		p = &st->pending[st->sig.nr_pending++];
@@ -70,10 +77,10 @@ void kcr_signal_capture_thread(struct kcr_signal_state *st, struct kcr_thread *t
 }
 
 /*
- * The process's timers: ITIMER_REAL (alarm, setitimer) is saved; the CPU-time
- * itimers and POSIX timers are refused rather than dropped.
+ * The process's interval timers: ITIMER_REAL (alarm, setitimer) is saved;
+ * the CPU-time ones are refused rather than dropped.
  */
-static int kcr_timers_capture(struct kcr_signal_state *st, struct kcr_reason *why)
+static int kcr_itimers_capture(struct kcr_signal_state *st, struct kcr_reason *why)
 {
 	struct signal_struct *sig = current->signal;
 	ktime_t left;
@@ -83,13 +90,6 @@ static int kcr_timers_capture(struct kcr_signal_state *st, struct kcr_reason *wh
 			       "process has an ITIMER_VIRTUAL or ITIMER_PROF timer (setitimer), which kcr cannot save");
 		return -EOPNOTSUPP;
 	}
-#ifdef CONFIG_POSIX_TIMERS
-	if (!list_empty(&sig->posix_timers)) {
-		kcr_set_reason(why,
-			       "process has POSIX timers (timer_create), which kcr cannot save");
-		return -EOPNOTSUPP;
-	}
-#endif
 	if (hrtimer_active(&sig->real_timer)) {
 		left = hrtimer_get_remaining(&sig->real_timer);
 		/* Due this instant: the restored program gets it at once. */
@@ -99,14 +99,146 @@ static int kcr_timers_capture(struct kcr_signal_state *st, struct kcr_reason *wh
 	return 0;
 }
 
+#ifdef CONFIG_POSIX_TIMERS
+/* The clocks hrtimers serve; CPU-time and alarm clocks are refused. */
+static bool kcr_timer_clock_saved(clockid_t clock)
+{
+	return clock == CLOCK_REALTIME || clock == CLOCK_MONOTONIC || clock == CLOCK_BOOTTIME ||
+	       clock == CLOCK_TAI;
+}
+
+/*
+ * Time to a POSIX timer's next expiry as timer_gettime() reports it, without
+ * moving the timer forward as timer_gettime() does. A timer whose signal is
+ * queued and not yet taken is due at once: the restorer's timer then queues
+ * it again as the timer's own signal, which re-arms an interval timer when it
+ * is taken, as the kernel does, where a plain copy of the signal would not.
+ */
+static u64 kcr_timer_left(struct k_itimer *timr, bool queued)
+{
+	s64 iv = ktime_to_ns(timr->it_interval);
+	s64 rem;
+	u64 late;
+
+	if (queued)
+		return 1;
+	rem = ktime_to_ns(hrtimer_get_remaining(&timr->it.real.timer));
+	if (timr->it_active)
+		return max_t(s64, rem, 1);
+	/* SIGEV_NONE never fires, and an interval timer between its signal and its re-arm. */
+	if (iv > 0) {
+		if (rem > 0)
+			return rem;
+		div64_u64_rem(-rem, iv, &late);
+		return iv - late;
+	}
+	if (timr->it_sigev_notify == SIGEV_NONE && rem > 0)
+		return rem;
+	return 0;
+}
+
+static int kcr_timer_capture(struct k_itimer *timr, struct kcr_posix_timer *out,
+			     struct kcr_reason *why)
+{
+	unsigned long flags;
+	bool queued, gone;
+
+	if (!kcr_timer_clock_saved(timr->it_clock)) {
+		kcr_set_reason(why,
+			       "process has a POSIX timer (timer_create, id %d) on clock %d, a CPU-time or alarm clock, which kcr cannot save",
+			       timr->it_id, timr->it_clock);
+		return -EOPNOTSUPP;
+	}
+	if (timr->it_id > KCR_TIMER_ID_MAX) {
+		kcr_set_reason(why,
+			       "POSIX timer id %d is beyond %d, the last a restore makes again in reasonable time",
+			       timr->it_id, KCR_TIMER_ID_MAX);
+		return -EOPNOTSUPP;
+	}
+	if (timr->it_sigev_notify & SIGEV_THREAD_ID) {
+		rcu_read_lock();
+		gone = !pid_task(timr->it_pid, PIDTYPE_PID);
+		rcu_read_unlock();
+		/* No restore can aim a timer at a thread that does not exist. */
+		if (gone) {
+			kcr_set_reason(why,
+				       "POSIX timer %d signals thread %d, which has exited; kcr cannot save it",
+				       timr->it_id, pid_vnr(timr->it_pid));
+			return -EOPNOTSUPP;
+		}
+	}
+	/* posix_timer_fn()'s order: the timer's lock, then the signal lock. */
+	spin_lock_irqsave(&timr->it_lock, flags);
+	spin_lock(&current->sighand->siglock);
+	queued = !list_empty(&timr->sigq->list);
+	spin_unlock(&current->sighand->siglock);
+	out->id = timr->it_id;
+	out->clock = timr->it_clock;
+	out->notify = timr->it_sigev_notify;
+	out->signo = timr->sigq->info.si_signo;
+	memcpy(&out->value, &timr->sigq->info.si_value, sizeof(timr->sigq->info.si_value));
+	out->interval_ns = ktime_to_ns(timr->it_interval);
+	out->left_ns = kcr_timer_left(timr, queued);
+	out->flags = queued ? KCR_TIMER_SIGNAL_QUEUED : 0;
+	if (timr->it_sigev_notify & SIGEV_THREAD_ID)
+		out->thread = pid_vnr(timr->it_pid);
+	spin_unlock_irqrestore(&timr->it_lock, flags);
+	return 0;
+}
+
+/*
+ * POSIX timers (timer_create). Only the process's own threads add or delete
+ * them, and every one is parked: the list holds still without the signal
+ * lock, which must not be held across a timer's lock.
+ */
+static int kcr_timers_capture(struct kcr_signal_state *st, struct kcr_reason *why)
+{
+	struct signal_struct *sig = current->signal;
+	struct k_itimer *timr;
+	u32 n = 0;
+	int err;
+
+	kvfree(st->timers);
+	st->timers = NULL;
+	st->nr_timers = 0;
+	list_for_each_entry(timr, &sig->posix_timers, list)
+		n++;
+	if (!n)
+		return 0;
+	if (n > KCR_MAX_TIMERS) {
+		kcr_set_reason(why, "process has %u POSIX timers; kcr saves at most %u", n,
+			       KCR_MAX_TIMERS);
+		return -EOPNOTSUPP;
+	}
+	st->timers = kvcalloc(n, sizeof(*st->timers), GFP_KERNEL);
+	if (!st->timers)
+		return -ENOMEM;
+	list_for_each_entry(timr, &sig->posix_timers, list) {
+		err = kcr_timer_capture(timr, &st->timers[st->nr_timers], why);
+		if (err)
+			return err;
+		st->nr_timers++;
+	}
+	return 0;
+}
+#else
+static int kcr_timers_capture(struct kcr_signal_state *st, struct kcr_reason *why)
+{
+	return 0;
+}
+#endif
+
 /* Runs in the leader once every thread is parked: handlers, shared queue, timers. */
 int kcr_signal_capture_process(struct kcr_signal_state *st, struct kcr_reason *why)
 {
 	struct sighand_struct *sighand = current->sighand;
 	int i, err;
 
-	spin_lock_irq(&sighand->siglock);
 	err = kcr_timers_capture(st, why);
+	if (err)
+		return err;
+	spin_lock_irq(&sighand->siglock);
+	err = kcr_itimers_capture(st, why);
 	if (err) {
 		spin_unlock_irq(&sighand->siglock);
 		return err;
@@ -141,6 +273,11 @@ void kcr_signal_dump(struct kcr_writer *w, struct kcr_signal_state *st, const u3
 	kcr_section_write(w, &st->sig, sizeof(st->sig));
 	kcr_section_write(w, st->pending, st->sig.nr_pending * sizeof(st->pending[0]));
 	kcr_section_end(w, st->sig.nr_pending);
+	if (st->nr_timers) {
+		kcr_section_begin(w, KCR_SEC_TIMERS, true);
+		kcr_section_write(w, st->timers, st->nr_timers * sizeof(st->timers[0]));
+		kcr_section_end(w, st->nr_timers);
+	}
 }
 
 int kcr_signal_validate(struct kcr_loaded_image *img, struct kcr_reason *why)

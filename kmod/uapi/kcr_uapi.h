@@ -26,15 +26,18 @@
 /*
  * Image format versions this kcr reads: 2; 3, which is 2 with a LOCKS
  * section; 4, a member of a process tree, which has a TREE section (and
- * may have LOCKS). It writes 3 only for a process that holds file locks
- * and 4 only for a tree's member, so an older kcr refuses those images as
- * unsupported (it cannot take the locks again, or restore the tree) and
+ * may have LOCKS); 5, a process with POSIX timers, which has a TIMERS
+ * section (and may have the others). It writes 3 only for a process that
+ * holds file locks, 4 only for a tree's member and 5 only for a process
+ * with timers, so an older kcr refuses those images as unsupported (it
+ * cannot take the locks again, restore the tree or make the timers) and
  * reads every other one.
  */
-#define KCR_IMAGE_VERSION 4
+#define KCR_IMAGE_VERSION 5
 #define KCR_IMAGE_VERSION_MIN 2
 #define KCR_IMAGE_VERSION_LOCKS 3
 #define KCR_IMAGE_VERSION_TREE 4
+#define KCR_IMAGE_VERSION_TIMERS 5
 
 #define KCR_DEVICE_PATH "/dev/kcr"
 #define KCR_IOC_MAGIC 0xC7
@@ -194,7 +197,8 @@ struct kcr_hold_pipe {
 #define KCR_IOC_TEST_WARN _IO(KCR_IOC_MAGIC, 0x7f)
 
 /*
- * Image format v2 to v4 (v3: v2 with a LOCKS section; v4: with a TREE section).
+ * Image format v2 to v5 (v3: v2 with a LOCKS section; v4: with a TREE section;
+ * v5: with a TIMERS section).
  *
  *   struct kcr_image_header               (offset 0, KCR_HEADER_SIZE bytes)
  *   section*                              (each: struct kcr_section + payload,
@@ -246,6 +250,7 @@ enum kcr_section_type {
 	KCR_SEC_LOCKS = 9, /* count x struct kcr_file_lock; only when the process holds locks */
 	/* struct kcr_tree_process + count x struct kcr_tree_fd; a tree's members only */
 	KCR_SEC_TREE = 10,
+	KCR_SEC_TIMERS = 11, /* count x struct kcr_posix_timer; only when the process has some */
 	KCR_SEC_MAX
 };
 
@@ -376,12 +381,40 @@ struct kcr_signals {
 	__u32 pad;
 	/*
 	 * ITIMER_REAL (setitimer, alarm): time left and interval, 0 when not
-	 * armed; the restorer arms it again (libkcr). ITIMER_VIRTUAL,
-	 * ITIMER_PROF and POSIX timers are refused at checkpoint.
+	 * armed; the restorer arms it again (libkcr). ITIMER_VIRTUAL and
+	 * ITIMER_PROF are refused at checkpoint; POSIX timers are in the
+	 * TIMERS section.
 	 */
 	__u64 itimer_real_left_ns;
 	__u64 itimer_real_interval_ns;
 	/* followed by nr_pending x struct kcr_pending_signal */
+};
+
+/*
+ * Bounds on the timers of one image: the restorer makes timers in id order
+ * until it reaches each saved id, so a larger id is refused at checkpoint.
+ */
+#define KCR_MAX_TIMERS 4096
+#define KCR_TIMER_ID_MAX 1048575
+
+/* kcr_posix_timer.flags: its signal was queued, not yet taken (saved as due at once) */
+#define KCR_TIMER_SIGNAL_QUEUED 1U
+
+/*
+ * A POSIX timer (timer_create) on CLOCK_REALTIME, _MONOTONIC, _BOOTTIME or
+ * _TAI. The restorer makes it again with the same id and event and arms it
+ * with the time it had left (libkcr), as it does ITIMER_REAL.
+ */
+struct kcr_posix_timer {
+	__s32 id; /* timer_create()'s id, which si_timerid reports */
+	__s32 clock;
+	__s32 notify; /* sigev_notify: SIGEV_SIGNAL, SIGEV_NONE or SIGEV_THREAD_ID */
+	__s32 signo;
+	__s32 thread; /* SIGEV_THREAD_ID: the thread's id, as the process sees it */
+	__u32 flags; /* KCR_TIMER_* */
+	__u64 value; /* sigev_value */
+	__u64 left_ns; /* time to the next expiry; 0 when disarmed */
+	__u64 interval_ns;
 };
 
 /* kcr_fd.kind */

@@ -1,6 +1,7 @@
 #include <kcr/image.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <xxhash.h>
@@ -9,6 +10,7 @@
 #include <atomic>
 #include <cstring>
 #include <limits>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -31,6 +33,25 @@ constexpr int kOpenFlags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 
 // As the module: a bound on what one image may ask a reader to hold.
 constexpr uint32_t kMaxThreads = 1024;
+
+// What the restorer can make again (restart.cpp): the clocks hrtimers serve,
+// an event timer_create() takes, a signal where one is sent, a thread of the
+// image, an id it reaches, times a timespec holds.
+bool TimerRecordValid(const kcr_posix_timer& t, const std::vector<ThreadRecord>& threads) {
+  constexpr uint64_t kMaxNs = std::numeric_limits<int64_t>::max();
+  const bool clock_ok = t.clock == CLOCK_REALTIME || t.clock == CLOCK_MONOTONIC ||
+                        t.clock == CLOCK_BOOTTIME || t.clock == CLOCK_TAI;
+  const bool notify_ok =
+      t.notify == SIGEV_SIGNAL || t.notify == SIGEV_NONE || t.notify == SIGEV_THREAD_ID;
+  const bool signal_ok = t.notify == SIGEV_NONE || (t.signo >= 1 && t.signo <= SIGRTMAX);
+  const bool thread_ok = t.notify != SIGEV_THREAD_ID ||
+                         std::any_of(threads.begin(), threads.end(), [&](const ThreadRecord& r) {
+                           return r.thread.tid == t.thread;
+                         });
+  return clock_ok && notify_ok && signal_ok && thread_ok && t.id >= 0 && t.id <= KCR_TIMER_ID_MAX &&
+         (t.flags & ~KCR_TIMER_SIGNAL_QUEUED) == 0 && t.left_ns <= kMaxNs &&
+         t.interval_ns <= kMaxNs;
+}
 
 Status Malformed(std::string_view what, uint64_t offset) {
   return Errorf(EBADMSG, "corrupt image: {} (at offset {})", what, offset);
@@ -78,6 +99,8 @@ const char* SectionName(uint32_t type) {
       return "locks";
     case KCR_SEC_TREE:
       return "tree";
+    case KCR_SEC_TIMERS:
+      return "timers";
   }
   return "unknown";
 }
@@ -262,6 +285,11 @@ Status Image::Parse() {
       return Malformed("file lock record", pos);
     }
   }
+  std::set<int32_t> timer_ids;
+  for (const kcr_posix_timer& t : timers_) {
+    if (!TimerRecordValid(t, threads_) || !timer_ids.insert(t.id).second)
+      return Malformed("timer record", pos);
+  }
   return Status::Ok();
 }
 
@@ -356,6 +384,16 @@ Status Image::ParseSection(const kcr_section& s, std::span<const uint8_t> data, 
         return Malformed("file lock section size", offset);
       locks_.resize(s.count);
       std::memcpy(locks_.data(), rest.data(), rest.size());
+      return Status::Ok();
+    case KCR_SEC_TIMERS:
+      if (header_.version < KCR_IMAGE_VERSION_TIMERS)
+        return Malformed("timer section in an image of a version without one", offset);
+      if (s.count == 0 || s.count > KCR_MAX_TIMERS ||
+          s.size != uint64_t{s.count} * sizeof(kcr_posix_timer)) {
+        return Malformed("timer section size", offset);
+      }
+      timers_.resize(s.count);
+      std::memcpy(timers_.data(), rest.data(), rest.size());
       return Status::Ok();
     case KCR_SEC_TREE:
       if (header_.version < KCR_IMAGE_VERSION_TREE)
@@ -496,6 +534,14 @@ std::string Image::DescribeJson() const {
                      {"start", l.start},
                      {"len", l.len}});
   }
+  Json timers = Json::array();
+  for (const kcr_posix_timer& t : timers_) {
+    Json timer = {{"id", t.id},        {"clock", t.clock},     {"notify", t.notify},
+                  {"signal", t.signo}, {"left_ns", t.left_ns}, {"interval_ns", t.interval_ns}};
+    if (t.notify & SIGEV_THREAD_ID)
+      timer["thread"] = t.thread;
+    timers.push_back(std::move(timer));
+  }
   Json doc = {
       {"path", path_},
       {"format_version", header_.version},
@@ -525,6 +571,7 @@ std::string Image::DescribeJson() const {
       {"vmas", std::move(vmas)},
       {"fds", std::move(fds)},
       {"locks", std::move(locks)},
+      {"posix_timers", std::move(timers)},
       {"cwd", cwd_},
       {"umask", fmt::format("{:04o}", fs_.umask)},
       {"pending_signals", pending_.size()},

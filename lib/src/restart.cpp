@@ -139,6 +139,69 @@ void DisarmRealTimer(const kcr_signals& s) {
   }
 }
 
+// The program's POSIX timers, made again on the restorer (the restore keeps
+// its process, so they become the program's) once its threads exist, with
+// their ids: a program holds the id timer_create() gave, and signals report
+// it (si_timerid). The kernel gives ids in turn from 0 to a fresh process, so
+// ids are reached by making and dropping timers. Time while the program was not running is not
+// counted. Returns the timers made, to be deleted if the restore is refused.
+Status MakePosixTimers(const Image& image, std::vector<int>* made) {
+  std::vector<kcr_posix_timer> timers = image.timers();
+  std::sort(timers.begin(), timers.end(),
+            [](const kcr_posix_timer& a, const kcr_posix_timer& b) { return a.id < b.id; });
+  const pid_t main_tid = image.thread().tid;
+  for (const kcr_posix_timer& t : timers) {
+    sigevent ev{};
+    ev.sigev_notify = t.notify;
+    ev.sigev_signo = t.signo;
+    std::memcpy(&ev.sigev_value, &t.value, sizeof(ev.sigev_value));
+    // Threads other than the main one have their image ids (RestoreThreads).
+    if (t.notify == SIGEV_THREAD_ID)
+      ev._sigev_un._tid = t.thread == main_tid ? ::gettid() : t.thread;
+    // Timers made on the way to the id are dropped before they are armed.
+    for (;;) {
+      int id = -1;
+      if (::syscall(SYS_timer_create, t.clock, &ev, &id) != 0)
+        return SysError("making the program's POSIX timer {} again", t.id);
+      if (id == t.id) {
+        made->push_back(id);
+        break;
+      }
+      ::syscall(SYS_timer_delete, id);
+      if (id > t.id) {
+        return Errorf(EEXIST,
+                      "the restorer could not make POSIX timer {} again: the kernel gave id {}",
+                      t.id, id);
+      }
+    }
+    itimerspec when{};
+    when.it_value = {static_cast<time_t>(t.left_ns / 1000000000),
+                     static_cast<long>(t.left_ns % 1000000000)};
+    when.it_interval = {static_cast<time_t>(t.interval_ns / 1000000000),
+                        static_cast<long>(t.interval_ns % 1000000000)};
+    if (t.left_ns && ::syscall(SYS_timer_settime, t.id, 0, &when, nullptr) != 0)
+      return SysError("arming the program's POSIX timer {} again", t.id);
+  }
+  return Status::Ok();
+}
+
+// A refused restore: the timers made deleted, the signals they may have
+// queued meanwhile (blocked) taken back.
+void DeletePosixTimers(const Image& image, const std::vector<int>& made) {
+  for (int id : made)
+    ::syscall(SYS_timer_delete, id);
+  const timespec now{};
+  for (const kcr_posix_timer& t : image.timers()) {
+    if (t.notify == SIGEV_NONE)
+      continue;
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, t.signo);
+    while (::sigtimedwait(&one, nullptr, &now) == t.signo) {
+    }
+  }
+}
+
 // Every capability and the bounding set, for good (RestartOptions::drop_capabilities).
 Status DropCapabilities() {
   for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
@@ -354,12 +417,16 @@ Status RestoreSpeculationControls(uint32_t flags) {
 // The last step: the restorer's other threads, one per image thread, each
 // with its thread's id, scheduling and pending signals, then the module.
 // Every signal stays blocked until the module sets each thread's own mask,
-// so that the pending ones wait for the program.
+// so that the pending ones wait for the program: glibc's own two too
+// (SIGCANCEL, SIGSETXID), which sigprocmask() will not block but which the
+// program may have pending or a timer (glibc's SIGEV_THREAD) may send; the
+// restorer's handlers for them would run on threads glibc never made.
 static Status RestoreWithThreads(const Image& image, const RestartOptions& options, int device,
                                  int image_fd, const std::vector<kcr_range>& prefilled) {
-  sigset_t all, old;
-  sigfillset(&all);
-  ::sigprocmask(SIG_BLOCK, &all, &old);
+  // The kernel's own sigset: glibc's sigset calls leave its two out.
+  const uint64_t all = ~uint64_t{0};
+  uint64_t old = 0;
+  ::syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &old, sizeof(all));
   std::unique_ptr<RestoreThreads> threads;
   RestoreThreads::Options to;
   to.device = device;
@@ -373,15 +440,19 @@ static Status RestoreWithThreads(const Image& image, const RestartOptions& optio
     st = QueuePendingSignals(image, 0);
   if (st.ok())
     st = ArmRealTimer(image.signals());
+  std::vector<int> timers;
+  if (st.ok())
+    st = MakePosixTimers(image, &timers);
   if (st.ok()) {
     threads->Go();
     uint32_t flags = options.rollback_files ? KCR_RST_ROLLBACK_FILES : 0;
     st = RestoreIoctl(device, image_fd, flags, prefilled);  // returns only if refused
   }
   DisarmRealTimer(image.signals());
+  DeletePosixTimers(image, timers);
   RemovePendingSignals(image, 0);
   threads.reset();
-  ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, sizeof(old));
   return st;
 }
 

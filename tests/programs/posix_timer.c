@@ -1,6 +1,6 @@
 /*
- * posix_timer READY: holds an armed POSIX timer (timer_create), which kcr
- * cannot save and must refuse, then touches READY and waits.
+ * posix_timer READY: holds an armed POSIX timer on the process's CPU-time
+ * clock, which kcr cannot save and must refuse, then touches READY and waits.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@ int main(int argc, char **argv)
 	timer_t t;
 	FILE *ready;
 
-	if (argc != 2 || timer_create(CLOCK_MONOTONIC, &ev, &t) ||
+	if (argc != 2 || timer_create(CLOCK_PROCESS_CPUTIME_ID, &ev, &t) ||
 	    timer_settime(t, 0, &in_a_minute, NULL))
 		return perror("timer"), 1;
 	ready = fopen(argv[1], "w");

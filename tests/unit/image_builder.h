@@ -93,6 +93,12 @@ class ImageBuilder {
     PutString(&p, "/");
     Section(KCR_SEC_FS, 1, p);
 
+    if (!timers_.empty()) {
+      p.clear();
+      for (const kcr_posix_timer& t : timers_)
+        Put(&p, t);
+      Section(KCR_SEC_TIMERS, static_cast<uint32_t>(timers_.size()), p);
+    }
     if (!locks_.empty()) {
       p.clear();
       for (const kcr_file_lock& l : locks_)
@@ -127,7 +133,10 @@ class ImageBuilder {
 
     kcr_image_header h{};
     std::memcpy(h.magic, KCR_IMAGE_MAGIC, 8);
-    h.version = version_ ? version_ : locks_.empty() ? KCR_IMAGE_VERSION_MIN : KCR_IMAGE_VERSION_LOCKS;
+    h.version = version_                  ? version_
+                : !timers_.empty()        ? KCR_IMAGE_VERSION_TIMERS
+                : locks_.empty()          ? KCR_IMAGE_VERSION_MIN
+                                          : KCR_IMAGE_VERSION_LOCKS;
     h.header_size = KCR_HEADER_SIZE;
     h.arch = KCR_ARCH_X86_64;
     h.nr_sections = sections_;
@@ -156,6 +165,12 @@ class ImageBuilder {
   // A LOCKS section with these records.
   ImageBuilder& Locks(std::vector<kcr_file_lock> locks) {
     locks_ = std::move(locks);
+    return *this;
+  }
+
+  // A TIMERS section with these records.
+  ImageBuilder& Timers(std::vector<kcr_posix_timer> timers) {
+    timers_ = std::move(timers);
     return *this;
   }
 
@@ -188,6 +203,7 @@ class ImageBuilder {
   uint32_t mm_flags_ = 0;
   std::optional<uint64_t> ghost_size_;
   std::vector<kcr_file_lock> locks_;
+  std::vector<kcr_posix_timer> timers_;
   uint32_t version_ = 0;
 };
 

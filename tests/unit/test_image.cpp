@@ -293,6 +293,66 @@ TEST_F(ImageTest, HostileLockRecordsAreRefused) {
   }
 }
 
+kcr_posix_timer Timer(int32_t id, int32_t clock, int32_t notify, int32_t signo, int32_t thread) {
+  kcr_posix_timer t{};
+  t.id = id;
+  t.clock = clock;
+  t.notify = notify;
+  t.signo = signo;
+  t.thread = thread;
+  t.left_ns = 1000;
+  t.interval_ns = 1000;
+  return t;
+}
+
+TEST_F(ImageTest, ReadsThePosixTimersOfAVersion5Image) {
+  std::unique_ptr<Image> img;
+  ASSERT_TRUE(OpenBytes(ImageBuilder()
+                            .Timers({Timer(3, CLOCK_MONOTONIC, SIGEV_SIGNAL, SIGRTMIN, 0),
+                                     Timer(1, CLOCK_REALTIME, SIGEV_THREAD_ID, SIGALRM, 42),
+                                     Timer(0, CLOCK_BOOTTIME, SIGEV_NONE, 0, 0)})
+                            .BuildDefault(out_, 10),
+                        &img)
+                  .ok());
+  ASSERT_EQ(img->timers().size(), 3u);
+  EXPECT_EQ(img->header().version, uint32_t{KCR_IMAGE_VERSION_TIMERS});
+  EXPECT_EQ(img->timers()[1].thread, 42);
+  EXPECT_NE(img->DescribeJson().find(R"("posix_timers":[{"id":3)"), std::string::npos);
+}
+
+TEST_F(ImageTest, HostileTimerRecordsAreRefused) {
+  kcr_posix_timer far = Timer(1, CLOCK_MONOTONIC, SIGEV_SIGNAL, SIGALRM, 0);
+  far.left_ns = uint64_t{1} << 63;
+  kcr_posix_timer flagged = Timer(1, CLOCK_MONOTONIC, SIGEV_SIGNAL, SIGALRM, 0);
+  flagged.flags = 2;
+  const std::vector<std::pair<const char*, std::vector<kcr_posix_timer>>> bad = {
+      {"a CPU-time clock", {Timer(1, CLOCK_PROCESS_CPUTIME_ID, SIGEV_SIGNAL, SIGALRM, 0)}},
+      {"an alarm clock", {Timer(1, CLOCK_BOOTTIME_ALARM, SIGEV_SIGNAL, SIGALRM, 0)}},
+      {"SIGEV_THREAD, which only glibc knows", {Timer(1, CLOCK_MONOTONIC, SIGEV_THREAD, 1, 0)}},
+      {"no signal", {Timer(1, CLOCK_MONOTONIC, SIGEV_SIGNAL, 0, 0)}},
+      {"a signal past SIGRTMAX", {Timer(1, CLOCK_MONOTONIC, SIGEV_SIGNAL, 65, 0)}},
+      {"a thread the image lacks", {Timer(1, CLOCK_MONOTONIC, SIGEV_THREAD_ID, SIGALRM, 43)}},
+      {"a negative id", {Timer(-1, CLOCK_MONOTONIC, SIGEV_SIGNAL, SIGALRM, 0)}},
+      {"an id past the bound", {Timer(KCR_TIMER_ID_MAX + 1, CLOCK_MONOTONIC, SIGEV_NONE, 0, 0)}},
+      {"one id twice",
+       {Timer(2, CLOCK_MONOTONIC, SIGEV_NONE, 0, 0), Timer(2, CLOCK_MONOTONIC, SIGEV_NONE, 0, 0)}},
+      {"a time past 2^63 ns", {far}},
+      {"unknown flags", {flagged}},
+  };
+  for (const auto& [what, timers] : bad) {
+    Status st = OpenBytes(ImageBuilder().Timers(timers).BuildDefault(out_, 10));
+    EXPECT_EQ(st.code(), -EBADMSG) << what << ": " << st.message();
+    EXPECT_NE(st.message().find("timer record"), std::string::npos) << what;
+  }
+  Status st = OpenBytes(ImageBuilder()
+                            .Version(KCR_IMAGE_VERSION_TREE)
+                            .Timers({Timer(1, CLOCK_MONOTONIC, SIGEV_NONE, 0, 0)})
+                            .BuildDefault(out_, 10));
+  EXPECT_NE(st.message().find("timer section in an image of a version without one"),
+            std::string::npos)
+      << st.message();
+}
+
 TEST_F(ImageTest, LocksInAVersion2ImageAreRefused) {
   Status st = OpenBytes(ImageBuilder()
                             .Version(2)

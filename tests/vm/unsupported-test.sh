@@ -34,7 +34,7 @@ for kind in timerfd signalfd inotify epoll; do
 done
 # Timers kcr cannot save are refused, never dropped (ITIMER_REAL is saved).
 expect_checkpoint_refused itimer-virtual "ITIMER_VIRTUAL or ITIMER_PROF" -- $PY -c "import signal,time; signal.setitimer(signal.ITIMER_VIRTUAL, 600); $ready; time.sleep(60)"
-expect_checkpoint_refused posix-timer "POSIX timers" -- "$KCR_PROGS/posix_timer" "$W/ready"
+expect_checkpoint_refused posix-timer "a CPU-time or alarm clock" -- "$KCR_PROGS/posix_timer" "$W/ready"
 # File locks are saved (vm.ckpt.file_locks), except a lease and a lock on a
 # deleted file, which are refused; memfds and SysV shared memory too.
 expect_checkpoint_refused lease "holds a lease" -- "$KCR_PROGS/lock_holder" lease "$W" "$W/ready"

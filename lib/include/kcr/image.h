@@ -96,6 +96,8 @@ class KCR_EXPORT Image {
   // The file locks the process held (each to be taken through a regular
   // file's fd of fds()).
   const std::vector<kcr_file_lock>& locks() const { return locks_; }
+  // The process's POSIX timers (timer_create), in the kernel's order.
+  const std::vector<kcr_posix_timer>& timers() const { return timers_; }
   // A tree's member only (has_tree()): its parent, group and session, and per
   // fd of fds() (same order) which open file it is.
   bool has_tree() const { return (seen_sections_ & (1U << KCR_SEC_TREE)) != 0; }
@@ -127,6 +129,7 @@ class KCR_EXPORT Image {
   std::vector<FdRecord> fds_;
   std::vector<GhostRecord> ghosts_;
   std::vector<kcr_file_lock> locks_;
+  std::vector<kcr_posix_timer> timers_;
   kcr_tree_process tree_place_{};
   std::vector<kcr_tree_fd> tree_fds_;
   kcr_fs fs_{};
