@@ -55,6 +55,8 @@ struct kcr_ckpt_req {
 	struct kcr_thread **threads;
 	struct kcr_signal_state *signals;
 	struct kcr_files_state *files;
+	/* The memfds the dump found, open or mapped; NULL for a tree's member */
+	struct kcr_memfds *memfds;
 	struct completion written;
 	int write_err;
 	u64 pages_saved;
@@ -76,6 +78,8 @@ static void kcr_req_drop_capture(struct kcr_ckpt_req *req)
 
 	kcr_files_state_free(req->files);
 	req->files = NULL;
+	kcr_memfds_free(req->memfds);
+	req->memfds = NULL;
 	kcr_signal_state_free(req->signals);
 	req->signals = NULL;
 	if (req->threads) {
@@ -321,7 +325,9 @@ static void kcr_header_fill(struct kcr_ckpt_req *req, struct kcr_image_header *h
 
 	memset(h, 0, sizeof(*h));
 	memcpy(h->magic, KCR_IMAGE_MAGIC, sizeof(h->magic));
-	if (sections & BIT(KCR_SEC_TIMERS))
+	if (sections & BIT(KCR_SEC_MEMFD))
+		h->version = KCR_IMAGE_VERSION_MEMFD;
+	else if (sections & BIT(KCR_SEC_TIMERS))
 		h->version = KCR_IMAGE_VERSION_TIMERS;
 	else if (sections & BIT(KCR_SEC_TREE))
 		h->version = KCR_IMAGE_VERSION_TREE;
@@ -377,11 +383,13 @@ static int kcr_image_write(struct kcr_ckpt_req *req, struct kcr_writer *w)
 	mm = get_task_mm(req->task);
 	if (!mm)
 		return -ESRCH;
-	err = kcr_mm_dump(w, req->task, mm, &req->pages_saved, &req->why);
+	err = kcr_mm_dump(w, req->task, mm, req->memfds, &req->pages_saved, &req->why);
 	mmput(mm);
 	if (err)
 		return err;
-	err = kcr_files_dump(w, req->files, &req->why);
+	err = kcr_files_dump(w, req->files, req->memfds, &req->why);
+	if (!err)
+		err = kcr_memfds_dump(w, req->memfds, &req->why);
 	if (!err)
 		err = kcr_fs_dump(w, req->files, &req->why);
 	if (!err && (req->flags & KCR_CKPT_TREE))
@@ -500,7 +508,9 @@ static struct kcr_ckpt_req *kcr_req_alloc(struct task_struct *t, struct file *ou
 	req->threads = kvcalloc(KCR_MAX_THREADS, sizeof(*req->threads), GFP_KERNEL);
 	req->signals = kcr_signal_state_alloc();
 	req->files = kcr_files_state_alloc(flags & KCR_CKPT_TREE);
-	if (!req->threads || !req->signals || !req->files || xsize <= 0) {
+	req->memfds = (flags & KCR_CKPT_TREE) ? NULL : kcr_memfds_alloc();
+	if (!req->threads || !req->signals || !req->files || xsize <= 0 ||
+	    (!(flags & KCR_CKPT_TREE) && !req->memfds)) {
 		req->task = NULL;
 		req->out = NULL;
 		req->access = NULL;

@@ -89,19 +89,6 @@ void kcr_files_state_free(struct kcr_files_state *st)
 }
 
 /*
- * A memfd: a shmem file whose name memfd_create() gave. Saved as a deleted
- * file it would lose its seals and name, so it is refused.
- */
-bool kcr_is_memfd(const struct file *f)
-{
-	const struct dentry *d = f->f_path.dentry;
-	unsigned long magic = d->d_sb->s_magic;
-
-	return (magic == TMPFS_MAGIC || magic == HUGETLBFS_MAGIC) &&
-	       !strncmp(d->d_name.name, "memfd:", 6);
-}
-
-/*
  * A POSIX lock is the process's, on the file, whichever fd took it; it is
  * taken again through the fd of the open file that took it (which
  * /proc/PID/fdinfo lists it under), else one open for what the lock needs.
@@ -310,8 +297,9 @@ static bool kcr_is_pipe(const struct file *f)
 	return S_ISFIFO(file_inode(f)->i_mode) && file_inode(f)->i_sb->s_magic == PIPEFS_MAGIC;
 }
 
+/* memfds: where a memfd is recorded (the dump); NULL: only classified (the check) */
 static int kcr_fd_classify(const struct kcr_files_state *st, const struct kcr_open_file *of,
-			   struct kcr_fd *rec, struct kcr_reason *why)
+			   struct kcr_memfds *memfds, struct kcr_fd *rec, struct kcr_reason *why)
 {
 	struct file *f = of->file;
 	struct inode *inode = file_inode(f);
@@ -327,10 +315,20 @@ static int kcr_fd_classify(const struct kcr_files_state *st, const struct kcr_op
 	if (f->f_mode & FMODE_PATH)
 		goto unsupported;
 	if (kcr_is_memfd(f)) {
-		kcr_set_reason(why,
-			       "fd %d is a memfd (memfd_create), whose name and seals kcr cannot save yet",
-			       of->fd);
-		return -EOPNOTSUPP;
+		int err;
+
+		if (st->tree) {
+			kcr_set_reason(why,
+				       "fd %d is a memfd (memfd_create) in a process tree, which kcr cannot save yet",
+				       of->fd);
+			return -EOPNOTSUPP;
+		}
+		rec->kind = KCR_FD_MEMFD;
+		rec->size = i_size_read(inode);
+		err = kcr_memfd_check(f, why);
+		if (err || !memfds)
+			return err;
+		return kcr_memfd_ref(memfds, f, &rec->ghost_id, why);
 	}
 	if (S_ISREG(mode) || S_ISDIR(mode)) {
 		rec->size = i_size_read(inode);
@@ -405,36 +403,13 @@ int kcr_files_check(const struct kcr_files_state *st, struct kcr_reason *why)
 
 	for (i = 0; i < st->nr; i++) {
 		memset(&rec, 0, sizeof(rec));
-		err = kcr_fd_classify(st, &st->ent[i], &rec, why);
+		err = kcr_fd_classify(st, &st->ent[i], NULL, &rec, why);
 		if (!err)
 			err = kcr_fd_locks(st, i, rec.kind, NULL, &nlocks, why);
 		if (err)
 			return err;
 	}
 	return 0;
-}
-
-static void kcr_write_padded(struct kcr_writer *w, const void *data, size_t len)
-{
-	static const u8 zeros[8];
-
-	kcr_section_write(w, data, len);
-	kcr_section_write(w, zeros, ALIGN(len, 8) - len);
-}
-
-static int kcr_ghost_write(struct kcr_writer *w, struct file *f, u64 size, void *buf)
-{
-	loff_t pos = 0;
-
-	while (pos < size && !w->err) {
-		size_t want = min_t(u64, size - pos, PAGE_SIZE * 16);
-		ssize_t n = kernel_read(f, buf, want, &pos);
-
-		if (n <= 0)
-			return n ? n : -ENODATA; /* shrank while we read: fail, don't guess */
-		kcr_section_write(w, buf, n);
-	}
-	return w->err;
 }
 
 /*
@@ -480,7 +455,8 @@ static int kcr_locks_dump(struct kcr_writer *w, const struct kcr_files_state *st
 	return err ? err : w->err;
 }
 
-int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct kcr_reason *why)
+int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st,
+		   struct kcr_memfds *memfds, struct kcr_reason *why)
 {
 	struct kcr_fd *recs;
 	char *pathbuf;
@@ -499,7 +475,7 @@ int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st, struc
 		struct kcr_fd *rec = &recs[i];
 		char *p = "";
 
-		err = kcr_fd_classify(st, &st->ent[i], rec, why);
+		err = kcr_fd_classify(st, &st->ent[i], memfds, rec, why);
 		if (err)
 			break;
 		kcr_fd_sharing(st, i, rec);
@@ -515,7 +491,7 @@ int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st, struc
 			rec->ghost_id = nghost++;
 		rec->path_len = strlen(p);
 		kcr_section_write(w, rec, sizeof(*rec));
-		kcr_write_padded(w, p, rec->path_len);
+		kcr_section_write_padded(w, p, rec->path_len);
 	}
 	kcr_section_end(w, st->nr);
 	if (err)
@@ -523,7 +499,7 @@ int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st, struc
 	if (!nghost)
 		goto locks;
 
-	buf = kmalloc(PAGE_SIZE * 16, GFP_KERNEL);
+	buf = kmalloc(KCR_FILE_COPY_BYTES, GFP_KERNEL);
 	if (!buf) {
 		err = -ENOMEM;
 		goto out;
@@ -531,7 +507,6 @@ int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st, struc
 	kcr_section_begin(w, KCR_SEC_GHOST, true);
 	for (i = 0; i < st->nr && !err; i++) {
 		struct kcr_ghost g = {};
-		static const u8 zeros[8];
 
 		if (recs[i].kind != KCR_FD_GHOST)
 			continue;
@@ -539,8 +514,8 @@ int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st, struc
 		g.mode = recs[i].mode;
 		g.id = recs[i].ghost_id;
 		kcr_section_write(w, &g, sizeof(g));
-		err = kcr_ghost_write(w, st->ent[i].reader ?: st->ent[i].file, g.size, buf);
-		kcr_section_write(w, zeros, ALIGN(g.size, 8) - g.size);
+		err = kcr_section_write_file(w, st->ent[i].reader ?: st->ent[i].file, g.size, buf);
+		kcr_section_write_padded(w, NULL, g.size);
 	}
 	kcr_section_end(w, nghost);
 	if (err)
@@ -574,7 +549,7 @@ int kcr_fs_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct k
 	memcpy(fs.rlim, st->rlim, sizeof(fs.rlim));
 	kcr_section_begin(w, KCR_SEC_FS, true);
 	kcr_section_write(w, &fs, sizeof(fs));
-	kcr_write_padded(w, p, fs.cwd_len);
+	kcr_section_write_padded(w, p, fs.cwd_len);
 	kcr_section_end(w, 1);
 	kfree(buf);
 	return w->err;

@@ -76,6 +76,30 @@ void kcr_section_write(struct kcr_writer *w, const void *data, size_t len)
 	kcr_write_raw(w, data, len);
 }
 
+void kcr_section_write_padded(struct kcr_writer *w, const void *data, size_t len)
+{
+	static const u8 zeros[8];
+
+	if (data)
+		kcr_section_write(w, data, len);
+	kcr_section_write(w, zeros, ALIGN(len, 8) - len);
+}
+
+int kcr_section_write_file(struct kcr_writer *w, struct file *f, u64 size, void *buf)
+{
+	loff_t pos = 0;
+
+	while (pos < size && !w->err) {
+		size_t want = min_t(u64, size - pos, KCR_FILE_COPY_BYTES);
+		ssize_t n = kernel_read(f, buf, want, &pos);
+
+		if (n <= 0)
+			return n ? n : -ENODATA; /* shrank while we read: fail, don't guess */
+		kcr_section_write(w, buf, n);
+	}
+	return w->err;
+}
+
 void kcr_section_end(struct kcr_writer *w, u32 count)
 {
 	static const u8 zeros[8];
@@ -172,8 +196,9 @@ static int kcr_section_load(struct kcr_loaded_image *img, loff_t *pos, bool *end
 		*end = true;
 		return 0;
 	}
-	if (s.type == KCR_SEC_PAGES)
-		return 0; /* chunks are checked as they are read */
+	/* Memory is checked chunk by chunk as it is read; memfds are libkcr's to make. */
+	if (s.type == KCR_SEC_PAGES || s.type == KCR_SEC_MEMFD)
+		return 0;
 	if (s.size > KCR_MAX_META_SECTION) {
 		kcr_set_reason(why, "section type %u too large (%llu bytes)", s.type, s.size);
 		return -EFBIG;

@@ -65,6 +65,11 @@ void kcr_writer_destroy(struct kcr_writer *w);
 void kcr_section_begin(struct kcr_writer *w, u32 type, bool checksummed);
 void kcr_section_write(struct kcr_writer *w, const void *data, size_t len);
 void kcr_section_end(struct kcr_writer *w, u32 count);
+/* data (NULL: zeros) and zeros up to the next 8 bytes */
+void kcr_section_write_padded(struct kcr_writer *w, const void *data, size_t len);
+/* KCR_FILE_COPY_BYTES of buf: size bytes of f from offset 0 */
+#define KCR_FILE_COPY_BYTES (PAGE_SIZE * 16)
+int kcr_section_write_file(struct kcr_writer *w, struct file *f, u64 size, void *buf);
 /* Writes len bytes without hashing them into the section checksum. */
 void kcr_write_raw(struct kcr_writer *w, const void *data, size_t len);
 
@@ -84,6 +89,9 @@ struct kcr_loaded_image {
 	/* Mappings the restorer filled itself (kcr_restore_args.prefilled). */
 	const struct kcr_range *prefilled;
 	u32 nr_prefilled;
+	/* The memfds the restorer made (kcr_restore_args.memfds); none in a dry run. */
+	struct file *memfds[KCR_MAX_MEMFDS];
+	u32 nr_memfds;
 };
 
 int kcr_image_load(struct kcr_loaded_image *img, struct file *file, struct kcr_reason *why);
@@ -117,8 +125,10 @@ int kcr_cpu_validate(const struct kcr_thread *th, struct kcr_reason *why);
 int kcr_cpu_restore(const struct kcr_thread *th, const void *xstate);
 
 /* ---- address space (kcr_mm.c) ---- */
-int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *mm, u64 *pages_saved,
-		struct kcr_reason *why);
+struct kcr_memfds;
+/* memfds: where mapped memfds are recorded; NULL refuses them (a tree's member) */
+int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *mm,
+		struct kcr_memfds *memfds, u64 *pages_saved, struct kcr_reason *why);
 int kcr_mm_validate(struct kcr_loaded_image *img, bool dry_run, struct kcr_reason *why);
 int kcr_mm_restore(struct kcr_loaded_image *img, struct kcr_reason *why);
 void kcr_mm_plan_free(struct kcr_loaded_image *img);
@@ -140,9 +150,20 @@ struct kcr_files_state;
 struct kcr_files_state *kcr_files_state_alloc(bool tree);
 void kcr_files_state_free(struct kcr_files_state *st);
 int kcr_files_capture(struct kcr_files_state *st, const struct file *skip, bool self);
+
+/* ---- memfds (kcr_memfd.c) ---- */
+struct kcr_memfds *kcr_memfds_alloc(void);
+void kcr_memfds_free(struct kcr_memfds *m);
 bool kcr_is_memfd(const struct file *f);
+int kcr_memfd_check(const struct file *f, struct kcr_reason *why);
+int kcr_memfd_ref(struct kcr_memfds *m, struct file *f, u32 *id, struct kcr_reason *why);
+int kcr_memfd_vma_check(const struct file *f, bool shared, bool writable, struct kcr_reason *why);
+int kcr_memfds_dump(struct kcr_writer *w, const struct kcr_memfds *m, struct kcr_reason *why);
+int kcr_memfd_take(struct file *const *memfds, u32 nr, const struct kcr_vma *v, struct file **out,
+		   struct kcr_reason *why);
 int kcr_files_check(const struct kcr_files_state *st, struct kcr_reason *why);
-int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct kcr_reason *why);
+int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st,
+		   struct kcr_memfds *memfds, struct kcr_reason *why);
 int kcr_fs_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct kcr_reason *why);
 int kcr_tree_dump(struct kcr_writer *w, const struct kcr_files_state *st);
 int kcr_task_pipe_counts(struct task_struct *t, int fd, u32 *readers, u32 *writers);

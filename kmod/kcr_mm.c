@@ -81,7 +81,8 @@ static_assert(KCR_VM_LOCKED == VM_LOCKED && KCR_VM_DONTCOPY == VM_DONTCOPY &&
 
 static bool kcr_vma_has_pages(u32 kind)
 {
-	return kind == KCR_VMA_ANON || kind == KCR_VMA_FILE_PRIVATE || kind == KCR_VMA_SHARED_ANON;
+	return kind == KCR_VMA_ANON || kind == KCR_VMA_FILE_PRIVATE ||
+	       kind == KCR_VMA_SHARED_ANON || kind == KCR_VMA_MEMFD_PRIVATE;
 }
 
 /* ------------------------------------------------------------------ dump */
@@ -103,8 +104,34 @@ static bool kcr_is_sysv_shm(const struct file *f)
 	return d->d_sb->s_magic == TMPFS_MAGIC && !strncmp(d->d_name.name, "SYSV", 4);
 }
 
+/* A memfd's mapping: the memfd recorded once (kcr_memfd.c), its COW'd pages saved. */
+static int kcr_vma_describe_memfd(struct vm_area_struct *vma, struct kcr_vma *v,
+				  struct kcr_memfds *memfds, struct kcr_reason *why)
+{
+	struct file *f = vma->vm_file;
+	bool shared = vma->vm_flags & VM_SHARED;
+	int err;
+
+	if (!memfds) {
+		kcr_set_reason(why,
+			       "mapping %lx-%lx is a memfd (memfd_create) in a process tree, which kcr cannot save yet",
+			       vma->vm_start, vma->vm_end);
+		return -EOPNOTSUPP;
+	}
+	err = kcr_memfd_ref(memfds, f, &v->memfd_id, why);
+	if (!err)
+		err = kcr_memfd_vma_check(f, shared, vma->vm_flags & VM_WRITE, why);
+	if (err)
+		return err;
+	v->kind = shared ? KCR_VMA_MEMFD_SHARED : KCR_VMA_MEMFD_PRIVATE;
+	v->ino = file_inode(f)->i_ino;
+	v->dev = file_inode(f)->i_sb->s_dev;
+	v->file_size = i_size_read(file_inode(f));
+	return 0;
+}
+
 static int kcr_vma_describe(struct vm_area_struct *vma, struct kcr_vma_rec *rec, char *buf,
-			    struct kcr_reason *why)
+			    struct kcr_memfds *memfds, struct kcr_reason *why)
 {
 	struct kcr_vma *v = &rec->v;
 	struct file *f = vma->vm_file;
@@ -140,11 +167,12 @@ static int kcr_vma_describe(struct vm_area_struct *vma, struct kcr_vma_rec *rec,
 		}
 		return 0;
 	}
-	if (kcr_is_memfd(f) || kcr_is_sysv_shm(f)) {
-		kcr_set_reason(why, "mapping %lx-%lx is %s, which kcr cannot save yet",
-			       vma->vm_start, vma->vm_end,
-			       kcr_is_memfd(f) ? "a memfd (memfd_create)" :
-						 "SysV shared memory (shmat)");
+	if (kcr_is_memfd(f))
+		return kcr_vma_describe_memfd(vma, v, memfds, why);
+	if (kcr_is_sysv_shm(f)) {
+		kcr_set_reason(why,
+			       "mapping %lx-%lx is SysV shared memory (shmat), which kcr cannot save yet",
+			       vma->vm_start, vma->vm_end);
 		return -EOPNOTSUPP;
 	}
 	if (d_unlinked(f->f_path.dentry)) {
@@ -171,7 +199,8 @@ static int kcr_vma_describe(struct vm_area_struct *vma, struct kcr_vma_rec *rec,
 	return 0;
 }
 
-static int kcr_vmas_collect(struct mm_struct *mm, struct kcr_mm_plan *plan, struct kcr_reason *why)
+static int kcr_vmas_collect(struct mm_struct *mm, struct kcr_mm_plan *plan,
+			    struct kcr_memfds *memfds, struct kcr_reason *why)
 {
 	struct vm_area_struct *vma;
 	unsigned long vdso = (unsigned long)mm->context.vdso;
@@ -201,7 +230,7 @@ static int kcr_vmas_collect(struct mm_struct *mm, struct kcr_mm_plan *plan, stru
 			err = -EAGAIN;
 			break;
 		}
-		err = kcr_vma_describe(vma, &plan->vma[plan->nr], buf, why);
+		err = kcr_vma_describe(vma, &plan->vma[plan->nr], buf, memfds, why);
 		if (err)
 			break;
 		plan->nr++;
@@ -316,7 +345,7 @@ static bool kcr_page_worth_saving(struct page *page, u32 kind)
 	bool nonzero;
 
 	/* Pages of a private file mapping that were never written are in the file. */
-	if (kind == KCR_VMA_FILE_PRIVATE && !PageAnon(page))
+	if ((kind == KCR_VMA_FILE_PRIVATE || kind == KCR_VMA_MEMFD_PRIVATE) && !PageAnon(page))
 		return false;
 	k = kmap_local_page(page);
 	nonzero = memchr_inv(k, 0, PAGE_SIZE);
@@ -381,8 +410,8 @@ static int kcr_vma_pages_dump(struct kcr_writer *w, struct mm_struct *mm, const 
 	return w->err;
 }
 
-int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *mm, u64 *pages_saved,
-		struct kcr_reason *why)
+int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *mm,
+		struct kcr_memfds *memfds, u64 *pages_saved, struct kcr_reason *why)
 {
 	struct kcr_mm_plan plan = {};
 	struct kcr_page_batch *batch = NULL;
@@ -392,7 +421,7 @@ int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *m
 
 	mmap_read_lock(mm);
 	kcr_mm_fields_dump(mm, &plan.mm);
-	err = kcr_vmas_collect(mm, &plan, why);
+	err = kcr_vmas_collect(mm, &plan, memfds, why);
 	if (err)
 		goto out;
 	if (!plan.mm.vdso_start) {
@@ -533,7 +562,7 @@ static int kcr_vma_check(struct kcr_vma_rec *rec, const struct kcr_vma_rec *prev
 	const struct kcr_vma *v = &rec->v;
 
 	if (v->start >= v->end || !PAGE_ALIGNED(v->start) || !PAGE_ALIGNED(v->end) ||
-	    v->end > TASK_SIZE || v->start < PAGE_SIZE || v->kind > KCR_VMA_FILE_SHARED ||
+	    v->end > TASK_SIZE || v->start < PAGE_SIZE || v->kind > KCR_VMA_MEMFD_SHARED ||
 	    (prev && v->start < prev->v.end) ||
 	    (v->start < m->vdso_end && m->vvar_start < v->end)) {
 		kcr_set_reason(why, "image mapping %llx-%llx is invalid or overlaps another",
@@ -543,6 +572,12 @@ static int kcr_vma_check(struct kcr_vma_rec *rec, const struct kcr_vma_rec *prev
 	if ((v->kind == KCR_VMA_FILE_PRIVATE || v->kind == KCR_VMA_FILE_SHARED) &&
 	    (!v->path_len || v->path_len >= PATH_MAX)) {
 		kcr_set_reason(why, "image mapping %llx-%llx has no file name", v->start, v->end);
+		return -EINVAL;
+	}
+	if ((v->kind == KCR_VMA_MEMFD_PRIVATE || v->kind == KCR_VMA_MEMFD_SHARED) &&
+	    (v->path_len || v->memfd_id >= KCR_MAX_MEMFDS)) {
+		kcr_set_reason(why, "image mapping %llx-%llx of a memfd is malformed", v->start,
+			       v->end);
 		return -EINVAL;
 	}
 	if (v->kind == KCR_VMA_SHARED_ANON && !(v->vm_flags & VM_WRITE)) {
@@ -563,7 +598,7 @@ static int kcr_vma_check(struct kcr_vma_rec *rec, const struct kcr_vma_rec *prev
 	return kcr_vma_addr_check(v, why);
 }
 
-static int kcr_vmas_parse(struct kcr_loaded_image *img, struct kcr_mm_plan *plan,
+static int kcr_vmas_parse(struct kcr_loaded_image *img, struct kcr_mm_plan *plan, bool dry_run,
 			  struct kcr_reason *why)
 {
 	struct kcr_loaded_section *s = &img->sec[KCR_SEC_VMAS];
@@ -599,6 +634,13 @@ static int kcr_vmas_parse(struct kcr_loaded_image *img, struct kcr_mm_plan *plan
 			return err;
 		if (rec->v.kind == KCR_VMA_FILE_PRIVATE || rec->v.kind == KCR_VMA_FILE_SHARED) {
 			err = kcr_vma_file_open(rec, why);
+			if (err)
+				return err;
+		}
+		/* A dry run comes before the restorer has made the memfds. */
+		if (!dry_run &&
+		    (rec->v.kind == KCR_VMA_MEMFD_PRIVATE || rec->v.kind == KCR_VMA_MEMFD_SHARED)) {
+			err = kcr_memfd_take(img->memfds, img->nr_memfds, &rec->v, &rec->file, why);
 			if (err)
 				return err;
 		}
@@ -846,7 +888,7 @@ int kcr_mm_validate(struct kcr_loaded_image *img, bool dry_run, struct kcr_reaso
 	memcpy(&plan->mm, s->data, sizeof(plan->mm));
 	err = kcr_mm_fields_check(&plan->mm, why);
 	if (!err)
-		err = kcr_vmas_parse(img, plan, why);
+		err = kcr_vmas_parse(img, plan, dry_run, why);
 	if (!err)
 		err = kcr_pages_scan(img, plan, why);
 	if (!err)

@@ -72,15 +72,62 @@ static int kcr_restorer_check(struct kcr_reason *why)
 	return 0;
 }
 
-static int kcr_restore_validate(struct kcr_loaded_image *img, struct file *f, bool dry_run,
-				const struct kcr_range *prefilled, u32 nr_prefilled,
-				struct kcr_reason *why)
+/* The restorer's memfds, each a memfd; their references are the image's to drop. */
+static int kcr_memfds_get(const struct kcr_restore_args *a, struct kcr_loaded_image *img,
+			  struct kcr_reason *why)
+{
+	s32 fds[KCR_MAX_MEMFDS];
+	u32 i;
+
+	if (!a->nr_memfds || (a->flags & KCR_RST_VALIDATE_ONLY))
+		return 0;
+	if (copy_from_user(fds, u64_to_user_ptr(a->memfds), a->nr_memfds * sizeof(fds[0])))
+		return -EFAULT;
+	for (i = 0; i < a->nr_memfds; i++) {
+		struct file *f = fget(fds[i]);
+
+		if (!f || !kcr_is_memfd(f)) {
+			if (f)
+				fput(f);
+			kcr_set_reason(why, "the restorer's memfd %u (fd %d) is not a memfd", i,
+				       fds[i]);
+			return -EBADF;
+		}
+		img->memfds[img->nr_memfds++] = f;
+	}
+	return 0;
+}
+
+static void kcr_memfds_put(struct kcr_loaded_image *img)
+{
+	while (img->nr_memfds)
+		fput(img->memfds[--img->nr_memfds]);
+}
+
+/* The program never had them: fds the restorer made its memfds at. */
+static void kcr_memfds_close(const struct kcr_restore_args *a)
+{
+	s32 fds[KCR_MAX_MEMFDS];
+	u32 i;
+
+	if (!a->nr_memfds ||
+	    copy_from_user(fds, u64_to_user_ptr(a->memfds), a->nr_memfds * sizeof(fds[0])))
+		return;
+	for (i = 0; i < a->nr_memfds; i++)
+		close_fd(fds[i]);
+}
+
+static int kcr_restore_validate(const struct kcr_restore_args *a, struct kcr_loaded_image *img,
+				struct file *f, bool dry_run, const struct kcr_range *prefilled,
+				u32 nr_prefilled, struct kcr_reason *why)
 {
 	int err;
 
 	err = kcr_image_load(img, f, why);
 	img->prefilled = prefilled;
 	img->nr_prefilled = nr_prefilled;
+	if (!err)
+		err = kcr_memfds_get(a, img, why);
 	if (!err)
 		err = kcr_build_check(&img->hdr, why);
 	if (!err)
@@ -127,7 +174,7 @@ static int kcr_restore_image(struct kcr_restore_args *a, struct file *f,
 	int err;
 
 	/* A dry run copies no ranges (prefilled is NULL): it must see none. */
-	err = kcr_restore_validate(&img, f, a->flags & KCR_RST_VALIDATE_ONLY, prefilled,
+	err = kcr_restore_validate(a, &img, f, a->flags & KCR_RST_VALIDATE_ONLY, prefilled,
 				   prefilled ? a->nr_prefilled : 0, why);
 	if (err || (a->flags & KCR_RST_VALIDATE_ONLY))
 		goto out;
@@ -154,6 +201,7 @@ static int kcr_restore_image(struct kcr_restore_args *a, struct file *f,
 	close_fd(a->image_fd);
 	if (a->device_fd != a->image_fd)
 		close_fd(a->device_fd);
+	kcr_memfds_close(a);
 	/* Each other thread takes its record; they are done with the image on return. */
 	kcr_restore_group_go(group, &img);
 	group = NULL;
@@ -169,6 +217,7 @@ static int kcr_restore_image(struct kcr_restore_args *a, struct file *f,
 	pr_debug("kcr: restored %s (pid %d in the image, %u threads) as pid %d\n", th->comm,
 		 img.hdr.pid, kcr_thread_count(&img), task_pid_nr(current));
 	kcr_mm_plan_free(&img);
+	kcr_memfds_put(&img);
 	kcr_image_free(&img);
 	return 0;
 die:
@@ -182,6 +231,7 @@ out:
 		kcr_log_restore(f, &img, err, why->text);
 	kcr_rax_fixup_free(fix);
 	kcr_mm_plan_free(&img);
+	kcr_memfds_put(&img);
 	kcr_image_free(&img);
 	return err;
 }
@@ -213,8 +263,8 @@ long kcr_ioctl_restore(struct kcr_restore_args __user *uarg)
 
 	if (copy_from_user(&a, uarg, sizeof(a)))
 		return -EFAULT;
-	if (a.size != sizeof(a) || (a.flags & ~KCR_RST_FLAGS_ALL) || a.pad ||
-	    a.nr_prefilled > KCR_MAX_PREFILLED)
+	if (a.size != sizeof(a) || (a.flags & ~KCR_RST_FLAGS_ALL) || a.pad || a.pad2 ||
+	    a.nr_prefilled > KCR_MAX_PREFILLED || a.nr_memfds > KCR_MAX_MEMFDS)
 		return -EINVAL;
 	memset(a.reason, 0, sizeof(a.reason));
 	why = kcr_reason_of(a.reason);

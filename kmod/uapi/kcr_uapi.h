@@ -22,22 +22,23 @@
 #endif
 
 /* Bumped on any incompatible change of the ioctls below. */
-#define KCR_ABI_VERSION 6
+#define KCR_ABI_VERSION 7
 /*
  * Image format versions this kcr reads: 2; 3, which is 2 with a LOCKS
  * section; 4, a member of a process tree, which has a TREE section (and
- * may have LOCKS); 5, a process with POSIX timers, which has a TIMERS
- * section (and may have the others). It writes 3 only for a process that
- * holds file locks, 4 only for a tree's member and 5 only for a process
- * with timers, so an older kcr refuses those images as unsupported (it
- * cannot take the locks again, restore the tree or make the timers) and
- * reads every other one.
+ * may have LOCKS); 5, a process with POSIX timers or memfds, which has a
+ * TIMERS or MEMFD section (and may have the others). It writes 3 only for
+ * a process that holds file locks, 4 only for a tree's member and 5 only
+ * for a process with timers or memfds, so an older kcr refuses those
+ * images as unsupported (it cannot take the locks again, restore the tree,
+ * make the timers or the memfds) and reads every other one.
  */
 #define KCR_IMAGE_VERSION 5
 #define KCR_IMAGE_VERSION_MIN 2
 #define KCR_IMAGE_VERSION_LOCKS 3
 #define KCR_IMAGE_VERSION_TREE 4
 #define KCR_IMAGE_VERSION_TIMERS 5
+#define KCR_IMAGE_VERSION_MEMFD 5
 
 #define KCR_DEVICE_PATH "/dev/kcr"
 #define KCR_IOC_MAGIC 0xC7
@@ -150,6 +151,15 @@ struct kcr_restore_args {
 	__u64 prefilled;
 	__u32 nr_prefilled;
 	__u32 pad;
+	/*
+	 * The memfds of the image's MEMFD section, made again by the caller
+	 * (libkcr): nr_memfds descriptors (__s32) at user address memfds,
+	 * record i's at index i. Mappings of memfds map these; a successful
+	 * restore closes them, as the program never had them there.
+	 */
+	__u64 memfds;
+	__u32 nr_memfds;
+	__u32 pad2;
 	char reason[KCR_REASON_LEN];
 };
 
@@ -198,7 +208,7 @@ struct kcr_hold_pipe {
 
 /*
  * Image format v2 to v5 (v3: v2 with a LOCKS section; v4: with a TREE section;
- * v5: with a TIMERS section).
+ * v5: with a TIMERS or a MEMFD section).
  *
  *   struct kcr_image_header               (offset 0, KCR_HEADER_SIZE bytes)
  *   section*                              (each: struct kcr_section + payload,
@@ -251,6 +261,8 @@ enum kcr_section_type {
 	/* struct kcr_tree_process + count x struct kcr_tree_fd; a tree's members only */
 	KCR_SEC_TREE = 10,
 	KCR_SEC_TIMERS = 11, /* count x struct kcr_posix_timer; only when the process has some */
+	/* count x (struct kcr_memfd + name + contents, each padded to 8); only with memfds */
+	KCR_SEC_MEMFD = 12,
 	KCR_SEC_MAX
 };
 
@@ -330,6 +342,8 @@ enum kcr_vma_kind {
 	KCR_VMA_FILE_PRIVATE = 1, /* private file mapping: file by reference + COW'd pages */
 	KCR_VMA_SHARED_ANON = 2, /* MAP_SHARED|MAP_ANONYMOUS: pages saved */
 	KCR_VMA_FILE_SHARED = 3, /* MAP_SHARED file: by reference, contents live in the file */
+	KCR_VMA_MEMFD_PRIVATE = 4, /* private mapping of a memfd of MEMFD + COW'd pages */
+	KCR_VMA_MEMFD_SHARED = 5, /* MAP_SHARED memfd: contents in its MEMFD record */
 };
 
 /* Bits of kcr_vma.vm_flags (the kernel's VM_* values; the module checks they agree). */
@@ -356,7 +370,7 @@ struct kcr_vma {
 	__u64 ino; /* identity of a mapped file, checked at restore */
 	__u64 file_size;
 	__u32 dev;
-	__u32 pad;
+	__u32 memfd_id; /* KCR_VMA_MEMFD_*: the memfd's record in MEMFD */
 };
 
 /* kcr_pending_signal.thread of a signal pending for the whole process */
@@ -431,6 +445,7 @@ enum kcr_fd_kind {
 	 * only: the tree's restore makes the pipe, with the data that was in it.
 	 */
 	KCR_FD_PIPE = 6,
+	KCR_FD_MEMFD = 7, /* a memfd (memfd_create); the file in its MEMFD record */
 };
 
 #define KCR_FD_CLOEXEC 1U
@@ -444,7 +459,7 @@ struct kcr_fd {
 	__u64 size; /* file size at checkpoint (regular and ghost files) */
 	__u64 ino;
 	__u32 dev;
-	__u32 ghost_id; /* index into the GHOST section for KCR_FD_GHOST */
+	__u32 ghost_id; /* KCR_FD_GHOST: its GHOST record; KCR_FD_MEMFD: its MEMFD record */
 	__u32 mode; /* i_mode */
 	__u32 path_len;
 	__s32 same_as; /* KCR_FD_SAME: the earlier fd of the same open file */
@@ -500,6 +515,24 @@ struct kcr_tree_fd {
 	__u32 pipe_writers;
 	__u32 pad;
 	__u64 file_id; /* the same for the same open file, in one boot of the module */
+};
+
+/* More memfds than one process keeps; the restorer makes each again. */
+#define KCR_MAX_MEMFDS 64
+/* memfd_create()'s longest name */
+#define KCR_MEMFD_NAME_MAX 249
+
+/*
+ * A memfd: its name (without the "memfd:" the kernel shows), size, seals
+ * (F_SEAL_*, F_SEAL_SEAL when sealing is not allowed) and whole contents.
+ */
+struct kcr_memfd {
+	__u64 size; /* bytes of contents, after the name */
+	__u32 id; /* its index in the section */
+	__u32 seals;
+	__u32 name_len;
+	__u32 pad;
+	/* followed by name_len bytes of name, padded to 8, then size bytes, padded to 8 */
 };
 
 struct kcr_ghost {

@@ -31,6 +31,9 @@ constexpr uint64_t Align8(uint64_t n) {
 // type is checked right after.
 constexpr int kOpenFlags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
 
+// What F_ADD_SEALS takes (F_SEAL_SEAL, _SHRINK, _GROW, _WRITE, _FUTURE_WRITE).
+constexpr uint32_t kKnownSeals = 0x1f;
+
 // As the module: a bound on what one image may ask a reader to hold.
 constexpr uint32_t kMaxThreads = 1024;
 
@@ -101,6 +104,8 @@ const char* SectionName(uint32_t type) {
       return "tree";
     case KCR_SEC_TIMERS:
       return "timers";
+    case KCR_SEC_MEMFD:
+      return "memfd";
   }
   return "unknown";
 }
@@ -285,6 +290,17 @@ Status Image::Parse() {
       return Malformed("file lock record", pos);
     }
   }
+  for (const FdRecord& f : fds_) {
+    if (f.fd.kind == KCR_FD_MEMFD && f.fd.ghost_id >= memfds_.size())
+      return Malformed("fd of a memfd the image lacks", pos);
+  }
+  for (const VmaRecord& v : vmas_) {
+    const bool memfd = v.vma.kind == KCR_VMA_MEMFD_PRIVATE || v.vma.kind == KCR_VMA_MEMFD_SHARED;
+    if (memfd && (v.vma.memfd_id >= memfds_.size() ||
+                  memfds_[v.vma.memfd_id].memfd.size != v.vma.file_size)) {
+      return Malformed("mapping of a memfd the image lacks", pos);
+    }
+  }
   std::set<int32_t> timer_ids;
   for (const kcr_posix_timer& t : timers_) {
     if (!TimerRecordValid(t, threads_) || !timer_ids.insert(t.id).second)
@@ -385,6 +401,28 @@ Status Image::ParseSection(const kcr_section& s, std::span<const uint8_t> data, 
       locks_.resize(s.count);
       std::memcpy(locks_.data(), rest.data(), rest.size());
       return Status::Ok();
+    case KCR_SEC_MEMFD:
+      if (header_.version < KCR_IMAGE_VERSION_MEMFD)
+        return Malformed("memfd section in an image of a version without one", offset);
+      if (s.count == 0 || s.count > KCR_MAX_MEMFDS)
+        return Malformed("memfd section count", offset);
+      for (uint32_t i = 0; i < s.count; i++) {
+        MemfdRecord m;
+        // size first: Align8() of a size near 2^64 wraps to a small number.
+        if (!Take(&rest, &m.memfd) || m.memfd.id != i || m.memfd.pad ||
+            m.memfd.name_len > KCR_MEMFD_NAME_MAX || (m.memfd.seals & ~kKnownSeals) ||
+            !TakeString(&rest, m.memfd.name_len, &m.name) ||
+            m.name.find('\0') != std::string::npos || m.memfd.size > rest.size() ||
+            rest.size() < Align8(m.memfd.size)) {
+          return Malformed("memfd record", offset);
+        }
+        m.contents = rest.first(m.memfd.size);
+        rest = rest.subspan(Align8(m.memfd.size));
+        memfds_.push_back(std::move(m));
+      }
+      if (!rest.empty())
+        return Malformed("memfd section size", offset);
+      return Status::Ok();
     case KCR_SEC_TIMERS:
       if (header_.version < KCR_IMAGE_VERSION_TIMERS)
         return Malformed("timer section in an image of a version without one", offset);
@@ -482,7 +520,8 @@ std::string Image::DescribeJson() const {
   auto text = [](const auto& field) { return std::string(field, strnlen(field, sizeof(field))); };
   auto hex = [](uint64_t v) { return fmt::format("{:#x}", v); };
   Json vmas = Json::array();
-  static const char* const kVmaKinds[] = {"anon", "file-private", "shared-anon", "file-shared"};
+  static const char* const kVmaKinds[] = {"anon",        "file-private",  "shared-anon",
+                                          "file-shared", "memfd-private", "memfd-shared"};
   for (const VmaRecord& v : vmas_) {
     Json vma = {{"start", hex(v.vma.start)},
                 {"end", hex(v.vma.end)},
@@ -490,7 +529,7 @@ std::string Image::DescribeJson() const {
                                      (v.vma.vm_flags & KCR_VM_WRITE) ? 'w' : '-',
                                      (v.vma.vm_flags & KCR_VM_EXEC) ? 'x' : '-',
                                      (v.vma.vm_flags & KCR_VM_SHARED) ? 's' : 'p')},
-                {"kind", v.vma.kind < 4 ? kVmaKinds[v.vma.kind] : "?"}};
+                {"kind", v.vma.kind < std::size(kVmaKinds) ? kVmaKinds[v.vma.kind] : "?"}};
     if (!v.path.empty())
       vma["path"] = v.path;
     vmas.push_back(std::move(vma));
@@ -534,6 +573,13 @@ std::string Image::DescribeJson() const {
                      {"start", l.start},
                      {"len", l.len}});
   }
+  Json memfds = Json::array();
+  for (const MemfdRecord& m : memfds_) {
+    memfds.push_back({{"id", m.memfd.id},
+                      {"name", m.name},
+                      {"size", m.memfd.size},
+                      {"seals", fmt::format("{:#x}", m.memfd.seals)}});
+  }
   Json timers = Json::array();
   for (const kcr_posix_timer& t : timers_) {
     Json timer = {{"id", t.id},        {"clock", t.clock},     {"notify", t.notify},
@@ -571,6 +617,7 @@ std::string Image::DescribeJson() const {
       {"vmas", std::move(vmas)},
       {"fds", std::move(fds)},
       {"locks", std::move(locks)},
+      {"memfds", std::move(memfds)},
       {"posix_timers", std::move(timers)},
       {"cwd", cwd_},
       {"umask", fmt::format("{:04o}", fs_.umask)},

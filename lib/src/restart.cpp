@@ -272,8 +272,11 @@ class VdsoReservation {
 };
 
 Status RestoreIoctl(int device, int image_fd, uint32_t flags,
-                    const std::vector<kcr_range>& prefilled = {}) {
+                    const std::vector<kcr_range>& prefilled = {},
+                    const std::vector<int32_t>& memfds = {}) {
   kcr_restore_args args{};
+  args.memfds = reinterpret_cast<uintptr_t>(memfds.data());
+  args.nr_memfds = static_cast<uint32_t>(memfds.size());
   args.size = sizeof(args);
   args.image_fd = image_fd;
   args.device_fd = device;
@@ -422,7 +425,8 @@ Status RestoreSpeculationControls(uint32_t flags) {
 // program may have pending or a timer (glibc's SIGEV_THREAD) may send; the
 // restorer's handlers for them would run on threads glibc never made.
 static Status RestoreWithThreads(const Image& image, const RestartOptions& options, int device,
-                                 int image_fd, const std::vector<kcr_range>& prefilled) {
+                                 int image_fd, const std::vector<kcr_range>& prefilled,
+                                 const std::vector<int32_t>& memfds) {
   // The kernel's own sigset: glibc's sigset calls leave its two out.
   const uint64_t all = ~uint64_t{0};
   uint64_t old = 0;
@@ -446,7 +450,7 @@ static Status RestoreWithThreads(const Image& image, const RestartOptions& optio
   if (st.ok()) {
     threads->Go();
     uint32_t flags = options.rollback_files ? KCR_RST_ROLLBACK_FILES : 0;
-    st = RestoreIoctl(device, image_fd, flags, prefilled);  // returns only if refused
+    st = RestoreIoctl(device, image_fd, flags, prefilled, memfds);  // returns only if refused
   }
   DisarmRealTimer(image.signals());
   DeletePosixTimers(image, timers);
@@ -550,7 +554,14 @@ Status RestartInPlace(const std::string& path, const RestartOptions& options,
   // From here on the caller itself changes; the checks above make failure rare.
   // The restore reads the very file that was verified, through its descriptor.
   int dev = device.release(), img = image->TakeFd().release();
-  KCR_RETURN_IF_ERROR(InstallFiles(*image, provided, &files, {&dev, &img}));
+  // The memfds stay the restorer's until the module has mapped them.
+  std::vector<int32_t> memfds;
+  for (UniqueFd& m : files.memfds)
+    memfds.push_back(m.release());
+  std::vector<int*> keep = {&dev, &img};
+  for (int32_t& m : memfds)
+    keep.push_back(&m);
+  KCR_RETURN_IF_ERROR(InstallFiles(*image, provided, &files, keep));
   KCR_RETURN_IF_ERROR(RestoreFsState(*image));
   ::unsetenv("KCR_RESTART_REEXEC");
   clock.Done("files and cwd");  // the last clock read: the vdso moves next
@@ -562,7 +573,7 @@ Status RestartInPlace(const std::string& path, const RestartOptions& options,
   std::vector<kcr_range> prefilled = prefill->ranges();
   if (member)
     prefilled.insert(prefilled.end(), member->kept.begin(), member->kept.end());
-  Status st = RestoreWithThreads(*image, options, dev, img, prefilled);
+  Status st = RestoreWithThreads(*image, options, dev, img, prefilled, memfds);
   return st.With("restart failed after the restarter had changed; it cannot continue");
 }
 

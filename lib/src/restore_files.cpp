@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -103,7 +104,41 @@ Status RecreateGhost(const FdRecord& rec, const GhostRecord& ghost, UniqueFd* ou
   return Status::Ok();
 }
 
-Status OpenOne(const Image& image, const FdRecord& rec, UniqueFd* out) {
+// A memfd comes back with its name, contents and seals; sealing is always
+// allowed at first, and F_SEAL_SEAL, if it was there, ends it again.
+Status MakeMemfd(const MemfdRecord& m, UniqueFd* out) {
+  out->reset(::memfd_create(m.name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!out->valid())
+    return SysError("making memfd {} again", m.name);
+  size_t off = 0;
+  while (off < m.contents.size()) {
+    ssize_t n = ::pwrite(out->get(), m.contents.data() + off, m.contents.size() - off,
+                         static_cast<off_t>(off));
+    if (n <= 0)
+      return SysError("writing memfd {} back", m.name);
+    off += static_cast<size_t>(n);
+  }
+  if (::ftruncate(out->get(), static_cast<off_t>(m.memfd.size)) != 0)
+    return SysError("sizing memfd {}", m.name);
+  if (m.memfd.seals && ::fcntl(out->get(), F_ADD_SEALS, m.memfd.seals) != 0)
+    return SysError("sealing memfd {} again (seals {:#x})", m.name, m.memfd.seals);
+  return Status::Ok();
+}
+
+// An fd of a memfd: its own open file of the memfd made again, with the
+// program's flags (its offset is set by the caller).
+Status OpenMemfd(const FdRecord& rec, const std::vector<UniqueFd>& memfds, UniqueFd* out) {
+  if (rec.fd.ghost_id >= memfds.size())
+    return Errorf(EINVAL, "fd {} is a memfd that was not made again", rec.fd.fd);
+  std::string self = "/proc/self/fd/" + std::to_string(memfds[rec.fd.ghost_id].get());
+  out->reset(::open(self.c_str(), (static_cast<int>(rec.fd.f_flags) & kReopenFlags) | O_CLOEXEC));
+  if (!out->valid())
+    return SysError("reopening memfd of fd {}", rec.fd.fd);
+  return Status::Ok();
+}
+
+Status OpenOne(const Image& image, const FdRecord& rec, const std::vector<UniqueFd>& memfds,
+               UniqueFd* out) {
   const kcr_fd& f = rec.fd;
   switch (f.kind) {
     case KCR_FD_DEVNULL:
@@ -114,6 +149,9 @@ Status OpenOne(const Image& image, const FdRecord& rec, UniqueFd* out) {
       break;
     case KCR_FD_GHOST:
       KCR_RETURN_IF_ERROR(RecreateGhost(rec, image.ghosts()[f.ghost_id], out));
+      break;
+    case KCR_FD_MEMFD:
+      KCR_RETURN_IF_ERROR(OpenMemfd(rec, memfds, out));
       break;
     case KCR_FD_REG: {
       const std::string path = PathNow(image, rec.path);
@@ -137,7 +175,7 @@ Status OpenOne(const Image& image, const FdRecord& rec, UniqueFd* out) {
   }
   if (!out->valid())
     return SysError("reopening fd {} ({})", f.fd, rec.path);
-  if ((f.kind == KCR_FD_REG || f.kind == KCR_FD_GHOST) &&
+  if ((f.kind == KCR_FD_REG || f.kind == KCR_FD_GHOST || f.kind == KCR_FD_MEMFD) &&
       ::lseek(out->get(), static_cast<off_t>(f.pos), SEEK_SET) < 0) {
     return SysError("seeking {} to offset {}", rec.path, f.pos);
   }
@@ -291,11 +329,16 @@ const int* ProvidedFd(const FdRecord& rec, const ProvidedFiles* provided) {
 }  // namespace
 
 Status OpenSavedFile(const Image& image, const FdRecord& rec, UniqueFd* out) {
-  return OpenOne(image, rec, out);
+  return OpenOne(image, rec, {}, out);
 }
 
 Status OpenFiles(const Image& image, bool rollback_files, const ProvidedFiles* provided,
                  OpenedFiles* opened) {
+  for (const MemfdRecord& m : image.memfds()) {
+    UniqueFd made;
+    KCR_RETURN_IF_ERROR(MakeMemfd(m, &made));
+    opened->memfds.push_back(std::move(made));
+  }
   for (const FdRecord& rec : image.fds()) {
     if (Inherited(rec, provided))
       continue;
@@ -320,7 +363,7 @@ Status OpenFiles(const Image& image, bool rollback_files, const ProvidedFiles* p
       if (!fd.valid())
         return SysError("sharing fd {}'s file with fd {}", rec.fd.same_as, rec.fd.fd);
     } else {
-      KCR_RETURN_IF_ERROR(OpenOne(image, rec, &fd));
+      KCR_RETURN_IF_ERROR(OpenOne(image, rec, opened->memfds, &fd));
     }
     opened->by_target.emplace_back(rec.fd.fd, std::move(fd));
   }

@@ -24,6 +24,9 @@ Status CheckFiles(const Image& image, bool rollback_files, const ProvidedFiles* 
 // (flock, OFD; POSIX locks are probed); nothing of the caller changes yet.
 struct OpenedFiles {
   std::vector<std::pair<int, UniqueFd>> by_target;  // target fd -> opened file
+  // The image's memfds made again (Image::memfds() order), for its fds and
+  // for the module to map (kcr_restore_args.memfds).
+  std::vector<UniqueFd> memfds;
 };
 
 // What a tree's member gets from the tree's restore instead of opening it

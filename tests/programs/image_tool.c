@@ -21,6 +21,7 @@
  *   image_tool unterminate-auxv IMAGE      no AT_NULL in kcr_mm.saved_auxv
  *   image_tool poke-vma-start IMAGE INDEX ADDR
  *                                          start of the INDEXth mapping
+ *   image_tool poke-memfd-map IMAGE ID     the memfd every memfd mapping names (hex)
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -156,6 +157,25 @@ static int poke(int fd, int argc, char **argv)
 		for (int i = 0; i < index; i++)
 			p += sizeof(struct kcr_vma) + ((((struct kcr_vma *)p)->path_len + 7) & ~7U);
 		((struct kcr_vma *)p)->start = hex(argv[4]);
+		return section_commit(&e);
+	}
+	if (!strcmp(cmd, "poke-memfd-map") && argc > 3) {
+		unsigned char *p;
+		int seen = 0;
+
+		if (section_load(fd, KCR_SEC_VMAS, &e))
+			return 1;
+		for (p = e.data; p < e.data + e.hdr.size;
+		     p += sizeof(struct kcr_vma) + ((((struct kcr_vma *)p)->path_len + 7) & ~7U)) {
+			struct kcr_vma *v = (struct kcr_vma *)p;
+
+			if (v->kind == KCR_VMA_MEMFD_PRIVATE || v->kind == KCR_VMA_MEMFD_SHARED) {
+				v->memfd_id = hex(argv[3]);
+				seen++;
+			}
+		}
+		if (!seen)
+			return fprintf(stderr, "no memfd mapping\n"), 1;
 		return section_commit(&e);
 	}
 	return 64;

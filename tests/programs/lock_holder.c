@@ -5,7 +5,8 @@
  *
  *   lock_holder MODE DIR READY
  *
- * MODE: flock, posix, ofd, lease, deleted-flock, memfd, memfd-map, sysv-shm,
+ * MODE: flock, posix, ofd, lease, deleted-flock, memfd, memfd-hugetlb,
+ * memfd-future-write (mapped writable, then sealed), sysv-shm,
  * timerfd, signalfd, inotify, epoll; and, with a child (a process tree):
  * clone-files (the child shares the descriptor table), clone-signal (the
  * child ends with SIGUSR1 to its parent, not SIGCHLD), pipe-rdwr (a pipe
@@ -73,16 +74,21 @@ int main(int argc, char **argv)
 		fd = open(path, O_RDWR | O_CREAT, 0644);
 		if (fd < 0 || flock(fd, LOCK_EX) || unlink(path))
 			return perror("deleted-flock"), 1;
-	} else if (!strncmp(argv[1], "memfd", 5)) {
+	} else if (!strcmp(argv[1], "memfd")) {
 		fd = memfd_create("kcr-test", 0);
 		if (fd < 0 || ftruncate(fd, 4096))
 			return perror("memfd"), 1;
-		if (!strcmp(argv[1], "memfd-map")) {
-			if (mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) ==
-			    MAP_FAILED)
-				return perror("mmap"), 1;
-			close(fd);
-		}
+	} else if (!strcmp(argv[1], "memfd-hugetlb")) {
+		fd = memfd_create("kcr-test", MFD_HUGETLB);
+		if (fd < 0)
+			return perror("memfd"), 1;
+	} else if (!strcmp(argv[1], "memfd-future-write")) {
+		/* Mapped writable, then sealed: no mapping like it can be made again. */
+		fd = memfd_create("kcr-test", MFD_ALLOW_SEALING);
+		if (fd < 0 || ftruncate(fd, 4096) ||
+		    mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED ||
+		    fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE))
+			return perror("memfd"), 1;
 	} else if (!strcmp(argv[1], "timerfd")) {
 		struct itimerspec in_a_minute = { .it_value = { .tv_sec = 60 } };
 

@@ -83,7 +83,23 @@ class ImageBuilder {
     p.clear();
     Put(&p, f);
     PutString(&p, out_path);
-    Section(KCR_SEC_FILES, 1, p);
+    if (memfd_fd_id_ >= 0) {
+      kcr_fd m{};
+      m.fd = 3;
+      m.kind = KCR_FD_MEMFD;
+      m.f_flags = O_RDWR;
+      m.ghost_id = static_cast<uint32_t>(memfd_fd_id_);
+      Put(&p, m);
+    }
+    Section(KCR_SEC_FILES, memfd_fd_id_ >= 0 ? 2 : 1, p);
+    if (memfd_) {
+      p.clear();
+      Put(&p, memfd_->record);
+      PutString(&p, memfd_->name);
+      p.insert(p.end(), memfd_->contents.begin(), memfd_->contents.end());
+      p.resize((p.size() + 7) & ~size_t{7});
+      Section(KCR_SEC_MEMFD, 1, p);
+    }
 
     kcr_fs fsrec{};
     fsrec.umask = 022;
@@ -134,6 +150,7 @@ class ImageBuilder {
     kcr_image_header h{};
     std::memcpy(h.magic, KCR_IMAGE_MAGIC, 8);
     h.version = version_                  ? version_
+                : memfd_                  ? KCR_IMAGE_VERSION_MEMFD
                 : !timers_.empty()        ? KCR_IMAGE_VERSION_TIMERS
                 : locks_.empty()          ? KCR_IMAGE_VERSION_MIN
                                           : KCR_IMAGE_VERSION_LOCKS;
@@ -165,6 +182,20 @@ class ImageBuilder {
   // A LOCKS section with these records.
   ImageBuilder& Locks(std::vector<kcr_file_lock> locks) {
     locks_ = std::move(locks);
+    return *this;
+  }
+
+  // A MEMFD section with one memfd (record fields as given, name and
+  // contents sizes unless set), and an fd 3 naming record fd_id (-1: none).
+  ImageBuilder& Memfd(const std::string& name, const std::string& contents, uint32_t seals,
+                      int fd_id, kcr_memfd record = {}) {
+    if (!record.name_len)
+      record.name_len = static_cast<uint32_t>(name.size());
+    if (!record.size)
+      record.size = contents.size();
+    record.seals = seals;
+    memfd_ = MemfdPart{record, name, contents};
+    memfd_fd_id_ = fd_id;
     return *this;
   }
 
@@ -204,6 +235,12 @@ class ImageBuilder {
   std::optional<uint64_t> ghost_size_;
   std::vector<kcr_file_lock> locks_;
   std::vector<kcr_posix_timer> timers_;
+  struct MemfdPart {
+    kcr_memfd record;
+    std::string name, contents;
+  };
+  std::optional<MemfdPart> memfd_;
+  int memfd_fd_id_ = -1;
   uint32_t version_ = 0;
 };
 

@@ -353,6 +353,54 @@ TEST_F(ImageTest, HostileTimerRecordsAreRefused) {
       << st.message();
 }
 
+TEST_F(ImageTest, ReadsTheMemfdsOfAVersion5Image) {
+  std::unique_ptr<Image> img;
+  ASSERT_TRUE(OpenBytes(ImageBuilder()
+                            .Memfd("state", "hello, memfd", F_SEAL_SHRINK | F_SEAL_GROW, 0)
+                            .BuildDefault(out_, 10),
+                        &img)
+                  .ok());
+  ASSERT_EQ(img->memfds().size(), 1u);
+  EXPECT_EQ(img->memfds()[0].name, "state");
+  EXPECT_EQ(std::string(img->memfds()[0].contents.begin(), img->memfds()[0].contents.end()),
+            "hello, memfd");
+  EXPECT_EQ(img->header().version, uint32_t{KCR_IMAGE_VERSION_MEMFD});
+  EXPECT_NE(img->DescribeJson().find(R"("memfds":[{"id":0,"name":"state","size":12)"),
+            std::string::npos);
+}
+
+TEST_F(ImageTest, HostileMemfdRecordsAreRefused) {
+  kcr_memfd wrong_id{};
+  wrong_id.id = 1;
+  kcr_memfd too_big{};
+  too_big.size = uint64_t{1} << 40;
+  kcr_memfd wrapping{};
+  wrapping.size = ~uint64_t{0} - 3;
+  kcr_memfd long_name{};
+  long_name.name_len = KCR_MEMFD_NAME_MAX + 1;
+  const std::vector<std::tuple<const char*, ImageBuilder, const char*>> bad = {
+      {"an fd of a memfd the image lacks", ImageBuilder().Memfd("m", "x", 0, 1),
+       "fd of a memfd the image lacks"},
+      {"unknown seals", ImageBuilder().Memfd("m", "x", 0x40, -1), "memfd record"},
+      {"a record out of order", ImageBuilder().Memfd("m", "x", 0, -1, wrong_id), "memfd record"},
+      {"contents past the section", ImageBuilder().Memfd("m", "x", 0, -1, too_big), "memfd record"},
+      {"a size that wraps when aligned", ImageBuilder().Memfd("m", "x", 0, -1, wrapping),
+       "memfd record"},
+      {"a name past memfd_create's", ImageBuilder().Memfd("m", "x", 0, -1, long_name),
+       "memfd record"},
+      {"a name with a NUL", ImageBuilder().Memfd(std::string("a\0b", 3), "x", 0, -1),
+       "memfd record"},
+      {"a memfd section in a version 4 image",
+       ImageBuilder().Version(KCR_IMAGE_VERSION_TREE).Memfd("m", "x", 0, -1),
+       "memfd section in an image of a version without one"},
+  };
+  for (auto [what, builder, message] : bad) {
+    Status st = OpenBytes(builder.BuildDefault(out_, 10));
+    EXPECT_EQ(st.code(), -EBADMSG) << what << ": " << st.message();
+    EXPECT_NE(st.message().find(message), std::string::npos) << what << ": " << st.message();
+  }
+}
+
 TEST_F(ImageTest, LocksInAVersion2ImageAreRefused) {
   Status st = OpenBytes(ImageBuilder()
                             .Version(2)

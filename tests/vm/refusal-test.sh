@@ -177,5 +177,20 @@ expect_refusal low-mapping "$W/lowvma.kcr" "may not map \\(below vm.mmap_min_add
 expect_refusal low-mapping "$W/lowvma.kcr" "may not map \\(below vm.mmap_min_addr"
 as=()
 
+# --- Mappings of memfds: the module maps only memfds the restorer made, and
+# refuses a mapping that names none of the image's.
+"$KCR_PROGS/memfd_user" "$W/memfd.out" 200 &
+pid=$!
+sleep 1
+$KCR checkpoint "$pid" -o "$W/memfd.kcr" --kill --no-catalog || fail "cannot checkpoint a memfd user"
+wait "$pid" 2>/dev/null
+expect_refusal memfd-not-made "$W/memfd.kcr" "which the restorer did not make" raw
+cp "$W/memfd.kcr" "$W/memfd-id.kcr"
+"$KCR_PROGS/image_tool" poke-memfd-map "$W/memfd-id.kcr" 3f || fail "image_tool poke-memfd-map failed"
+expect_refusal memfd-id "$W/memfd-id.kcr" "mapping of a memfd the image lacks"
+expect_refusal memfd-id "$W/memfd-id.kcr" "which the restorer did not make" raw
+"$KCR_PROGS/image_tool" poke-memfd-map "$W/memfd-id.kcr" 9c40 || fail "image_tool poke-memfd-map failed"
+expect_refusal memfd-id-far "$W/memfd-id.kcr" "of a memfd is malformed" raw
+
 rm -rf "$W"
 finish "refusal tests"

@@ -36,11 +36,15 @@ done
 expect_checkpoint_refused itimer-virtual "ITIMER_VIRTUAL or ITIMER_PROF" -- $PY -c "import signal,time; signal.setitimer(signal.ITIMER_VIRTUAL, 600); $ready; time.sleep(60)"
 expect_checkpoint_refused posix-timer "a CPU-time or alarm clock" -- "$KCR_PROGS/posix_timer" "$W/ready"
 # File locks are saved (vm.ckpt.file_locks), except a lease and a lock on a
-# deleted file, which are refused; memfds and SysV shared memory too.
+# deleted file, which are refused; SysV shared memory too.
 expect_checkpoint_refused lease "holds a lease" -- "$KCR_PROGS/lock_holder" lease "$W" "$W/ready"
 expect_checkpoint_refused deleted-flock "holds a file lock on a file kcr does not reopen" -- "$KCR_PROGS/lock_holder" deleted-flock "$W" "$W/ready"
-expect_checkpoint_refused memfd "is a memfd" -- "$KCR_PROGS/lock_holder" memfd "$W" "$W/ready"
-expect_checkpoint_refused memfd-map "is a memfd" -- "$KCR_PROGS/lock_holder" memfd-map "$W" "$W/ready"
+# memfds are saved (vm.ckpt.memfd), except a huge-page one, one mapped
+# writable and then sealed against writes, and one in a process tree.
+expect_checkpoint_refused memfd-hugetlb "memfd:kcr-test is a huge-page memfd" -- "$KCR_PROGS/lock_holder" memfd-hugetlb "$W" "$W/ready"
+expect_checkpoint_refused memfd-future-write "memfd:kcr-test is mapped shared but sealed against writes" -- "$KCR_PROGS/lock_holder" memfd-future-write "$W" "$W/ready"
+expect_checkpoint_refused memfd-tree "fd [0-9]+ is a memfd \\(memfd_create\\) in a process tree" -- \
+	sh -c "'$KCR_PROGS/lock_holder' memfd '$W' '$W/ready'; true"
 expect_checkpoint_refused sysv-shm "SysV shared memory" -- "$KCR_PROGS/lock_holder" sysv-shm "$W" "$W/ready"
 
 # What a tree's processes share that kcr cannot make again is refused, named.

@@ -34,6 +34,13 @@ struct GhostRecord {
   std::span<const uint8_t> contents;
 };
 
+// A memfd of the process: its record, name (without "memfd:") and contents.
+struct MemfdRecord {
+  kcr_memfd memfd;
+  std::string name;
+  std::span<const uint8_t> contents;
+};
+
 // One thread of the image: its record and its XSAVE area.
 struct ThreadRecord {
   kcr_thread thread;
@@ -96,6 +103,9 @@ class KCR_EXPORT Image {
   // The file locks the process held (each to be taken through a regular
   // file's fd of fds()).
   const std::vector<kcr_file_lock>& locks() const { return locks_; }
+  // The memfds the process had open or mapped, by kcr_fd.ghost_id (KCR_FD_MEMFD)
+  // and kcr_vma.memfd_id.
+  const std::vector<MemfdRecord>& memfds() const { return memfds_; }
   // The process's POSIX timers (timer_create), in the kernel's order.
   const std::vector<kcr_posix_timer>& timers() const { return timers_; }
   // A tree's member only (has_tree()): its parent, group and session, and per
@@ -130,6 +140,7 @@ class KCR_EXPORT Image {
   std::vector<GhostRecord> ghosts_;
   std::vector<kcr_file_lock> locks_;
   std::vector<kcr_posix_timer> timers_;
+  std::vector<MemfdRecord> memfds_;
   kcr_tree_process tree_place_{};
   std::vector<kcr_tree_fd> tree_fds_;
   kcr_fs fs_{};
