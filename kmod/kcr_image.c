@@ -196,8 +196,11 @@ static int kcr_section_load(struct kcr_loaded_image *img, loff_t *pos, bool *end
 		*end = true;
 		return 0;
 	}
-	/* Memory is checked chunk by chunk as it is read; memfds are libkcr's to make. */
-	if (s.type == KCR_SEC_PAGES || s.type == KCR_SEC_MEMFD)
+	/*
+	 * Memory is checked chunk by chunk as it is read; deleted files and
+	 * memfds are libkcr's to make, so their contents are not held here.
+	 */
+	if (s.type == KCR_SEC_PAGES || s.type == KCR_SEC_GHOST || s.type == KCR_SEC_MEMFD)
 		return 0;
 	if (s.size > KCR_MAX_META_SECTION) {
 		kcr_set_reason(why, "section type %u too large (%llu bytes)", s.type, s.size);

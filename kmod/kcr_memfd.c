@@ -109,8 +109,7 @@ int kcr_memfd_vma_check(const struct file *f, bool shared, bool writable, struct
 {
 	u32 seals = kcr_memfd_seals(f);
 
-	if (shared && ((seals & F_SEAL_WRITE) ||
-		       (writable && (seals & F_SEAL_FUTURE_WRITE)))) {
+	if (shared && ((seals & F_SEAL_WRITE) || (writable && (seals & F_SEAL_FUTURE_WRITE)))) {
 		kcr_set_reason(why,
 			       "%s is mapped shared but sealed against writes (F_SEAL_WRITE or F_SEAL_FUTURE_WRITE); no mapping like it can be made again",
 			       f->f_path.dentry->d_name.name);
@@ -165,8 +164,8 @@ int kcr_memfds_dump(struct kcr_writer *w, const struct kcr_memfds *m, struct kcr
  * Restore: the memfd the restorer made for an image mapping, checked to be
  * one, of the size the mapping's memfd had, and mappable as it was.
  */
-int kcr_memfd_take(struct file *const *memfds, u32 nr, const struct kcr_vma *v,
-		   struct file **out, struct kcr_reason *why)
+int kcr_memfd_take(struct file *const *memfds, u32 nr, const struct kcr_vma *v, struct file **out,
+		   struct kcr_reason *why)
 {
 	struct file *f;
 	u64 len = v->end - v->start;

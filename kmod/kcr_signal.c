@@ -24,6 +24,7 @@ struct kcr_signal_state {
 	struct kcr_pending_signal pending[KCR_MAX_PENDING];
 	struct kcr_posix_timer *timers;
 	u32 nr_timers;
+	bool pending_overflow; /* more signals pending than pending[] holds */
 };
 
 struct kcr_signal_state *kcr_signal_state_alloc(void)
@@ -49,8 +50,10 @@ static void kcr_pending_collect(struct kcr_signal_state *st, struct sigpending *
 		/* A POSIX timer's own signal: saved with its timer (kcr_timer_capture). */
 		if ((q->flags & SIGQUEUE_PREALLOC) && q->info.si_code == SI_TIMER)
 			continue;
-		if (st->sig.nr_pending >= KCR_MAX_PENDING)
+		if (st->sig.nr_pending >= KCR_MAX_PENDING) {
+			st->pending_overflow = true;
 			return;
+		}
 		p = &st->pending[st->sig.nr_pending++];
 		p->signo = q->info.si_signo;
 		p->thread = thread;
@@ -254,6 +257,13 @@ int kcr_signal_capture_process(struct kcr_signal_state *st, struct kcr_reason *w
 	}
 	kcr_pending_collect(st, &current->signal->shared_pending, KCR_PENDING_PROCESS);
 	spin_unlock_irq(&sighand->siglock);
+	/* Never an image that lost some of them. */
+	if (st->pending_overflow) {
+		kcr_set_reason(why,
+			       "the process has more than %d signals pending; kcr saves at most %d",
+			       KCR_MAX_PENDING, KCR_MAX_PENDING);
+		return -EOPNOTSUPP;
+	}
 	return 0;
 }
 

@@ -1,11 +1,26 @@
-/* A file deleted while open: its contents travel in the image. argv[3]: dir. */
+/*
+ * A file deleted while open: its contents travel in the image.
+ *   deleted_file OUTPUT [STEPS [DIR [MIB]]]
+ * MIB: megabytes more of the file, past its lines, checked at every step (a
+ * large deleted file, beyond what the module reads into memory).
+ */
 #include "kcr_test.h"
+
+#define BLOCK (1 << 20)
+
+static void fill(char *block, int i)
+{
+	for (int k = 0; k < BLOCK; k += 8)
+		memcpy(block + k, &(uint64_t){ (uint64_t)i * 1000003u + k }, 8);
+}
 
 int main(int argc, char **argv)
 {
 	int steps = kt_init(argc, argv, 50);
 	const char *dir = argc > 3 ? argv[3] : "/tmp";
+	int mib = argc > 4 ? atoi(argv[4]) : 0;
 	char path[512], buf[32];
+	static char block[BLOCK], got[BLOCK];
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/kcr-deleted.tmp", dir);
@@ -13,7 +28,20 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		kt_fail("open %s", path);
 	unlink(path);
+	for (int i = 0; i < mib; i++) {
+		fill(block, i);
+		if (pwrite(fd, block, BLOCK, (off_t)(i + 1) * BLOCK) != BLOCK)
+			kt_fail("writing block %d: %s", i, strerror(errno));
+	}
 	for (int s = 0; s < steps; s++) {
+		if (mib) {
+			int i = s % mib;
+
+			fill(block, i);
+			if (pread(fd, got, BLOCK, (off_t)(i + 1) * BLOCK) != BLOCK ||
+			    memcmp(got, block, BLOCK))
+				kt_fail("deleted file block %d wrong at step %d", i, s);
+		}
 		dprintf(fd, "line%04d\n", s);
 		off_t end = lseek(fd, 0, SEEK_CUR);
 

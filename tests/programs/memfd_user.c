@@ -83,7 +83,8 @@ int main(int argc, char **argv)
 		/* Mapping to fd and fd to mapping: one memfd. */
 		map_m[0] = step;
 		if (pread(m, &v, 8, 0) != 8 || v != (uint64_t)step)
-			kt_fail("memfd M reads %lu through the fd, %d through the mapping", v, step);
+			kt_fail("memfd M reads %lu through the fd, %d through the mapping", v,
+				step);
 		v = step * 7;
 		if (pwrite(m, &v, 8, 8) != 8 || map_m[1] != v)
 			kt_fail("memfd M's mapping missed a write through the fd");
@@ -102,8 +103,8 @@ int main(int argc, char **argv)
 			char want = s < step ? 'a' + s % 26 : 'p';
 
 			if (map_p[s * 4096] != want)
-				kt_fail("memfd P's private page %d holds %c, not %c", s, map_p[s * 4096],
-					want);
+				kt_fail("memfd P's private page %d holds %c, not %c", s,
+					map_p[s * 4096], want);
 		}
 		if (step < PAGES)
 			map_p[step * 4096] = 'a' + step % 26;

@@ -35,6 +35,13 @@ done
 # Timers kcr cannot save are refused, never dropped (ITIMER_REAL is saved).
 expect_checkpoint_refused itimer-virtual "ITIMER_VIRTUAL or ITIMER_PROF" -- $PY -c "import signal,time; signal.setitimer(signal.ITIMER_VIRTUAL, 600); $ready; time.sleep(60)"
 expect_checkpoint_refused posix-timer "a CPU-time or alarm clock" -- "$KCR_PROGS/posix_timer" "$W/ready"
+# More pending signals than an image holds: refused, never cut short.
+expect_checkpoint_refused many-signals "more than 1024 signals pending" -- $PY -c "
+import os, resource, signal, time
+resource.setrlimit(resource.RLIMIT_SIGPENDING, (4096, 4096))
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGRTMIN])
+for _ in range(1100): os.kill(os.getpid(), signal.SIGRTMIN)
+$ready; time.sleep(60)"
 # File locks are saved (vm.ckpt.file_locks), except a lease and a lock on a
 # deleted file, which are refused; SysV shared memory too.
 expect_checkpoint_refused lease "holds a lease" -- "$KCR_PROGS/lock_holder" lease "$W" "$W/ready"
