@@ -51,6 +51,20 @@ std::vector<Outcome> Checkpointer::CheckpointAll(const std::vector<TaskInfo>& ta
     }
     attempts.push_back(Prepare(t, trigger, job));
   }
+  // The tasks saved at one moment are one set in the catalog: a restore
+  // takes them together or falls back to an earlier set, together.
+  std::vector<std::int64_t> set;
+  for (const Attempt& a : attempts) {
+    if (!a.done && a.record && a.record->id())
+      set.push_back(a.record->id());
+  }
+  if (set.size() > 1) {
+    if (auto c = catalog_.Get(); c) {
+      if (Status st = c->GroupCheckpoints(set); !st.ok())
+        Error("step {}: recording the step's checkpoint set: {}", cat::StepName(id_.step),
+              st.message());
+    }
+  }
   TakeAll(attempts, hold, t0);
   std::vector<Outcome> out;
   for (Attempt& a : attempts)
@@ -132,33 +146,59 @@ void Checkpointer::TakeAll(std::vector<Attempt>& attempts, bool hold,
     if (!a.done)
       pending.push_back(&a);
   }
+  // One consistent cut for a step of several tasks: each is held from its
+  // own checkpoint until every one is written, so that none runs on past
+  // its image while another's is taken (as a tree's processes are held);
+  // then all run on together, before the images are read back.
+  const bool cut = pending.size() > 1;
+  ForEachParallel(pending, [&](Attempt& a) {
+    const auto started = Clock::now();
+    try {
+      a.taken = Take(a.task, a.path, hold || cut);
+    } catch (const std::exception& e) {
+      a.taken.status = Status::Error(ENOMEM, fmt::format("checkpointing: {}", e.what()));
+      return;
+    }
+    if (pending.size() > 1) {
+      a.taken.started_ms = static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(started - t0).count());
+    }
+  });
+  if (cut && !hold) {
+    for (Attempt* a : pending) {
+      a->taken.cut = !a->taken.holds.empty();
+      a->taken.holds.clear();  // released: the task runs on
+    }
+  }
+  if (!cfg_.checkpoint.verify_after_write)
+    return;
+  ForEachParallel(pending, [&](Attempt& a) {
+    if (!a.taken.status.ok())
+      return;
+    AsUser as(id_.uid, id_.gid);
+    try {
+      a.check = VerifyImage(a.path);
+    } catch (const std::exception&) {
+      a.check.reset();  // not verified (and not corrupt): the row stays COMMITTED
+    }
+  });
+}
+
+// Runs fn on every attempt, up to one thread per CPU of the job's (slurmstepd
+// runs in its allocation), not the node's.
+void Checkpointer::ForEachParallel(const std::vector<Attempt*>& pending,
+                                   const std::function<void(Attempt&)>& fn) const {
   std::atomic<size_t> next{0};
   // Nothing may escape a worker thread (std::terminate would end slurmstepd).
   auto work = [&]() noexcept {
     for (size_t i; (i = next.fetch_add(1)) < pending.size();) {
-      Attempt& a = *pending[i];
-      const auto started = Clock::now();
       try {
-        a.taken = Take(a.task, a.path, hold);
-      } catch (const std::exception& e) {
-        a.taken.status = Status::Error(ENOMEM, fmt::format("checkpointing: {}", e.what()));
-        continue;
-      }
-      if (pending.size() > 1) {
-        a.taken.started_ms = static_cast<std::uint64_t>(
-            std::chrono::duration_cast<std::chrono::milliseconds>(started - t0).count());
-      }
-      if (a.taken.status.ok() && cfg_.checkpoint.verify_after_write) {
-        AsUser as(id_.uid, id_.gid);
-        try {
-          a.check = VerifyImage(a.path);
-        } catch (const std::exception&) {
-          a.check.reset();  // not verified (and not corrupt): the row stays COMMITTED
-        }
+        fn(*pending[i]);
+      } catch (...) {
+        // fn records its own failures; a stray exception leaves the attempt as it was
       }
     }
   };
-  // The job's own CPUs (slurmstepd runs in its allocation), not the node's.
   cpu_set_t allowed;
   const int job_cpus = ::sched_getaffinity(0, sizeof(allowed), &allowed) == 0
                            ? CPU_COUNT(&allowed)
@@ -190,6 +230,8 @@ Outcome Checkpointer::Finish(Attempt& a, cat::Trigger trigger) {
     note += fmt::format(", a tree of {} processes", taken.tree_processes);
   if (taken.started_ms)
     note += fmt::format(", started {} ms into the step's checkpoint", *taken.started_ms);
+  if (taken.cut)
+    note += ", held until every task of the step was saved";
   if (!taken.holds.empty())
     holds_[t.local_id] = std::move(taken.holds);
   if (!taken.status.ok() && taken.status.code() == -ESRCH &&

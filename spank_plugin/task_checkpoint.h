@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -68,6 +69,7 @@ class Checkpointer {
     std::size_t tree_processes = 0;  // a tree's, when it was saved as one
     // When it began, from the start of the step's checkpoint (several tasks).
     std::optional<std::uint64_t> started_ms;
+    bool cut = false;  // held until the step's other tasks were saved too
   };
   // One task's attempt: prepared on the agent thread (checks, catalog row),
   // taken on a thread of its own (the module's call, the image re-read),
@@ -85,6 +87,8 @@ class Checkpointer {
                   const std::optional<JobSnapshot>& job);
   void TakeAll(std::vector<Attempt>& attempts, bool hold,
                std::chrono::steady_clock::time_point t0) const;
+  void ForEachParallel(const std::vector<Attempt*>& pending,
+                       const std::function<void(Attempt&)>& fn) const;
   Taken Take(const TaskInfo& t, const std::string& path, bool hold) const;
   Outcome Finish(Attempt& a, catalog::Trigger trigger);
   // What the re-read of the image just written says; the log's note about it.

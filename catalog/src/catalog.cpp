@@ -33,7 +33,7 @@ constexpr std::string_view kRowColumns = R"sql(
   coalesce(j.restart_count, 0), c.step_id, c.task, c.node, c.pid, c.uid, c.user, c.image_path,
   c.trigger, c.parent_id, c.kcr_version, c.kernel_release, c.created_ns, c.state,
   c.state_reason, c.bytes, c.checksum, c.freeze_ns, c.write_ns, c.committed_ns, c.verified_ns,
-  c.state_changed_ns
+  c.state_changed_ns, c.set_key, c.set_size
   FROM checkpoints c LEFT JOIN jobs j ON j.job_id = c.job_id)sql";
 
 std::optional<std::uint32_t> OptU32(const sql::Stmt& s, int col) {
@@ -80,6 +80,8 @@ CheckpointRow ReadRow(const sql::Stmt& s, const std::string& path) {
   r.committed_ns = s.OptInt64(24);
   r.verified_ns = s.OptInt64(25);
   r.state_changed_ns = s.Int64(26);
+  r.set_key = s.OptInt64(27);
+  r.set_size = static_cast<std::uint32_t>(s.Int64(28));
   return r;
 }
 
@@ -665,6 +667,24 @@ Status Catalog::FindByImage(std::string_view image_path, std::optional<Checkpoin
   });
 }
 
+Status Catalog::GroupCheckpoints(const std::vector<std::int64_t>& ids) {
+  if (ids.size() < 2)
+    return Status::Ok();
+  return Guard([&] {
+    impl_->RequireWritable("group checkpoints into a set");
+    const std::int64_t key = *std::min_element(ids.begin(), ids.end());
+    WriteTx(impl_->db, [&] {
+      auto s =
+          impl_->db.Prepare("UPDATE checkpoints SET set_key = ?2, set_size = ?3 WHERE id = ?1");
+      for (std::int64_t id : ids) {
+        s.Bind(1, id).Bind(2, key).Bind(3, static_cast<std::int64_t>(ids.size()));
+        s.Run();
+        s.Reset();
+      }
+    });
+  });
+}
+
 Status Catalog::LatestGood(std::uint32_t job_id, std::optional<std::uint32_t> step,
                            std::optional<std::uint32_t> task, std::size_t max_results,
                            std::vector<CheckpointRow>* rows) {
@@ -689,13 +709,32 @@ Status Catalog::LatestGood(std::uint32_t job_id, std::optional<std::uint32_t> st
     if (task) {
       s.Bind(3, *task);
     }
+    // The row says the image is whole; believe it only if the file agrees.
+    // A full checksum pass is `kcr catalog verify`'s job, not a lookup's.
+    auto whole = [](const std::string& path, std::uint64_t want) {
+      std::uint64_t bytes = 0;
+      return util::ImageBytes(path, &bytes) && bytes == want;
+    };
+    auto members = impl_->db.Prepare(fmt::format(
+        "SELECT c.image_path, c.bytes FROM checkpoints c WHERE c.set_key = ?1 AND c.state IN ({})",
+        StatesSql({State::kCommitted, State::kVerified})));
+    // A set's member is good only if every member is: one task restored from
+    // a moment the others cannot come back to would be no restore of the step.
+    auto set_whole = [&](const CheckpointRow& row) {
+      members.Reset();
+      members.Bind(1, *row.set_key);
+      std::uint32_t n = 0;
+      while (members.Step()) {
+        if (!whole(members.Text(0), sql::AsUint64(members.Int64(1))))
+          return false;
+        n++;
+      }
+      return n == row.set_size;
+    };
     std::vector<CheckpointRow> good;
     while (good.size() < max_results && s.Step()) {
       CheckpointRow row = ReadRow(s, impl_->db.path());
-      // The row says the image is whole; believe it only if the file agrees.
-      // A full checksum pass is `kcr catalog verify`'s job, not a lookup's.
-      std::uint64_t bytes = 0;
-      if (!util::ImageBytes(row.info.image_path, &bytes) || bytes != row.bytes)
+      if (!whole(row.info.image_path, row.bytes) || (row.set_key && !set_whole(row)))
         continue;
       good.push_back(std::move(row));
     }

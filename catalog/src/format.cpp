@@ -141,6 +141,8 @@ Json CheckpointJson(const CheckpointRow& r) {
       {"checksum", ChecksumHex(r.checksum)},
       {"trigger", ToString(i.trigger)},
       {"parent", Nullable(i.parent_id)},
+      {"set", Nullable(r.set_key)},
+      {"set_size", r.set_size},
       {"state", ToString(r.state)},
       {"state_reason", r.state_reason},
       {"created", NullableTime(i.created_ns)},
@@ -291,6 +293,10 @@ std::string RenderCheckpoint(const CheckpointRow& r, std::span<const RestoreRow>
       {"Size", fmt::format("{} ({} bytes)", HumanBytes(r.bytes), r.bytes)},
       {"Checksum", ChecksumHex(r.checksum)},
       {"Parent", i.parent_id ? std::to_string(*i.parent_id) : "-"},
+      {"Set", r.set_key ? fmt::format("{} (the step's {} tasks at one moment; restored only "
+                                      "together)",
+                                      *r.set_key, r.set_size)
+                        : "-"},
       {"Created", LocalTime(r.created_ns())},
       {"Committed", r.committed_ns ? LocalTime(*r.committed_ns) : "-"},
       {"Verified", r.verified_ns ? LocalTime(*r.verified_ns) : "-"},

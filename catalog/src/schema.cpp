@@ -103,7 +103,17 @@ constexpr const char* kVersion3 = R"sql(
 CREATE INDEX checkpoints_by_parent ON checkpoints(parent_id);
 )sql";
 
-constexpr const char* kMigrations[] = {kVersion1, kVersion2, kVersion3};
+// Version 4: sets. The checkpoints of a step's tasks taken at one moment (one
+// consistent cut) share set_key, the id of the set's first row; set_size is
+// how many the set has. A set counts for a restore only when all are usable.
+// NULL: a checkpoint of its own (one task, or a kcr before sets).
+constexpr const char* kVersion4 = R"sql(
+ALTER TABLE checkpoints ADD COLUMN set_key INTEGER;
+ALTER TABLE checkpoints ADD COLUMN set_size INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX checkpoints_by_set ON checkpoints(set_key) WHERE set_key IS NOT NULL;
+)sql";
+
+constexpr const char* kMigrations[] = {kVersion1, kVersion2, kVersion3, kVersion4};
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
 std::int64_t PragmaInt(sql::Db& db, const char* pragma) {

@@ -2,7 +2,8 @@
 // the Slurm tests (independent of how `kcr catalog list` formats them).
 //
 //   catalog_dump CATALOG JOBID
-//   ckpt id=3 step=batch task=0 trigger=periodic state=VERIFIED restart=0 bytes=5251072 reason=
+//   ckpt id=3 step=batch task=0 trigger=periodic state=VERIFIED restart=0 bytes=5251072 set=-
+//        set_size=1 reason=
 //   image=/x restore id=1 ckpt=3 outcome=succeeded error=
 #include <fmt/format.h>
 
@@ -33,10 +34,12 @@ int main(int argc, char** argv) {
     if (!st.ok())
       break;
     fmt::print(
-        "ckpt id={} step={} task={} trigger={} state={} restart={} bytes={} reason={} "
-        "image={}\n",
+        "ckpt id={} step={} task={} trigger={} state={} restart={} bytes={} set={} set_size={} "
+        "reason={} image={}\n",
         r.id, cat::StepName(r.info.step_id), r.info.task, cat::ToString(r.info.trigger),
-        cat::ToString(r.state), r.info.restart_count, r.bytes, r.state_reason, r.info.image_path);
+        cat::ToString(r.state), r.info.restart_count, r.bytes,
+        r.set_key ? std::to_string(*r.set_key) : "-", r.set_size, r.state_reason,
+        r.info.image_path);
     std::vector<cat::RestoreRow> of;
     st = c->RestoresOf(r.id, &of);
     restores.insert(restores.end(), of.begin(), of.end());

@@ -12,9 +12,12 @@
 #                        Slurm records its SIGTERM and none of its processes is left
 #   timelimit        (c) a time-limit checkpoint, then scontrol requeue
 #   srun_step        (d) an srun step inside a batch job, with --checkpoint=auto
-#   srun_two         (k) an srun -n2 step on one node: at a preemption both tasks are
-#                        checkpointed side by side (not one after the other), held,
-#                        requeued, and both restored: each output identical
+#   srun_two         (k) an srun -n2 step on one node: each periodic checkpoint is one
+#                        cut (both tasks held until both are saved) and one catalog set;
+#                        at a preemption both tasks are checkpointed side by side (not
+#                        one after the other) and held; one task's image is removed, and
+#                        after the requeue both are restored from the previous whole
+#                        set: each output identical
 #   fallback         (e) the newest image is corrupted: the previous one is used;
 #                        that one comes from an on-demand checkpoint request
 #   untouched        (g) a job without --checkpoint is left alone; a job kcr
@@ -226,6 +229,16 @@ scenario_srun_two() {
 	wait_for 60 "job $job running" job_state_is "$job" RUNNING
 	wait_for 90 "periodic checkpoints of both tasks" eval \
 		"has_row $job step=0 task=0 trigger=periodic state=VERIFIED && has_row $job step=0 task=1 trigger=periodic state=VERIFIED"
+	# One cut, one set: both held until both were saved, and grouped.
+	has_row "$job" step=0 task=0 trigger=periodic set_size=2 && has_row "$job" step=0 task=1 trigger=periodic set_size=2 ||
+		fail "the periodic checkpoints are not one set of two: $(rows "$job")"
+	local set0 set1
+	set0=$(rows "$job" | grep 'step=0 task=0 trigger=periodic' | head -n 1 | sed 's/.* set=\([0-9]*\) .*/\1/')
+	set1=$(rows "$job" | grep 'step=0 task=1 trigger=periodic' | head -n 1 | sed 's/.* set=\([0-9]*\) .*/\1/')
+	[ -n "$set0" ] && [ "$set0" = "$set1" ] || fail "the tasks' first periodic checkpoints are in sets $set0 and $set1"
+	kcr_log "$job" | grep 'periodic checkpoint [0-9]* ->' | grep -q 'held until every task of the step was saved' ||
+		fail "no periodic checkpoint says its task was held until the step's tasks were saved: $(kcr_log "$job" | grep periodic | head -n 4)"
+	say "ok: each periodic checkpoint of the step is one cut and one set (set $set0 of 2)"
 	local high
 	high=$(preempt_now)
 	say "high-priority job $high submitted"
@@ -244,8 +257,24 @@ scenario_srun_two() {
 	[ "$b" -lt $((a_start + a_total)) ] ||
 		fail "the tasks were checkpointed one after the other: the second began at $b ms, the first took $a_start+$a_total ms"
 	say "ok: both tasks checkpointed side by side (first began at $a_start ms and took $a_total ms; the second began at $b ms)"
+	# A set with a member gone is no restore point for either task: both
+	# fall back to the newest earlier set, together.
+	local gone preempt_set
+	gone=$(rows "$job" | grep 'step=0 task=1 trigger=preempt' | head -n 1)
+	preempt_set=$(row_field "$gone" set)
+	rm -f "${gone##*image=}"
+	say "removed task 1's preemption image (set $preempt_set) before the requeue"
 	wait_for 90 "job $job running again" eval "restarts_are $job 1 && job_state_is $job RUNNING"
 	wait_for 60 "both tasks restored" eval "[ \$(count_rows $job 'restore id=' outcome=succeeded) -ge 2 ]"
+	local restored sets="" r
+	restored=$(rows "$job" | grep 'restore id=' | grep outcome=succeeded | sed -n 's/.* ckpt=\([0-9]*\) .*/\1/p')
+	for r in $restored; do
+		sets+=" $(row_field "$(rows "$job" | grep "^ckpt id=$r ")" set)"
+	done
+	read -r -a sets <<<"$sets"
+	[ "${#sets[@]}" = 2 ] && [ "${sets[0]}" = "${sets[1]}" ] && [ "${sets[0]}" != "$preempt_set" ] ||
+		fail "the tasks were not restored from one earlier set: checkpoints ${restored//$'\n'/ } in sets ${sets[*]} (preemption set $preempt_set)"
+	say "ok: both tasks restored from set ${sets[0]}, the newest whole one"
 	wait_for 180 "job $job completed" job_state_is "$job" COMPLETED
 	local t
 	for t in 0 1; do

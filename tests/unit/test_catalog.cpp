@@ -542,6 +542,39 @@ TEST(CatalogLatest, NeverReturnsWritingFailedCorruptMissingOrTruncatedImages) {
   EXPECT_EQ(found[1].id, good);
 }
 
+// The checkpoints of a step's tasks taken at one moment are a set: a task's
+// image counts only while every member does, so that each task falls back
+// to the same earlier, whole set.
+TEST(CatalogLatest, ASetCountsOnlyWhenEveryMemberIsGood) {
+  TempDir dir;
+  auto cat = TestCatalog::Open(dir / "c.db");
+  auto t = NowNs();
+  auto old0 = Committed(cat, dir, "old0", 7, 0, 100, t - 3 * kHourNs);
+  auto old1 = Committed(cat, dir, "old1", 7, 1, 100, t - 3 * kHourNs);
+  cat.GroupCheckpoints({old0, old1});
+  // The newer set lost task 1's image; the newest one task 1's row.
+  auto mid0 = Committed(cat, dir, "mid0", 7, 0, 100, t - 2 * kHourNs);
+  auto mid1 = Committed(cat, dir, "mid1", 7, 1, 100, t - 2 * kHourNs);
+  cat.GroupCheckpoints({mid0, mid1});
+  std::filesystem::remove(dir / "mid1");
+  auto new0 = Committed(cat, dir, "new0", 7, 0, 100, t - 1 * kHourNs);
+  auto new1 = Committed(cat, dir, "new1", 7, 1, 100, t - 1 * kHourNs);
+  cat.GroupCheckpoints({new0, new1});
+  cat.MarkCorrupt(new1, "bad chunk");
+
+  for (std::uint32_t task : {0u, 1u}) {
+    auto found = cat.LatestGood(7, 0, task);
+    ASSERT_EQ(found.size(), 1u) << "task " << task;
+    EXPECT_EQ(found[0].id, task == 0 ? old0 : old1);
+    EXPECT_EQ(found[0].set_key, std::optional<std::int64_t>(old0));
+    EXPECT_EQ(found[0].set_size, 2u);
+  }
+  // A set of one is no set.
+  auto alone = Committed(cat, dir, "alone", 7, 0, 100, t);
+  cat.GroupCheckpoints({alone});
+  EXPECT_FALSE(cat.Get(alone)->set_key.has_value());
+}
+
 TEST(CatalogLatest, WritingRowLeftByACrashIsIgnored) {
   TempDir dir;
   auto path = dir / "c.db";

@@ -90,6 +90,8 @@ TEST(CatalogFormat, JsonIsTheDocumentedShape) {
       "checksum": "0000000000abcdef",
       "trigger": "preempt",
       "parent": null,
+      "set": null,
+      "set_size": 1,
       "state": "VERIFIED",
       "state_reason": "",
       "created": "2023-11-14T22:13:20Z",

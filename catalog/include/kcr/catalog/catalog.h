@@ -54,7 +54,7 @@
 namespace kcr::catalog {
 
 // The schema version this library writes; Open() migrates older files.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 struct OpenOptions {
   // Read-only never creates, migrates or writes; it is what a user who does
@@ -165,9 +165,13 @@ class Catalog {
   Status List(const ListFilter& filter, std::vector<CheckpointRow>* rows);
   // Newest live row (WRITING, COMMITTED, VERIFIED) naming `image_path`.
   Status FindByImage(std::string_view image_path, std::optional<CheckpointRow>* row);
+  // Makes these checkpoints (two or more, of one step, taken at one moment)
+  // one set: each counts for a restore only while all of them do.
+  Status GroupCheckpoints(const std::vector<std::int64_t>& ids);
   // Usable images for a job (step, task: any when absent), newest first: only
-  // COMMITTED/VERIFIED rows whose file exists with the recorded size. The
-  // first is the latest good checkpoint, the rest its fallbacks in order.
+  // COMMITTED/VERIFIED rows whose file exists with the recorded size, and of a
+  // set only when every member is such a row. The first is the latest good
+  // checkpoint, the rest its fallbacks in order.
   Status LatestGood(std::uint32_t job_id, std::optional<std::uint32_t> step,
                     std::optional<std::uint32_t> task, std::size_t max_results,
                     std::vector<CheckpointRow>* rows);

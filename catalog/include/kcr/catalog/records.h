@@ -60,6 +60,9 @@ struct CheckpointRow {
   std::optional<std::int64_t> committed_ns;
   std::optional<std::int64_t> verified_ns;
   std::int64_t state_changed_ns = 0;
+  // The set this checkpoint belongs to (Catalog::GroupCheckpoints), if any.
+  std::optional<std::int64_t> set_key;
+  std::uint32_t set_size = 1;
 
   std::int64_t created_ns() const { return info.created_ns.value_or(0); }
 };
