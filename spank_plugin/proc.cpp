@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -58,6 +59,71 @@ bool IsDescendant(pid_t pid, pid_t ancestor) {
   return false;
 }
 
+std::string TaskCgroup(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/cgroup", pid));
+  std::string line;
+  while (std::getline(in, line)) {
+    // "0::/path" (v2) or "N:freezer:/path" (v1, where proctrack/cgroup keeps tasks).
+    const size_t first = line.find(':'), second = line.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos)
+      continue;
+    const std::string controllers = line.substr(first + 1, second - first - 1);
+    const std::string path = line.substr(second + 1);
+    const size_t job = path.find("/job_"), step = path.find("/step_"), task = path.find("/task_");
+    if (job == std::string::npos || step == std::string::npos || task == std::string::npos ||
+        !(job < step && step < task)) {
+      continue;
+    }
+    if (controllers.empty())
+      return "/sys/fs/cgroup" + path;
+    if (controllers == "freezer")
+      return "/sys/fs/cgroup/freezer" + path;
+  }
+  return {};
+}
+
+std::vector<pid_t> CgroupProcesses(const std::string& dir) {
+  std::vector<pid_t> pids;
+  std::error_code ec;
+  std::ifstream procs(dir + "/cgroup.procs");
+  for (pid_t p; procs >> p;)
+    pids.push_back(p);
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.is_directory(ec)) {
+      std::vector<pid_t> below = CgroupProcesses(e.path().string());
+      pids.insert(pids.end(), below.begin(), below.end());
+    }
+  }
+  return pids;
+}
+
+namespace {
+
+// A process Slurm tracks with the task (proctrack/cgroup) that does not run
+// below it left the tree (setsid and a double fork: a daemon). kcr saves a
+// task's tree, so it would be lost without a word; proctrack/linuxproc gives
+// no such view (the module's own session check is all there is then).
+std::string Leaver(pid_t pid) {
+  const std::string cgroup = TaskCgroup(pid);
+  if (cgroup.empty())
+    return {};
+  for (pid_t p : CgroupProcesses(cgroup)) {
+    if (p == pid || IsDescendant(p, pid))
+      continue;
+    ProcStatus s = ReadProc(p);
+    if (!s.alive)
+      continue;  // ended since the listing
+    return fmt::format(
+        "process {} ({}) is in the task's cgroup ({}, proctrack/cgroup) but does not run "
+        "below the task's process {}: it left the task's process tree (a daemon, a double "
+        "fork); kcr saves a task only whole",
+        p, s.comm, cgroup, pid);
+  }
+  return {};
+}
+
+}  // namespace
+
 std::string WhyNotCheckpointable(pid_t pid) {
   ProcStatus p = ReadProc(pid);
   if (!p.alive || p.state == 'Z' || p.state == 'X')
@@ -65,7 +131,7 @@ std::string WhyNotCheckpointable(pid_t pid) {
   if (p.state == 'T' || p.state == 't') {
     return fmt::format("the task (pid {}, {}) is stopped (suspended job or SIGSTOP)", pid, p.comm);
   }
-  return {};
+  return Leaver(pid);
 }
 
 }  // namespace kcr::spank

@@ -26,7 +26,16 @@ inline constexpr const char* kTaskExited = "the task has exited";
 // `pid` runs below `ancestor` (its child, grandchild, ...).
 bool IsDescendant(pid_t pid, pid_t ancestor);
 
-// Empty when kcr can try; otherwise why not (ended, stopped).
+// The cgroup directory proctrack/cgroup made for the task `pid` runs in
+// (cgroup v2 .../job_J/step_S/user/task_T, or v1 freezer .../job_J/step_S/
+// task_T); empty when it runs in none (proctrack/linuxproc).
+std::string TaskCgroup(pid_t pid);
+
+// Every process in a cgroup directory and the cgroups below it.
+std::vector<pid_t> CgroupProcesses(const std::string& dir);
+
+// Empty when kcr can try; otherwise why not (ended, stopped, or a process
+// Slurm tracks with the task runs outside its tree).
 std::string WhyNotCheckpointable(pid_t pid);
 
 }  // namespace kcr::spank

@@ -87,7 +87,7 @@ cluster_up() {
 		SlurmdDebug=$debug
 		MailProg=/bin/true
 		PlugStackConfig=$D/etc/plugstack.conf
-		ProctrackType=proctrack/linuxproc
+		ProctrackType=${CLUSTER_PROCTRACK:-proctrack/linuxproc}
 		TaskPlugin=task/none
 		JobAcctGatherType=jobacct_gather/none
 		AccountingStorageType=accounting_storage/none

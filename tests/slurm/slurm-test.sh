@@ -28,6 +28,9 @@
 #                        checkpointed as a process tree, preempted twice, requeued and
 #                        restored: every output byte-identical, no program recomputed
 #   restart_from     (h) a new job continues another job's checkpoint (--restart-from=ID)
+#   cgroup           (m) under proctrack/cgroup: a daemon that left the task's tree
+#                        and session (setsid, double fork) refuses the checkpoint, named;
+#                        then (a) under proctrack/cgroup
 #   owner_rule       (i) the agent (root) applies the job owner's ptrace rule: under
 #                        Yama ptrace_scope=1 it checkpoints the job's own tasks (it is
 #                        their ancestor), under 2 nothing (root could, the owner not),
@@ -519,6 +522,36 @@ scenario_owner_rule() {
 	rows "$b" | sed 's/^/    /'
 }
 
+# Scenarios run under proctrack/linuxproc, except these, under proctrack/cgroup
+# (cgroup v2, as sites run it).
+case $scenario in cgroup) export CLUSTER_PROCTRACK=proctrack/cgroup ;; esac
+# (m) proctrack/cgroup: the task's processes as Slurm tracks them. A program
+# that starts a daemon leaving its tree and session (setsid, double fork) is
+# refused, naming the daemon, and runs on; a plain one is preempted,
+# requeued and restored as under linuxproc, and stays in its task's cgroup.
+scenario_cgroup() {
+	local name=leaver
+	write_job $name "(setsid sleep 600 &)" "
+exec" "$PROGRESS" "$W/$name.log" "$STEPS"
+	local job
+	job=$(submit $name -p low -c 2 --checkpoint=4s --open-mode=append)
+	say "submitted job $job: a program that first starts a setsid daemon (double fork)"
+	wait_for 60 "job $job running" job_state_is "$job" RUNNING
+	wait_for 30 "the program and its daemon" eval "pgrep -u $USER_NAME -x $(basename "$PROGRESS") >/dev/null && pgrep -u $USER_NAME -x sleep >/dev/null"
+	local pid daemon
+	pid=$(pgrep -u "$USER_NAME" -x "$(basename "$PROGRESS")" | head -n 1)
+	daemon=$(pgrep -u "$USER_NAME" -x sleep | head -n 1)
+	say "the task's process $pid is in cgroup $(cat /proc/"$pid"/cgroup), the daemon $daemon (parent $(ps -o ppid= -p "$daemon" | tr -d ' ')) in $(cat /proc/"$daemon"/cgroup)"
+	wait_for 60 "the refused periodic checkpoint" has_row "$job" trigger=periodic state=FAILED
+	rows "$job" | sed 's/^/    /'
+	has_row "$job" trigger=periodic state=FAILED "is in the task's cgroup" "(sleep)" ||
+		fail "the refusal does not name the daemon in the task's cgroup: $(rows "$job")"
+	say "ok: refused, naming the daemon that left the tree"
+	scancel "$job"
+	pkill -u "$USER_NAME" -x sleep || true
+	scenario_preempt 1
+}
+
 setup
 case $scenario in
 preempt) scenario_preempt 1 ;;
@@ -539,6 +572,7 @@ untouched) scenario_untouched ;;
 script) scenario_script ;;
 restart_from) scenario_restart_from ;;
 owner_rule) scenario_owner_rule ;;
+cgroup) scenario_cgroup ;;
 *) fail "unknown scenario $scenario" ;;
 esac
 say "PASS: $scenario"
