@@ -77,6 +77,7 @@ scenario_preempt() { # scenario_preempt TIMES [NAME [LAUNCH...]]
 			eval "[ \$(count_rows $job 'restore id=' outcome=succeeded) -ge $n ]"
 		say "run $((n + 1)): task restored ($(kcr_log "$job" | grep -c 'restored from checkpoint') restore(s) in slurmd.log)"
 		if [ "$name" = openmp ]; then check_threaded_restore "$job"; fi
+		if [ "${CLUSTER_PROCTRACK:-}" = proctrack/cgroup ]; then check_tracked "$job"; fi
 	done
 	wait_for 180 "job $job completed" job_state_is "$job" COMPLETED
 	say "job $job COMPLETED after $times preemption(s)"
@@ -525,6 +526,21 @@ scenario_owner_rule() {
 # Scenarios run under proctrack/linuxproc, except these, under proctrack/cgroup
 # (cgroup v2, as sites run it).
 case $scenario in cgroup) export CLUSTER_PROCTRACK=proctrack/cgroup ;; esac
+# check_tracked JOB: under proctrack/cgroup the restored program, and every
+# process the restore put above it, is still in the job's task cgroup, where
+# Slurm signals and kills the task.
+check_tracked() {
+	local job=$1 p n=0 cg
+	for p in $(pgrep -u "$USER_NAME"); do
+		cg=$(cat /proc/"$p"/cgroup 2>/dev/null) || continue
+		[[ $cg == *"/job_$job/step_"*"/task_"* ]] ||
+			fail "process $p ($(cat /proc/"$p"/comm)) of the restored job is outside its task cgroup: $cg"
+		n=$((n + 1))
+	done
+	[ "$n" -gt 0 ] || fail "no process of job $job found"
+	say "ok: proctrack/cgroup still tracks the restored task: its $n processes are in job $job's task cgroup"
+}
+
 # (m) proctrack/cgroup: the task's processes as Slurm tracks them. A program
 # that starts a daemon leaving its tree and session (setsid, double fork) is
 # refused, naming the daemon, and runs on; a plain one is preempted,
