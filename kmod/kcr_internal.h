@@ -90,7 +90,8 @@ struct kcr_loaded_image {
 	const struct kcr_range *prefilled;
 	u32 nr_prefilled;
 	/* The memfds the restorer made (kcr_restore_args.memfds); none in a dry run. */
-	struct file *memfds[KCR_MAX_MEMFDS];
+	struct file **memfds;
+	s32 *memfd_fds; /* their numbers, to close once restored */
 	u32 nr_memfds;
 };
 

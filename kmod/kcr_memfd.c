@@ -43,13 +43,17 @@ void kcr_memfds_free(struct kcr_memfds *m)
 	kfree(m);
 }
 
-/* A shmem or hugetlbfs file whose name memfd_create() gave. */
+/*
+ * A shmem or hugetlbfs file memfd_create() made: named "memfd:..." on the
+ * kernel's internal mount, not a file of that name in /dev/shm.
+ */
 bool kcr_is_memfd(const struct file *f)
 {
 	const struct dentry *d = f->f_path.dentry;
 	unsigned long magic = d->d_sb->s_magic;
 
 	return (magic == TMPFS_MAGIC || magic == HUGETLBFS_MAGIC) &&
+	       (f->f_path.mnt->mnt_sb->s_flags & SB_KERNMOUNT) &&
 	       !strncmp(d->d_name.name, "memfd:", 6);
 }
 

@@ -344,9 +344,12 @@ static bool kcr_page_worth_saving(struct page *page, u32 kind)
 	void *k;
 	bool nonzero;
 
-	/* Pages of a private file mapping that were never written are in the file. */
-	if ((kind == KCR_VMA_FILE_PRIVATE || kind == KCR_VMA_MEMFD_PRIVATE) && !PageAnon(page))
-		return false;
+	/*
+	 * Pages of a private file mapping that were never written are in the
+	 * file; a written one is saved even if zero, as the file's are not.
+	 */
+	if (kind == KCR_VMA_FILE_PRIVATE || kind == KCR_VMA_MEMFD_PRIVATE)
+		return PageAnon(page);
 	k = kmap_local_page(page);
 	nonzero = memchr_inv(k, 0, PAGE_SIZE);
 	kunmap_local(k);
@@ -572,6 +575,14 @@ static int kcr_vma_check(struct kcr_vma_rec *rec, const struct kcr_vma_rec *prev
 	if ((v->kind == KCR_VMA_FILE_PRIVATE || v->kind == KCR_VMA_FILE_SHARED) &&
 	    (!v->path_len || v->path_len >= PATH_MAX)) {
 		kcr_set_reason(why, "image mapping %llx-%llx has no file name", v->start, v->end);
+		return -EINVAL;
+	}
+	/* What a mapping of each kind is; a write into the other would fail late. */
+	if (!(v->vm_flags & VM_SHARED) !=
+	    (v->kind == KCR_VMA_ANON || v->kind == KCR_VMA_FILE_PRIVATE ||
+	     v->kind == KCR_VMA_MEMFD_PRIVATE)) {
+		kcr_set_reason(why, "image mapping %llx-%llx is shared or private against its kind",
+			       v->start, v->end);
 		return -EINVAL;
 	}
 	if ((v->kind == KCR_VMA_MEMFD_PRIVATE || v->kind == KCR_VMA_MEMFD_SHARED) &&

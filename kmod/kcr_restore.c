@@ -76,21 +76,25 @@ static int kcr_restorer_check(struct kcr_reason *why)
 static int kcr_memfds_get(const struct kcr_restore_args *a, struct kcr_loaded_image *img,
 			  struct kcr_reason *why)
 {
-	s32 fds[KCR_MAX_MEMFDS];
 	u32 i;
 
 	if (!a->nr_memfds || (a->flags & KCR_RST_VALIDATE_ONLY))
 		return 0;
-	if (copy_from_user(fds, u64_to_user_ptr(a->memfds), a->nr_memfds * sizeof(fds[0])))
+	img->memfds = kcalloc(a->nr_memfds, sizeof(*img->memfds), GFP_KERNEL);
+	img->memfd_fds = kcalloc(a->nr_memfds, sizeof(*img->memfd_fds), GFP_KERNEL);
+	if (!img->memfds || !img->memfd_fds)
+		return -ENOMEM;
+	if (copy_from_user(img->memfd_fds, u64_to_user_ptr(a->memfds),
+			   a->nr_memfds * sizeof(*img->memfd_fds)))
 		return -EFAULT;
 	for (i = 0; i < a->nr_memfds; i++) {
-		struct file *f = fget(fds[i]);
+		struct file *f = fget(img->memfd_fds[i]);
 
 		if (!f || !kcr_is_memfd(f)) {
 			if (f)
 				fput(f);
 			kcr_set_reason(why, "the restorer's memfd %u (fd %d) is not a memfd", i,
-				       fds[i]);
+				       img->memfd_fds[i]);
 			return -EBADF;
 		}
 		img->memfds[img->nr_memfds++] = f;
@@ -102,19 +106,22 @@ static void kcr_memfds_put(struct kcr_loaded_image *img)
 {
 	while (img->nr_memfds)
 		fput(img->memfds[--img->nr_memfds]);
+	kfree(img->memfds);
+	kfree(img->memfd_fds);
+	img->memfds = NULL;
+	img->memfd_fds = NULL;
 }
 
-/* The program never had them: fds the restorer made its memfds at. */
-static void kcr_memfds_close(const struct kcr_restore_args *a)
+/*
+ * The program never had them: fds the restorer made its memfds at, as
+ * copied before the restorer's memory (which held the list) was replaced.
+ */
+static void kcr_memfds_close(const struct kcr_loaded_image *img)
 {
-	s32 fds[KCR_MAX_MEMFDS];
 	u32 i;
 
-	if (!a->nr_memfds ||
-	    copy_from_user(fds, u64_to_user_ptr(a->memfds), a->nr_memfds * sizeof(fds[0])))
-		return;
-	for (i = 0; i < a->nr_memfds; i++)
-		close_fd(fds[i]);
+	for (i = 0; i < img->nr_memfds; i++)
+		close_fd(img->memfd_fds[i]);
 }
 
 static int kcr_restore_validate(const struct kcr_restore_args *a, struct kcr_loaded_image *img,
@@ -201,7 +208,7 @@ static int kcr_restore_image(struct kcr_restore_args *a, struct file *f,
 	close_fd(a->image_fd);
 	if (a->device_fd != a->image_fd)
 		close_fd(a->device_fd);
-	kcr_memfds_close(a);
+	kcr_memfds_close(&img);
 	/* Each other thread takes its record; they are done with the image on return. */
 	kcr_restore_group_go(group, &img);
 	group = NULL;

@@ -88,9 +88,10 @@ std::vector<pid_t> CgroupProcesses(const std::string& dir) {
   std::ifstream procs(dir + "/cgroup.procs");
   for (pid_t p; procs >> p;)
     pids.push_back(p);
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    if (e.is_directory(ec)) {
-      std::vector<pid_t> below = CgroupProcesses(e.path().string());
+  // Never a throwing increment: an exception would end slurmstepd.
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_directory(ec)) {
+      std::vector<pid_t> below = CgroupProcesses(it->path().string());
       pids.insert(pids.end(), below.begin(), below.end());
     }
   }

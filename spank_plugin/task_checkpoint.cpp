@@ -51,20 +51,7 @@ std::vector<Outcome> Checkpointer::CheckpointAll(const std::vector<TaskInfo>& ta
     }
     attempts.push_back(Prepare(t, trigger, job));
   }
-  // The tasks saved at one moment are one set in the catalog: a restore
-  // takes them together or falls back to an earlier set, together.
-  std::vector<std::int64_t> set;
-  for (const Attempt& a : attempts) {
-    if (!a.done && a.record && a.record->id())
-      set.push_back(a.record->id());
-  }
-  if (set.size() > 1) {
-    if (auto c = catalog_.Get(); c) {
-      if (Status st = c->GroupCheckpoints(set); !st.ok())
-        Error("step {}: recording the step's checkpoint set: {}", cat::StepName(id_.step),
-              st.message());
-    }
-  }
+  GroupAsOneSet(attempts);
   TakeAll(attempts, hold, t0);
   std::vector<Outcome> out;
   for (Attempt& a : attempts)
@@ -134,6 +121,36 @@ Checkpointer::Attempt Checkpointer::Prepare(const TaskInfo& t, cat::Trigger trig
   a.record = cat::CheckpointRecord::Begin(catalog_.Get(), RowInfo(t, trigger, path, job),
                                           TaskWarning(t.rank));
   return a;
+}
+
+// The tasks of a step saved at one moment are one set in the catalog: a
+// restore takes them together or falls back, together, to an earlier set.
+// The set has every live task of the step as a member, tried or not (a task
+// refused, or still held after a preemption), so that it is whole only when
+// all of them were saved. If the set cannot be recorded, no checkpoint is
+// taken: ungrouped rows would let the tasks come back from different moments.
+void Checkpointer::GroupAsOneSet(std::vector<Attempt>& attempts) {
+  std::vector<std::int64_t> ids;
+  for (const Attempt& a : attempts) {
+    if (!a.done && a.record && a.record->id())
+      ids.push_back(a.record->id());
+  }
+  const auto live = static_cast<std::uint32_t>(attempts.size());
+  auto c = catalog_.Get();
+  if (live < 2 || ids.empty() || !c)
+    return;
+  Status st = c->GroupCheckpoints(ids, live);
+  if (st.ok())
+    return;
+  const std::string reason = "recording the step's checkpoint set failed: " + st.message();
+  Error("step {}: {}; no task is checkpointed this time", cat::StepName(id_.step), reason);
+  for (Attempt& a : attempts) {
+    if (a.done || !a.record)
+      continue;
+    a.record->Failed(reason);
+    a.outcome.reason = reason;
+    a.done = true;
+  }
 }
 
 // The module's calls, and the re-reads of their images, are what takes

@@ -85,6 +85,7 @@ class Checkpointer {
   };
   Attempt Prepare(const TaskInfo& t, catalog::Trigger trigger,
                   const std::optional<JobSnapshot>& job);
+  void GroupAsOneSet(std::vector<Attempt>& attempts);
   void TakeAll(std::vector<Attempt>& attempts, bool hold,
                std::chrono::steady_clock::time_point t0) const;
   void ForEachParallel(const std::vector<Attempt*>& pending,

@@ -667,8 +667,8 @@ Status Catalog::FindByImage(std::string_view image_path, std::optional<Checkpoin
   });
 }
 
-Status Catalog::GroupCheckpoints(const std::vector<std::int64_t>& ids) {
-  if (ids.size() < 2)
+Status Catalog::GroupCheckpoints(const std::vector<std::int64_t>& ids, std::uint32_t size) {
+  if (size < 2 || ids.empty())
     return Status::Ok();
   return Guard([&] {
     impl_->RequireWritable("group checkpoints into a set");
@@ -677,7 +677,7 @@ Status Catalog::GroupCheckpoints(const std::vector<std::int64_t>& ids) {
       auto s =
           impl_->db.Prepare("UPDATE checkpoints SET set_key = ?2, set_size = ?3 WHERE id = ?1");
       for (std::int64_t id : ids) {
-        s.Bind(1, id).Bind(2, key).Bind(3, static_cast<std::int64_t>(ids.size()));
+        s.Bind(1, id).Bind(2, key).Bind(3, size);
         s.Run();
         s.Reset();
       }

@@ -104,6 +104,40 @@ struct Planner {
     }
   }
 
+  // A set is restored whole or not at all (Catalog::LatestGood). So a whole
+  // set one of whose members the rules keep is kept whole, and an active
+  // job's newest whole set of each step is kept, whatever keep_last says of
+  // its members' series: a task's newer rows may all be in sets another
+  // task failed, which no restore can use.
+  void KeepSets() {
+    std::map<std::int64_t, std::vector<const CheckpointRow*>> sets;
+    for (const auto& r : rows) {
+      if (r.set_key && IsGood(r.state))
+        sets[*r.set_key].push_back(&r);
+    }
+    std::map<std::pair<std::uint32_t, std::uint32_t>, std::int64_t> newest_whole;
+    auto whole = [](const std::vector<const CheckpointRow*>& members) {
+      return members.size() == members.front()->set_size;
+    };
+    for (const auto& [key, members] : sets) {
+      const auto step = std::pair(members.front()->info.job_id, members.front()->info.step_id);
+      // A set's key is its first member's id: a newer set has a larger one.
+      if (whole(members) && JobActive(step.first) && key > newest_whole[step])
+        newest_whole[step] = key;
+    }
+    for (const auto& [key, members] : sets) {
+      const auto step = std::pair(members.front()->info.job_id, members.front()->info.step_id);
+      const bool any_kept =
+          std::any_of(members.begin(), members.end(), [&](auto* m) { return kept[m->id]; });
+      if (!whole(members) || (!any_kept && newest_whole[step] != key))
+        continue;
+      for (const CheckpointRow* m : members) {
+        kept[m->id] = true;
+        expire_reason.erase(m->id);
+      }
+    }
+  }
+
   // A kept row's parent is kept too, and so on up the chain.
   void KeepParents() {
     std::vector<std::int64_t> work;
@@ -199,6 +233,7 @@ struct Planner {
     PrunePlan out;
     Index();
     ApplyRules();
+    KeepSets();
     KeepParents();
     ApplyQuota(out);
 

@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -183,6 +184,23 @@ Status MakePosixTimers(const Image& image, std::vector<int>* made) {
       return SysError("arming the program's POSIX timer {} again", t.id);
   }
   return Status::Ok();
+}
+
+// Each POSIX timer the restorer makes takes one of the user's queued-signal
+// slots (RLIMIT_SIGPENDING), as each signal the restore queues again does:
+// too few for them is refused here, before anything changes, not found out
+// while making the timers.
+Status CheckSignalRoom(const Image& image) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_SIGPENDING, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY)
+    return Status::Ok();
+  const uint64_t need = image.timers().size() + image.pending().size();
+  if (need <= lim.rlim_cur)
+    return Status::Ok();
+  return Errorf(EAGAIN,
+                "the program needs {} queued signals ({} POSIX timers, {} pending signals) and "
+                "this user may queue {}; fix: raise the limit (ulimit -i)",
+                need, image.timers().size(), image.pending().size(), lim.rlim_cur);
 }
 
 // A refused restore: the timers made deleted, the signals they may have
@@ -467,6 +485,7 @@ Status CheckRestartable(const Image& image, const RestartOptions& options) {
 Status CheckRestartableMember(const Image& image, const RestartOptions& options,
                               const TreeMember* member) {
   KCR_RETURN_IF_ERROR(CheckKernel(image));
+  KCR_RETURN_IF_ERROR(CheckSignalRoom(image));
   KCR_RETURN_IF_ERROR(CheckFiles(image, options.rollback_files, member ? &member->files : nullptr));
   KCR_RETURN_IF_ERROR(WaitSingleThreaded());
   UniqueFd device;

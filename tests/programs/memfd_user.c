@@ -9,12 +9,16 @@
  *      line through the fd;
  *   P  "kcr-private", sealing not allowed (F_SEAL_SEAL): open and mapped
  *      private; each step changes one page of the mapping, which must not
- *      reach the memfd;
+ *      reach the memfd; its last page is written with zeros, which must stay
+ *      zeros (not the memfd's bytes);
  *   Q  "kcr-mapped-only": mapped shared, its fd closed at once.
+ * It also checks that its descriptors are exactly the ones it had (none
+ * left over from a restore).
  *
  *   memfd_user OUTPUT [STEPS]
  */
 #include "kcr_test.h"
+#include <dirent.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -35,6 +39,21 @@ static void expect_name(int fd, const char *want)
 		kt_fail("fd %d is %s, not %s", fd, got, want);
 }
 
+/* How many descriptors are open (the listing's own left out). */
+static int open_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!dir)
+		kt_fail("opendir /proc/self/fd: %s", strerror(errno));
+	while ((e = readdir(dir)))
+		n += e->d_name[0] != '.' && atoi(e->d_name) != dirfd(dir);
+	closedir(dir);
+	return n;
+}
+
 static void expect_seals(int fd, int want)
 {
 	int got = fcntl(fd, F_GET_SEALS);
@@ -46,6 +65,7 @@ static void expect_seals(int fd, int want)
 int main(int argc, char **argv)
 {
 	int steps = kt_init(argc, argv, 60);
+	int fds = open_fds();
 	int m, d, p, q;
 	uint64_t *map_m, *map_q, v;
 	char *map_p, byte;
@@ -67,13 +87,17 @@ int main(int argc, char **argv)
 		if (pwrite(p, "p", 1, i) != 1)
 			kt_fail("pwrite: %s", strerror(errno));
 	memset((char *)map_q + 4096, 'q', 4096);
+	memset(map_p + (PAGES - 1) * 4096, 0, 4096);
 	if (fcntl(m, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) || lseek(m, MIB / 2, SEEK_SET) < 0)
 		kt_fail("seal: %s", strerror(errno));
 	d = dup(m);
+	fds += 3; /* m, its dup d, p */
 
 	for (int step = 0; step < steps; step++) {
 		off_t at;
 
+		if (open_fds() != fds)
+			kt_fail("%d descriptors are open, not %d", open_fds(), fds);
 		expect_name(m, "/memfd:kcr-state (deleted)");
 		expect_name(p, "/memfd:kcr-private (deleted)");
 		expect_seals(m, F_SEAL_SHRINK | F_SEAL_GROW);
@@ -100,16 +124,20 @@ int main(int argc, char **argv)
 			kt_fail("write: %s", strerror(errno));
 		/* P: private changes stay private. */
 		for (int s = 0; s < PAGES; s++) {
-			char want = s < step ? 'a' + s % 26 : 'p';
+			char want = s == PAGES - 1 ? 0 : s < step ? 'a' + s % 26 : 'p';
 
 			if (map_p[s * 4096] != want)
 				kt_fail("memfd P's private page %d holds %c, not %c", s,
 					map_p[s * 4096], want);
 		}
-		if (step < PAGES)
+		if (step < PAGES - 1)
 			map_p[step * 4096] = 'a' + step % 26;
 		if (pread(p, &byte, 1, (step % PAGES) * 4096) != 1 || byte != 'p')
 			kt_fail("memfd P took a private change");
+		for (int i = 0; i < 4096; i++)
+			if (map_p[(PAGES - 1) * 4096 + i])
+				kt_fail("memfd P's zeroed private page holds %c",
+					map_p[(PAGES - 1) * 4096 + i]);
 		/* Q: only mapped. */
 		if (map_q[0] != (uint64_t)step * 11 % 1000 && step)
 			kt_fail("memfd Q holds %lu", map_q[0]);

@@ -116,8 +116,8 @@ class TestCatalog {
   }
   void AbandonCheckpoint(std::int64_t id) { Ok(catalog_->AbandonCheckpoint(id)); }
   void MarkVerified(std::int64_t id) { Ok(catalog_->MarkVerified(id)); }
-  void GroupCheckpoints(const std::vector<std::int64_t>& ids) {
-    Ok(catalog_->GroupCheckpoints(ids));
+  void GroupCheckpoints(const std::vector<std::int64_t>& ids, std::uint32_t size) {
+    Ok(catalog_->GroupCheckpoints(ids, size));
   }
   void MarkCorrupt(std::int64_t id, std::string_view reason) {
     Ok(catalog_->MarkCorrupt(id, reason));

@@ -551,15 +551,15 @@ TEST(CatalogLatest, ASetCountsOnlyWhenEveryMemberIsGood) {
   auto t = NowNs();
   auto old0 = Committed(cat, dir, "old0", 7, 0, 100, t - 3 * kHourNs);
   auto old1 = Committed(cat, dir, "old1", 7, 1, 100, t - 3 * kHourNs);
-  cat.GroupCheckpoints({old0, old1});
+  cat.GroupCheckpoints({old0, old1}, 2);
   // The newer set lost task 1's image; the newest one task 1's row.
   auto mid0 = Committed(cat, dir, "mid0", 7, 0, 100, t - 2 * kHourNs);
   auto mid1 = Committed(cat, dir, "mid1", 7, 1, 100, t - 2 * kHourNs);
-  cat.GroupCheckpoints({mid0, mid1});
+  cat.GroupCheckpoints({mid0, mid1}, 2);
   std::filesystem::remove(dir / "mid1");
   auto new0 = Committed(cat, dir, "new0", 7, 0, 100, t - 1 * kHourNs);
   auto new1 = Committed(cat, dir, "new1", 7, 1, 100, t - 1 * kHourNs);
-  cat.GroupCheckpoints({new0, new1});
+  cat.GroupCheckpoints({new0, new1}, 2);
   cat.MarkCorrupt(new1, "bad chunk");
 
   for (std::uint32_t task : {0u, 1u}) {
@@ -569,10 +569,14 @@ TEST(CatalogLatest, ASetCountsOnlyWhenEveryMemberIsGood) {
     EXPECT_EQ(found[0].set_key, std::optional<std::int64_t>(old0));
     EXPECT_EQ(found[0].set_size, 2u);
   }
-  // A set of one is no set.
+  // A step of one task makes no set; a step of two whose other task's
+  // checkpoint was not even tried makes a set that is never whole.
   auto alone = Committed(cat, dir, "alone", 7, 0, 100, t);
-  cat.GroupCheckpoints({alone});
+  cat.GroupCheckpoints({alone}, 1);
   EXPECT_FALSE(cat.Get(alone)->set_key.has_value());
+  cat.GroupCheckpoints({alone}, 2);
+  EXPECT_EQ(cat.Get(alone)->set_size, 2u);
+  EXPECT_EQ(cat.LatestGood(7, 0, 0)[0].id, old0);
 }
 
 TEST(CatalogLatest, WritingRowLeftByACrashIsIgnored) {

@@ -31,6 +31,7 @@ struct RowSpec {
   std::uint32_t uid = 1000;
   std::int32_t pid = 10;
   std::string path = "";
+  std::optional<std::int64_t> set = std::nullopt;  // set_key; set_size 2
 };
 
 CheckpointRow Make(const RowSpec& s) {
@@ -45,6 +46,8 @@ CheckpointRow Make(const RowSpec& s) {
   r.info.created_ns = kNow - static_cast<std::int64_t>(s.age_hours * static_cast<double>(kHourNs));
   r.state = s.state;
   r.bytes = s.bytes;
+  r.set_key = s.set;
+  r.set_size = s.set ? 2 : 1;
   return r;
 }
 
@@ -101,6 +104,18 @@ TEST(CatalogRetention, KeepLastCountsEachTaskSeparately) {
     EXPECT_NE(a.reason.find("keep_last"), std::string::npos) << a.reason;
     EXPECT_TRUE(a.unlink_image);
   }
+}
+
+// Tasks 0 and 1 of a step: set 1 is whole, sets 3 and 5 lack task 1's
+// member (its checkpoints failed). keep_last 1 keeps task 0's newest (5) and
+// task 1's (2), and then all of set 1, the newest a restore can use.
+TEST(CatalogRetention, AWholeSetIsKeptWhole) {
+  auto r = Rows({{.id = 1, .age_hours = 5, .set = 1},
+                 {.id = 2, .task = 1, .age_hours = 5, .set = 1},
+                 {.id = 3, .age_hours = 3, .set = 3},
+                 {.id = 5, .age_hours = 1, .set = 5}});
+  auto plan = PlanRetention(r, Policy(1), kNoneActive, kNow);
+  EXPECT_EQ(IdsOf(plan), (Ids{3}));
 }
 
 TEST(CatalogRetention, MaxAgeExpiresOldCheckpoints) {

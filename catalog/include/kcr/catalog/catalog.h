@@ -165,9 +165,11 @@ class Catalog {
   Status List(const ListFilter& filter, std::vector<CheckpointRow>* rows);
   // Newest live row (WRITING, COMMITTED, VERIFIED) naming `image_path`.
   Status FindByImage(std::string_view image_path, std::optional<CheckpointRow>* row);
-  // Makes these checkpoints (two or more, of one step, taken at one moment)
-  // one set: each counts for a restore only while all of them do.
-  Status GroupCheckpoints(const std::vector<std::int64_t>& ids);
+  // Makes these checkpoints (of one step, taken at one moment) one set of
+  // `size` members (the step's tasks; more than the ids when some task's
+  // checkpoint was not even tried): each counts for a restore only while the
+  // set has all its members and every one is good. A size below 2 is no set.
+  Status GroupCheckpoints(const std::vector<std::int64_t>& ids, std::uint32_t size);
   // Usable images for a job (step, task: any when absent), newest first: only
   // COMMITTED/VERIFIED rows whose file exists with the recorded size, and of a
   // set only when every member is such a row. The first is the latest good
