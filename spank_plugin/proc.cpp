@@ -1,4 +1,5 @@
 #include "proc.h"
+#include "task_cgroup.h"
 
 #include <fmt/format.h>
 
@@ -61,25 +62,9 @@ bool IsDescendant(pid_t pid, pid_t ancestor) {
 
 std::string TaskCgroup(pid_t pid) {
   std::ifstream in(fmt::format("/proc/{}/cgroup", pid));
-  std::string line;
-  while (std::getline(in, line)) {
-    // "0::/path" (v2) or "N:freezer:/path" (v1, where proctrack/cgroup keeps tasks).
-    const size_t first = line.find(':'), second = line.find(':', first + 1);
-    if (first == std::string::npos || second == std::string::npos)
-      continue;
-    const std::string controllers = line.substr(first + 1, second - first - 1);
-    const std::string path = line.substr(second + 1);
-    const size_t job = path.find("/job_"), step = path.find("/step_"), task = path.find("/task_");
-    if (job == std::string::npos || step == std::string::npos || task == std::string::npos ||
-        !(job < step && step < task)) {
-      continue;
-    }
-    if (controllers.empty())
-      return "/sys/fs/cgroup" + path;
-    if (controllers == "freezer")
-      return "/sys/fs/cgroup/freezer" + path;
-  }
-  return {};
+  std::stringstream text;
+  text << in.rdbuf();
+  return TaskCgroupDir(text.str());
 }
 
 std::vector<pid_t> CgroupProcesses(const std::string& dir) {

@@ -27,8 +27,7 @@ inline constexpr const char* kTaskExited = "the task has exited";
 bool IsDescendant(pid_t pid, pid_t ancestor);
 
 // The cgroup directory proctrack/cgroup made for the task `pid` runs in
-// (cgroup v2 .../job_J/step_S/user/task_T, or v1 freezer .../job_J/step_S/
-// task_T); empty when it runs in none (proctrack/linuxproc).
+// (TaskCgroupDir); empty when it runs in none (proctrack/linuxproc).
 std::string TaskCgroup(pid_t pid);
 
 // Every process in a cgroup directory and the cgroups below it.
