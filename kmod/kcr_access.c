@@ -24,6 +24,7 @@
 #include <linux/cred.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
+#include <linux/proc_fs.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/coredump.h>
@@ -41,6 +42,27 @@ static bool kcr_is_mem_file_of(struct file *f, struct mm_struct *mm)
 	 */
 	return d->d_sb->s_magic == PROC_SUPER_MAGIC && !strcmp(d->d_name.name, "mem") && mm &&
 	       f->private_data == mm;
+}
+
+/*
+ * A /proc/PID/mem of the target itself, opened before it started a new
+ * program (exec): a race with a process that had just forked, worth a retry
+ * with a fresh proof, unlike a descriptor of something else.
+ */
+static bool kcr_is_stale_mem_file_of(struct file *f, struct task_struct *t)
+{
+	struct dentry *d = f->f_path.dentry;
+	struct dentry *dir;
+	int nr;
+	bool same = false;
+
+	if (d->d_sb->s_magic != PROC_SUPER_MAGIC || strcmp(d->d_name.name, "mem"))
+		return false;
+	dir = dget_parent(d);
+	if (!kstrtoint(dir->d_name.name, 10, &nr))
+		same = nr == task_tgid_nr_ns(t, proc_pid_ns(d->d_sb));
+	dput(dir);
+	return same;
 }
 
 /*
@@ -77,10 +99,16 @@ struct file *kcr_access_proof(int fd, struct task_struct *t, struct kcr_reason *
 			       task_pid_vnr(t));
 		return ERR_PTR(-EPERM);
 	}
-	if (!ok) {
+	if (!ok && kcr_is_stale_mem_file_of(f, t)) {
 		fput(f);
 		kcr_set_reason(why,
-			       "the access descriptor is not process %d's /proc/PID/mem (or it started a new program since it was opened)",
+			       "process %d started a new program (exec) since its /proc/PID/mem was opened; retry",
+			       task_pid_vnr(t));
+		return ERR_PTR(-EAGAIN);
+	}
+	if (!ok) {
+		fput(f);
+		kcr_set_reason(why, "the access descriptor is not process %d's /proc/PID/mem",
 			       task_pid_vnr(t));
 		return ERR_PTR(-EPERM);
 	}

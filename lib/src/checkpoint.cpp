@@ -289,11 +289,30 @@ Status CheckpointWithFlags(pid_t pid, const std::string& path, const CheckpointO
   flags |= extra_flags;
   Written w;
   int ret = 0;
-  KCR_RETURN_IF_ERROR(RunCheckpointIoctl(device.get(), pid, flags, path, options, &w, &ret));
-  if (ret < 0) {
+  // EAGAIN: the process changed under the checkpoint (it started a new
+  // program, or mapped memory as it was listed), as one a shell has just
+  // forked does; nothing was saved and it runs on. A few fresh tries.
+  // A retry that fails otherwise (the new program may not be the caller's to
+  // checkpoint: a set-uid one) says what the first try ran into too.
+  constexpr int kTries = 4;
+  std::string raced;
+  auto with_race = [&](Status st) {
+    return raced.empty() ? st : Errorf(-st.code(), "{} (an earlier try: {})", st.message(), raced);
+  };
+  for (int attempt = 1;; attempt++) {
+    Status run = RunCheckpointIoctl(device.get(), pid, flags, path, options, &w, &ret);
+    if (!run.ok())
+      return with_race(run);
+    if (ret >= 0)
+      break;
     int e = errno;
     ::unlink(w.tmp_path.c_str());
-    return IoctlError(e, w.args, pid);
+    Status refused = IoctlError(e, w.args, pid);
+    if (e != EAGAIN || attempt == kTries)
+      return with_race(refused);
+    if (raced.empty())
+      raced = refused.message();
+    w = Written{};
   }
   UniqueFd held(hold ? ret : -1);
   // The image could not be published: no checkpoint, and the process runs on.

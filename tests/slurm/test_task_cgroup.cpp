@@ -7,8 +7,9 @@ namespace kcr::spank {
 namespace {
 
 TEST(TaskCgroup, CgroupV2TaskOfABatchStep) {
-  EXPECT_EQ(TaskCgroupDir("0::/system.slice/n1_slurmstepd.scope/job_7/step_batch/user/task_special\n"),
-            "/sys/fs/cgroup/system.slice/n1_slurmstepd.scope/job_7/step_batch/user/task_special");
+  EXPECT_EQ(
+      TaskCgroupDir("0::/system.slice/n1_slurmstepd.scope/job_7/step_batch/user/task_special\n"),
+      "/sys/fs/cgroup/system.slice/n1_slurmstepd.scope/job_7/step_batch/user/task_special");
 }
 
 TEST(TaskCgroup, CgroupV1FreezerAmongOtherControllers) {
