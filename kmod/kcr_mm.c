@@ -898,12 +898,19 @@ int kcr_mm_validate(struct kcr_loaded_image *img, bool dry_run, struct kcr_reaso
 	img->mm_plan = plan;
 	memcpy(&plan->mm, s->data, sizeof(plan->mm));
 	err = kcr_mm_fields_check(&plan->mm, why);
+	/*
+	 * The vdso's sizes first (a dry run's check): a [vvar] of another size
+	 * may also reach into the mapping below it, and the refusal should name
+	 * the cause. Where the restorer put its vdso is checked last.
+	 */
+	if (!err)
+		err = kcr_vdso_check(&plan->mm, true, why);
 	if (!err)
 		err = kcr_vmas_parse(img, plan, dry_run, why);
 	if (!err)
 		err = kcr_pages_scan(img, plan, why);
-	if (!err)
-		err = kcr_vdso_check(&plan->mm, dry_run, why);
+	if (!err && !dry_run)
+		err = kcr_vdso_check(&plan->mm, false, why);
 	if (!err && !dry_run)
 		err = kcr_mlock_check(plan, why);
 	if (!err)
