@@ -109,6 +109,20 @@ timeval ToTimeval(uint64_t ns) {
   return {static_cast<time_t>(ns / 1000000000), static_cast<suseconds_t>(ns % 1000000000 / 1000)};
 }
 
+timespec ToTimespec(uint64_t ns) {
+  return {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+}
+
+// Takes back every instance of a blocked signal queued on this process.
+void DrainSignal(int signo) {
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, signo);
+  const timespec now{};
+  while (::sigtimedwait(&one, nullptr, &now) == signo) {
+  }
+}
+
 // The program's ITIMER_REAL (alarm, setitimer), with the time it had left:
 // armed on the restorer just before the restore, it belongs to the process,
 // which the restore keeps. Time while the program was not running is not
@@ -132,12 +146,7 @@ void DisarmRealTimer(const kcr_signals& s) {
     return;
   itimerval off{};
   ::setitimer(ITIMER_REAL, &off, nullptr);
-  sigset_t alarm;
-  sigemptyset(&alarm);
-  sigaddset(&alarm, SIGALRM);
-  const timespec now{};
-  while (::sigtimedwait(&alarm, nullptr, &now) == SIGALRM) {
-  }
+  DrainSignal(SIGALRM);
 }
 
 // The program's POSIX timers, made again on the restorer (the restore keeps
@@ -176,10 +185,8 @@ Status MakePosixTimers(const Image& image, std::vector<int>* made) {
       }
     }
     itimerspec when{};
-    when.it_value = {static_cast<time_t>(t.left_ns / 1000000000),
-                     static_cast<long>(t.left_ns % 1000000000)};
-    when.it_interval = {static_cast<time_t>(t.interval_ns / 1000000000),
-                        static_cast<long>(t.interval_ns % 1000000000)};
+    when.it_value = ToTimespec(t.left_ns);
+    when.it_interval = ToTimespec(t.interval_ns);
     if (t.left_ns && ::syscall(SYS_timer_settime, t.id, 0, &when, nullptr) != 0)
       return SysError("arming the program's POSIX timer {} again", t.id);
   }
@@ -208,15 +215,9 @@ Status CheckSignalRoom(const Image& image) {
 void DeletePosixTimers(const Image& image, const std::vector<int>& made) {
   for (int id : made)
     ::syscall(SYS_timer_delete, id);
-  const timespec now{};
   for (const kcr_posix_timer& t : image.timers()) {
-    if (t.notify == SIGEV_NONE)
-      continue;
-    sigset_t one;
-    sigemptyset(&one);
-    sigaddset(&one, t.signo);
-    while (::sigtimedwait(&one, nullptr, &now) == t.signo) {
-    }
+    if (t.notify != SIGEV_NONE)
+      DrainSignal(t.signo);
   }
 }
 
