@@ -718,22 +718,29 @@ bad:
 	return -EBADMSG;
 }
 
-static struct kcr_vma_rec *kcr_vma_exact(const struct kcr_mm_plan *plan, u64 start, u64 end)
+/* The index of the image mapping that starts at start, or plan->nr. */
+static u32 kcr_vma_index(const struct kcr_mm_plan *plan, u64 start)
 {
 	u32 lo = 0, hi = plan->nr;
 
 	while (lo < hi) {
 		u32 mid = (lo + hi) / 2;
-		struct kcr_vma_rec *rec = &plan->vma[mid];
 
-		if (start == rec->v.start)
-			return end == rec->v.end ? rec : NULL;
-		if (start > rec->v.start)
+		if (start == plan->vma[mid].v.start)
+			return mid;
+		if (start > plan->vma[mid].v.start)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
+	return plan->nr;
+}
+
+static struct kcr_vma_rec *kcr_vma_exact(const struct kcr_mm_plan *plan, u64 start, u64 end)
+{
+	u32 i = kcr_vma_index(plan, start);
+
+	return i < plan->nr && plan->vma[i].v.end == end ? &plan->vma[i] : NULL;
 }
 
 /*
@@ -764,19 +771,50 @@ static void kcr_prefilled_mark(struct kcr_loaded_image *img, struct kcr_mm_plan 
 
 /*
  * What an mmap() of the image's mapping sets, and so what a kept mapping must
- * match (a locked one never does: the restorer's prefill does not lock).
+ * match (a locked one never does: the restorer's prefill does not lock), and
+ * the madvise() flags, which the restorer sets as it maps.
  */
-#define KCR_KEEP_FLAGS \
-	(VM_READ | VM_WRITE | VM_EXEC | VM_SHARED | VM_GROWSDOWN | VM_NORESERVE | VM_LOCKED)
+#define KCR_KEEP_FLAGS                                                                        \
+	(VM_READ | VM_WRITE | VM_EXEC | VM_SHARED | VM_GROWSDOWN | VM_NORESERVE | VM_LOCKED | \
+	 KCR_ADVICE_FLAGS)
 
 static bool kcr_prefilled_matches(struct vm_area_struct *vma, const struct kcr_vma_rec *rec)
 {
-	bool shared = rec && rec->v.kind == KCR_VMA_SHARED_ANON;
+	bool shared = rec->v.kind == KCR_VMA_SHARED_ANON;
 
-	return rec && rec->prefilled && vma->vm_start == rec->v.start &&
-	       vma->vm_end == rec->v.end &&
-	       (shared ? kcr_vma_shared_anon(vma) : vma_is_anonymous(vma)) &&
+	return rec->prefilled && (shared ? kcr_vma_shared_anon(vma) : vma_is_anonymous(vma)) &&
 	       (vma->vm_flags & KCR_KEEP_FLAGS) == (rec->v.vm_flags & KCR_KEEP_FLAGS);
+}
+
+/*
+ * Whether the restorer's mapping vma is the image's mappings it filled, so
+ * that it stays as it is; if so they are marked kept. Usually one image
+ * mapping is one of the restorer's. But the restorer's mappings of adjacent
+ * image mappings merge when only their anon_vma kept them apart in the saved
+ * process (a child's malloc() next to memory inherited across fork): then
+ * the run of image mappings that covers vma exactly, each matching it, is
+ * kept as the one mapping it has become.
+ */
+static bool kcr_prefilled_keep(struct kcr_mm_plan *plan, struct vm_area_struct *vma)
+{
+	u32 first = kcr_vma_index(plan, vma->vm_start), i;
+	u64 at = vma->vm_start;
+
+	for (i = first; i < plan->nr && at < vma->vm_end; i++) {
+		const struct kcr_vma_rec *rec = &plan->vma[i];
+
+		/* (Shared anonymous mappings never merge: each is its own file.) */
+		if (rec->v.start != at || rec->v.end > vma->vm_end ||
+		    !kcr_prefilled_matches(vma, rec) ||
+		    (i > first && rec->v.kind == KCR_VMA_SHARED_ANON))
+			return false;
+		at = rec->v.end;
+	}
+	if (at != vma->vm_end)
+		return false;
+	while (first < i)
+		plan->vma[first++].kept = true;
+	return true;
 }
 
 static int kcr_mm_fields_check(const struct kcr_mm *m, struct kcr_reason *why)
@@ -953,14 +991,8 @@ static int kcr_unmap_restorer(struct kcr_mm_plan *plan)
 	}
 	vvar = kcr_own_vvar(mm);
 	for_each_vma(vmi, vma) {
-		struct kcr_vma_rec *rec = kcr_vma_exact(plan, vma->vm_start, vma->vm_end);
-
-		if (vma->vm_start == vdso || vma == vvar)
+		if (vma->vm_start == vdso || vma == vvar || kcr_prefilled_keep(plan, vma))
 			continue;
-		if (kcr_prefilled_matches(vma, rec)) {
-			rec->kept = true;
-			continue;
-		}
 		if (nr < mm->map_count) {
 			ranges[nr][0] = vma->vm_start;
 			ranges[nr][1] = vma->vm_end;
@@ -1146,8 +1178,10 @@ int kcr_mm_restore(struct kcr_loaded_image *img, struct kcr_reason *why)
 {
 	struct kcr_mm_plan *plan = img->mm_plan;
 	int err;
+	u64 t0 = ktime_get_real_ns();
 
 	err = kcr_unmap_restorer(plan);
+	pr_info("kcrT %d unmap %llu\n", current->pid, (ktime_get_real_ns() - t0) / 1000);
 	if (err) {
 		kcr_set_reason(why, "unmapping the restorer failed (%d)", err);
 		return err;
@@ -1169,7 +1203,9 @@ int kcr_mm_restore(struct kcr_loaded_image *img, struct kcr_reason *why)
 		err = kcr_vmas_map(plan, false, why);
 	if (err)
 		return err;
+	pr_info("kcrT %d mapped %llu\n", current->pid, (ktime_get_real_ns() - t0) / 1000);
 	err = kcr_pages_restore(img, plan);
+	pr_info("kcrT %d pages %llu\n", current->pid, (ktime_get_real_ns() - t0) / 1000);
 	if (err) {
 		if (err == -EBADMSG)
 			kcr_set_reason(why,

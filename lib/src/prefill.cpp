@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include <atomic>
+#include <utility>
 
 #include <kcr/util/status_format.h>
 #include "parallel.h"
@@ -16,6 +17,22 @@ namespace {
 
 bool Eligible(const kcr_vma& v) {
   return v.kind == KCR_VMA_ANON && (v.vm_flags & KCR_VM_WRITE) && !(v.vm_flags & KCR_VM_SHARED);
+}
+
+// The madvise() flags of v, set as the module would set them: a mapping
+// the module keeps must have them, and mappings that differ in them stay
+// apart here as they were in the saved process.
+void Advise(const kcr_vma& v) {
+  constexpr std::pair<uint64_t, int> kAdvice[] = {
+      {KCR_VM_DONTCOPY, MADV_DONTFORK},     {KCR_VM_WIPEONFORK, MADV_WIPEONFORK},
+      {KCR_VM_DONTDUMP, MADV_DONTDUMP},     {KCR_VM_HUGEPAGE, MADV_HUGEPAGE},
+      {KCR_VM_NOHUGEPAGE, MADV_NOHUGEPAGE},
+  };
+  for (auto [flag, advice] : kAdvice) {
+    // A failure leaves the mapping unlike the image's: the module fills it.
+    if (v.vm_flags & flag)
+      ::madvise(reinterpret_cast<void*>(v.start), v.end - v.start, advice);
+  }
 }
 
 // The mapping the module would create for v (kcr_vma_map), so that the
@@ -33,8 +50,10 @@ bool MapAt(const kcr_vma& v) {
     flags |= MAP_NORESERVE;
   void* want = reinterpret_cast<void*>(v.start);
   void* got = ::mmap(want, v.end - v.start, prot, flags, -1, 0);
-  if (got == want)
+  if (got == want) {
+    Advise(v);
     return true;
+  }
   if (got != MAP_FAILED)  // a kernel that ignored MAP_FIXED_NOREPLACE
     ::munmap(got, v.end - v.start);
   return false;
