@@ -13,7 +13,7 @@ packages=(
 	libyaml-cpp-dev libsqlite3-dev sqlite3 googletest libgtest-dev libgmock-dev
 	libcli11-dev zstd libzstd-dev libxxhash-dev xxhash libfmt-dev nlohmann-json3-dev
 	libslurm-dev slurm-wlm slurmctld slurmd slurm-client munge
-	qemu-system-x86 busybox-static cpio kmod iproute2 criu
+	qemu-system-x86 busybox-static cpio kmod iproute2 criu nfs-kernel-server
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1
 )
 

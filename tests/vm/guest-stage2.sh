@@ -19,6 +19,9 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 hostname kcr-guest
 ip link set lo up 2>/dev/null
 R=/kcr-run
+# A cluster's node (kcr-cluster-vm): its name, network and shared directory.
+# shellcheck disable=SC1091 # written by kcr-cluster-vm
+[ -f $R/node.sh ] && . $R/node.sh
 echo "kcr-vm-guest: $(uname -r) up after $(cut -d' ' -f1 /proc/uptime)s"
 if [ -f $R/module ]; then
 	if ! insmod "$(cat $R/module)"; then
@@ -35,5 +38,6 @@ if [ -f $R/module ] && grep -q '^kcr ' /proc/modules; then
 fi
 dmesg >$R/dmesg
 mv $R/rc.tmp $R/rc
+[ -n "${KCR_NODE:-}" ] && touch "/kcr-cluster/ended.$KCR_NODE"
 sync
 poweroff -f
