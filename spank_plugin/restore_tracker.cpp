@@ -1,9 +1,14 @@
 #include "restore_tracker.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
+#include "fs_identity.h"
+#include "kcr/catalog/image_record.h"
 #include "kcr/catalog/records.h"
 #include "kcr/catalog/state.h"
+#include "kcr/config/image_dir.h"
 #include "log.h"
 #include "proc.h"
 
@@ -51,14 +56,49 @@ Status RestoreTracker::PlanInput(const TaskInfo& task, std::uint32_t restart,
   in->step = id_.step;
   in->task = task.rank;
   std::shared_ptr<cat::Catalog> c = catalog_.Get();
-  if (!c)
-    return Status::Error(EIO, "the catalog cannot be opened");
-  Status st;
-  if (in->from.kind == RestartFrom::Kind::kId)
+  Status st = c ? Status::Ok() : Status::Error(EIO, "the catalog cannot be opened");
+  if (c && in->from.kind == RestartFrom::Kind::kId)
     st = c->Get(in->from.id, &in->named);
-  if (st.ok() && restart > 0)
+  if (c && st.ok() && restart > 0)
     st = c->LatestGood(id_.job, id_.step, task.rank, cat::kLatestGoodDefault, &in->latest);
-  return st.With("reading the catalog");
+  st = st.With("reading the catalog");
+  if (restart == 0)
+    return st;
+  // The checkpoints the job's image directory records: those taken on other
+  // nodes (this node's catalog never saw them), and all of them when this
+  // catalog cannot be read.
+  std::vector<cat::CheckpointRow> recorded;
+  Status read = RecordedCheckpoints(task, &recorded);
+  if (!read.ok()) {
+    Error("task {}: {}", task.rank, read.message());
+    return st;
+  }
+  for (cat::CheckpointRow& r : recorded) {
+    const bool known = std::any_of(in->latest.begin(), in->latest.end(), [&](const auto& x) {
+      return x.info.image_path == r.info.image_path;
+    });
+    if (!known)
+      in->latest.push_back(std::move(r));
+  }
+  std::stable_sort(in->latest.begin(), in->latest.end(),
+                   [](const auto& a, const auto& b) { return a.created_ns() > b.created_ns(); });
+  if (in->latest.size() > cat::kLatestGoodDefault)
+    in->latest.resize(cat::kLatestGoodDefault);
+  // With rows to restore from, an unreadable catalog is no reason for a cold start.
+  return in->latest.empty() ? st : Status::Ok();
+}
+
+// Read as the job's user: the directory is the user's, on a file system
+// (NFS with root_squash) where root may read nothing of it.
+Status RestoreTracker::RecordedCheckpoints(const TaskInfo& task,
+                                           std::vector<cat::CheckpointRow>* rows) const {
+  const std::string step = cat::StepName(id_.step);
+  const config::ImageDirFields fields{std::to_string(id_.job), step, std::to_string(task.rank),
+                                      id_.user};
+  const std::string dir = config::ExpandImageDir(settings_.dir_pattern, fields);
+  AsUser as(id_.uid, id_.gid);
+  return cat::ReadImageRecords(dir, id_.job, id_.step, task.rank, rows)
+      .With("reading the image records of " + dir);
 }
 
 void RestoreTracker::Tried(const TaskInfo& task, std::int64_t checkpoint,

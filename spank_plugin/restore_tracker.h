@@ -48,6 +48,8 @@ class RestoreTracker {
   };
   // Reads the catalog for the plan into *in; an error says why it could not.
   Status PlanInput(const TaskInfo& task, std::uint32_t restart, RestorePlanInput* in);
+  // The good checkpoints of the task that its image directory records.
+  Status RecordedCheckpoints(const TaskInfo& task, std::vector<catalog::CheckpointRow>* rows) const;
   // The one place a restore's outcome is logged and recorded.
   void Finish(const TaskInfo& task, Attempt& attempt, const RestoreVerdict& verdict);
 

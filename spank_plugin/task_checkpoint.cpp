@@ -18,6 +18,7 @@
 #include <kcr/tree.h>
 #include "dirs.h"
 #include "fs_identity.h"
+#include "kcr/catalog/image_record.h"
 #include "kcr/catalog/recorder.h"
 #include "kcr/catalog/retention.h"
 #include "kcr/config/image_dir.h"
@@ -56,6 +57,7 @@ std::vector<Outcome> Checkpointer::CheckpointAll(const std::vector<TaskInfo>& ta
   std::vector<Outcome> out;
   for (Attempt& a : attempts)
     out.push_back(a.done ? a.outcome : Finish(a, trigger));
+  RecordImages(attempts, out);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
   const size_t ok = std::count_if(out.begin(), out.end(), [](const Outcome& o) { return o.ok; });
   const bool all_repeats =
@@ -118,9 +120,45 @@ Checkpointer::Attempt Checkpointer::Prepare(const TaskInfo& t, cat::Trigger trig
     a.done = true;
     return a;
   }
-  a.record = cat::CheckpointRecord::Begin(catalog_.Get(), RowInfo(t, trigger, path, job),
-                                          TaskWarning(t.rank));
+  a.info = RowInfo(t, trigger, path, job);
+  a.info.created_ns = util::NowNs();
+  a.info.kcr_version = std::string(cat::KcrVersion());
+  a.record = cat::CheckpointRecord::Begin(catalog_.Get(), a.info, TaskWarning(t.rank));
   return a;
+}
+
+// Each image of a set saved whole gets its record beside it (written as the
+// job's user, like the image), which is how the agent of whatever node the
+// job is requeued onto finds it (image_record.h). A set with a member not
+// saved gets none: it is no checkpoint of the step, as in the catalog.
+void Checkpointer::RecordImages(const std::vector<Attempt>& attempts,
+                                const std::vector<Outcome>& out) const {
+  std::vector<std::string> members;
+  for (const Outcome& o : out) {
+    if (!o.ok)
+      return;
+    members.push_back(o.image);
+  }
+  if (members.empty())
+    return;
+  AsUser as(id_.uid, id_.gid);
+  for (size_t i = 0; i < attempts.size(); i++) {
+    const Attempt& a = attempts[i];
+    cat::CheckpointRow row;
+    row.info = a.info;
+    row.state = a.check ? cat::State::kVerified : cat::State::kCommitted;
+    row.bytes = out[i].bytes;
+    row.checksum = a.taken.result.header_checksum;
+    row.freeze_ns = a.taken.result.freeze_ns;
+    row.write_ns = a.taken.result.write_ns;
+    row.committed_ns = util::NowNs();
+    if (a.check)
+      row.verified_ns = row.committed_ns;
+    if (Status st = cat::WriteImageRecord(row, members); !st.ok()) {
+      Error("task {}: {}; a requeue onto another node will not find this checkpoint", out[i].rank,
+            st.message());
+    }
+  }
 }
 
 // The tasks of a step saved at one moment are one set in the catalog: a

@@ -77,6 +77,7 @@ class Checkpointer {
   struct Attempt {
     TaskInfo task;
     std::string path;
+    catalog::CheckpointInfo info;  // what its row and its image record say
     std::optional<catalog::CheckpointRecord> record;
     Outcome outcome;
     bool done = false;  // decided before the module was asked
@@ -92,6 +93,7 @@ class Checkpointer {
                        const std::function<void(Attempt&)>& fn) const;
   Taken Take(const TaskInfo& t, const std::string& path, bool hold) const;
   Outcome Finish(Attempt& a, catalog::Trigger trigger);
+  void RecordImages(const std::vector<Attempt>& attempts, const std::vector<Outcome>& out) const;
   // What the re-read of the image just written says; the log's note about it.
   std::string Verified(const TaskInfo& t, const ImageCheck& check,
                        catalog::CheckpointRecord& record, Outcome* o, std::string* note);

@@ -36,8 +36,15 @@ inline bool ImageBytes(const std::string& path, std::uint64_t* bytes) {
   return !ec;
 }
 
-// 0, or the errno of the failure (ENOENT when nothing was there).
+// The file beside an image that describes it (kcr/catalog/image_record.h).
+inline std::string ImageRecordPath(const std::string& image_path) {
+  return image_path + ".json";
+}
+
+// 0, or the errno of the failure (ENOENT when nothing was there). The
+// image's record goes first: a record never outlives its image.
 inline int RemoveImage(const std::string& path) {
+  ::unlink(ImageRecordPath(path).c_str());
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0)
     return errno;

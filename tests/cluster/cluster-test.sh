@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# cluster-test.sh SCENARIO...: kcr under Slurm on a cluster of guests
+# (tests/vm/kcr-cluster-vm: node 1 runs slurmctld and the test, every node a
+# slurmd), with the checkpoint images and the jobs' files on a real NFS
+# export from node 1 (root_squash), as a site shares them. Jobs run as
+# kcruser (uid 4242 on every node). Every node runs this script; the others
+# serve the cluster until node 1 is done. Several scenarios share one boot.
+#
+#   other_node   a --checkpoint job on kcr-n1 is preempted; kcr-n1 is then
+#                drained; the job is requeued onto kcr-n2 and restored there
+#                from its image on NFS (found through the image's record,
+#                since kcr-n2's catalog never saw it): output byte-identical
+#                to an uninterrupted run, no step recomputed
+#
+# Needs KCR_BUILD_DIR. Each node's Slurm logs are in /kcr-cluster/logs/nI
+# (the run directory, kept with kcr-cluster-vm --keep).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export KCR_SLURM_DIR=/var/tmp/kcr-slurm
+# shellcheck source=tests/slurm/lib.sh
+source "$here/../slurm/lib.sh"
+# shellcheck source=tests/slurm/nfs.sh
+source "$here/../slurm/nfs.sh"
+trap - EXIT
+
+SHARED=/shared
+USER_NAME=kcruser
+STEPS=${KCR_SLURM_STEPS:-60}
+
+# What every node needs before its slurmd starts: the job's user, the
+# agent's configuration (images on NFS, the catalog the node's own), and
+# its logs where node 1 can read them.
+prepare_node() {
+	useradd -u 4242 -m -s /bin/sh "$USER_NAME"
+	rm -rf "$D"
+	mkdir -p "$D/etc" "$D/catalog" "/kcr-cluster/logs/n$KCR_NODE"
+	ln -s "/kcr-cluster/logs/n$KCR_NODE" "$D/log"
+	cat >"$D/etc/kcr.yaml" <<-YAML
+		image_dir: $SHARED/kcr/{user}/{job}
+		catalog_path: $CATALOG
+		checkpoint:
+		  grace_margin: 5m
+		  verify_after_write: true
+		retention:
+		  keep_last: 4
+	YAML
+	export CLUSTER_PLUGSTACK="required $PLUGIN config=$D/etc/kcr.yaml spool=$SPOOL min_interval=2s"
+}
+
+if [ "$KCR_NODE" != 1 ]; then
+	prepare_node
+	cluster_follow "$D" "nfs_mount $SHARED" "nfs_umount $SHARED"
+	exit
+fi
+
+node_log() { cat "/kcr-cluster/logs/n$1/slurmd.log" 2>/dev/null || true; }
+dump_cluster_logs() {
+	local n
+	for n in $(seq 1 "$KCR_NODES"); do
+		echo "---- kcr-n$n: spank_kcr lines in slurmd.log"
+		node_log "$n" | grep -a spank_kcr | tail -n 40 || true
+	done
+	echo "---- slurmctld.log (last 25 lines)"
+	tail -n 25 "$D/log/slurmctld.log" 2>/dev/null || true
+	echo "---- kcr-n1's catalog"
+	local j
+	for j in $(seq 1 8); do rows "$j"; done
+	echo "---- sinfo, squeue"
+	sinfo 2>/dev/null || true
+	squeue -a -o '%.5i %.9P %.8T %.10r %.6M %N' 2>/dev/null || true
+	find "$SHARED/kcr" -ls 2>/dev/null | head -n 30 || true
+}
+finish_cluster() {
+	local rc=$?
+	((rc == 0)) || dump_cluster_logs
+	cluster_down "$D" || true
+	cluster_end
+	nfs_umount "$SHARED"
+	exit $rc
+}
+trap finish_cluster EXIT
+
+prepare_node
+say "exporting $NFS_EXPORT over NFS (root_squash) and mounting it at $SHARED"
+nfs_serve || fail "the NFS export could not be made"
+nfs_mount "$SHARED" || fail "the NFS export could not be mounted"
+say "starting the cluster: $(cluster_nodes)"
+# shellcheck disable=SC2046 # one word per node
+cluster_up_nodes "$D" || fail "the cluster did not start"
+say "cluster up: $(sinfo -h -o '%D nodes %T' | tr '\n' ' ')"
+
+# The job's files, where every node sees them.
+W=$SHARED/work/test
+runuser -u "$USER_NAME" -- mkdir -p -m 1777 "$W"
+
+node_state() { sinfo -h -n "$1" -o %T | head -n 1; }
+both_idle() { [ "$(node_state kcr-n1)" = idle ] && [ "$(node_state kcr-n2)" = idle ]; }
+drain() { scontrol update nodename="$1" state=drain reason="kcr test"; }
+resume() { scontrol update nodename="$1" state=resume; }
+
+scenario_other_node() {
+	local name=other_node job
+	golden "$name"
+	write_job "$name" exec "$PROGRESS" "$W/$name.log" "$STEPS"
+	# Only kcr-n1 free, so that the job starts there.
+	drain kcr-n2
+	job=$(submit "$name" -p low -c 1 --checkpoint=4s --open-mode=append)
+	wait_for 60 "job $job running" job_state_is "$job" RUNNING
+	[ "$(job_field "$job" NodeList)" = kcr-n1 ] || fail "job $job started on $(job_field "$job" NodeList), not kcr-n1"
+	resume kcr-n2
+	say "job $job runs on kcr-n1: $STEPS steps, --checkpoint=4s, images in $SHARED/kcr"
+	wait_for 90 "a periodic checkpoint on kcr-n1" has_row "$job" trigger=periodic state=VERIFIED
+	local high
+	high=$(as_user sbatch --parsable -J high -p high -w kcr-n1 -c 1 -o /dev/null --wrap 'sleep 300')
+	say "high-priority job $high submitted for kcr-n1: job $job is preempted"
+	wait_for 60 "the preemption checkpoint on kcr-n1" has_row "$job" trigger=preempt state=VERIFIED
+	drain kcr-n1
+	say "preemption checkpoint taken at step $(($(log_lines "$name") - 1)); kcr-n1 drained"
+	local image
+	image=$(rows "$job" | grep trigger=preempt | sed -n 's/.* image=\([^ ]*\).*/\1/p' | head -n 1)
+	[ -n "$image" ] || fail "no image path in the preemption checkpoint's row"
+	runuser -u "$USER_NAME" -- test -s "$image.json" || fail "the image $image has no record beside it"
+	wait_for 120 "job $job requeued and running on kcr-n2" \
+		eval "restarts_are $job 1 && job_state_is $job RUNNING"
+	[ "$(job_field "$job" NodeList)" = kcr-n2 ] || fail "job $job restarted on $(job_field "$job" NodeList), not kcr-n2"
+	say "job $job restarted on kcr-n2"
+	wait_for 180 "job $job completed" job_state_is "$job" COMPLETED
+	check_resumed "$name"
+	node_log 2 | grep -a "spank_kcr: job $job:" | grep -q "restoring from checkpoint 0 (preempt)" ||
+		fail "kcr-n2's log does not show the restore from the recorded preemption image"
+	node_log 2 | grep -a "spank_kcr: job $job:" | grep -q "restored from checkpoint" ||
+		fail "kcr-n2's log does not show the restored task"
+	say "ok: kcr-n2 restored the task from $(basename "$image"), which kcr-n1 took and recorded"
+	scancel "$high"
+	resume kcr-n1
+	wait_for 60 "both nodes idle again" both_idle
+}
+
+for scenario in "${@:-other_node}"; do
+	say "---- scenario $scenario"
+	"scenario_$scenario"
+	say "PASS: $scenario"
+done
