@@ -2,6 +2,7 @@
 
 #include <kcr/util/status_format.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include <cerrno>
 #include <cstring>
@@ -29,6 +30,35 @@ Status MakeDirs(const std::string& path, mode_t mode) {
     return SysError("cannot create directory {}", sofar);
   }
   return Status::Ok();
+}
+
+FileSystemKind FileSystemOf(const std::string& path) {
+  // Magic numbers of linux/magic.h (and Lustre's, GPFS's, BeeGFS's own).
+  struct Known {
+    unsigned long magic;
+    const char* name;
+    bool node_local;
+  };
+  static constexpr Known kKnown[] = {
+      {0xEF53, "ext4", true},      {0x58465342, "xfs", true},     {0x9123683E, "btrfs", true},
+      {0x01021994, "tmpfs", true}, {0xF2F52010, "f2fs", true},    {0x794c7630, "overlay", true},
+      {0x6969, "nfs", false},      {0x0BD00BD0, "lustre", false}, {0x47504653, "gpfs", false},
+      {0x00c36400, "ceph", false}, {0x19830326, "beegfs", false}, {0xFF534D42, "cifs", false},
+      {0xFE534D42, "smb2", false}, {0x01021997, "9p", false},     {0x65735546, "fuse", false},
+  };
+  std::string at = path;
+  struct statfs fs {};
+  while (::statfs(at.c_str(), &fs) != 0) {
+    const size_t slash = at.find_last_of('/');
+    if (errno != ENOENT || slash == std::string::npos || at == "/")
+      return {"unknown", false};
+    at = slash == 0 ? "/" : at.substr(0, slash);
+  }
+  for (const Known& k : kKnown) {
+    if (static_cast<unsigned long>(fs.f_type) == k.magic)
+      return {k.name, k.node_local};
+  }
+  return {"unknown", false};
 }
 
 }  // namespace kcr::spank

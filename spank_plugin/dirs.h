@@ -16,4 +16,13 @@ namespace kcr::spank {
 // directory.
 Status MakeDirs(const std::string& path, mode_t mode);
 
+// The file system that holds path (or its nearest existing ancestor), by
+// name ("nfs", "ext4", ...), and whether other nodes may see it: a network
+// or cluster file system. Unknown kinds count as shared (nothing is said).
+struct FileSystemKind {
+  std::string name;
+  bool node_local = false;
+};
+FileSystemKind FileSystemOf(const std::string& path);
+
 }  // namespace kcr::spank

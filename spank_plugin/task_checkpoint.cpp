@@ -116,6 +116,18 @@ Checkpointer::Attempt Checkpointer::Prepare(const TaskInfo& t, cat::Trigger trig
       config::ImageFileName({fields.job, step, fields.task, job ? job->restart_cnt : 0U, ++seq_,
                              std::string(cat::ToString(trigger))});
   a.path = path;
+  if (!told_where_) {
+    // Said once per step: where the images go decides where a requeue can restore.
+    told_where_ = true;
+    AsUser as(id_.uid, id_.gid);
+    const FileSystemKind fs = FileSystemOf(path.substr(0, path.find_last_of('/')));
+    if (fs.node_local) {
+      Info(
+          "step {}: images go to a node-local file system ({}): a requeue onto another node "
+          "starts from the beginning; put image_dir on a file system every node shares",
+          step, fs.name);
+    }
+  }
   if (Refused(t, trigger, path, job, &o)) {
     a.done = true;
     return a;

@@ -111,7 +111,8 @@ class Checkpointer {
   const Settings& settings_;
   const config::Config& cfg_;
   CatalogAccess& catalog_;
-  std::uint32_t seq_ = 0;  // numbers the step's images
+  std::uint32_t seq_ = 0;    // numbers the step's images
+  bool told_where_ = false;  // whether the image directory's file system was named
   // Holds of tasks kept parked in the kernel after their preemption
   // checkpoint (KCR_CKPT_HOLD), by local id: the one record of which tasks
   // are held. Closing one lets its task run on, so a task is killed first.

@@ -132,6 +132,9 @@ scenario_other_node() {
 	node_log 2 | grep -a "spank_kcr: job $job:" | grep -q "restored from checkpoint" ||
 		fail "kcr-n2's log does not show the restored task"
 	say "ok: kcr-n2 restored the task from $(basename "$image"), which kcr-n1 took and recorded"
+	if node_log 1 | grep -a "spank_kcr: job $job:" | grep -q "node-local file system"; then
+		fail "kcr-n1 called the NFS image directory node-local"
+	fi
 	scancel "$high"
 	resume kcr-n1
 	wait_for 60 "both nodes idle again" both_idle

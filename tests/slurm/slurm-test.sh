@@ -82,6 +82,9 @@ scenario_preempt() { # scenario_preempt TIMES [NAME [LAUNCH...]]
 	wait_for 180 "job $job completed" job_state_is "$job" COMPLETED
 	say "job $job COMPLETED after $times preemption(s)"
 	check_resumed "$name"
+	# The guest's image directory is node-local (its overlay root): the log says what that means.
+	kcr_log "$job" | grep -q "images go to a node-local file system (overlay): a requeue onto another node" ||
+		fail "the log does not say that the images are on a node-local file system"
 	# (f) the catalog: one preemption checkpoint per run, each restored, states right.
 	[ "$(count_rows "$job" trigger=preempt state=VERIFIED)" = "$times" ] ||
 		fail "expected $times VERIFIED preempt rows"
