@@ -530,6 +530,37 @@ out:
 	return err ? err : w->err;
 }
 
+/*
+ * The image records each file's size, and a restore refuses a file that
+ * shrank: what the program wrote before the checkpoint must outlive a crash
+ * of the node (on NFS, a client's unwritten pages die with it), or the
+ * committed image could not be restored. The target is still stopped, so
+ * nothing is written meanwhile.
+ */
+int kcr_files_sync(const struct kcr_files_state *st, struct kcr_reason *why)
+{
+	char *buf, *p;
+	u32 i;
+	int err;
+
+	for (i = 0; i < st->nr; i++) {
+		struct file *f = st->ent[i].file;
+
+		if (!(f->f_mode & FMODE_WRITE) || !S_ISREG(file_inode(f)->i_mode))
+			continue;
+		err = vfs_fsync(f, 1);
+		if (!err)
+			continue;
+		buf = kmalloc(PATH_MAX, GFP_KERNEL);
+		p = buf ? file_path(f, buf, PATH_MAX) : ERR_PTR(-ENOMEM);
+		kcr_set_reason(why, "the program's written data in %s could not be synced (%d)",
+			       IS_ERR(p) ? "a file" : p, err);
+		kfree(buf);
+		return err;
+	}
+	return 0;
+}
+
 int kcr_fs_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct kcr_reason *why)
 {
 	struct kcr_fs fs = {};

@@ -11,6 +11,13 @@
 #                from its image on NFS (found through the image's record,
 #                since kcr-n2's catalog never saw it): output byte-identical
 #                to an uninterrupted run, no step recomputed
+#   powered_off  a --checkpoint job runs on kcr-n2, which is powered off at a
+#                random moment after a periodic checkpoint (no sync, no unmount:
+#                what it had not written to the server is lost). Slurm finds the
+#                node down and requeues the job onto kcr-n1, which restores the
+#                latest periodic image; the output written after it is cut back
+#                and written again: output byte-identical, every step once in the
+#                progress log. Ends the cluster (kcr-n2 stays down): run it last.
 #
 # Needs KCR_BUILD_DIR. Each node's Slurm logs are in /kcr-cluster/logs/nI
 # (the run directory, kept with kcr-cluster-vm --keep).
@@ -33,6 +40,8 @@ STEPS=${KCR_SLURM_STEPS:-60}
 # its logs where node 1 can read them.
 prepare_node() {
 	useradd -u 4242 -m -s /bin/sh "$USER_NAME"
+	# A powered-off node is down within seconds, not a minute.
+	export CLUSTER_SLURMD_TIMEOUT=10
 	rm -rf "$D"
 	mkdir -p "$D/etc" "$D/catalog" "/kcr-cluster/logs/n$KCR_NODE"
 	ln -s "/kcr-cluster/logs/n$KCR_NODE" "$D/log"
@@ -95,6 +104,7 @@ W=$SHARED/work/test
 runuser -u "$USER_NAME" -- mkdir -p -m 1777 "$W"
 
 node_state() { sinfo -h -n "$1" -o %T | head -n 1; }
+node_down() { [[ $(node_state "$1") == down* ]]; }
 both_idle() { [ "$(node_state kcr-n1)" = idle ] && [ "$(node_state kcr-n2)" = idle ]; }
 drain() { scontrol update nodename="$1" state=drain reason="kcr test"; }
 resume() { scontrol update nodename="$1" state=resume; }
@@ -138,6 +148,40 @@ scenario_other_node() {
 	scancel "$high"
 	resume kcr-n1
 	wait_for 60 "both nodes idle again" both_idle
+}
+
+# A checkpoint of JOB that node N's agent logged (its log is not on NFS,
+# whose attribute cache would show node 1 a directory listing up to a
+# minute old).
+node_checkpointed() { # node_checkpointed N JOB TRIGGER
+	node_log "$1" | grep -a "spank_kcr: job $2: task 0: $3 checkpoint" | grep -q verified
+}
+
+scenario_powered_off() {
+	local name=powered_off job
+	golden "$name"
+	write_job "$name" exec "$PROGRESS" "$W/$name.log" "$STEPS"
+	drain kcr-n1
+	job=$(submit "$name" -p low -c 1 --checkpoint=4s --open-mode=append)
+	wait_for 60 "job $job running" job_state_is "$job" RUNNING
+	[ "$(job_field "$job" NodeList)" = kcr-n2 ] || fail "job $job started on $(job_field "$job" NodeList), not kcr-n2"
+	resume kcr-n1
+	say "job $job runs on kcr-n2: $STEPS steps, --checkpoint=4s"
+	wait_for 90 "a periodic checkpoint on kcr-n2" node_checkpointed 2 "$job" periodic
+	# A random moment after it: between 0 and 3 s of work that only kcr-n2 saw.
+	sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.1f", r % 31 / 10 }')"
+	say "powering kcr-n2 off at step ~$(log_lines "$name")"
+	cluster_power_off 2
+	wait_for 90 "kcr-n2 down" node_down kcr-n2
+	say "kcr-n2 is $(node_state kcr-n2)"
+	wait_for 120 "job $job requeued and running on kcr-n1" \
+		eval "restarts_are $job 1 && job_state_is $job RUNNING"
+	[ "$(job_field "$job" NodeList)" = kcr-n1 ] || fail "job $job restarted on $(job_field "$job" NodeList), not kcr-n1"
+	wait_for 180 "job $job completed" job_state_is "$job" COMPLETED
+	check_resumed "$name"
+	node_log 1 | grep -a "spank_kcr: job $job:" | grep -q "restored from checkpoint 0" ||
+		fail "kcr-n1's log does not show a restore from kcr-n2's recorded image"
+	say "ok: kcr-n1 restored the job from the image kcr-n2 took before it was powered off"
 }
 
 for scenario in "${@:-other_node}"; do

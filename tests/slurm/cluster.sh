@@ -11,6 +11,7 @@
 #   CLUSTER_GRACE      GraceTime of partition "low" (preempted by "high"), default 3 s
 #   CLUSTER_KILLWAIT   KillWait, default 2 s
 #   CLUSTER_DEBUG      SlurmctldDebug/SlurmdDebug, default info
+#   CLUSTER_SLURMD_TIMEOUT  how long a silent node is up before it is DOWN, default 60 s
 # The node is "localhost" with CPUs=2; partitions: low (default, PreemptMode
 # REQUEUE with GraceTime) and high (preempts low). Timers are cut so a
 # preemption, requeue and restart take seconds, not minutes.
@@ -104,7 +105,7 @@ cluster_conf() {
 		ReturnToService=2
 		KillWait=$killwait
 		MessageTimeout=10
-		SlurmdTimeout=60
+		SlurmdTimeout=${CLUSTER_SLURMD_TIMEOUT:-60}
 		InactiveLimit=0
 		MinJobAge=600
 		JobRequeue=1
@@ -234,10 +235,21 @@ cluster_follow() {
 	export SLURM_CONF=$D/etc/slurm.conf
 	[ -z "$up" ] || eval "$up" || return 1
 	cluster_daemon "$D" slurmd -N "kcr-n$KCR_NODE"
-	until cluster_ended; do sleep 1; done
+	until cluster_ended; do
+		# Pulled plug: no sync, no unmount, no daemon told (sysrq 'o').
+		if [ -f "/kcr-cluster/poweroff.$KCR_NODE" ]; then
+			echo 1 >/proc/sys/kernel/sysrq
+			echo o >/proc/sysrq-trigger
+		fi
+		sleep 0.5
+	done
 	cluster_down "$D"
 	[ -z "$down" ] || eval "$down"
 }
+
+# On node 1: powers node N off at once, as a node dies (kcr-cluster-vm
+# expects it to end without its command's status).
+cluster_power_off() { touch "/kcr-cluster/poweroff.$1"; }
 
 # Whether node 1's test is over.
 cluster_ended() { [ -f /kcr-cluster/end ] || [ -f /kcr-cluster/ended.1 ]; }
@@ -248,6 +260,7 @@ cluster_end() {
 	local i
 	touch /kcr-cluster/end
 	for ((i = 2; i <= ${KCR_NODES:-1}; i++)); do
+		[ -f "/kcr-cluster/poweroff.$i" ] && continue
 		for _ in $(seq 120); do
 			[ -f "/kcr-cluster/ended.$i" ] && break
 			sleep 0.5
