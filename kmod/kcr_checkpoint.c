@@ -59,6 +59,7 @@ struct kcr_ckpt_req {
 	struct kcr_memfds *memfds;
 	struct completion written;
 	int write_err;
+	atomic_t abort; /* the caller was killed: the writer stops (kcr_writer.abort) */
 	u64 pages_saved;
 	u64 image_bytes;
 	u64 freeze_ns;
@@ -426,6 +427,7 @@ static int kcr_writer_thread(void *data)
 	 */
 	kthread_cred = override_creds(req->out->f_cred);
 	err = kcr_writer_init(&w, req->out);
+	w.abort = &req->abort;
 	if (!err) {
 		err = kcr_image_write(req, &w);
 		kcr_writer_destroy(&w);
@@ -572,7 +574,15 @@ static int kcr_run_writer(struct kcr_ckpt_req *req)
 		kcr_req_put(req);
 		return PTR_ERR(k);
 	}
-	wait_for_completion(&req->written);
+	/*
+	 * Killable, so that the caller's SIGKILL ends a long write (and the
+	 * hung-task check leaves the wait alone). The writer then stops at its
+	 * next chunk and the target runs on; the wait for that is short.
+	 */
+	if (wait_for_completion_killable(&req->written)) {
+		atomic_set(&req->abort, 1);
+		wait_for_completion(&req->written);
+	}
 	return req->write_err;
 }
 

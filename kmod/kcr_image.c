@@ -96,6 +96,8 @@ int kcr_section_write_file(struct kcr_writer *w, struct file *f, u64 size, void 
 		if (n <= 0)
 			return n ? n : -ENODATA; /* shrank while we read: fail, don't guess */
 		kcr_section_write(w, buf, n);
+		if (kcr_writer_aborted(w))
+			return -EINTR;
 	}
 	return w->err;
 }

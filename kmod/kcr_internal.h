@@ -58,7 +58,17 @@ struct kcr_writer {
 	bool hashing; /* the open section is checksummed */
 	struct xxh64_state *hash;
 	int err;
+	/*
+	 * Set when the caller is killed: the writer is a kernel thread, which
+	 * no signal reaches, so it looks here between chunks and stops.
+	 */
+	const atomic_t *abort;
 };
+
+static inline bool kcr_writer_aborted(const struct kcr_writer *w)
+{
+	return w->abort && atomic_read(w->abort);
+}
 
 int kcr_writer_init(struct kcr_writer *w, struct file *file);
 void kcr_writer_destroy(struct kcr_writer *w);

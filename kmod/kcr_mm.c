@@ -407,7 +407,7 @@ static int kcr_vma_pages_dump(struct kcr_writer *w, struct mm_struct *mm, const 
 			put_page(b->got[i]);
 		addr += got * PAGE_SIZE;
 		cond_resched();
-		if (fatal_signal_pending(current))
+		if (kcr_writer_aborted(w))
 			return -EINTR;
 	}
 	return w->err;
@@ -711,6 +711,11 @@ static int kcr_pages_scan(struct kcr_loaded_image *img, struct kcr_mm_plan *plan
 		prev_end = c.addr + len;
 		pos += len;
 		plan->nr_chunks++;
+		cond_resched();
+		if (fatal_signal_pending(current)) {
+			kcr_set_reason(why, "the restore was killed");
+			return -EINTR;
+		}
 	}
 	return 0;
 bad:
@@ -1085,6 +1090,9 @@ static int kcr_pages_restore(struct kcr_loaded_image *img, struct kcr_mm_plan *p
 		}
 		err = kcr_chunk_fill(img, rec, &c, &pos, bounce);
 		cond_resched();
+		/* Past the point of no return a kill only ends the fill sooner. */
+		if (!err && fatal_signal_pending(current))
+			err = -EINTR;
 	}
 	vfree(bounce);
 	return err;

@@ -3,7 +3,7 @@
 # the restore by comparing its output with an uninterrupted (golden) run.
 # Runs inside the guest (see kcr-vm); needs the kcr module loaded.
 #
-#   ckpt-test.sh [--mode kill|again|continue|stop|hold|hold_kill|hold_sigkill|twice]
+#   ckpt-test.sh [--mode kill|again|continue|stop|hold|hold_kill|hold_sigkill|twice|interrupted]
 #                [--delay MIN_MS:MAX_MS]
 #                [--restart-flag FLAG] [--ckpt-flag FLAG] -- PROGRAM ARG...
 #
@@ -24,6 +24,10 @@
 #             Slurm agent does at a requeue); then restart: golden
 #   hold_sigkill  the same, but an outside SIGKILL ends the held original
 #   twice     restart, checkpoint the restored process, restart again
+#   interrupted  checkpoint (the program runs on), then a second checkpoint
+#             whose caller is SIGKILLed mid-write: it ends at once, commits
+#             nothing, the program runs on to a golden end; then restart the
+#             first image with --rollback-files: golden
 # --restart-flag adds FLAG to every kcr restart (e.g. --no-prefill, so the
 # module fills all memory itself); --ckpt-flag adds FLAG to every kcr
 # checkpoint (e.g. --privileged, for a program that is not dumpable).
@@ -147,6 +151,39 @@ kill | again)
 		compare "the same image restored again"
 	fi
 	;;
+interrupted)
+	# A good image first; then a second checkpoint whose caller is SIGKILLed
+	# while the module writes: it must end at once (not when the write would
+	# have), leave the program running unharmed and the first image usable.
+	t0=$(date +%s%N)
+	checkpoint "$pid" "$work/image"
+	full_ms=$((($(date +%s%N) - t0) / 1000000))
+	((full_ms >= 600)) || die "a whole checkpoint took ${full_ms} ms: too short to interrupt; give the program more memory"
+	$KCR checkpoint "$pid" -o "$work/image2" --no-catalog &
+	ckpt=$!
+	for _ in $(seq 100); do
+		compgen -G "$work/image2.tmp-*" >/dev/null && break
+		sleep 0.01
+	done
+	sleep 0.2
+	compgen -G "$work/image2.tmp-*" >/dev/null || die "the second checkpoint never started writing"
+	t_kill=$(date +%s%N)
+	kill -KILL "$ckpt"
+	wait "$ckpt" 2>/dev/null || true
+	ended_ms=$((($(date +%s%N) - t_kill) / 1000000))
+	if ((ended_ms <= full_ms / 3)); then
+		pass "the killed checkpoint ended ${ended_ms} ms after its SIGKILL (a whole one takes ${full_ms} ms)"
+	else
+		fail "the killed checkpoint took ${ended_ms} ms to end (a whole one takes ${full_ms} ms): the write ran on"
+	fi
+	[[ ! -e $work/image2 ]] || fail "an image was committed by a killed checkpoint"
+	kill -0 "$pid" 2>/dev/null || die "the program died with the killed checkpoint"
+	[[ $(proc_state "$pid") != [ITt] ]] || fail "the program is left parked or stopped ($(proc_state "$pid"))"
+	wait "$pid" || die "original failed after the interrupted checkpoint (rc $?)"
+	compare "run on after an interrupted checkpoint"
+	$KCR restart "${restart_flags[@]}" --rollback-files "$work/image" || die "restored program failed (rc $?)"
+	compare "restored from the image before the interrupted one"
+	;;
 continue)
 	checkpoint "$pid" "$work/image"
 	wait "$pid" || die "original failed after a checkpoint it should not notice (rc $?)"
@@ -213,4 +250,5 @@ twice)
 	;;
 *) die "unknown mode $mode" ;;
 esac
+((kcr_failures == 0)) || die "$kcr_failures check(s) failed"
 rm -rf "$work"
