@@ -16,6 +16,12 @@
 
 /* No metadata section may be larger: bounds kernel memory for hostile images. */
 #define KCR_MAX_META_SECTION (64UL << 20)
+/*
+ * All sections held in memory at once, each charged to the caller's memory
+ * cgroup: a hostile image costs its restorer no more than this, and only
+ * from its own allowance.
+ */
+#define KCR_MAX_META_TOTAL (128UL << 20)
 
 u64 kcr_hash(const void *data, size_t len, u64 seed)
 {
@@ -204,12 +210,13 @@ static int kcr_section_load(struct kcr_loaded_image *img, loff_t *pos, bool *end
 	 */
 	if (s.type == KCR_SEC_PAGES || s.type == KCR_SEC_GHOST || s.type == KCR_SEC_MEMFD)
 		return 0;
-	if (s.size > KCR_MAX_META_SECTION) {
+	if (s.size > KCR_MAX_META_SECTION || s.size > KCR_MAX_META_TOTAL - img->meta_bytes) {
 		kcr_set_reason(why, "section type %u too large (%llu bytes)", s.type, s.size);
 		return -EFBIG;
 	}
+	img->meta_bytes += s.size;
 	/* One extra zero byte so string payloads are always terminated. */
-	ls->data = kvzalloc(s.size + 1, GFP_KERNEL);
+	ls->data = kvzalloc(s.size + 1, GFP_KERNEL_ACCOUNT);
 	if (!ls->data)
 		return -ENOMEM;
 	err = kcr_read_exact(img->file, ls->data, s.size, payload);

@@ -95,6 +95,7 @@ struct kcr_loaded_image {
 	loff_t size;
 	struct kcr_image_header hdr;
 	struct kcr_loaded_section sec[KCR_SEC_MAX];
+	u64 meta_bytes; /* of the sections held in memory, against KCR_MAX_META_TOTAL */
 	void *mm_plan; /* kcr_mm.c: checked mappings, opened files */
 	/* Mappings the restorer filled itself (kcr_restore_args.prefilled). */
 	const struct kcr_range *prefilled;

@@ -621,7 +621,7 @@ static int kcr_vmas_parse(struct kcr_loaded_image *img, struct kcr_mm_plan *plan
 		kcr_set_reason(why, "image mapping table is missing or inconsistent");
 		return -EBADMSG;
 	}
-	plan->vma = kvcalloc(plan->mm.nr_vmas, sizeof(*plan->vma), GFP_KERNEL);
+	plan->vma = kvcalloc(plan->mm.nr_vmas, sizeof(*plan->vma), GFP_KERNEL_ACCOUNT);
 	if (!plan->vma)
 		return -ENOMEM;
 	for (i = 0; i < plan->mm.nr_vmas; i++) {
@@ -635,7 +635,7 @@ static int kcr_vmas_parse(struct kcr_loaded_image *img, struct kcr_mm_plan *plan
 			goto bad;
 		plan->nr = i + 1;
 		if (rec->v.path_len) {
-			rec->path = kmemdup_nul(p, rec->v.path_len, GFP_KERNEL);
+			rec->path = kmemdup_nul(p, rec->v.path_len, GFP_KERNEL_ACCOUNT);
 			if (!rec->path)
 				return -ENOMEM;
 		}

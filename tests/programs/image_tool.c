@@ -22,6 +22,10 @@
  *   image_tool poke-vma-start IMAGE INDEX ADDR
  *                                          start of the INDEXth mapping
  *   image_tool poke-memfd-map IMAGE ID     the memfd every memfd mapping names (hex)
+ * And a whole-image edit:
+ *   image_tool inflate IMAGE MIB           MIB zero bytes more in each of the first
+ *                                          three sections the module holds in memory
+ *                                          (checksums, sizes and header fixed up)
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -181,6 +185,53 @@ static int poke(int fd, int argc, char **argv)
 	return 64;
 }
 
+/* The module reads these into memory; the others it streams. */
+static int held_in_memory(__u32 type)
+{
+	return type != KCR_SEC_PAGES && type != KCR_SEC_GHOST && type != KCR_SEC_MEMFD &&
+	       type != KCR_SEC_END;
+}
+
+static int inflate(int fd, const struct stat *st, size_t extra)
+{
+	unsigned char *in = malloc(st->st_size), *out;
+	size_t out_size = st->st_size + 3 * extra, ip = KCR_HEADER_SIZE, op = KCR_HEADER_SIZE;
+	struct kcr_image_header h;
+	int grown = 0;
+
+	out = calloc(1, out_size);
+	if (!in || !out || pread(fd, in, st->st_size, 0) != st->st_size)
+		return die("read");
+	for (;;) {
+		struct kcr_section s;
+		size_t padded;
+
+		if (ip + sizeof(s) > (size_t)st->st_size)
+			return fprintf(stderr, "no end section\n"), 1;
+		memcpy(&s, in + ip, sizeof(s));
+		padded = (s.size + 7) & ~7ULL;
+		memcpy(out + op + sizeof(s), in + ip + sizeof(s), padded);
+		if (grown < 3 && held_in_memory(s.type)) {
+			s.size += extra; /* extra is a multiple of 8: the padding stays zeros */
+			s.checksum = XXH64(out + op + sizeof(s), s.size, 0);
+			grown++;
+		}
+		memcpy(out + op, &s, sizeof(s));
+		ip += sizeof(s) + padded;
+		op += sizeof(s) + ((s.size + 7) & ~7ULL);
+		if (s.type == KCR_SEC_END)
+			break;
+	}
+	memcpy(&h, in, sizeof(h));
+	h.image_bytes = op;
+	h.checksum = 0;
+	h.checksum = XXH64(&h, sizeof(h), 0);
+	memcpy(out, &h, sizeof(h));
+	if (pwrite(fd, out, op, 0) != (ssize_t)op || ftruncate(fd, op))
+		return die("write");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int fd;
@@ -206,6 +257,8 @@ int main(int argc, char **argv)
 			return die("write");
 		return 0;
 	}
+	if (!strcmp(argv[1], "inflate") && argc > 3)
+		return inflate(fd, &st, (size_t)atol(argv[3]) << 20);
 	if (!strcmp(argv[1], "set-kversion") && argc > 3) {
 		struct kcr_image_header h;
 

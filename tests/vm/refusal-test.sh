@@ -111,6 +111,11 @@ both() { # NAME PATTERN: lib and raw
 	expect_refusal "$1" "$W/$1.kcr" "$2"
 	expect_refusal "$1" "$W/$1.kcr" "$2" raw
 }
+# The module's memory for one image is bounded (and charged to the caller):
+# three sections of 48 MiB, each under the per-section limit, are too much.
+copy_with inflated inflate 48
+expect_refusal inflated "$W/inflated.kcr" "too large" raw
+rm -f "$W/inflated.kcr"
 # /proc/PID/auxv reads up to an AT_NULL key: without one it would read the mm behind it.
 copy_with auxv unterminate-auxv
 both auxv "auxiliary vector has no AT_NULL"
