@@ -60,6 +60,7 @@ struct kcr_ckpt_req {
 	struct completion written;
 	int write_err;
 	atomic_t abort; /* the caller was killed: the writer stops (kcr_writer.abort) */
+	unsigned long fsize_limit; /* the caller's RLIMIT_FSIZE, which the writer takes on */
 	u64 pages_saved;
 	u64 image_bytes;
 	u64 freeze_ns;
@@ -426,6 +427,14 @@ static int kcr_writer_thread(void *data)
 	 * see the caller's.
 	 */
 	kthread_cred = override_creds(req->out->f_cred);
+	/*
+	 * The caller's file size limit, as if it wrote the image itself (this
+	 * thread's own limits are kthreadd's). A write past it fails with
+	 * EFBIG; the SIGXFSZ it sends goes to this thread, which ignores it.
+	 */
+	task_lock(current->group_leader);
+	current->signal->rlim[RLIMIT_FSIZE].rlim_cur = req->fsize_limit;
+	task_unlock(current->group_leader);
 	err = kcr_writer_init(&w, req->out);
 	w.abort = &req->abort;
 	if (!err) {
@@ -433,10 +442,18 @@ static int kcr_writer_thread(void *data)
 		kcr_writer_destroy(&w);
 	}
 	revert_creds(kthread_cred);
-	if (err == -ENOSPC)
+	/* A short write at the limit is the limit's, not the disk's. */
+	if ((err == -EFBIG || err == -ENOSPC) && req->fsize_limit != RLIM_INFINITY &&
+	    w.pos + KCR_CHUNK_MAX_PAGES * PAGE_SIZE >= req->fsize_limit) {
+		err = -EFBIG;
+		kcr_set_reason(&req->why,
+			       "the image is larger than the caller's file size limit (ulimit -f: %lu bytes)",
+			       req->fsize_limit);
+	} else if (err == -ENOSPC) {
 		kcr_set_reason(&req->why, "no space left for the image");
-	else if (err)
+	} else if (err) {
 		kcr_set_reason(&req->why, "writing the image failed (error %d)", err);
+	}
 	req->write_ns = ktime_get_ns() - t0;
 	req->write_err = err;
 	complete(&req->written);
@@ -505,6 +522,7 @@ static struct kcr_ckpt_req *kcr_req_alloc(struct task_struct *t, struct file *ou
 	req->flags = flags;
 	req->self = flags & KCR_CKPT_SELF;
 	req->xstate_size = xsize;
+	req->fsize_limit = rlimit(RLIMIT_FSIZE);
 	init_completion(&req->written);
 	INIT_LIST_HEAD(&req->hold.node);
 	req->hold.task = t;

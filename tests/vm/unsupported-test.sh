@@ -25,6 +25,16 @@ expect_checkpoint_refused() {
 }
 
 ready="open('$W/ready', 'w').close()"
+# The module writes the image for its caller, within the caller's file size limit.
+"$KCR_PROGS/heap" "$W/heap.out" 600 16 &
+heap=$!
+sleep 1
+expect_refused fsize-limit "larger than the caller's file size limit \(ulimit -f: 1048576 bytes\)" \
+	bash -c "ulimit -f 1024; exec \"\$0\" checkpoint $heap -o $W/fsize.kcr --no-catalog" "$KCR"
+[[ ! -e $W/fsize.kcr ]] || fail "fsize-limit: partial image left behind"
+compgen -G "$W/*tmp-*" >/dev/null && fail "fsize-limit: temporary image left behind"
+kill -0 "$heap" 2>/dev/null && pass "fsize-limit: process still running" || fail "fsize-limit: process died"
+kill "$heap" 2>/dev/null; wait "$heap" 2>/dev/null
 expect_checkpoint_refused socket "fd [0-9]+ is a socket" -- $PY -c "import socket,time; s=socket.socket(); $ready; time.sleep(60)"
 expect_checkpoint_refused pipe "fd [0-9]+ is a pipe" -- $PY -c "import os,time; r,w=os.pipe(); $ready; time.sleep(60)"
 # Descriptors of anonymous inodes are refused, each named as what it is.
