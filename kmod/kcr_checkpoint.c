@@ -458,7 +458,11 @@ static int kcr_writer_thread(void *data)
 	req->write_err = err;
 	complete(&req->written);
 	kcr_req_put(req);
-	return 0;
+	/*
+	 * Once complete() lets the caller return, the module may be unloaded:
+	 * this thread's own module reference ends it outside the module's text.
+	 */
+	module_put_and_kthread_exit(0);
 }
 
 /* What the process must be; each thread's own state is checked as it parks. */
@@ -587,8 +591,10 @@ static int kcr_run_writer(struct kcr_ckpt_req *req)
 	struct task_struct *k;
 
 	kref_get(&req->ref);
+	__module_get(THIS_MODULE); /* the writer's, which it drops as it exits */
 	k = kthread_run(kcr_writer_thread, req, "kcr-write/%d", task_pid_nr(req->task));
 	if (IS_ERR(k)) {
+		module_put(THIS_MODULE);
 		kcr_req_put(req);
 		return PTR_ERR(k);
 	}
