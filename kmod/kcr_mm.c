@@ -786,9 +786,15 @@ static void kcr_prefilled_mark(struct kcr_loaded_image *img, struct kcr_mm_plan 
 static bool kcr_prefilled_matches(struct vm_area_struct *vma, const struct kcr_vma_rec *rec)
 {
 	bool shared = rec->v.kind == KCR_VMA_SHARED_ANON;
+	/*
+	 * A tree's shared memory is mapped once, before the fork, where
+	 * madvise() flags would not all survive it (MADV_DONTFORK): each
+	 * process's own are set on it once kept (kcr_kept_advice_restore).
+	 */
+	unsigned long flags = shared ? KCR_KEEP_FLAGS & ~KCR_ADVICE_FLAGS : KCR_KEEP_FLAGS;
 
 	return rec->prefilled && (shared ? kcr_vma_shared_anon(vma) : vma_is_anonymous(vma)) &&
-	       (vma->vm_flags & KCR_KEEP_FLAGS) == (rec->v.vm_flags & KCR_KEEP_FLAGS);
+	       (vma->vm_flags & flags) == (rec->v.vm_flags & flags);
 }
 
 /*
@@ -1159,6 +1165,20 @@ static void kcr_advice_restore(const struct kcr_vma *v)
 	mmap_write_unlock(mm);
 }
 
+/* The madvise() flags of the kept shared mappings (see kcr_prefilled_matches). */
+static void kcr_kept_advice_restore(const struct kcr_mm_plan *plan)
+{
+	u32 i;
+
+	for (i = 0; i < plan->nr; i++) {
+		const struct kcr_vma *v = &plan->vma[i].v;
+
+		if (plan->vma[i].kept && v->kind == KCR_VMA_SHARED_ANON &&
+		    (v->vm_flags & KCR_ADVICE_FLAGS))
+			kcr_advice_restore(v);
+	}
+}
+
 /* The plan's mappings with (or without) madvise() flags. */
 static int kcr_vmas_map(struct kcr_mm_plan *plan, bool advised, struct kcr_reason *why)
 {
@@ -1186,10 +1206,8 @@ int kcr_mm_restore(struct kcr_loaded_image *img, struct kcr_reason *why)
 {
 	struct kcr_mm_plan *plan = img->mm_plan;
 	int err;
-	u64 t0 = ktime_get_real_ns();
 
 	err = kcr_unmap_restorer(plan);
-	pr_info("kcrT %d unmap %llu\n", current->pid, (ktime_get_real_ns() - t0) / 1000);
 	if (err) {
 		kcr_set_reason(why, "unmapping the restorer failed (%d)", err);
 		return err;
@@ -1206,14 +1224,13 @@ int kcr_mm_restore(struct kcr_loaded_image *img, struct kcr_reason *why)
 	 * while no neighbour is there to merge with: a plain mapping placed
 	 * next to one afterwards differs in flags and stays apart, as it was.
 	 */
+	kcr_kept_advice_restore(plan);
 	err = kcr_vmas_map(plan, true, why);
 	if (!err)
 		err = kcr_vmas_map(plan, false, why);
 	if (err)
 		return err;
-	pr_info("kcrT %d mapped %llu\n", current->pid, (ktime_get_real_ns() - t0) / 1000);
 	err = kcr_pages_restore(img, plan);
-	pr_info("kcrT %d pages %llu\n", current->pid, (ktime_get_real_ns() - t0) / 1000);
 	if (err) {
 		if (err == -EBADMSG)
 			kcr_set_reason(why,

@@ -87,6 +87,9 @@ int main(int argc, char **argv)
 	progress = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (progress == MAP_FAILED)
 		kt_fail("mmap: %s", strerror(errno));
+	/* With an madvise() flag: shared again after the restore, and flagged. */
+	if (madvise((void *)progress, 4096, MADV_DONTDUMP) != 0)
+		kt_fail("madvise: %s", strerror(errno));
 	if (pipe(token) != 0)
 		kt_fail("pipe: %s", strerror(errno));
 	zombie = fork();
