@@ -391,7 +391,7 @@ static int kcr_image_write(struct kcr_ckpt_req *req, struct kcr_writer *w)
 		return err;
 	err = kcr_files_dump(w, req->files, req->memfds, &req->why);
 	if (!err)
-		err = kcr_files_sync(req->files, &req->why);
+		err = kcr_files_sync(w, req->files, &req->why);
 	if (!err)
 		err = kcr_memfds_dump(w, req->memfds, &req->why);
 	if (!err)

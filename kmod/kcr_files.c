@@ -537,18 +537,32 @@ out:
  * committed image could not be restored. The target is still stopped, so
  * nothing is written meanwhile.
  */
-int kcr_files_sync(const struct kcr_files_state *st, struct kcr_reason *why)
+int kcr_files_sync(const struct kcr_writer *w, const struct kcr_files_state *st,
+		   struct kcr_reason *why)
 {
 	char *buf, *p;
+	errseq_t since;
 	u32 i;
 	int err;
 
 	for (i = 0; i < st->nr; i++) {
 		struct file *f = st->ent[i].file;
 
-		if (!(f->f_mode & FMODE_WRITE) || !S_ISREG(file_inode(f)->i_mode))
+		/* Files with nothing to sync (procfs, sysfs) have no fsync. */
+		if (!(f->f_mode & FMODE_WRITE) || !S_ISREG(file_inode(f)->i_mode) ||
+		    !f->f_op->fsync)
 			continue;
+		if (kcr_writer_aborted(w))
+			return -EINTR;
+		/*
+		 * The program's own next fsync() must still see a write error
+		 * this one finds: its descriptor's error cursor is put back.
+		 */
+		since = READ_ONCE(f->f_wb_err);
 		err = vfs_fsync(f, 1);
+		spin_lock(&f->f_lock);
+		f->f_wb_err = since;
+		spin_unlock(&f->f_lock);
 		if (!err)
 			continue;
 		buf = kmalloc(PATH_MAX, GFP_KERNEL);

@@ -177,7 +177,8 @@ int kcr_files_check(const struct kcr_files_state *st, struct kcr_reason *why);
 int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st,
 		   struct kcr_memfds *memfds, struct kcr_reason *why);
 int kcr_fs_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct kcr_reason *why);
-int kcr_files_sync(const struct kcr_files_state *st, struct kcr_reason *why);
+int kcr_files_sync(const struct kcr_writer *w, const struct kcr_files_state *st,
+		   struct kcr_reason *why);
 int kcr_tree_dump(struct kcr_writer *w, const struct kcr_files_state *st);
 int kcr_task_pipe_counts(struct task_struct *t, int fd, u32 *readers, u32 *writers);
 
