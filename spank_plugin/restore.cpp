@@ -16,6 +16,7 @@
 #include <kcr/restart.h>
 #include <kcr/slurm_request.h>
 #include <kcr/tree.h>
+#include "kcr/util/status_format.h"
 #include "log.h"
 
 namespace kcr::spank {
@@ -49,6 +50,24 @@ void EmptyOutputFiles() {
       Info("task output (fd {}) emptied: the program starts again from the beginning", fd);
     }
   }
+}
+
+// Only the job's user's own image is restored in its job: one that another
+// user could have made or changed (someone who made a directory of the
+// user's image_dir first) would run that user's program as this one.
+// Runs as the job's user. Nothing at all there: Restart() says why.
+Status CheckOwnImage(const std::string& image_path) {
+  struct stat st;
+  if (::lstat(image_path.c_str(), &st) != 0)
+    return Status::Ok();
+  if (S_ISLNK(st.st_mode) || st.st_uid != ::getuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+    return Errorf(EPERM,
+                  "image {} is not this job's user's own (owner uid {}, mode {:o}{}): not "
+                  "restored",
+                  image_path, st.st_uid, st.st_mode & 07777,
+                  S_ISLNK(st.st_mode) ? ", a symlink" : "");
+  }
+  return Status::Ok();
 }
 
 // An image that cannot be read goes to Restart(), which says why.
@@ -184,9 +203,12 @@ void RestoreOrReturn(const RestoreContext& ctx) {
     tried++;
     (void)agent.Send(slurm::FormatMessage(
         verb::kRestoreTry, {{field::kId, std::to_string(c.id)}, {field::kImage, c.image}}));
-    Status r = IsTreeImage(c.image) || NeedsOwnIds(c.image)
-                   ? RestoreWithIds(agent, c, options)
-                   : Restart(c.image, options);  // returns only on failure
+    Status r = CheckOwnImage(c.image);
+    if (r.ok()) {
+      r = IsTreeImage(c.image) || NeedsOwnIds(c.image)
+              ? RestoreWithIds(agent, c, options)
+              : Restart(c.image, options);  // returns only on failure
+    }
     if (!SameFile(agent.fd(), sock_before)) {
       // Restart() had already replaced this process's descriptors: neither
       // the restore nor the original program can run any more.

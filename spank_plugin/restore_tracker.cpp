@@ -1,5 +1,7 @@
 #include "restore_tracker.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -9,6 +11,7 @@
 #include "kcr/catalog/records.h"
 #include "kcr/catalog/state.h"
 #include "kcr/config/image_dir.h"
+#include "kcr/util/image_files.h"
 #include "log.h"
 #include "proc.h"
 
@@ -97,7 +100,7 @@ Status RestoreTracker::RecordedCheckpoints(const TaskInfo& task,
                                       id_.user};
   const std::string dir = config::ExpandImageDir(settings_.dir_pattern, fields);
   AsUser as(id_.uid, id_.gid);
-  return cat::ReadImageRecords(dir, id_.job, id_.step, task.rank, rows)
+  return cat::ReadImageRecords(dir, id_.job, id_.step, task.rank, id_.uid, rows)
       .With("reading the image records of " + dir);
 }
 
@@ -107,6 +110,7 @@ void RestoreTracker::Tried(const TaskInfo& task, std::int64_t checkpoint,
   if (auto earlier = a.watch.Tried())
     Finish(task, a, *earlier);
   a.checkpoint = checkpoint;
+  a.image = image;
   a.record = cat::RestoreRecord::Start(
       [this](std::shared_ptr<cat::Catalog>* catalog) {
         *catalog = catalog_.Get();  // logs it when it cannot be opened
@@ -172,6 +176,13 @@ void RestoreTracker::Finish(const TaskInfo& task, Attempt& a, const RestoreVerdi
     Error("task {}: restore from checkpoint {} failed: {}", task.rank, a.checkpoint,
           verdict.reason);
     a.record.Failed(verdict.reason, verdict.image_corrupt);
+    if (verdict.image_corrupt && !a.image.empty()) {
+      // The catalog marks its row CORRUPT; the image's record goes too, so
+      // that no node finds the image through it again.
+      AsUser as(id_.uid, id_.gid);
+      if (::unlink(util::ImageRecordPath(a.image).c_str()) == 0)
+        Info("task {}: the record of corrupt image {} removed", task.rank, a.image);
+    }
   }
   a.checkpoint = 0;
 }

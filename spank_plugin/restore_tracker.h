@@ -45,6 +45,7 @@ class RestoreTracker {
     RestoreWatch watch;
     catalog::RestoreRecord record;
     std::int64_t checkpoint = 0;
+    std::string image;
   };
   // Reads the catalog for the plan into *in; an error says why it could not.
   Status PlanInput(const TaskInfo& task, std::uint32_t restart, RestorePlanInput* in);

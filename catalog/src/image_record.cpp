@@ -8,8 +8,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -41,34 +39,63 @@ std::optional<T> GetOptional(const json& j, const char* key) {
   return it->get<T>();
 }
 
-bool ReadSmallFile(const std::string& path, std::string* text) {
-  std::error_code ec;
-  const std::uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec || size > kMaxRecordBytes)
-    return false;
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return false;
-  std::ostringstream s;
-  s << in.rdbuf();
-  *text = s.str();
-  return in.good() || in.eof();
+// Whether st is a file only uid could have made what it is: uid's, and not
+// writable by anyone else. An image directory may be reachable by others
+// (a 1777 parent where someone made the job's directory first).
+bool OwnedBy(const struct stat& st, std::uint32_t uid) {
+  return st.st_uid == uid && !(st.st_mode & (S_IWGRP | S_IWOTH));
 }
 
-bool ImageWhole(const std::string& image, std::uint64_t bytes) {
+// A record file: uid's own regular file, not a symlink, read to at most
+// kMaxRecordBytes (a FIFO or /proc file swapped in neither blocks nor
+// floods the agent).
+bool ReadRecordFile(const std::string& path, std::uint32_t uid, std::string* text) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  struct stat st;
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && OwnedBy(st, uid) &&
+            static_cast<std::uintmax_t>(st.st_size) <= kMaxRecordBytes;
+  text->clear();
+  char buf[4096];
+  while (ok) {
+    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n <= 0) {
+      ok = n == 0;
+      break;
+    }
+    text->append(buf, static_cast<size_t>(n));
+    ok = text->size() <= kMaxRecordBytes;
+  }
+  ::close(fd);
+  return ok;
+}
+
+// The image is uid's (a file, or a tree image's directory; never a
+// symlink) and has exactly the recorded size.
+bool ImageWhole(const std::string& image, std::uint32_t uid, std::uint64_t bytes) {
+  struct stat st;
   std::uint64_t now = 0;
-  return util::ImageBytes(image, &now) && now == bytes;
+  return ::lstat(image.c_str(), &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) &&
+         OwnedBy(st, uid) && util::ImageBytes(image, &now) && now == bytes;
 }
 
 // The record at image_path + ".json", describing that image (whatever
 // path it names: an image is where its record is).
-bool ReadRecordOf(const std::string& image_path, CheckpointRow* row,
+bool ReadRecordOf(const std::string& image_path, std::uint32_t uid, CheckpointRow* row,
                   std::vector<std::string>* members) {
   std::string text;
-  if (!ReadSmallFile(ImageRecordPath(image_path), &text) || !ParseImageRecord(text, row, members))
+  if (!ReadRecordFile(ImageRecordPath(image_path), uid, &text) ||
+      !ParseImageRecord(text, row, members)) {
     return false;
+  }
   row->info.image_path = image_path;
   return true;
+}
+
+// Paths compared as paths: "/x//a" is "/x/a".
+std::string Normal(const std::string& path) {
+  return std::filesystem::path(path).lexically_normal().string();
 }
 
 }  // namespace
@@ -182,7 +209,7 @@ Status WriteImageRecord(const CheckpointRow& row, const std::vector<std::string>
 }
 
 Status ReadImageRecords(const std::string& dir, std::uint32_t job_id, std::uint32_t step_id,
-                        std::uint32_t task, std::vector<CheckpointRow>* rows) {
+                        std::uint32_t task, std::uint32_t uid, std::vector<CheckpointRow>* rows) {
   rows->clear();
   std::error_code ec;
   std::filesystem::directory_iterator it(dir, ec);
@@ -198,25 +225,30 @@ Status ReadImageRecords(const std::string& dir, std::uint32_t job_id, std::uint3
     if (name.size() <= suffix.size() || !name.ends_with(suffix))
       continue;
     const std::string image =
-        entry.path().string().substr(0, entry.path().string().size() - suffix.size());
+        Normal(entry.path().string().substr(0, entry.path().string().size() - suffix.size()));
     CheckpointRow row;
     std::vector<std::string> members;
-    if (!ReadRecordOf(image, &row, &members))
+    if (!ReadRecordOf(image, uid, &row, &members))
       continue;
     if (row.info.job_id != job_id || row.info.step_id != step_id || row.info.task != task ||
-        (row.state != State::kCommitted && row.state != State::kVerified) ||
-        !ImageWhole(image, row.bytes)) {
+        row.info.uid != uid || (row.state != State::kCommitted && row.state != State::kVerified) ||
+        !ImageWhole(image, uid, row.bytes)) {
       continue;
     }
+    for (std::string& m : members)
+      m = Normal(m);
     // Every other member: recorded as one of the same set, and whole.
-    bool whole = std::find(members.begin(), members.end(), row.info.image_path) != members.end();
+    bool whole = std::find(members.begin(), members.end(), image) != members.end();
     for (const std::string& m : members) {
-      if (!whole || m == row.info.image_path)
+      if (!whole || m == image)
         continue;
       CheckpointRow other;
-      std::vector<std::string> their;
-      whole = ReadRecordOf(m, &other, &their) && their == members && other.info.job_id == job_id &&
-              other.info.step_id == step_id && ImageWhole(m, other.bytes);
+      std::vector<std::string> theirs;
+      whole = ReadRecordOf(m, uid, &other, &theirs);
+      for (std::string& t : theirs)
+        t = Normal(t);
+      whole = whole && theirs == members && other.info.job_id == job_id &&
+              other.info.step_id == step_id && ImageWhole(m, uid, other.bytes);
     }
     if (whole)
       rows->push_back(std::move(row));

@@ -35,7 +35,8 @@
 #                        Yama ptrace_scope=1 it checkpoints the job's own tasks (it is
 #                        their ancestor), under 2 nothing (root could, the owner not),
 #                        and it refuses a set-uid task the owner could not attach
-#                        to; the image is the owner's
+#                        to; the image is the owner's; and it refuses an image directory
+#                        another user made
 # Every scenario also checks the catalog rows and restore records (f).
 # Needs KCR_BUILD_DIR (the build tree); prints what it checks, exits non-zero
 # on the first failure after dumping the relevant logs.
@@ -518,6 +519,19 @@ scenario_owner_rule() {
 	[ "$(log_lines suid)" -ge 3 ] || fail "the set-uid task did not run on"
 	say "ok: FAILED row with the reason, no image, and the task runs on"
 	scancel "$b"
+	# An image directory another user made (and could swap images in) is refused.
+	local planted=$W/planted c
+	runuser -u daemon -- mkdir -m 0777 "$planted"
+	write_job planted exec "$PROGRESS" "$W/planted.log" "$STEPS"
+	c=$(submit planted -p low -c 1 --checkpoint=none --checkpoint-on=none --checkpoint-dir="$planted")
+	wait_for 60 "job $c running" job_state_is "$c" RUNNING
+	if runuser -u "$USER_NAME" -- bash -c "$(declare -f job_checkpoint); KCR=$KCR JOBCKPT=$JOBCKPT SPOOL=$SPOOL job_checkpoint $c" >"$W/c.txt" 2>&1; then
+		fail "job $c was checkpointed into a directory another user made: $(cat "$W/c.txt")"
+	fi
+	has_row "$c" trigger=manual state=FAILED "belongs to uid 1" || fail "job $c: no FAILED row naming the directory's owner: $(rows "$c")"
+	[ -z "$(find "$planted" -name '*.kcr*')" ] || fail "job $c left an image in $planted"
+	say "ok: job $c's image directory, made by another user, refused: $(cat "$W/c.txt")"
+	scancel "$c"
 	wait_for 180 "job $a completed" job_state_is "$a" COMPLETED
 	[ "$(cat "$W/$name.out")" = "$(cat "$W/$name.golden.out")" ] || fail "job $a's output differs"
 	umount "$S"

@@ -3,6 +3,9 @@
 // the records of its job's image directory.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -19,12 +22,15 @@ using testing::TempDir;
 using testing::WriteFile;
 
 constexpr std::uint32_t kJob = 77;
+// The records' owner: whoever runs the test, as the job's user would.
+const std::uint32_t kUid = ::getuid();
 
 // A committed image of `bytes` bytes at dir/name and its record.
 CheckpointRow Saved(const TempDir& dir, const std::string& name, std::uint32_t task,
                     std::int64_t created_ns, std::size_t bytes = 8192) {
   CheckpointRow row;
   row.info = SlurmCheckpoint(kJob, 0, task, (dir / name).string());
+  row.info.uid = kUid;
   row.info.created_ns = created_ns;
   row.state = State::kCommitted;
   row.bytes = bytes;
@@ -34,9 +40,10 @@ CheckpointRow Saved(const TempDir& dir, const std::string& name, std::uint32_t t
   return row;
 }
 
-std::vector<CheckpointRow> Read(const TempDir& dir, std::uint32_t task, std::uint32_t job = kJob) {
+std::vector<CheckpointRow> Read(const TempDir& dir, std::uint32_t task, std::uint32_t job = kJob,
+                                std::uint32_t uid = kUid) {
   std::vector<CheckpointRow> rows;
-  Ok(ReadImageRecords(dir.path().string(), job, 0, task, &rows));
+  Ok(ReadImageRecords(dir.path().string(), job, 0, task, uid, &rows));
   return rows;
 }
 
@@ -170,8 +177,53 @@ TEST(ImageRecord, OnlyGoodStatesCount) {
 
 TEST(ImageRecord, NoDirectoryHoldsNone) {
   std::vector<CheckpointRow> rows;
-  Ok(ReadImageRecords("/nonexistent/kcr-images", kJob, 0, 0, &rows));
+  Ok(ReadImageRecords("/nonexistent/kcr-images", kJob, 0, 0, kUid, &rows));
   EXPECT_TRUE(rows.empty());
+}
+
+TEST(ImageRecord, CountsOnlyTheUsersOwnFiles) {
+  // Someone else who could write into the directory cannot offer the job's
+  // user an image: records and images must be the user's, writable by no one
+  // else, and not symlinks.
+  TempDir dir;
+  CheckpointRow row = Saved(dir, "a.kcr", 0, 1000);
+  Ok(WriteImageRecord(row, {row.info.image_path}));
+  ASSERT_EQ(Read(dir, 0).size(), 1U);
+  EXPECT_TRUE(Read(dir, 0, kJob, kUid + 1).empty());  // another user's job
+  std::filesystem::permissions(row.info.image_path, std::filesystem::perms::group_write,
+                               std::filesystem::perm_options::add);
+  EXPECT_TRUE(Read(dir, 0).empty());
+  std::filesystem::permissions(row.info.image_path, std::filesystem::perms::group_write,
+                               std::filesystem::perm_options::remove);
+  const std::string record = ImageRecordPath(row.info.image_path);
+  std::filesystem::permissions(record, std::filesystem::perms::others_write,
+                               std::filesystem::perm_options::add);
+  EXPECT_TRUE(Read(dir, 0).empty());
+  // A record that is a symlink (to the real one, or to a file that never ends).
+  std::filesystem::rename(record, record + ".real");
+  std::filesystem::permissions(record + ".real", std::filesystem::perms::others_write,
+                               std::filesystem::perm_options::remove);
+  std::filesystem::create_symlink(record + ".real", record);
+  EXPECT_TRUE(Read(dir, 0).empty());
+  std::filesystem::remove(record);
+  std::filesystem::create_symlink("/dev/zero", record);
+  EXPECT_TRUE(Read(dir, 0).empty());
+  // A FIFO neither blocks the reader nor counts.
+  std::filesystem::remove(record);
+  ASSERT_EQ(::mkfifo(record.c_str(), 0600), 0);
+  EXPECT_TRUE(Read(dir, 0).empty());
+  std::filesystem::remove(record);
+  std::filesystem::rename(record + ".real", record);
+  EXPECT_EQ(Read(dir, 0).size(), 1U);
+}
+
+TEST(ImageRecord, PathsCompareAsPaths) {
+  // A set written with an image_dir ending in "/" names "dir//image".
+  TempDir dir;
+  CheckpointRow row = Saved(dir, "a.kcr", 0, 1000);
+  row.info.image_path = dir.path().string() + "//a.kcr";
+  Ok(WriteImageRecord(row, {row.info.image_path}));
+  EXPECT_EQ(Read(dir, 0).size(), 1U);
 }
 
 TEST(ImageRecord, RemovingAnImageRemovesItsRecord) {

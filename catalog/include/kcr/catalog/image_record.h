@@ -7,9 +7,9 @@
 // A record is written once the checkpoint is safe: for a step's set of
 // tasks, once every member is (each member's record names them all), so a
 // set is whole only when every member's record and image are there. The
-// image's size and header checksum in the record tell a whole image from a
-// different or truncated one without reading it; the restore itself checks
-// every byte before the program is touched.
+// image's size in the record tells a whole image from a truncated one
+// without reading it (the header checksum is kept for reports); the restore
+// itself checks every byte before the program is touched.
 #pragma once
 
 #include <cstdint>
@@ -29,12 +29,16 @@ std::string ImageRecordPath(const std::string& image_path);
 // image paths of its set, itself included (one for a task alone).
 Status WriteImageRecord(const CheckpointRow& row, const std::vector<std::string>& set_members);
 
-// The good checkpoints of one task of a job that records in dir describe,
-// newest first: committed, its image whole, and every member of its set
-// recorded and whole. Rows have id 0 (not the catalog's). A record that
-// cannot be parsed is skipped; a directory that does not exist holds none.
+// The good checkpoints of one task of uid's job that records in dir
+// describe, newest first: committed, its image whole, and every member of
+// its set recorded and whole. Records and images count only as uid's own
+// regular files (tree images: directories), writable by no one else, never
+// through a symlink: whoever else could write into the directory cannot
+// offer uid a program to restore. Rows have id 0 (not the catalog's). A
+// record that cannot be read or parsed is skipped; a directory that does not
+// exist holds none.
 Status ReadImageRecords(const std::string& dir, std::uint32_t job_id, std::uint32_t step_id,
-                        std::uint32_t task, std::vector<CheckpointRow>* rows);
+                        std::uint32_t task, std::uint32_t uid, std::vector<CheckpointRow>* rows);
 
 // The record's own format, for tests and tools.
 std::string FormatImageRecord(const CheckpointRow& row, const std::vector<std::string>& members);
