@@ -130,7 +130,7 @@ scenario_other_node() {
 	local image
 	image=$(rows "$job" | grep trigger=preempt | sed -n 's/.* image=\([^ ]*\).*/\1/p' | head -n 1)
 	[ -n "$image" ] || fail "no image path in the preemption checkpoint's row"
-	runuser -u "$USER_NAME" -- test -s "$image.json" || fail "the image $image has no record beside it"
+	wait_for 10 "the record beside $image" runuser -u "$USER_NAME" -- test -s "$image.json"
 	wait_for 120 "job $job requeued and running on kcr-n2" \
 		eval "restarts_are $job 1 && job_state_is $job RUNNING"
 	[ "$(job_field "$job" NodeList)" = kcr-n2 ] || fail "job $job restarted on $(job_field "$job" NodeList), not kcr-n2"

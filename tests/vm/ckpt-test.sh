@@ -177,6 +177,12 @@ interrupted)
 		fail "the killed checkpoint took ${ended_ms} ms to end (a whole one takes ${full_ms} ms): the write ran on"
 	fi
 	[[ ! -e $work/image2 ]] || fail "an image was committed by a killed checkpoint"
+	# The module's own log: the write was stopped (EINTR), not finished.
+	if dmesg | grep -q "into $work/image2.tmp-.* refused (-4)"; then
+		pass "the module stopped the write (refused -4, EINTR)"
+	else
+		fail "the module's log does not show the write stopped: $(dmesg | grep 'image2' | tail -n 2)"
+	fi
 	kill -0 "$pid" 2>/dev/null || die "the program died with the killed checkpoint"
 	[[ $(proc_state "$pid") != [ITt] ]] || fail "the program is left parked or stopped ($(proc_state "$pid"))"
 	wait "$pid" || die "original failed after the interrupted checkpoint (rc $?)"
