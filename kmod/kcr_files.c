@@ -21,6 +21,7 @@
 #include <linux/fs.h>
 #include <linux/file.h>
 #include <linux/fdtable.h>
+#include <linux/pagemap.h>
 #include <linux/fs_struct.h>
 #include <linux/kdev_t.h>
 #include <linux/sched/signal.h>
@@ -555,10 +556,16 @@ int kcr_files_sync(const struct kcr_writer *w, const struct kcr_files_state *st,
 		if (kcr_writer_aborted(w))
 			return -EINTR;
 		/*
-		 * The program's own next fsync() must still see a write error
-		 * this one finds: its descriptor's error cursor is put back.
+		 * Only an error of this sync refuses the checkpoint: the
+		 * descriptor's error cursor is moved to now for it (an old
+		 * error, which the program has not asked about, would
+		 * otherwise refuse every checkpoint until it does), then put
+		 * back, so the program's own next fsync() sees every error.
 		 */
-		since = READ_ONCE(f->f_wb_err);
+		spin_lock(&f->f_lock);
+		since = f->f_wb_err;
+		f->f_wb_err = filemap_sample_wb_err(f->f_mapping);
+		spin_unlock(&f->f_lock);
 		err = vfs_fsync(f, 1);
 		spin_lock(&f->f_lock);
 		f->f_wb_err = since;

@@ -5,6 +5,7 @@
 #include <sys/vfs.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace kcr::spank {
@@ -30,6 +31,39 @@ Status MakeDirs(const std::string& path, mode_t mode) {
     return SysError("cannot create directory {}", sofar);
   }
   return Status::Ok();
+}
+
+Status CheckTrustedDir(const std::string& path, uid_t uid, gid_t gid) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (!real)
+    return SysError("cannot resolve {}", path);
+  const std::string resolved = real;
+  ::free(real);
+  std::string at = "/";
+  size_t pos = 0;
+  for (;;) {
+    struct stat st;
+    if (::stat(at.c_str(), &st) != 0)
+      return SysError("cannot look at {}", at);
+    if (!S_ISDIR(st.st_mode))
+      return Errorf(ENOTDIR, "{} is not a directory", at);
+    const bool owner_ok = st.st_uid == 0 || st.st_uid == uid;
+    const bool sticky = st.st_mode & S_ISVTX;
+    const bool others_write = (st.st_mode & S_IWOTH) && !sticky;
+    const bool group_write = (st.st_mode & S_IWGRP) && !sticky && st.st_gid != gid;
+    if (!owner_ok || others_write || group_write) {
+      return Errorf(EPERM,
+                    "{} belongs to uid {} (group {}, mode {:o}): others could swap what is "
+                    "below it; fix: {}",
+                    at, st.st_uid, st.st_gid, st.st_mode & 07777,
+                    owner_ok ? "chmod go-w " + at + " (or chmod +t)"
+                             : "remove it, or set another image directory");
+    }
+    if (pos == std::string::npos || at == resolved)
+      return Status::Ok();
+    pos = resolved.find('/', pos + 1);
+    at = resolved.substr(0, pos);
+  }
 }
 
 FileSystemKind FileSystemOf(const std::string& path) {

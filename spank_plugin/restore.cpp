@@ -16,6 +16,7 @@
 #include <kcr/restart.h>
 #include <kcr/slurm_request.h>
 #include <kcr/tree.h>
+#include "dirs.h"
 #include "kcr/util/status_format.h"
 #include "log.h"
 
@@ -53,9 +54,12 @@ void EmptyOutputFiles() {
 }
 
 // Only the job's user's own image is restored in its job: one that another
-// user could have made or changed (someone who made a directory of the
-// user's image_dir first) would run that user's program as this one.
-// Runs as the job's user. Nothing at all there: Restart() says why.
+// user could have made, changed or swapped (someone who made a directory
+// of the user's image_dir first) would run that user's program as this
+// one. The image is the user's, writable by no one else, not a symlink,
+// and every directory above it is trusted (dirs.h), so that nobody else
+// can swap it between this check and the restore's open. Runs as the job's
+// user. Nothing at all there: Restart() says why.
 Status CheckOwnImage(const std::string& image_path) {
   struct stat st;
   if (::lstat(image_path.c_str(), &st) != 0)
@@ -67,7 +71,10 @@ Status CheckOwnImage(const std::string& image_path) {
                   image_path, st.st_uid, st.st_mode & 07777,
                   S_ISLNK(st.st_mode) ? ", a symlink" : "");
   }
-  return Status::Ok();
+  const size_t slash = image_path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : image_path.substr(0, slash);
+  return CheckTrustedDir(dir.empty() ? "/" : dir, ::getuid(), ::getgid())
+      .With(fmt::format("image {} not restored", image_path));
 }
 
 // An image that cannot be read goes to Restart(), which says why.

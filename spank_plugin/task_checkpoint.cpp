@@ -460,18 +460,9 @@ Status Checkpointer::PrepareDir(const std::string& dir) {
   }
   AsUser as(id_.uid, id_.gid);
   KCR_RETURN_IF_ERROR(MakeDirs(dir, 0700));
-  // The user's own: a directory another user made first (below a 1777 site
-  // directory) would let that user swap the images the job restores from.
-  struct stat st;
-  if (::stat(dir.c_str(), &st) != 0)
-    return SysError("cannot look at {}", dir);
-  if (st.st_uid != id_.uid || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-    return Errorf(EPERM,
-                  "{} belongs to uid {} (mode {:o}), not to the job's user only: another user may "
-                  "have made it; fix: remove it, or set another image directory",
-                  dir, st.st_uid, st.st_mode & 07777);
-  }
-  return Status::Ok();
+  // A directory another user made first (a {user} directory below a 1777
+  // site directory) would let that user swap the images the job restores.
+  return CheckTrustedDir(dir, id_.uid, id_.gid);
 }
 
 // The catalog row of one task's checkpoint: who, where, which job run.
