@@ -17,6 +17,7 @@
 #include <kcr/slurm_request.h>
 #include <kcr/tree.h>
 #include "dirs.h"
+#include "kcr/util/image_files.h"
 #include "kcr/util/status_format.h"
 #include "log.h"
 
@@ -64,7 +65,7 @@ Status CheckOwnImage(const std::string& image_path) {
   struct stat st;
   if (::lstat(image_path.c_str(), &st) != 0)
     return Status::Ok();
-  if (S_ISLNK(st.st_mode) || st.st_uid != ::getuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+  if (!util::ImageOwnedOnlyBy(st, ::getuid())) {
     return Errorf(EPERM,
                   "image {} is not this job's user's own (owner uid {}, mode {:o}{}): not "
                   "restored",

@@ -39,13 +39,6 @@ std::optional<T> GetOptional(const json& j, const char* key) {
   return it->get<T>();
 }
 
-// Whether st is a file only uid could have made what it is: uid's, and not
-// writable by anyone else. An image directory may be reachable by others
-// (a 1777 parent where someone made the job's directory first).
-bool OwnedBy(const struct stat& st, std::uint32_t uid) {
-  return st.st_uid == uid && !(st.st_mode & (S_IWGRP | S_IWOTH));
-}
-
 // A record file: uid's own regular file, not a symlink, read to at most
 // kMaxRecordBytes (a FIFO or /proc file swapped in neither blocks nor
 // floods the agent).
@@ -54,7 +47,7 @@ bool ReadRecordFile(const std::string& path, std::uint32_t uid, std::string* tex
   if (fd < 0)
     return false;
   struct stat st;
-  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && OwnedBy(st, uid) &&
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && util::ImageOwnedOnlyBy(st, uid) &&
             static_cast<std::uintmax_t>(st.st_size) <= kMaxRecordBytes;
   text->clear();
   char buf[4096];
@@ -77,7 +70,7 @@ bool ImageWhole(const std::string& image, std::uint32_t uid, std::uint64_t bytes
   struct stat st;
   std::uint64_t now = 0;
   return ::lstat(image.c_str(), &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) &&
-         OwnedBy(st, uid) && util::ImageBytes(image, &now) && now == bytes;
+         util::ImageOwnedOnlyBy(st, uid) && util::ImageBytes(image, &now) && now == bytes;
 }
 
 // The record at image_path + ".json", describing that image (whatever

@@ -108,18 +108,26 @@ node_down() { [[ $(node_state "$1") == down* ]]; }
 both_idle() { [ "$(node_state kcr-n1)" = idle ] && [ "$(node_state kcr-n2)" = idle ]; }
 drain() { scontrol update nodename="$1" state=drain reason="kcr test"; }
 resume() { scontrol update nodename="$1" state=resume; }
+on_node() { # on_node JOB NODE WHEN: the job runs on NODE
+	[ "$(job_field "$1" NodeList)" = "$2" ] || fail "job $1 $3 on $(job_field "$1" NodeList), not $2"
+}
+# start_on NAME NODE OTHER: its golden run, then the job as a --checkpoint=4s
+# batch job started on NODE (OTHER drained meanwhile); sets $job.
+start_on() {
+	local name=$1 node=$2 other=$3
+	golden "$name"
+	write_job "$name" exec "$PROGRESS" "$W/$name.log" "$STEPS"
+	drain "$other"
+	job=$(submit "$name" -p low -c 1 --checkpoint=4s --open-mode=append)
+	wait_for 60 "job $job running" job_state_is "$job" RUNNING
+	on_node "$job" "$node" started
+	resume "$other"
+	say "job $job runs on $node: $STEPS steps, --checkpoint=4s, images in $SHARED/kcr"
+}
 
 scenario_other_node() {
 	local name=other_node job
-	golden "$name"
-	write_job "$name" exec "$PROGRESS" "$W/$name.log" "$STEPS"
-	# Only kcr-n1 free, so that the job starts there.
-	drain kcr-n2
-	job=$(submit "$name" -p low -c 1 --checkpoint=4s --open-mode=append)
-	wait_for 60 "job $job running" job_state_is "$job" RUNNING
-	[ "$(job_field "$job" NodeList)" = kcr-n1 ] || fail "job $job started on $(job_field "$job" NodeList), not kcr-n1"
-	resume kcr-n2
-	say "job $job runs on kcr-n1: $STEPS steps, --checkpoint=4s, images in $SHARED/kcr"
+	start_on "$name" kcr-n1 kcr-n2
 	wait_for 90 "a periodic checkpoint on kcr-n1" has_row "$job" trigger=periodic state=VERIFIED
 	local high
 	high=$(as_user sbatch --parsable -J high -p high -w kcr-n1 -c 1 -o /dev/null --wrap 'sleep 300')
@@ -133,7 +141,7 @@ scenario_other_node() {
 	wait_for 10 "the record beside $image" runuser -u "$USER_NAME" -- test -s "$image.json"
 	wait_for 120 "job $job requeued and running on kcr-n2" \
 		eval "restarts_are $job 1 && job_state_is $job RUNNING"
-	[ "$(job_field "$job" NodeList)" = kcr-n2 ] || fail "job $job restarted on $(job_field "$job" NodeList), not kcr-n2"
+	on_node "$job" kcr-n2 restarted
 	say "job $job restarted on kcr-n2"
 	wait_for 180 "job $job completed" job_state_is "$job" COMPLETED
 	check_resumed "$name"
@@ -159,14 +167,7 @@ node_checkpointed() { # node_checkpointed N JOB TRIGGER
 
 scenario_powered_off() {
 	local name=powered_off job
-	golden "$name"
-	write_job "$name" exec "$PROGRESS" "$W/$name.log" "$STEPS"
-	drain kcr-n1
-	job=$(submit "$name" -p low -c 1 --checkpoint=4s --open-mode=append)
-	wait_for 60 "job $job running" job_state_is "$job" RUNNING
-	[ "$(job_field "$job" NodeList)" = kcr-n2 ] || fail "job $job started on $(job_field "$job" NodeList), not kcr-n2"
-	resume kcr-n1
-	say "job $job runs on kcr-n2: $STEPS steps, --checkpoint=4s"
+	start_on "$name" kcr-n2 kcr-n1
 	wait_for 90 "a periodic checkpoint on kcr-n2" node_checkpointed 2 "$job" periodic
 	# A random moment after it: between 0 and 3 s of work that only kcr-n2 saw.
 	sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.1f", r % 31 / 10 }')"
@@ -176,7 +177,7 @@ scenario_powered_off() {
 	say "kcr-n2 is $(node_state kcr-n2)"
 	wait_for 120 "job $job requeued and running on kcr-n1" \
 		eval "restarts_are $job 1 && job_state_is $job RUNNING"
-	[ "$(job_field "$job" NodeList)" = kcr-n1 ] || fail "job $job restarted on $(job_field "$job" NodeList), not kcr-n1"
+	on_node "$job" kcr-n1 restarted
 	wait_for 180 "job $job completed" job_state_is "$job" COMPLETED
 	check_resumed "$name"
 	node_log 1 | grep -a "spank_kcr: job $job:" | grep -q "restored from checkpoint 0" ||

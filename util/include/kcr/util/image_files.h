@@ -36,6 +36,13 @@ inline bool ImageBytes(const std::string& path, std::uint64_t* bytes) {
   return !ec;
 }
 
+// Whether an image (or its record), as lstat() saw it, is uid's own: not a
+// symlink, uid's, writable by no one else. The one rule for which images a
+// job's user may be given to restore (the agent's records, the task).
+inline bool ImageOwnedOnlyBy(const struct stat& st, uid_t uid) {
+  return !S_ISLNK(st.st_mode) && st.st_uid == uid && !(st.st_mode & (S_IWGRP | S_IWOTH));
+}
+
 // The file beside an image that describes it (kcr/catalog/image_record.h).
 inline std::string ImageRecordPath(const std::string& image_path) {
   return image_path + ".json";
