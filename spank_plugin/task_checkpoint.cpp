@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <regex>
 #include <system_error>
 #include <thread>
 #include <unordered_set>
@@ -316,18 +317,13 @@ Outcome Checkpointer::Finish(Attempt& a, cat::Trigger trigger) {
   o.id = record.id();
   if (!taken.status.ok()) {
     o.reason = taken.status.message();
-    // The same refusal at every interval (a socket the task keeps open) is
-    // recorded and logged once, as the checks before the module's are.
-    auto last = last_refusal_.find(t.local_id);
-    if (trigger == cat::Trigger::kPeriodic && !o.reason.empty() && last != last_refusal_.end() &&
-        last->second == o.reason) {
+    if (RepeatedRefusal(t.local_id, trigger, o.reason)) {
       Debug("task {}: periodic checkpoint refused again: {}", t.rank, o.reason);
       record.Abandon();
       o.id = 0;
       o.repeat = true;
       return o;
     }
-    last_refusal_[t.local_id] = o.reason;
     Error("task {}: checkpoint ({}) failed: {}; the task runs on untouched", t.rank,
           cat::ToString(trigger), o.reason);
     record.Failed(o.reason);
@@ -412,6 +408,30 @@ std::string Checkpointer::Verified(const TaskInfo& t, const ImageCheck& v,
   return ", VERIFY FAILED";
 }
 
+namespace {
+
+// A refusal's cause without the pids it names: a batch script's shell
+// starts a new child for each command, and "fd 3 is a socket" in the
+// next child is the same cause, with the same fix.
+std::string RefusalCause(const std::string& reason) {
+  static const std::regex kProcessNumber("process [0-9]+");
+  return std::regex_replace(reason, kProcessNumber, "process #");
+}
+
+}  // namespace
+
+bool Checkpointer::RepeatedRefusal(std::uint32_t local_id, cat::Trigger trigger,
+                                   const std::string& reason) {
+  // The same cause at every interval (a socket the task keeps open) is
+  // recorded and logged once; an on-demand, preemption or time-limit
+  // checkpoint is always recorded, as someone waits for its answer.
+  std::string cause = RefusalCause(reason);
+  auto [last, inserted] = last_refusal_.try_emplace(local_id, cause);
+  const bool repeated = !inserted && last->second == cause;
+  last->second = std::move(cause);
+  return trigger == cat::Trigger::kPeriodic && !reason.empty() && repeated;
+}
+
 bool Checkpointer::Refused(const TaskInfo& t, cat::Trigger trigger, const std::string& path,
                            const std::optional<JobSnapshot>& job, Outcome* o) {
   auto record_failure = [&](const std::string& reason) {
@@ -430,8 +450,7 @@ bool Checkpointer::Refused(const TaskInfo& t, cat::Trigger trigger, const std::s
   }
   if (!refusal.empty()) {
     o->reason = refusal;
-    o->repeat = trigger == cat::Trigger::kPeriodic && refusal == last_refusal_[t.local_id];
-    last_refusal_[t.local_id] = refusal;
+    o->repeat = RepeatedRefusal(t.local_id, trigger, refusal);
     if (!o->repeat) {
       Error("task {}: cannot checkpoint (trigger {}): {}; the task runs on untouched", t.rank,
             cat::ToString(trigger), refusal);

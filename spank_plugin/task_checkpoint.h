@@ -104,6 +104,9 @@ class Checkpointer {
   catalog::CheckpointInfo RowInfo(const TaskInfo& t, catalog::Trigger trigger,
                                   const std::string& path,
                                   const std::optional<JobSnapshot>& job) const;
+  // Whether `reason` repeats the task's last refusal (then it is not
+  // recorded again); remembers it either way.
+  bool RepeatedRefusal(std::uint32_t local_id, catalog::Trigger trigger, const std::string& reason);
   void ApplyRetention(std::uint32_t rank);
   Status ExpireBeyondKeepLast(catalog::Catalog& c, std::uint32_t rank);
 
@@ -117,7 +120,9 @@ class Checkpointer {
   // checkpoint (KCR_CKPT_HOLD), by local id: the one record of which tasks
   // are held. Closing one lets its task run on, so a task is killed first.
   std::map<std::uint32_t, std::vector<UniqueFd>> holds_;
-  std::map<std::uint32_t, std::string> last_refusal_;  // so a refusal is recorded once
+  // Each task's last refusal, as RefusalCause() has it: so a refusal is
+  // recorded once.
+  std::map<std::uint32_t, std::string> last_refusal_;
 };
 
 }  // namespace kcr::spank
