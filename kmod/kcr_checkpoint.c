@@ -34,6 +34,8 @@
 #include <linux/cred.h>
 #include <linux/seccomp.h>
 #include <linux/timekeeping.h>
+#include <linux/time_namespace.h>
+#include <linux/nsproxy.h>
 #include <asm/fpu/types.h>
 #include "kcr_internal.h"
 
@@ -65,6 +67,9 @@ struct kcr_ckpt_req {
 	u64 image_bytes;
 	u64 freeze_ns;
 	u64 write_ns;
+	u64 monotonic_ns; /* the program's clocks when it was parked */
+	u64 boottime_ns;
+	u64 realtime_ns;
 	struct kcr_reason why;
 	struct kcr_hold hold; /* KCR_CKPT_HOLD: the target stays parked while its file is open */
 };
@@ -320,6 +325,28 @@ static u32 kcr_image_threads(struct kcr_ckpt_req *req, u32 *record_of)
 	return n;
 }
 
+/*
+ * The program's clocks as it reads them: the kernel's plus the offsets of
+ * its time namespace (a program restored earlier may be in one). Read once
+ * it is parked, so that they are the clocks of the moment it stopped.
+ */
+static void kcr_program_clocks(struct kcr_ckpt_req *req)
+{
+	struct timespec64 mono_off = {}, boot_off = {};
+
+#ifdef CONFIG_TIME_NS
+	task_lock(req->task);
+	if (req->task->nsproxy) {
+		mono_off = req->task->nsproxy->time_ns->offsets.monotonic;
+		boot_off = req->task->nsproxy->time_ns->offsets.boottime;
+	}
+	task_unlock(req->task);
+#endif
+	req->realtime_ns = ktime_get_real_ns();
+	req->monotonic_ns = ktime_get_ns() + timespec64_to_ns(&mono_off);
+	req->boottime_ns = ktime_get_boottime_ns() + timespec64_to_ns(&boot_off);
+}
+
 static void kcr_header_fill(struct kcr_ckpt_req *req, struct kcr_image_header *h, u32 nr_sections,
 			    u32 sections, u64 bytes)
 {
@@ -352,6 +379,9 @@ static void kcr_header_fill(struct kcr_ckpt_req *req, struct kcr_image_header *h
 	h->xfeatures = kcr_cpu_xfeatures();
 	h->pages_saved = req->pages_saved;
 	h->freeze_ns = req->freeze_ns;
+	h->monotonic_ns = req->monotonic_ns;
+	h->boottime_ns = req->boottime_ns;
+	h->realtime_ns = req->realtime_ns;
 	strscpy(h->release, utsname()->release, sizeof(h->release));
 	strscpy(h->kversion, utsname()->version, sizeof(h->kversion));
 	memcpy(h->comm, req->threads[0]->comm, sizeof(h->comm));
@@ -747,6 +777,8 @@ static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struc
 	t0 = ktime_get_ns();
 	err = kcr_stop_target(req);
 	req->freeze_ns = ktime_get_ns() - t0;
+	if (!err)
+		kcr_program_clocks(req);
 	if (err) {
 		kcr_set_reason(&req->why, "capturing the process state failed (error %d)", err);
 		goto out;

@@ -14,6 +14,9 @@
 #include <linux/string.h>
 #include "kcr_internal.h"
 
+/* The header's fields fill exactly its size: a new one takes reserved bytes. */
+static_assert(sizeof(struct kcr_image_header) == KCR_HEADER_SIZE);
+
 /* No metadata section may be larger: bounds kernel memory for hostile images. */
 #define KCR_MAX_META_SECTION (64UL << 20)
 /*

@@ -122,8 +122,8 @@ struct Agent::Impl final : RequestHandler {
   void OnRestoreFailed(std::uint32_t local_id, std::int64_t checkpoint, bool image_corrupt,
                        const std::string& reason) override;
   void OnRestoreCold(std::uint32_t local_id, const std::string& reason) override;
-  Status OnMapIds(std::uint32_t local_id, pid_t process) override;
-  void OnRestored(std::uint32_t local_id, pid_t program) override;
+  Status OnMapIds(std::uint32_t local_id, pid_t process, const std::string& clocks) override;
+  void OnRestored(std::uint32_t local_id, pid_t program, bool clocks_continued) override;
 };
 
 Agent::Agent(StepIdentity id, Settings settings, SiteOptions site, config::Config config)
@@ -376,17 +376,17 @@ void Agent::Impl::OnRestoreCold(std::uint32_t local_id, const std::string& reaso
     restores.WentCold(*task, reason);
 }
 
-Status Agent::Impl::OnMapIds(std::uint32_t local_id, pid_t process) {
+Status Agent::Impl::OnMapIds(std::uint32_t local_id, pid_t process, const std::string& clocks) {
   auto task = tasks.Find(local_id);
   if (!task)
     return Status::Error(ESRCH, "no such task");
-  Status st = MapRestoreIds(process, task->pid, id.uid);
+  Status st = MapRestoreIds(process, task->pid, id.uid, clocks);
   if (!st.ok())
     Error("task {}: not mapping the ids of its restore's namespace: {}", task->rank, st.message());
   return st;
 }
 
-void Agent::Impl::OnRestored(std::uint32_t local_id, pid_t program) {
+void Agent::Impl::OnRestored(std::uint32_t local_id, pid_t program, bool clocks_continued) {
   auto task = tasks.Find(local_id);
   if (!task)
     return;
@@ -394,7 +394,7 @@ void Agent::Impl::OnRestored(std::uint32_t local_id, pid_t program) {
   // it as root from now on.
   if (!IsDescendant(program, task->pid)) {
     if (::kill(program, 0) != 0 && errno == ESRCH) {
-      restores.Restored(*task, program);  // it ran, and has ended already
+      restores.Restored(*task, program, clocks_continued);  // it ran, and has ended already
       return;
     }
     Error("task {}: ignoring 'restored pid={}': not a process below the task (pid {})", task->rank,
@@ -403,7 +403,7 @@ void Agent::Impl::OnRestored(std::uint32_t local_id, pid_t program) {
   }
   tasks.SetProgram(local_id, program);
   task->program_pid = program;
-  restores.Restored(*task, program);
+  restores.Restored(*task, program, clocks_continued);
 }
 
 }  // namespace kcr::spank

@@ -186,13 +186,15 @@ bool RequestServer::Dispatch(Client& c, const std::string& line) {
     handler_.OnRestoreFailed(task, m.GetInt(field::kId).value_or(0), m.Get(field::kCorrupt) == "1",
                              m.Get(field::kReason));
   } else if (m.verb == verb::kMapIds) {
-    Status st = handler_.OnMapIds(task, static_cast<pid_t>(m.GetInt(field::kPid).value_or(0)));
+    Status st = handler_.OnMapIds(task, static_cast<pid_t>(m.GetInt(field::kPid).value_or(0)),
+                                  m.Get(field::kClocks));
     if (st.ok())
       reply(verb::kMapped, {});
     else
       reply(verb::kFailed, {{field::kReason, st.message()}});
   } else if (m.verb == verb::kRestored) {
-    handler_.OnRestored(task, static_cast<pid_t>(m.GetInt(field::kPid).value_or(0)));
+    handler_.OnRestored(task, static_cast<pid_t>(m.GetInt(field::kPid).value_or(0)),
+                        m.Get(field::kClocks) == "continued");
   } else {
     handler_.OnRestoreCold(task, m.Get(field::kReason));
   }

@@ -54,10 +54,14 @@ class RequestHandler {
   virtual void OnRestoreFailed(std::uint32_t local_id, std::int64_t checkpoint, bool image_corrupt,
                                const std::string& reason) = 0;
   virtual void OnRestoreCold(std::uint32_t local_id, const std::string& reason) = 0;
-  // `map-ids`: write the id maps of `process`'s new user namespace.
-  virtual Status OnMapIds(std::uint32_t local_id, pid_t process) = 0;
-  // `restored`: the task's program runs again as `program`, below the task.
-  virtual void OnRestored(std::uint32_t local_id, pid_t program) = 0;
+  // `map-ids`: write the id maps of `process`'s new user namespace, and
+  // `clocks` (the clocks= field, when not empty) as the offsets of its new
+  // time namespace.
+  virtual Status OnMapIds(std::uint32_t local_id, pid_t process, const std::string& clocks) = 0;
+  // `restored`: the task's program runs again as `program`, below the task;
+  // `clocks_continued`: in a time namespace, its clocks continued from the
+  // checkpoint (saved on another boot or node).
+  virtual void OnRestored(std::uint32_t local_id, pid_t program, bool clocks_continued) = 0;
 };
 
 class RequestServer {

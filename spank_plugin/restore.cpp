@@ -79,9 +79,9 @@ Status CheckOwnImage(const std::string& image_path) {
 }
 
 // An image that cannot be read goes to Restart(), which says why.
-bool NeedsOwnIds(const std::string& image_path) {
+bool NeedsNamespaces(const std::string& image_path) {
   std::unique_ptr<Image> image;
-  return Image::Open(image_path, &image).ok() && kcr::NeedsOwnIds(*image);
+  return Image::Open(image_path, &image).ok() && kcr::NeedsNamespaces(*image);
 }
 
 // A multi-threaded program needs its own thread ids (glibc keeps them in
@@ -91,6 +91,24 @@ bool NeedsOwnIds(const std::string& image_path) {
 // the program's pid once it runs (the agent checkpoints that process from
 // then on), waits, and ends as the program ends, so its exit code is the
 // job's. Returns only when the program never ran.
+// /proc/PID/timens_offsets' lines ("monotonic 12 345\n...") as the
+// protocol's clocks= field ("monotonic:12:345,..."), which the agent checks
+// and writes back as lines (restore_ids.h).
+std::string ClocksField(const std::string& clock_offsets) {
+  std::string field;
+  for (char c : clock_offsets) {
+    if (c == ' ')
+      field += ':';
+    else if (c == '\n')
+      field += ',';
+    else
+      field += c;
+  }
+  while (!field.empty() && field.back() == ',')
+    field.pop_back();
+  return field;
+}
+
 Status RestoreWithIds(slurm::LineSocket& agent, const Candidate& c, RestartOptions options) {
   // Signals are passed on: some reach only the task (`scancel -b`,
   // `--signal=B:...`). Those proctrack sends to every process of the task
@@ -98,9 +116,11 @@ Status RestoreWithIds(slurm::LineSocket& agent, const Candidate& c, RestartOptio
   // This process changed its credentials (slurmstepd made it the user's),
   // so it and its children are not dumpable, and may not write their own
   // user namespace's id maps: the agent writes them (restore_ids.h).
-  options.map_ids = [&](pid_t process) -> Status {
-    Status st =
-        agent.Send(slurm::FormatMessage(verb::kMapIds, {{field::kPid, std::to_string(process)}}));
+  options.map_ids = [&](pid_t process, const std::string& clock_offsets) -> Status {
+    slurm::Fields fields{{field::kPid, std::to_string(process)}};
+    if (!clock_offsets.empty())
+      fields.emplace_back(field::kClocks, ClocksField(clock_offsets));
+    Status st = agent.Send(slurm::FormatMessage(verb::kMapIds, fields));
     std::optional<std::string> line;
     if (st.ok())
       st = agent.Receive(std::chrono::seconds(120), &line);
@@ -114,9 +134,15 @@ Status RestoreWithIds(slurm::LineSocket& agent, const Candidate& c, RestartOptio
     return Status::Error(
         EPERM, "the agent did not map the restore's user namespace: " + m.Get(field::kReason));
   };
+  std::unique_ptr<Image> image;
+  const bool clocks_continue = Image::Open(c.image, &image).ok() && SavedOnAnotherBoot(*image);
+  image.reset();
   options.restored = [&](pid_t program, const std::string& /*name*/) {
-    (void)agent.Send(slurm::FormatMessage(
-        verb::kRestored, {{field::kPid, std::to_string(program)}, {field::kImage, c.image}}));
+    slurm::Fields fields{{field::kPid, std::to_string(program)}};
+    if (clocks_continue)
+      fields.emplace_back(field::kClocks, "continued");
+    fields.emplace_back(field::kImage, c.image);  // last: it may hold spaces
+    (void)agent.Send(slurm::FormatMessage(verb::kRestored, fields));
     // Nothing more to say: the task's connection is not kept for the
     // program's whole life (the agent serves a bounded number).
     agent = slurm::LineSocket();
@@ -213,7 +239,7 @@ void RestoreOrReturn(const RestoreContext& ctx) {
         verb::kRestoreTry, {{field::kId, std::to_string(c.id)}, {field::kImage, c.image}}));
     Status r = CheckOwnImage(c.image);
     if (r.ok()) {
-      r = IsTreeImage(c.image) || NeedsOwnIds(c.image)
+      r = IsTreeImage(c.image) || NeedsNamespaces(c.image)
               ? RestoreWithIds(agent, c, options)
               : Restart(c.image, options);  // returns only on failure
     }

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <set>
 #include <sstream>
 #include <string>
@@ -55,14 +56,66 @@ std::string ReadProcFile(int proc_dir, const char* name) {
   return text;
 }
 
+// The time namespace `process` made for its children must be new (not the
+// one it is in) and belong to its user namespace (`user`, already checked
+// to be the job user's own, fresh one).
+Status CheckFreshTimeNamespace(int proc_dir, pid_t process, const struct stat& user) {
+  UniqueFd next(::openat(proc_dir, "ns/time_for_children", O_RDONLY | O_CLOEXEC));
+  UniqueFd now(::openat(proc_dir, "ns/time", O_RDONLY | O_CLOEXEC));
+  struct stat next_st, now_st;
+  if (!next.valid() || !now.valid() || ::fstat(next.get(), &next_st) != 0 ||
+      ::fstat(now.get(), &now_st) != 0) {
+    return SysError("looking at pid {}'s time namespaces", process);
+  }
+  if (next_st.st_ino == now_st.st_ino && next_st.st_dev == now_st.st_dev)
+    return Errorf(EPERM, "pid {} has made no time namespace", process);
+  UniqueFd owner(::ioctl(next.get(), NS_GET_USERNS));
+  struct stat owner_st;
+  if (!owner.valid() || ::fstat(owner.get(), &owner_st) != 0 || owner_st.st_ino != user.st_ino ||
+      owner_st.st_dev != user.st_dev) {
+    return Errorf(EPERM, "pid {}'s new time namespace is not its own user namespace's", process);
+  }
+  return Status::Ok();
+}
+
 // The kernel takes at most this many lines in one id map.
 constexpr size_t kMaxMapLines = 340;
 
 }  // namespace
 
-Status MapRestoreIds(pid_t process, pid_t task, uid_t owner) {
+Status ParseClockOffsets(const std::string& clocks, std::string* offsets) {
+  // Beyond this the kernel refuses an offset (KTIME_SEC_MAX / 2).
+  constexpr long long kMaxSeconds = 4611686018LL;
+  if (!clocks.empty() && clocks.back() == ',')
+    return Errorf(EINVAL, "bad clock offsets '{}'", clocks);
+  std::set<std::string> seen;
+  std::string text;
+  std::istringstream entries(clocks);
+  for (std::string entry; std::getline(entries, entry, ',');) {
+    char name[16] = {};
+    long long sec = 0, nsec = 0;
+    int used = 0;
+    if (std::sscanf(entry.c_str(), "%15[a-z]:%lld:%lld%n", name, &sec, &nsec, &used) != 3 ||
+        static_cast<size_t>(used) != entry.size() ||
+        (std::string(name) != "monotonic" && std::string(name) != "boottime") ||
+        !seen.insert(name).second || nsec < 0 || nsec >= 1000000000LL || sec > kMaxSeconds ||
+        sec < -kMaxSeconds) {
+      return Errorf(EINVAL, "bad clock offsets '{}'", clocks);
+    }
+    text += fmt::format("{} {} {}\n", name, sec, nsec);
+  }
+  if (seen.size() != 2)
+    return Errorf(EINVAL, "bad clock offsets '{}': monotonic and boottime, once each", clocks);
+  *offsets = text;
+  return Status::Ok();
+}
+
+Status MapRestoreIds(pid_t process, pid_t task, uid_t owner, const std::string& clocks) {
   if (process <= 1)
     return Errorf(EINVAL, "no process named");
+  std::string offsets;
+  if (!clocks.empty())
+    KCR_RETURN_IF_ERROR(ParseClockOffsets(clocks, &offsets));
   UniqueFd dir(
       ::open(fmt::format("/proc/{}", process).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir.valid())
@@ -110,10 +163,15 @@ Status MapRestoreIds(pid_t process, pid_t task, uid_t owner) {
                   "{} ranges, so a multi-threaded program cannot be restored for this user",
                   groups.size(), lines, kMaxMapLines);
   }
+  if (!offsets.empty())
+    KCR_RETURN_IF_ERROR(CheckFreshTimeNamespace(dir.get(), process, theirs));
   KCR_RETURN_IF_ERROR(WriteProcFile(dir.get(), process, "setgroups", "deny"));
   KCR_RETURN_IF_ERROR(
       WriteProcFile(dir.get(), process, "uid_map", fmt::format("{} {} 1\n", owner, owner)));
-  return WriteProcFile(dir.get(), process, "gid_map", gid_map);
+  KCR_RETURN_IF_ERROR(WriteProcFile(dir.get(), process, "gid_map", gid_map));
+  if (offsets.empty())
+    return Status::Ok();
+  return WriteProcFile(dir.get(), process, "timens_offsets", offsets);
 }
 
 }  // namespace kcr::spank

@@ -21,7 +21,15 @@ namespace kcr::spank {
 
 // Writes setgroups ("deny"), uid_map and gid_map of `process`'s user
 // namespace, after checking that `process` is a child of `task`, runs as
-// `owner`, and is alone in a fresh user namespace that `owner` made.
-Status MapRestoreIds(pid_t process, pid_t task, uid_t owner);
+// `owner`, and is alone in a fresh user namespace that `owner` made. With
+// `clocks` ("monotonic:SEC:NSEC,boottime:SEC:NSEC", the protocol's clocks=
+// field), also the offsets of the time namespace `process` has made in it
+// and nobody entered yet: the restored program's clocks, which it may set
+// in its own namespace as anyone may in theirs.
+Status MapRestoreIds(pid_t process, pid_t task, uid_t owner, const std::string& clocks);
+
+// The clocks= field as /proc/PID/timens_offsets takes it; EINVAL for
+// anything but the two clocks, each once, in range.
+Status ParseClockOffsets(const std::string& clocks, std::string* offsets);
 
 }  // namespace kcr::spank

@@ -134,10 +134,11 @@ void RestoreTracker::WentCold(const TaskInfo& task, const std::string& reason) {
   Error("task {}: starting the program from the beginning: {}", task.rank, reason);
 }
 
-void RestoreTracker::Restored(const TaskInfo& task, pid_t program) {
+void RestoreTracker::Restored(const TaskInfo& task, pid_t program, bool clocks_continued) {
   auto it = attempts_.find(task.local_id);
   if (it == attempts_.end())
     return;
+  it->second.clocks_continued = clocks_continued;
   if (auto verdict = it->second.watch.Restored(program))
     Finish(task, it->second, *verdict);
 }
@@ -166,10 +167,13 @@ void RestoreTracker::Finish(const TaskInfo& task, Attempt& a, const RestoreVerdi
     Info("task {}: restored from checkpoint {} and finished", task.rank, a.checkpoint);
     a.record.Succeeded();
   } else if (verdict.succeeded) {
-    Info("task {}: restored from checkpoint {}; it runs on as pid {} ({}){}", task.rank,
+    Info("task {}: restored from checkpoint {}; it runs on as pid {} ({}){}{}", task.rank,
          a.checkpoint, task.process(), NameOf(task.process()),
          task.program_pid
              ? fmt::format(" in a pid namespace of its own, below task pid {}", task.pid)
+             : "",
+         a.clocks_continued
+             ? "; saved on another boot or node, its clocks continue from the checkpoint"
              : "");
     a.record.Succeeded();
   } else {

@@ -34,7 +34,8 @@ class RestoreTracker {
                        bool image_corrupt);
   void WentCold(const TaskInfo& task, const std::string& reason);
   // `restored`: the program runs again as `program`, below the task.
-  void Restored(const TaskInfo& task, pid_t program);
+  // `clocks_continued`: what the task said of the program's clocks.
+  void Restored(const TaskInfo& task, pid_t program, bool clocks_continued);
   // The task ended.
   void Exited(const TaskInfo& task, int wait_status);
   // Looks at each task with an open restore (its name in /proc); at every poll.
@@ -46,6 +47,7 @@ class RestoreTracker {
     catalog::RestoreRecord record;
     std::int64_t checkpoint = 0;
     std::string image;
+    bool clocks_continued = false;  // the task said so (restored)
   };
   // Reads the catalog for the plan into *in; an error says why it could not.
   Status PlanInput(const TaskInfo& task, std::uint32_t restart, RestorePlanInput* in);

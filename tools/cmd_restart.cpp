@@ -53,12 +53,12 @@ int RunRestart(const RestartArgs& a) {
   // The bar draws only while the image is verified and memory filled;
   // Restart() drops the callback before the program takes over stderr.
   uint64_t total = 0;
-  bool threaded = false;
+  bool in_namespaces = false;
   {
     std::unique_ptr<Image> image;
     if (Image::Open(a.image, &image).ok()) {
       total = image->page_bytes();
-      threaded = NeedsOwnIds(*image);
+      in_namespaces = NeedsNamespaces(*image);
     }
   }
   auto bar =
@@ -67,10 +67,11 @@ int RunRestart(const RestartArgs& a) {
     options.verify_progress = [bar](uint64_t d, uint64_t t) { bar->Update(d, t); };
     options.verify_done = [bar] { bar->Finish(); };
   }
-  // A multi-threaded program needs its own thread ids: it is restored in a
-  // pid namespace of its own, and this process waits and ends as it does.
+  // A multi-threaded program needs its own thread ids, and one saved on
+  // another boot its own clocks: it is restored in namespaces of its own,
+  // and this process waits and ends as it does.
   // (Inside that namespace the restorer is this program again, in place.)
-  if (tree || (threaded && !::getenv("KCR_RESTART_IN_NAMESPACE"))) {
+  if (tree || (in_namespaces && !::getenv("KCR_RESTART_IN_NAMESPACE"))) {
     int status = 0;
     Status st =
         tree ? RestartTree(a.image, options, &status) : RestartWithIds(a.image, options, &status);

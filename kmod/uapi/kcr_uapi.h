@@ -243,7 +243,17 @@ struct kcr_image_header {
 	char release[KCR_UTS_LEN];
 	char kversion[KCR_UTS_LEN];
 	char comm[16];
-	__u8 reserved[KCR_HEADER_SIZE - 8 * 11 - 2 * KCR_UTS_LEN - 16 - 8];
+	__u8 pad[6]; /* zero; aligns the clocks */
+	/*
+	 * The program's CLOCK_MONOTONIC, CLOCK_BOOTTIME and CLOCK_REALTIME as
+	 * it saw them (in its time namespace) when it was parked, read
+	 * together: a restore after a reboot or on another node continues the
+	 * first two from here. 0 in older images.
+	 */
+	__u64 monotonic_ns;
+	__u64 boottime_ns;
+	__u64 realtime_ns;
+	__u8 reserved[KCR_HEADER_SIZE - 8 * 11 - 2 * KCR_UTS_LEN - 16 - 6 - 8 * 3 - 8];
 	__u64 checksum; /* xxh64 of the header with this field zero */
 };
 

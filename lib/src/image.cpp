@@ -116,6 +116,8 @@ uint64_t Hash64(const void* data, size_t len, uint64_t seed) {
   return XXH64(data, len, seed);
 }
 
+static_assert(sizeof(kcr_image_header) == KCR_HEADER_SIZE);
+
 Image::HeaderCheck Image::CheckHeader(const kcr_image_header& h, uint64_t file_bytes) {
   HeaderCheck c;
   if (std::memcmp(h.magic, KCR_IMAGE_MAGIC, sizeof(h.magic)) != 0) {
@@ -605,6 +607,10 @@ std::string Image::DescribeJson() const {
       {"xstate_size", header_.xstate_size},
       {"xfeatures", header_.xfeatures},
       {"freeze_ns", header_.freeze_ns},
+      {"clocks",
+       {{"monotonic_ns", header_.monotonic_ns},
+        {"boottime_ns", header_.boottime_ns},
+        {"realtime_ns", header_.realtime_ns}}},
       {"header_checksum", fmt::format("{:016x}", header_.checksum)},
       {"threads", std::move(threads)},
       {"mm",

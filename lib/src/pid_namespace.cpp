@@ -3,7 +3,7 @@
 //
 //   caller ─ fork ─┐ waits; passes signals on to the program; reports
 //                  │ when it runs and how it ended
-//   namespace maker ─ unshare(NEWPID [|NEWUSER]) ─ fork ─┐ waits
+//   namespace maker ─ unshare(NEWPID [|NEWUSER] [|NEWTIME]) ─ fork ─┐ waits
 //   init, pid 1 of the new namespace ─ unshare(NEWNS), its own /proc ─┐
 //     makes the next pid the image's (ns_last_pid), forks ─┐ reaps
 //   the restorer, with the image's pid ─ Restart() in place ┘
@@ -13,9 +13,14 @@
 // library call should not move its caller. Where the caller may not make a
 // pid namespace, the maker first makes a user namespace in which the
 // caller's own uid and gid are mapped to themselves (by the maker itself,
-// or by RestartOptions::map_ids): that lets it choose ids in the new pid
-// namespace, and its restorer then drops every capability (in that
-// namespace) before the restore, so the program has none, as before.
+// or by RestartOptions::map_ids, with the clocks' offsets if any): that
+// lets it choose ids in the new pid namespace, and its restorer then drops
+// every capability (in that namespace) before the restore, so the program
+// has none, as before.
+//
+// A program whose clocks would jump here (another boot or node) gets a
+// time namespace too, made by the maker with the pid namespace
+// (program_clocks.h says when and how).
 //
 // Every process of the namespace reports to the caller on one SEQPACKET
 // socket (the maker's request for its id maps is answered on it too). The restorer's first message
@@ -38,6 +43,7 @@
 #include <string>
 
 #include "pid_namespace.h"
+#include "program_clocks.h"
 
 #include <kcr/util/status_format.h>
 
@@ -128,9 +134,24 @@ std::string NameOf(pid_t pid) {
   return name;
 }
 
+// Why the maker's unshare() failed with `error`.
+Status NamespaceError(int error, bool with_clocks) {
+  if (error == EINVAL && with_clocks) {
+    return Errorf(EINVAL,
+                  "the program was saved on another boot or node, and this kernel has no time "
+                  "namespaces (CONFIG_TIME_NS) to continue its clocks in; fix: restore on a "
+                  "kernel with time namespaces");
+  }
+  return Errorf(error, "making a pid namespace for the restore: {}", std::strerror(error));
+}
+
 // A new user namespace in which the caller's own ids, and only those, are
-// mapped: written by this process, or by the caller when it knows how.
-Status EnterUserNamespace(const RestartOptions& options, int report_fd) {
+// mapped, and in it the namespaces `flags` names; `clock_offsets`, for a
+// new time namespace, set as /proc/PID/timens_offsets takes them. The maps
+// and offsets are written by this process, or by the caller when it knows
+// how (RestartOptions::map_ids).
+Status EnterUserNamespace(const RestartOptions& options, int report_fd, int flags,
+                          const std::string& clock_offsets) {
   uid_t uid = ::geteuid();
   gid_t gid = ::getegid();
   if (::unshare(CLONE_NEWUSER) != 0) {
@@ -139,8 +160,12 @@ Status EnterUserNamespace(const RestartOptions& options, int report_fd) {
         "make one (no user namespaces: kernel.unprivileged_userns_clone=0?); fix: restore as "
         "root, or allow unprivileged user namespaces");
   }
+  // Before the maps: a time namespace's offsets are set by whoever writes
+  // them, so both are written at once.
+  if (::unshare(flags) != 0)
+    return NamespaceError(errno, !clock_offsets.empty());
   if (options.map_ids) {
-    Report(report_fd, kNeedMaps, 0, "");
+    Report(report_fd, kNeedMaps, 0, clock_offsets);
     ReportMessage answer{};
     pid_t sender;
     if (!ReceiveReport(report_fd, &answer, &sender) || answer.kind != kMapped)
@@ -151,6 +176,8 @@ Status EnterUserNamespace(const RestartOptions& options, int report_fd) {
     KCR_RETURN_IF_ERROR(WriteProcFile("/proc/self/setgroups", "deny"));
     KCR_RETURN_IF_ERROR(WriteProcFile("/proc/self/uid_map", fmt::format("{} {} 1", uid, uid)));
     KCR_RETURN_IF_ERROR(WriteProcFile("/proc/self/gid_map", fmt::format("{} {} 1", gid, gid)));
+    if (!clock_offsets.empty())
+      KCR_RETURN_IF_ERROR(SetClockOffsets(clock_offsets));
   }
   if (::geteuid() != uid || ::getegid() != gid) {
     return Errorf(EPERM, "the user namespace for the restore maps uid {} gid {} as {} {}", uid, gid,
@@ -248,7 +275,8 @@ Status RunInit(const RestoreBody& body, const RestartOptions& options, pid_t ima
 // The namespace maker: a pid namespace (and a user namespace if it must),
 // and init in it. Ends when init does.
 [[noreturn]] void RunMaker(const RestoreBody& body, const RestartOptions& options, pid_t image_pid,
-                           int report_fd, pid_t caller) {
+                           const std::optional<ProgramClocks>& clocks, int report_fd,
+                           pid_t caller) {
   forward_to = 0;
   is_caller = 0;
   ::prctl(PR_SET_NAME, "kcr-nsmaker");
@@ -264,15 +292,17 @@ Status RunInit(const RestoreBody& body, const RestartOptions& options, pid_t ima
   RestartOptions inner = options;
   inner.restored = nullptr;
   inner.map_ids = nullptr;
+  // Set before init, the namespace's first process, enters it.
+  const std::string offsets = clocks ? ClockOffsets(*clocks) : "";
+  const int flags = CLONE_NEWPID | (clocks ? CLONE_NEWTIME : 0);
   Status st = Status::Ok();
-  if (::unshare(CLONE_NEWPID) != 0) {
-    if (errno != EPERM) {
-      st = SysError("making a pid namespace for the restore");
-    } else if (st = EnterUserNamespace(options, report_fd); st.ok()) {
-      inner.drop_capabilities = true;
-      if (::unshare(CLONE_NEWPID) != 0)
-        st = SysError("making a pid namespace for the restore");
-    }
+  if (::unshare(flags) == 0) {
+    if (clocks)
+      st = SetClockOffsets(offsets);
+  } else if (errno != EPERM) {
+    st = NamespaceError(errno, clocks.has_value());
+  } else if (st = EnterUserNamespace(options, report_fd, flags, offsets); st.ok()) {
+    inner.drop_capabilities = true;
   }
   pid_t init = st.ok() ? ::fork() : -1;
   if (st.ok() && init < 0)
@@ -311,8 +341,13 @@ void Abandon(pid_t maker) {
 
 }  // namespace
 
-bool NeedsOwnIds(const Image& image) {
-  return image.threads().size() > 1;
+bool SavedOnAnotherBoot(const Image& image) {
+  auto clocks = ClocksOf(image.header());
+  return clocks && ClocksWouldJump(*clocks);
+}
+
+bool NeedsNamespaces(const Image& image) {
+  return image.threads().size() > 1 || SavedOnAnotherBoot(image);
 }
 
 Status WriteProcFile(const std::string& path, const std::string& text) {
@@ -330,20 +365,25 @@ void ReportRefused(int report_fd, const Status& st) {
 
 Status RestartWithIds(const std::string& path, const RestartOptions& options, int* wait_status) {
   pid_t image_pid;
+  std::optional<ProgramClocks> clocks;
   {
     std::unique_ptr<Image> image;
     KCR_RETURN_IF_ERROR(Image::Open(path, &image));
     image_pid = image->header().pid;
+    clocks = ClocksOf(image->header());
     // The cheap refusals here, where their messages reach the caller as they are.
     KCR_RETURN_IF_ERROR(CheckRestartable(*image, options));
   }
   return RestartInNamespace(
-      image_pid, [path](const RestartOptions& inner, int) { return Restart(path, inner); }, options,
-      wait_status);
+      image_pid, clocks, [path](const RestartOptions& inner, int) { return Restart(path, inner); },
+      options, wait_status);
 }
 
-Status RestartInNamespace(pid_t image_pid, const RestoreBody& body, const RestartOptions& options,
+Status RestartInNamespace(pid_t image_pid, std::optional<ProgramClocks> clocks,
+                          const RestoreBody& body, const RestartOptions& options,
                           int* wait_status) {
+  if (clocks && !ClocksWouldJump(*clocks))
+    clocks.reset();
   int report[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) != 0)
     return SysError("making the restore's report socket");
@@ -379,7 +419,7 @@ Status RestartInNamespace(pid_t image_pid, const RestoreBody& body, const Restar
   }
   if (maker == 0) {
     reports.reset();
-    RunMaker(body, options, image_pid, report[1], caller);
+    RunMaker(body, options, image_pid, clocks, report[1], caller);
   }
   ::close(report[1]);
 
@@ -421,7 +461,7 @@ Status RestartInNamespace(pid_t image_pid, const RestoreBody& body, const Restar
     }
     if (r.kind == kNeedMaps) {
       Status mapped = sender == maker && options.map_ids
-                          ? options.map_ids(sender)
+                          ? options.map_ids(sender, r.text)
                           : Errorf(EPERM, "unexpected request for id maps from pid {}", sender);
       ReportMessage answer{};
       answer.kind = kMapped;

@@ -5,10 +5,12 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <kcr/restart.h>
 #include <kcr/status.h>
+#include "program_clocks.h"
 
 namespace kcr {
 
@@ -19,8 +21,10 @@ using RestoreBody = std::function<Status(const RestartOptions& options, int repo
 
 // RestartWithIds() with any restore: the namespaces, the first process with
 // pid `first_pid` running `body`, signals passed on, and how it ended.
-Status RestartInNamespace(pid_t first_pid, const RestoreBody& body, const RestartOptions& options,
-                          int* wait_status);
+// `clocks`, the program's at its checkpoint, get a time namespace where
+// they would jump (program_clocks.h).
+Status RestartInNamespace(pid_t first_pid, std::optional<ProgramClocks> clocks,
+                          const RestoreBody& body, const RestartOptions& options, int* wait_status);
 
 // Writes a /proc (or /sys) file whole: ns_last_pid, id maps.
 Status WriteProcFile(const std::string& path, const std::string& text);

@@ -33,6 +33,7 @@
 #include <kcr/image.h>
 #include <kcr/util/status_format.h>
 #include "pid_namespace.h"
+#include "program_clocks.h"
 #include "restart_member.h"
 #include "restore_files.h"
 #include "tree_manifest.h"
@@ -104,6 +105,8 @@ class TreeRestore {
   Status Load(const RestartOptions& options);
   Status RunRoot(const RestartOptions& options, int report_fd);
   pid_t root_pid() const { return manifest_.processes[0].pid; }
+  // The latest of the members' clocks (none in older images).
+  const std::optional<ProgramClocks>& clocks() const { return clocks_; }
 
  private:
   const TreeProcess& Proc(int i) const { return manifest_.processes[static_cast<size_t>(i)]; }
@@ -128,6 +131,7 @@ class TreeRestore {
   std::map<std::string, uint64_t> sizes_;                    // see ProvidedFiles
   std::vector<std::vector<size_t>> shares_;  // per process: its shared_memory regions
   int live_ = 0;
+  std::optional<ProgramClocks> clocks_;
   // The restore's own pipes: start (ends when the tree is made); ready, one
   // per member, a byte when it is at its point of no return (its end when
   // it dies, so the root never waits for a process that is gone); go, a
@@ -158,6 +162,8 @@ Status TreeRestore::Load(const RestartOptions& options) {
     live_++;
     std::unique_ptr<Image>& image = images[i];
     KCR_RETURN_IF_ERROR(OpenMemberImage(dir_, p, &image));
+    if (auto clocks = ClocksOf(image->header()))
+      clocks_ = clocks_ ? Latest(*clocks_, *clocks) : *clocks;
     std::set<uint64_t> own;
     std::map<int, size_t> index_of;
     for (size_t f = 0; f < image->fds().size(); f++) {
@@ -578,7 +584,7 @@ Status RestartTree(const std::string& path, const RestartOptions& options, int* 
   auto tree = std::make_shared<TreeRestore>(path);
   KCR_RETURN_IF_ERROR(tree->Load(options));
   return RestartInNamespace(
-      tree->root_pid(),
+      tree->root_pid(), tree->clocks(),
       [tree](const RestartOptions& inner, int report_fd) {
         return tree->RunRoot(inner, report_fd);
       },

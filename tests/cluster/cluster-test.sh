@@ -18,6 +18,8 @@
 #                latest periodic image; the output written after it is cut back
 #                and written again: output byte-identical, every step once in the
 #                progress log. Ends the cluster (kcr-n2 stays down): run it last.
+# In both, the nodes booted 5 s apart (kcr-cluster-vm --stagger), and the
+# restored program's clocks continue from the checkpoint, never going back.
 #
 # Needs KCR_BUILD_DIR. Each node's Slurm logs are in /kcr-cluster/logs/nI
 # (the run directory, kept with kcr-cluster-vm --keep).
@@ -150,12 +152,28 @@ scenario_other_node() {
 	node_log 2 | grep -a "spank_kcr: job $job:" | grep -q "restored from checkpoint" ||
 		fail "kcr-n2's log does not show the restored task"
 	say "ok: kcr-n2 restored the task from $(basename "$image"), which kcr-n1 took and recorded"
+	check_clocks_continued "$name" "$job" 2
 	if node_log 1 | grep -a "spank_kcr: job $job:" | grep -q "node-local file system"; then
 		fail "kcr-n1 called the NFS image directory node-local"
 	fi
 	scancel "$high"
 	resume kcr-n1
 	wait_for 60 "both nodes idle again" both_idle
+}
+
+# The restore of NAME's job JOB on node N (booted at another time than the
+# node that saved it: kcr-cluster-vm --stagger) continued the program's
+# clocks: the agent says so, and no step saw CLOCK_MONOTONIC leap (the
+# program fails itself if a clock goes back). Without a time namespace the
+# gap would be the whole requeue, less or more the nodes' boot difference.
+check_clocks_continued() { # check_clocks_continued NAME JOB N
+	node_log "$3" | grep -a "spank_kcr: job $2:" | grep -q "its clocks continue from the checkpoint" ||
+		fail "kcr-n$3's log does not say the program's clocks continue from the checkpoint"
+	local gap
+	gap=$(sed -n 's/^clock gap \([0-9]*\) ms.*/\1/p' "$W/$1.log" | sort -n | tail -n 1)
+	[ "${gap:-0}" -lt 5000 ] ||
+		fail "$1: CLOCK_MONOTONIC leapt $gap ms between two steps across the restore"
+	say "ok: clocks continued from the checkpoint on kcr-n$3 (largest gap between steps: ${gap:-under 1000} ms)"
 }
 
 # A checkpoint of JOB that node N's agent logged (its log is not on NFS,
@@ -183,6 +201,7 @@ scenario_powered_off() {
 	node_log 1 | grep -a "spank_kcr: job $job:" | grep -q "restored from checkpoint 0" ||
 		fail "kcr-n1's log does not show a restore from kcr-n2's recorded image"
 	say "ok: kcr-n1 restored the job from the image kcr-n2 took before it was powered off"
+	check_clocks_continued "$name" "$job" 1
 }
 
 for scenario in "${@:-other_node}"; do

@@ -61,6 +61,48 @@ static void put(int fd, const char *fmt, ...)
 }
 
 
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void fail(const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	dprintf(2, "%s: %s\n", program_invocation_short_name, buf);
+	_exit(3);
+}
+
+/*
+ * CLOCK_MONOTONIC and CLOCK_BOOTTIME never run backwards, restored on
+ * whatever boot or node. A gap between two steps longer than a second
+ * beyond the step's sleep goes to LOG ("clock gap MS before step N"), for
+ * the tests to bound: a restore on another boot continues the clocks from
+ * the checkpoint, so the gap is the restore's time, not the requeue's.
+ */
+static void check_clocks(int log, int step, long ms_per_step)
+{
+	static const clockid_t clocks[] = { CLOCK_MONOTONIC, CLOCK_BOOTTIME };
+	static const char *const names[] = { "monotonic", "boottime" };
+	static long long last[2];
+
+	for (int i = 0; i < 2; i++) {
+		struct timespec ts;
+		long long now;
+
+		clock_gettime(clocks[i], &ts);
+		now = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+		if (last[i] && now < last[i])
+			fail("CLOCK_%s went back %lld ms before step %d", names[i],
+			     (last[i] - now) / 1000000, step);
+		if (i == 0 && last[i] && (now - last[i]) / 1000000 > ms_per_step + 1000)
+			put(log, "clock gap %lld ms before step %d\n", (now - last[i]) / 1000000,
+			    step);
+		last[i] = now;
+	}
+}
+
 static uint64_t next(uint64_t *x)
 {
 	*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
@@ -101,19 +143,6 @@ static pid_t first_pid;
 
 static pid_t first_tid[MAX_THREADS];
 static int first_team;
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	dprintf(2, "omp_progress: %s\n", buf);
-	_exit(3);
-}
 
 static int team_size(void)
 {
@@ -214,6 +243,7 @@ int main(int argc, char **argv)
 		uint64_t sum = work(table, &x, &f);
 
 		check_ids();
+		check_clocks(log, s, ms);
 		put(1, "step %d sum %016llx f %.9f\n", s, (unsigned long long)sum, f);
 		put(log, "step %d\n", s);
 		if (ms > 0) {

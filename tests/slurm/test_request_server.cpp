@@ -57,12 +57,14 @@ struct FakeAgent : RequestHandler {
   void OnRestoreCold(std::uint32_t local_id, const std::string& reason) override {
     calls.push_back("cold " + std::to_string(local_id) + " " + reason);
   }
-  Status OnMapIds(std::uint32_t local_id, pid_t process) override {
-    calls.push_back("map-ids " + std::to_string(local_id) + " pid=" + std::to_string(process));
+  Status OnMapIds(std::uint32_t local_id, pid_t process, const std::string& clocks) override {
+    calls.push_back("map-ids " + std::to_string(local_id) + " pid=" + std::to_string(process) +
+                    (clocks.empty() ? "" : " clocks=" + clocks));
     return process == 4710 ? Status::Ok() : Status::Error(EPERM, "not the task's child");
   }
-  void OnRestored(std::uint32_t local_id, pid_t program) override {
-    calls.push_back("restored " + std::to_string(local_id) + " pid=" + std::to_string(program));
+  void OnRestored(std::uint32_t local_id, pid_t program, bool clocks_continued) override {
+    calls.push_back("restored " + std::to_string(local_id) + " pid=" + std::to_string(program) +
+                    (clocks_continued ? " clocks continued" : ""));
   }
 };
 
@@ -158,10 +160,15 @@ TEST_F(RequestServerTest, EveryRestoreVerbReachesItsHandler) {
     ASSERT_TRUE(task.Send(slurm::FormatMessage(verb::kRestored, {{field::kPid, "4711"},
                                                                  {field::kImage, "/i/a b.kcr"}}))
                     .ok());
+    ASSERT_TRUE(task.Send(slurm::FormatMessage(verb::kRestored, {{field::kPid, "4712"},
+                                                                 {field::kClocks, "continued"},
+                                                                 {field::kImage, "/i/c.kcr"}}))
+                    .ok());
   }
   server.Serve();
   EXPECT_EQ(agent_.calls, (std::vector<std::string>{"failed 7 21 corrupt bad sum",
-                                                    "cold 7 none worked", "restored 7 pid=4711"}));
+                                                    "cold 7 none worked", "restored 7 pid=4711",
+                                                    "restored 7 pid=4712 clocks continued"}));
 }
 
 TEST_F(RequestServerTest, MapIdsIsAnsweredMappedOrFailedAndTheTaskStaysConnected) {
@@ -173,13 +180,18 @@ TEST_F(RequestServerTest, MapIdsIsAnsweredMappedOrFailedAndTheTaskStaysConnected
   std::optional<std::string> line;
   ASSERT_TRUE(task.Receive(std::chrono::seconds(2), &line).ok());
   EXPECT_EQ(line, std::string(verb::kMapped));
-  ASSERT_TRUE(task.Send(slurm::FormatMessage(verb::kMapIds, {{field::kPid, "99"}})).ok());
+  ASSERT_TRUE(task.Send(slurm::FormatMessage(verb::kMapIds,
+                                             {{field::kPid, "99"},
+                                              {field::kClocks, "monotonic:-5:10,boottime:7:0"}}))
+                  .ok());
   server.Serve();
   ASSERT_TRUE(task.Receive(std::chrono::seconds(2), &line).ok());
   ASSERT_TRUE(line);
   EXPECT_EQ(slurm::ParseMessage(*line).verb, verb::kFailed);
   EXPECT_EQ(slurm::ParseMessage(*line).Get(field::kReason), "not the task's child");
-  EXPECT_EQ(agent_.calls, (std::vector<std::string>{"map-ids 7 pid=4710", "map-ids 7 pid=99"}));
+  EXPECT_EQ(agent_.calls,
+            (std::vector<std::string>{"map-ids 7 pid=4710",
+                                      "map-ids 7 pid=99 clocks=monotonic:-5:10,boottime:7:0"}));
 }
 
 TEST_F(RequestServerTest, RestoreVerbsFromOutsideTheStepAreRefused) {

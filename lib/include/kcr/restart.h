@@ -40,11 +40,14 @@ struct RestartOptions {
   bool forward_signals = true;
   // RestartWithIds() only, where it must make a user namespace: writes the
   // id maps of that namespace for `process`, a child of the caller already
-  // in it. Unset, the process writes its own, mapping its uid and gid to
-  // themselves; that needs it dumpable, which the child of a process that
-  // changed its credentials (slurmstepd's task) is not, and making it
-  // dumpable would show the memory it inherited. An error is passed on.
-  std::function<Status(pid_t process)> map_ids;
+  // in it, and when `clock_offsets` is not empty (a program saved on another
+  // boot) writes them to its /proc/PID/timens_offsets: `process` has just
+  // made the time namespace the program's clocks continue in. Unset, the
+  // process writes its own, mapping its uid and gid to themselves; that
+  // needs it dumpable, which the child of a process that changed its
+  // credentials (slurmstepd's task) is not, and making it dumpable would
+  // show the memory it inherited. An error is passed on.
+  std::function<Status(pid_t process, const std::string& clock_offsets)> map_ids;
 };
 
 // The exit status of a restorer that was refused before it changed (the
@@ -64,11 +67,20 @@ KCR_EXPORT Status CheckRestartable(const Image& image, const RestartOptions& opt
 KCR_EXPORT Status Restart(const std::string& path, const RestartOptions& options);
 
 // Whether the image's program must be restored with RestartWithIds(): a
-// multi-threaded one, whose thread ids glibc keeps in its memory.
-KCR_EXPORT bool NeedsOwnIds(const Image& image);
+// multi-threaded one, whose thread ids glibc keeps in its memory, or one
+// saved on another boot or node, whose clocks continue only in a time
+// namespace.
+KCR_EXPORT bool NeedsNamespaces(const Image& image);
+
+// Whether the image's program read other clocks than this boot's (it was
+// saved on another boot or node, or in a time namespace): restored, its
+// CLOCK_MONOTONIC and CLOCK_BOOTTIME continue from their values at the
+// checkpoint, in a time namespace. False for an image too old to say.
+KCR_EXPORT bool SavedOnAnotherBoot(const Image& image);
 
 // Restores the program with its own process and thread ids, in a pid
-// namespace (and a mount namespace whose /proc shows it) made for it; where
+// namespace (and a mount namespace whose /proc shows it) made for it, and
+// with its own clocks where they would jump (in a time namespace); where
 // the caller may not make one, a user namespace too, mapping only its own
 // ids, and the program gets no capability in it. The caller stays in its
 // own namespaces and does not become the program: it passes signals on

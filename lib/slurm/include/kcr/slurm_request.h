@@ -76,8 +76,8 @@ inline constexpr std::string_view kEnd = "end";
 inline constexpr std::string_view kRestoreTry = "restore-try";
 inline constexpr std::string_view kRestoreFailed = "restore-failed";
 inline constexpr std::string_view kRestoreCold = "restore-cold";
-// -> write the id maps of the task's child's new user namespace; <- mapped
-// or failed.
+// -> write the id maps of the task's child's new user namespace (and the
+// offsets of its new time namespace, with clocks=); <- mapped or failed.
 inline constexpr std::string_view kMapIds = "map-ids";
 inline constexpr std::string_view kMapped = "mapped";
 // -> the program restored below the task runs again: its pid.
@@ -87,16 +87,19 @@ inline constexpr std::string_view kRestored = "restored";
 // The fields of the protocol's lines. A reason or an image is always last
 // and may hold spaces.
 namespace field {
-inline constexpr std::string_view kTask = "task";           // task rank in the step
-inline constexpr std::string_view kId = "id";               // catalog checkpoint id
-inline constexpr std::string_view kBytes = "bytes";         // image size
-inline constexpr std::string_view kMs = "ms";               // checkpoint time
-inline constexpr std::string_view kImage = "image";         // image path
-inline constexpr std::string_view kReason = "reason";       // a sentence
-inline constexpr std::string_view kTrigger = "trigger";     // what took the checkpoint
-inline constexpr std::string_view kRestart = "restart";     // the restart count the task knows
-inline constexpr std::string_view kPid = "pid";             // a process id, as the agent sees it
-inline constexpr std::string_view kCorrupt = "corrupt";     // "1": the image failed its checksums
+inline constexpr std::string_view kTask = "task";        // task rank in the step
+inline constexpr std::string_view kId = "id";            // catalog checkpoint id
+inline constexpr std::string_view kBytes = "bytes";      // image size
+inline constexpr std::string_view kMs = "ms";            // checkpoint time
+inline constexpr std::string_view kImage = "image";      // image path
+inline constexpr std::string_view kReason = "reason";    // a sentence
+inline constexpr std::string_view kTrigger = "trigger";  // what took the checkpoint
+inline constexpr std::string_view kRestart = "restart";  // the restart count the task knows
+inline constexpr std::string_view kPid = "pid";          // a process id, as the agent sees it
+inline constexpr std::string_view kCorrupt = "corrupt";  // "1": the image failed its checksums
+// map-ids: a time namespace's offsets, "monotonic:SEC:NSEC,boottime:SEC:NSEC";
+// restored: "continued" when the program's clocks continue from the checkpoint
+inline constexpr std::string_view kClocks = "clocks";
 inline constexpr std::string_view kOkCount = "ok";          // done: tasks checkpointed
 inline constexpr std::string_view kFailedCount = "failed";  // done: tasks not checkpointed
 }  // namespace field
