@@ -354,7 +354,9 @@ static void kcr_header_fill(struct kcr_ckpt_req *req, struct kcr_image_header *h
 
 	memset(h, 0, sizeof(*h));
 	memcpy(h->magic, KCR_IMAGE_MAGIC, sizeof(h->magic));
-	if (sections & BIT(KCR_SEC_MEMFD))
+	if (sections & BIT(KCR_SEC_FILE_IDS))
+		h->version = KCR_IMAGE_VERSION_FILE_IDS;
+	else if (sections & BIT(KCR_SEC_MEMFD))
 		h->version = KCR_IMAGE_VERSION_MEMFD;
 	else if (sections & BIT(KCR_SEC_TIMERS))
 		h->version = KCR_IMAGE_VERSION_TIMERS;

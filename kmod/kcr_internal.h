@@ -141,6 +141,11 @@ struct kcr_memfds;
 /* memfds: where mapped memfds are recorded; NULL refuses them (a tree's member) */
 int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *mm,
 		struct kcr_memfds *memfds, u64 *pages_saved, struct kcr_reason *why);
+/* kcr_file_identity.c: what a mapped file is, recorded and checked. */
+int kcr_file_identity_dump(struct file *f, const struct kcr_vma *v, struct kcr_file_identity *id);
+int kcr_file_identity_valid(const struct kcr_file_identity *id);
+int kcr_file_identity_check(struct file *f, const char *path, const struct kcr_vma *v,
+			    const struct kcr_file_identity *id, struct kcr_reason *why);
 int kcr_mm_validate(struct kcr_loaded_image *img, bool dry_run, struct kcr_reason *why);
 int kcr_mm_restore(struct kcr_loaded_image *img, struct kcr_reason *why);
 void kcr_mm_plan_free(struct kcr_loaded_image *img);

@@ -46,6 +46,9 @@ struct kcr_vma_rec {
 	struct file *file; /* restore: opened and checked before the point of no return */
 	bool prefilled; /* restore: the restorer says it mapped and filled this one */
 	bool kept; /* restore: and its mapping matched, so it stays as it is */
+	/* dump: of a file mapping; restore: its FILE_IDS record, or NULL */
+	struct kcr_file_identity id;
+	const struct kcr_file_identity *identity;
 };
 
 struct kcr_mm_plan {
@@ -199,10 +202,17 @@ static int kcr_vma_describe(struct vm_area_struct *vma, struct kcr_vma_rec *rec,
 	return 0;
 }
 
+static bool kcr_vma_is_file(u32 kind)
+{
+	return kind == KCR_VMA_FILE_PRIVATE || kind == KCR_VMA_FILE_SHARED;
+}
+
 static int kcr_vmas_collect(struct mm_struct *mm, struct kcr_mm_plan *plan,
 			    struct kcr_memfds *memfds, struct kcr_reason *why)
 {
 	struct vm_area_struct *vma;
+	struct file *last_file = NULL; /* whose identity the last file mapping has */
+	struct kcr_file_identity *last_id = NULL;
 	unsigned long vdso = (unsigned long)mm->context.vdso;
 	char *buf;
 	int err = 0;
@@ -233,6 +243,23 @@ static int kcr_vmas_collect(struct mm_struct *mm, struct kcr_mm_plan *plan,
 		err = kcr_vma_describe(vma, &plan->vma[plan->nr], buf, memfds, why);
 		if (err)
 			break;
+		if (kcr_vma_is_file(plan->vma[plan->nr].v.kind)) {
+			struct kcr_vma_rec *rec = &plan->vma[plan->nr];
+
+			/* A library's private mappings are one file: read it once. */
+			if (vma->vm_file == last_file && rec->v.kind == KCR_VMA_FILE_PRIVATE) {
+				rec->id = *last_id;
+			} else {
+				err = kcr_file_identity_dump(vma->vm_file, &rec->v, &rec->id);
+				if (err) {
+					plan->nr++;
+					break;
+				}
+			}
+			rec->id.vma = plan->nr;
+			last_file = rec->v.kind == KCR_VMA_FILE_PRIVATE ? vma->vm_file : NULL;
+			last_id = &rec->id;
+		}
 		plan->nr++;
 	}
 	kfree(buf);
@@ -419,7 +446,7 @@ int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *m
 	struct kcr_mm_plan plan = {};
 	struct kcr_page_batch *batch = NULL;
 	u64 chunks = 0;
-	u32 i;
+	u32 i, files;
 	int err;
 
 	mmap_read_lock(mm);
@@ -448,6 +475,16 @@ int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *m
 		kcr_section_write(w, zeros, ALIGN(len, 8) - len);
 	}
 	kcr_section_end(w, plan.nr);
+
+	for (i = 0, files = 0; i < plan.nr; i++)
+		files += kcr_vma_is_file(plan.vma[i].v.kind);
+	if (files) {
+		kcr_section_begin(w, KCR_SEC_FILE_IDS, true);
+		for (i = 0; i < plan.nr; i++)
+			if (kcr_vma_is_file(plan.vma[i].v.kind))
+				kcr_section_write(w, &plan.vma[i].id, sizeof(plan.vma[i].id));
+		kcr_section_end(w, files);
+	}
 
 	batch = vmalloc(sizeof(*batch));
 	if (!batch) {
@@ -521,11 +558,9 @@ static int kcr_vma_file_open(struct kcr_vma_rec *rec, struct kcr_reason *why)
 			       rec->path);
 		return -EINVAL;
 	}
-	if (inode->i_ino != v->ino || (u64)i_size_read(inode) != v->file_size) {
-		kcr_set_reason(why, "mapped file %s changed since the checkpoint (inode or size)",
-			       rec->path);
-		return -ESTALE;
-	}
+	err = kcr_file_identity_check(f, rec->path, v, rec->identity, why);
+	if (err)
+		return err;
 	if ((v->vm_flags & VM_EXEC) && kcr_path_noexec(&f->f_path)) {
 		kcr_set_reason(why,
 			       "mapped file %s is on a noexec mount; it cannot be mapped executable",
@@ -609,6 +644,40 @@ static int kcr_vma_check(struct kcr_vma_rec *rec, const struct kcr_vma_rec *prev
 	return kcr_vma_addr_check(v, why);
 }
 
+/*
+ * The FILE_IDS records, each onto its file mapping's rec->identity: one per
+ * file mapping, in order, from a version 6 image; none before it.
+ */
+static int kcr_file_ids_parse(struct kcr_loaded_image *img, struct kcr_mm_plan *plan,
+			      struct kcr_reason *why)
+{
+	struct kcr_loaded_section *s = &img->sec[KCR_SEC_FILE_IDS];
+	const struct kcr_file_identity *id = s->data;
+	u32 i, n = 0, files = 0;
+
+	for (i = 0; i < plan->nr; i++)
+		files += kcr_vma_is_file(plan->vma[i].v.kind);
+	if (!s->data) {
+		if (img->hdr.version < KCR_IMAGE_VERSION_FILE_IDS || !files)
+			return 0;
+		goto bad;
+	}
+	if (img->hdr.version < KCR_IMAGE_VERSION_FILE_IDS || s->hdr.count != files ||
+	    s->hdr.size != (u64)files * sizeof(*id))
+		goto bad;
+	for (i = 0; i < plan->nr; i++) {
+		if (!kcr_vma_is_file(plan->vma[i].v.kind))
+			continue;
+		if (id[n].vma != i || kcr_file_identity_valid(&id[n]))
+			goto bad;
+		plan->vma[i].identity = &id[n++];
+	}
+	return 0;
+bad:
+	kcr_set_reason(why, "image file identity table is missing or malformed");
+	return -EBADMSG;
+}
+
 static int kcr_vmas_parse(struct kcr_loaded_image *img, struct kcr_mm_plan *plan, bool dry_run,
 			  struct kcr_reason *why)
 {
@@ -643,7 +712,16 @@ static int kcr_vmas_parse(struct kcr_loaded_image *img, struct kcr_mm_plan *plan
 		err = kcr_vma_check(rec, i ? &plan->vma[i - 1] : NULL, &plan->mm, why);
 		if (err)
 			return err;
-		if (rec->v.kind == KCR_VMA_FILE_PRIVATE || rec->v.kind == KCR_VMA_FILE_SHARED) {
+	}
+	if (p != end)
+		goto bad;
+	err = kcr_file_ids_parse(img, plan, why);
+	if (err)
+		return err;
+	for (i = 0; i < plan->nr; i++) {
+		struct kcr_vma_rec *rec = &plan->vma[i];
+
+		if (kcr_vma_is_file(rec->v.kind)) {
 			err = kcr_vma_file_open(rec, why);
 			if (err)
 				return err;
@@ -656,8 +734,6 @@ static int kcr_vmas_parse(struct kcr_loaded_image *img, struct kcr_mm_plan *plan
 				return err;
 		}
 	}
-	if (p != end)
-		goto bad;
 	return 0;
 bad:
 	kcr_set_reason(why, "image mapping table is malformed");

@@ -31,14 +31,18 @@
  * a process that holds file locks, 4 only for a tree's member and 5 only
  * for a process with timers or memfds, so an older kcr refuses those
  * images as unsupported (it cannot take the locks again, restore the tree,
- * make the timers or the memfds) and reads every other one.
+ * make the timers or the memfds) and reads every other one. 6 has a
+ * FILE_IDS section (a process that maps a file): a kcr older than it
+ * would check a mapped file by its inode alone, which another node's
+ * copy of the same file does not share.
  */
-#define KCR_IMAGE_VERSION 5
+#define KCR_IMAGE_VERSION 6
 #define KCR_IMAGE_VERSION_MIN 2
 #define KCR_IMAGE_VERSION_LOCKS 3
 #define KCR_IMAGE_VERSION_TREE 4
 #define KCR_IMAGE_VERSION_TIMERS 5
 #define KCR_IMAGE_VERSION_MEMFD 5
+#define KCR_IMAGE_VERSION_FILE_IDS 6
 
 #define KCR_DEVICE_PATH "/dev/kcr"
 #define KCR_IOC_MAGIC 0xC7
@@ -273,6 +277,8 @@ enum kcr_section_type {
 	KCR_SEC_TIMERS = 11, /* count x struct kcr_posix_timer; only when the process has some */
 	/* count x (struct kcr_memfd + name + contents, each padded to 8); only with memfds */
 	KCR_SEC_MEMFD = 12,
+	/* count x struct kcr_file_identity; only when the process maps a file */
+	KCR_SEC_FILE_IDS = 13,
 	KCR_SEC_MAX
 };
 
@@ -381,6 +387,27 @@ struct kcr_vma {
 	__u64 file_size;
 	__u32 dev;
 	__u32 memfd_id; /* KCR_VMA_MEMFD_*: the memfd's record in MEMFD */
+};
+
+/*
+ * What a mapped file is, beyond its inode (kcr_vma.ino), which another
+ * node's copy of the same file does not share: its modification time, and
+ * its GNU build-id or, for a file without one up to
+ * KCR_FILE_CHECKSUM_MAX bytes, a checksum of its contents. One per file
+ * mapping of VMAS, in its order.
+ */
+#define KCR_BUILD_ID_MAX 20
+#define KCR_FILE_CHECKSUM_MAX (64ULL << 20)
+#define KCR_FILE_ID_BUILD_ID (1U << 0) /* build_id holds the ELF note's build-id */
+#define KCR_FILE_ID_CHECKSUM (1U << 1) /* checksum: xxh64 (seed 0) of the whole file */
+
+struct kcr_file_identity {
+	__u32 vma; /* index of its mapping in VMAS */
+	__u32 flags; /* KCR_FILE_ID_*: at most one; none for a large file without a build-id */
+	__s64 mtime_ns;
+	__u64 checksum;
+	__u32 build_id_len;
+	__u8 build_id[KCR_BUILD_ID_MAX];
 };
 
 /* kcr_pending_signal.thread of a signal pending for the whole process */

@@ -106,8 +106,19 @@ const char* SectionName(uint32_t type) {
       return "timers";
     case KCR_SEC_MEMFD:
       return "memfd";
+    case KCR_SEC_FILE_IDS:
+      return "file identity";
   }
   return "unknown";
+}
+
+// The rules the module checks too (kcr_file_identity_valid()).
+bool FileIdentityValid(const kcr_file_identity& id, size_t vma) {
+  constexpr uint32_t kKnown = KCR_FILE_ID_BUILD_ID | KCR_FILE_ID_CHECKSUM;
+  return id.vma == vma && !(id.flags & ~kKnown) && id.flags != kKnown &&
+         id.build_id_len <= KCR_BUILD_ID_MAX &&
+         ((id.flags & KCR_FILE_ID_BUILD_ID) != 0) == (id.build_id_len != 0) &&
+         ((id.flags & KCR_FILE_ID_CHECKSUM) != 0 || id.checksum == 0);
 }
 
 }  // namespace
@@ -303,6 +314,21 @@ Status Image::Parse() {
       return Malformed("mapping of a memfd the image lacks", pos);
     }
   }
+  // One identity per file mapping, in order, in a version 6 image.
+  size_t next_id = 0;
+  for (size_t i = 0; i < vmas_.size(); i++) {
+    VmaRecord& v = vmas_[i];
+    if (v.vma.kind != KCR_VMA_FILE_PRIVATE && v.vma.kind != KCR_VMA_FILE_SHARED)
+      continue;
+    if (header_.version < KCR_IMAGE_VERSION_FILE_IDS)
+      continue;
+    if (next_id >= file_ids_.size() || !FileIdentityValid(file_ids_[next_id], i))
+      return Malformed("file identity table", pos);
+    v.identity = file_ids_[next_id++];
+  }
+  if (next_id != file_ids_.size())
+    return Malformed("file identity table", pos);
+  file_ids_.clear();
   std::set<int32_t> timer_ids;
   for (const kcr_posix_timer& t : timers_) {
     if (!TimerRecordValid(t, threads_) || !timer_ids.insert(t.id).second)
@@ -425,6 +451,14 @@ Status Image::ParseSection(const kcr_section& s, std::span<const uint8_t> data, 
       if (!rest.empty())
         return Malformed("memfd section size", offset);
       return Status::Ok();
+    case KCR_SEC_FILE_IDS:
+      if (header_.version < KCR_IMAGE_VERSION_FILE_IDS)
+        return Malformed("file identity section in an image of a version without one", offset);
+      if (s.count == 0 || s.size != uint64_t{s.count} * sizeof(kcr_file_identity))
+        return Malformed("file identity section size", offset);
+      file_ids_.resize(s.count);
+      std::memcpy(file_ids_.data(), rest.data(), rest.size());
+      return Status::Ok();
     case KCR_SEC_TIMERS:
       if (header_.version < KCR_IMAGE_VERSION_TIMERS)
         return Malformed("timer section in an image of a version without one", offset);
@@ -534,6 +568,17 @@ std::string Image::DescribeJson() const {
                 {"kind", v.vma.kind < std::size(kVmaKinds) ? kVmaKinds[v.vma.kind] : "?"}};
     if (!v.path.empty())
       vma["path"] = v.path;
+    if (v.identity) {
+      vma["mtime_ns"] = v.identity->mtime_ns;
+      if (v.identity->flags & KCR_FILE_ID_BUILD_ID) {
+        std::string id;
+        for (uint32_t b = 0; b < v.identity->build_id_len; b++)
+          id += fmt::format("{:02x}", v.identity->build_id[b]);
+        vma["build_id"] = id;
+      } else if (v.identity->flags & KCR_FILE_ID_CHECKSUM) {
+        vma["checksum"] = fmt::format("{:016x}", v.identity->checksum);
+      }
+    }
     vmas.push_back(std::move(vma));
   }
   Json threads = Json::array();

@@ -15,8 +15,8 @@
 #include <optional>
 #include <string>
 
-#include <kcr/status.h>
 #include <kcr/kcr_uapi.h>
+#include <kcr/status.h>
 
 namespace kcr {
 

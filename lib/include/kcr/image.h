@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -22,6 +23,8 @@ namespace kcr {
 struct VmaRecord {
   kcr_vma vma;
   std::string path;
+  // A file mapping's, from a version 6 image (FILE_IDS).
+  std::optional<kcr_file_identity> identity;
 };
 
 struct FdRecord {
@@ -140,6 +143,7 @@ class KCR_EXPORT Image {
   std::vector<GhostRecord> ghosts_;
   std::vector<kcr_file_lock> locks_;
   std::vector<kcr_posix_timer> timers_;
+  std::vector<kcr_file_identity> file_ids_;  // until Parse() puts each on its mapping
   std::vector<MemfdRecord> memfds_;
   kcr_tree_process tree_place_{};
   std::vector<kcr_tree_fd> tree_fds_;
