@@ -22,6 +22,7 @@
 
 #include <kcr/device.h>
 #include <kcr/util/status_format.h>
+#include "drain_signal.h"
 #include "prefill.h"
 #include "restart_member.h"
 #include "restore_files.h"
@@ -111,16 +112,6 @@ timeval ToTimeval(uint64_t ns) {
 
 timespec ToTimespec(uint64_t ns) {
   return {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-}
-
-// Takes back every instance of a blocked signal queued on this process.
-void DrainSignal(int signo) {
-  sigset_t one;
-  sigemptyset(&one);
-  sigaddset(&one, signo);
-  const timespec now{};
-  while (::sigtimedwait(&one, nullptr, &now) == signo) {
-  }
 }
 
 // The program's ITIMER_REAL (alarm, setitimer), with the time it had left:

@@ -16,6 +16,7 @@
 #include <new>
 
 #include <kcr/util/status_format.h>
+#include "drain_signal.h"
 
 namespace kcr {
 
@@ -191,14 +192,8 @@ Status QueuePendingSignals(const Image& image, uint32_t thread_index) {
 }
 
 void RemovePendingSignals(const Image& image, uint32_t thread_index) {
-  const timespec now{};
-  for (const PendingSignal& s : PendingFor(image, thread_index)) {
-    sigset_t one;
-    sigemptyset(&one);
-    sigaddset(&one, s.signo);
-    while (::sigtimedwait(&one, nullptr, &now) == s.signo) {
-    }
-  }
+  for (const PendingSignal& s : PendingFor(image, thread_index))
+    DrainSignal(s.signo);
 }
 
 Status RestoreThreads::Start(const Image& image, const Options& options,

@@ -32,6 +32,7 @@
 
 #include <kcr/image.h>
 #include <kcr/util/status_format.h>
+#include "drain_signal.h"
 #include "pid_namespace.h"
 #include "program_clocks.h"
 #include "restart_member.h"
@@ -62,12 +63,7 @@ struct MemberFiles {
 // restore must, so SIGCHLD stays blocked (kept pending) until the program's
 // own mask replaces the restorer's.
 void DropPendingSigchld() {
-  sigset_t chld;
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD);
-  const timespec now{};
-  while (::sigtimedwait(&chld, nullptr, &now) == SIGCHLD) {
-  }
+  DrainSignal(SIGCHLD);
 }
 
 // Waits for the end of a pipe's writers (all closed): returns true on EOF.
