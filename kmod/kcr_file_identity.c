@@ -4,14 +4,15 @@
  * its own copy of the program and its libraries and refuses another file.
  *
  * Dump: for each file mapping, the file's modification time and its GNU
- * build-id (the ELF note the linker writes) or, for a file without one of
- * at most KCR_FILE_CHECKSUM_MAX bytes, a checksum of its contents (the
- * FILE_IDS section). Restore: the file at the mapping's path is the
- * program's when its size and modification time are the recorded ones,
- * and it is the same inode or has the same build-id or contents; what
- * differs is named. A file the program maps shared and writable is its
- * data, not its code: it changes as the program runs, and only the very
- * file (its inode, its size) will do.
+ * build-id (the ELF note the linker writes) or, for a file without one, a
+ * checksum of its contents, sampled beyond KCR_FILE_CHECKSUM_MAX (the
+ * FILE_IDS section): read outside the target's mmap_lock, once per file,
+ * and no more than KCR_FILE_HASH_BUDGET bytes per checkpoint. Restore: the
+ * file at the mapping's path is the program's when its size and
+ * modification time are the recorded ones, and it is the same inode or has
+ * the same build-id or contents; what differs is named. A file the program
+ * maps shared and writable is its data, not its code: it changes as the
+ * program runs, and only the very file (its inode, its size) will do.
  */
 #include <linux/elf.h>
 #include <linux/fs.h>
@@ -93,11 +94,23 @@ out:
 	return found;
 }
 
-/* xxh64 of the whole file of `size` bytes. */
-static int kcr_file_checksum(struct file *f, u64 size, u64 *sum)
+/* The bytes a checksum of a file of `size` bytes reads. */
+static u64 kcr_checksum_bytes(u64 size)
 {
+	return size <= KCR_FILE_CHECKSUM_MAX ? size : (u64)KCR_FILE_SAMPLES * KCR_FILE_SAMPLE_BYTES;
+}
+
+/*
+ * xxh64 of a file of `size` bytes: of all of it up to KCR_FILE_CHECKSUM_MAX,
+ * else of KCR_FILE_SAMPLES pieces from its start to its end (a locale
+ * archive of hundreds of MiB, glibc maps whole), *flags saying which.
+ */
+static int kcr_file_checksum(struct file *f, u64 size, u64 *sum, u32 *flags)
+{
+	const bool sampled = size > KCR_FILE_CHECKSUM_MAX;
+	const u64 step = sampled ? div_u64(size - KCR_FILE_SAMPLE_BYTES, KCR_FILE_SAMPLES - 1) : 0;
 	struct xxh64_state state;
-	loff_t pos = 0;
+	u64 done = 0, piece = 0;
 	void *buf;
 	int err = 0;
 
@@ -105,8 +118,10 @@ static int kcr_file_checksum(struct file *f, u64 size, u64 *sum)
 	if (!buf)
 		return -ENOMEM;
 	xxh64_reset(&state, 0);
-	while (pos < size && !err) {
-		size_t len = min_t(u64, KCR_CHECKSUM_CHUNK, size - pos);
+	while (!err && (sampled ? piece < KCR_FILE_SAMPLES : done < size)) {
+		u64 pos = sampled ? piece * step : done;
+		size_t len = sampled ? KCR_FILE_SAMPLE_BYTES :
+				       min_t(u64, KCR_CHECKSUM_CHUNK, size - done);
 
 		if (fatal_signal_pending(current))
 			err = -EINTR;
@@ -114,15 +129,17 @@ static int kcr_file_checksum(struct file *f, u64 size, u64 *sum)
 			err = kcr_read_at(f, buf, len, pos);
 		if (!err)
 			xxh64_update(&state, buf, len);
-		pos += len;
+		done += len;
+		piece++;
 		cond_resched();
 	}
 	kvfree(buf);
 	*sum = xxh64_digest(&state);
+	*flags = sampled ? KCR_FILE_ID_SAMPLED : KCR_FILE_ID_CHECKSUM;
 	return err;
 }
 
-static bool kcr_vma_writes_file(const struct kcr_vma *v)
+bool kcr_file_identity_writes(const struct kcr_vma *v)
 {
 	return v->kind == KCR_VMA_FILE_SHARED && (v->vm_flags & (VM_WRITE | VM_MAYWRITE));
 }
@@ -134,35 +151,61 @@ static s64 kcr_mtime_ns(const struct inode *inode)
 	return timespec64_to_ns(&t);
 }
 
-int kcr_file_identity_dump(struct file *f, const struct kcr_vma *v, struct kcr_file_identity *id)
+/* Whether the module reads the file's contents: a regular file read as usual. */
+static bool kcr_file_readable(struct file *f)
 {
-	u64 size = i_size_read(file_inode(f));
+	return S_ISREG(file_inode(f)->i_mode) && (f->f_mode & FMODE_READ) &&
+	       !(f->f_flags & O_DIRECT);
+}
+
+int kcr_file_identity_dump(struct file *f, const struct kcr_vma *v, u64 *budget,
+			   struct kcr_file_identity *id)
+{
+	u64 bytes = kcr_checksum_bytes(v->file_size);
+	u32 flags;
+	int err;
 
 	memset(id, 0, sizeof(*id));
 	id->mtime_ns = kcr_mtime_ns(file_inode(f));
-	if (!(f->f_mode & FMODE_READ) || kcr_vma_writes_file(v))
+	if (!kcr_file_readable(f) || kcr_file_identity_writes(v))
 		return 0;
 	if (kcr_build_id(f, id)) {
 		id->flags = KCR_FILE_ID_BUILD_ID;
 		return 0;
 	}
-	if (size > KCR_FILE_CHECKSUM_MAX)
+	if (bytes > *budget)
 		return 0;
-	if (kcr_file_checksum(f, size, &id->checksum) == -EINTR)
-		return -EINTR;
-	id->flags = KCR_FILE_ID_CHECKSUM;
+	*budget -= bytes;
+	err = kcr_file_checksum(f, v->file_size, &id->checksum, &flags);
+	if (err == -EINTR)
+		return err;
+	if (err)
+		id->checksum = 0; /* unread: the inode alone will say */
+	else
+		id->flags = flags;
 	return 0;
 }
 
 int kcr_file_identity_valid(const struct kcr_file_identity *id)
 {
-	if (id->flags & ~(KCR_FILE_ID_BUILD_ID | KCR_FILE_ID_CHECKSUM) ||
-	    id->flags == (KCR_FILE_ID_BUILD_ID | KCR_FILE_ID_CHECKSUM) ||
-	    id->build_id_len > KCR_BUILD_ID_MAX ||
-	    !!(id->flags & KCR_FILE_ID_BUILD_ID) != !!id->build_id_len ||
-	    (!(id->flags & KCR_FILE_ID_CHECKSUM) && id->checksum))
+	u32 kind = id->flags & (KCR_FILE_ID_BUILD_ID | KCR_FILE_ID_CHECKSUM | KCR_FILE_ID_SAMPLED);
+
+	if (id->flags != kind || hweight32(kind) > 1 || id->build_id_len > KCR_BUILD_ID_MAX ||
+	    !!(kind & KCR_FILE_ID_BUILD_ID) != !!id->build_id_len ||
+	    (!(kind & (KCR_FILE_ID_CHECKSUM | KCR_FILE_ID_SAMPLED)) && id->checksum))
 		return -EBADMSG;
 	return 0;
+}
+
+/* "1796293917.608000000" of a time in ns, into buf. */
+static const char *kcr_time_text(s64 ns, char *buf, size_t len)
+{
+	u64 abs = ns < 0 ? -(u64)ns : ns;
+	u32 rem;
+	u64 sec = div_u64_rem(abs, NSEC_PER_SEC, &rem);
+
+	snprintf(buf, len, "%s%llu.%09u", ns < 0 ? "-" : "", sec, rem);
+	return buf;
 }
 
 int kcr_file_identity_check(struct file *f, const char *path, const struct kcr_vma *v,
@@ -172,7 +215,8 @@ int kcr_file_identity_check(struct file *f, const char *path, const struct kcr_v
 	u64 size = i_size_read(inode);
 	s64 mtime = kcr_mtime_ns(inode);
 	struct kcr_file_identity now = {};
-	s32 nsec, had_nsec;
+	char now_text[24], had_text[24];
+	u32 flags;
 	u64 sum;
 	int err;
 
@@ -181,7 +225,7 @@ int kcr_file_identity_check(struct file *f, const char *path, const struct kcr_v
 			       path, size, v->file_size);
 		return -ESTALE;
 	}
-	if (!id || kcr_vma_writes_file(v)) {
+	if (!id || kcr_file_identity_writes(v)) {
 		/* The program's data, or an image from before FILE_IDS. */
 		if (inode->i_ino == v->ino)
 			return 0;
@@ -190,12 +234,10 @@ int kcr_file_identity_check(struct file *f, const char *path, const struct kcr_v
 		return -ESTALE;
 	}
 	if (mtime != id->mtime_ns) {
-		s64 sec = div_s64_rem(mtime, NSEC_PER_SEC, &nsec);
-		s64 had = div_s64_rem(id->mtime_ns, NSEC_PER_SEC, &had_nsec);
-
 		kcr_set_reason(why,
-			       "mapped file %s is not the program's: modified at %lld.%09d, it had %lld.%09d (a copy must keep its time: cp -p, install -p)",
-			       path, sec, nsec, had, had_nsec);
+			       "mapped file %s is not the program's: modified at %s, it had %s (a copy must keep its time: cp -p, install -p)",
+			       path, kcr_time_text(mtime, now_text, sizeof(now_text)),
+			       kcr_time_text(id->mtime_ns, had_text, sizeof(had_text)));
 		return -ESTALE;
 	}
 	if (inode->i_ino == v->ino)
@@ -210,18 +252,30 @@ int kcr_file_identity_check(struct file *f, const char *path, const struct kcr_v
 			       path);
 		return -ESTALE;
 	}
-	if (id->flags & KCR_FILE_ID_CHECKSUM) {
-		err = kcr_file_checksum(f, size, &sum);
-		if (err == -EINTR)
+	if (id->flags & (KCR_FILE_ID_CHECKSUM | KCR_FILE_ID_SAMPLED)) {
+		if (!kcr_file_readable(f)) {
+			kcr_set_reason(why, "mapped file %s cannot be read to compare it", path);
+			return -ESTALE;
+		}
+		err = kcr_file_checksum(f, size, &sum, &flags);
+		if (err == -EINTR) {
+			kcr_set_reason(why, "the restore was interrupted");
 			return err;
-		if (!err && sum == id->checksum)
+		}
+		if (err) {
+			kcr_set_reason(why,
+				       "mapped file %s cannot be read to compare it (error %d)",
+				       path, err);
+			return err;
+		}
+		if (sum == id->checksum && flags == id->flags)
 			return 0;
 		kcr_set_reason(why, "mapped file %s is not the program's: its contents differ",
 			       path);
 		return -ESTALE;
 	}
 	kcr_set_reason(why,
-		       "mapped file %s is another file than the program's (another inode), too large to compare and without a build-id",
+		       "mapped file %s is another file than the program's (another inode), and the checkpoint could not read it to compare",
 		       path);
 	return -ESTALE;
 }

@@ -142,7 +142,11 @@ struct kcr_memfds;
 int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *mm,
 		struct kcr_memfds *memfds, u64 *pages_saved, struct kcr_reason *why);
 /* kcr_file_identity.c: what a mapped file is, recorded and checked. */
-int kcr_file_identity_dump(struct file *f, const struct kcr_vma *v, struct kcr_file_identity *id);
+/* Bytes a dump reads to checksum mapped files, at most; beyond, inodes only. */
+#define KCR_FILE_HASH_BUDGET (256ULL << 20)
+bool kcr_file_identity_writes(const struct kcr_vma *v);
+int kcr_file_identity_dump(struct file *f, const struct kcr_vma *v, u64 *budget,
+			   struct kcr_file_identity *id);
 int kcr_file_identity_valid(const struct kcr_file_identity *id);
 int kcr_file_identity_check(struct file *f, const char *path, const struct kcr_vma *v,
 			    const struct kcr_file_identity *id, struct kcr_reason *why);

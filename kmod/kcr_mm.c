@@ -211,8 +211,6 @@ static int kcr_vmas_collect(struct mm_struct *mm, struct kcr_mm_plan *plan,
 			    struct kcr_memfds *memfds, struct kcr_reason *why)
 {
 	struct vm_area_struct *vma;
-	struct file *last_file = NULL; /* whose identity the last file mapping has */
-	struct kcr_file_identity *last_id = NULL;
 	unsigned long vdso = (unsigned long)mm->context.vdso;
 	char *buf;
 	int err = 0;
@@ -243,27 +241,82 @@ static int kcr_vmas_collect(struct mm_struct *mm, struct kcr_mm_plan *plan,
 		err = kcr_vma_describe(vma, &plan->vma[plan->nr], buf, memfds, why);
 		if (err)
 			break;
-		if (kcr_vma_is_file(plan->vma[plan->nr].v.kind)) {
-			struct kcr_vma_rec *rec = &plan->vma[plan->nr];
-
-			/* A library's private mappings are one file: read it once. */
-			if (vma->vm_file == last_file && rec->v.kind == KCR_VMA_FILE_PRIVATE) {
-				rec->id = *last_id;
-			} else {
-				err = kcr_file_identity_dump(vma->vm_file, &rec->v, &rec->id);
-				if (err) {
-					plan->nr++;
-					break;
-				}
-			}
-			rec->id.vma = plan->nr;
-			last_file = rec->v.kind == KCR_VMA_FILE_PRIVATE ? vma->vm_file : NULL;
-			last_id = &rec->id;
-		}
+		/* Its identity is read once the target's mmap_lock is dropped. */
+		if (kcr_vma_is_file(plan->vma[plan->nr].v.kind))
+			plan->vma[plan->nr].file = get_file(vma->vm_file);
 		plan->nr++;
 	}
 	kfree(buf);
 	return err;
+}
+
+/*
+ * The file mappings' identities, read without the target's mmap_lock (the
+ * files' read paths take their own locks, and may wait on I/O): each file
+ * once, and no more than a budget of bytes (kcr_file_identity.c).
+ */
+#define KCR_FILE_IDS_MEMO 512
+
+static int kcr_file_ids_collect(struct kcr_mm_plan *plan, struct kcr_reason *why)
+{
+	u64 budget = KCR_FILE_HASH_BUDGET;
+	u32 *read_ids, nr_read = 0, i, j;
+	int err = 0;
+
+	read_ids = kmalloc_array(KCR_FILE_IDS_MEMO, sizeof(*read_ids), GFP_KERNEL);
+	if (!read_ids)
+		return -ENOMEM;
+	for (i = 0; i < plan->nr && !err; i++) {
+		struct kcr_vma_rec *rec = &plan->vma[i];
+		const struct kcr_vma_rec *same = NULL;
+
+		if (!kcr_vma_is_file(rec->v.kind))
+			continue;
+		for (j = 0; j < nr_read && !same; j++)
+			if (file_inode(plan->vma[read_ids[j]].file) == file_inode(rec->file))
+				same = &plan->vma[read_ids[j]];
+		if (same && !kcr_file_identity_writes(&rec->v)) {
+			rec->id = same->id;
+		} else {
+			err = kcr_file_identity_dump(rec->file, &rec->v, &budget, &rec->id);
+			if (!err && !kcr_file_identity_writes(&rec->v) &&
+			    nr_read < KCR_FILE_IDS_MEMO)
+				read_ids[nr_read++] = i;
+		}
+		rec->id.vma = i;
+	}
+	kfree(read_ids);
+	if (err == -EINTR)
+		kcr_set_reason(why, "the checkpoint was interrupted");
+	return err;
+}
+
+/*
+ * Whether the target's mappings are still those of the plan, once its
+ * mmap_lock is taken again: its threads are parked, but another process
+ * may hold its mm.
+ */
+static bool kcr_vmas_unchanged(struct mm_struct *mm, const struct kcr_mm_plan *plan)
+{
+	struct vm_area_struct *vma;
+	u32 n = 0;
+
+	VMA_ITERATOR(vmi, mm, 0);
+
+	for_each_vma(vmi, vma) {
+		const struct kcr_vma *v;
+
+		if (vma->vm_start == plan->mm.vdso_start || vma->vm_start == plan->mm.vvar_start)
+			continue;
+		if (n >= plan->nr)
+			return false;
+		v = &plan->vma[n++].v;
+		if (vma->vm_start != v->start || vma->vm_end != v->end ||
+		    vma->vm_pgoff != v->pgoff ||
+		    (kcr_vma_is_file(v->kind) && vma->vm_file != plan->vma[n - 1].file))
+			return false;
+	}
+	return n == plan->nr;
 }
 
 static void kcr_mm_fields_dump(struct mm_struct *mm, struct kcr_mm *m)
@@ -452,11 +505,19 @@ int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *m
 	mmap_read_lock(mm);
 	kcr_mm_fields_dump(mm, &plan.mm);
 	err = kcr_vmas_collect(mm, &plan, memfds, why);
-	if (err)
-		goto out;
-	if (!plan.mm.vdso_start) {
+	mmap_read_unlock(mm);
+	if (!err && !plan.mm.vdso_start) {
 		kcr_set_reason(why, "target has no vdso mapping");
 		err = -EOPNOTSUPP;
+	}
+	if (!err)
+		err = kcr_file_ids_collect(&plan, why);
+	if (err)
+		goto out_unlocked;
+	mmap_read_lock(mm);
+	if (!kcr_vmas_unchanged(mm, &plan)) {
+		kcr_set_reason(why, "the process's memory map changed during the checkpoint");
+		err = -EAGAIN;
 		goto out;
 	}
 	plan.mm.nr_vmas = plan.nr;
@@ -503,6 +564,7 @@ int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *m
 		err = w->err;
 out:
 	mmap_read_unlock(mm);
+out_unlocked:
 	vfree(batch);
 	kcr_vma_recs_free(plan.vma, plan.nr);
 	return err;
@@ -662,7 +724,7 @@ static int kcr_file_ids_parse(struct kcr_loaded_image *img, struct kcr_mm_plan *
 			return 0;
 		goto bad;
 	}
-	if (img->hdr.version < KCR_IMAGE_VERSION_FILE_IDS || s->hdr.count != files ||
+	if (img->hdr.version < KCR_IMAGE_VERSION_FILE_IDS || !files || s->hdr.count != files ||
 	    s->hdr.size != (u64)files * sizeof(*id))
 		goto bad;
 	for (i = 0; i < plan->nr; i++) {

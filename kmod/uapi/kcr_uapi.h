@@ -392,14 +392,19 @@ struct kcr_vma {
 /*
  * What a mapped file is, beyond its inode (kcr_vma.ino), which another
  * node's copy of the same file does not share: its modification time, and
- * its GNU build-id or, for a file without one up to
- * KCR_FILE_CHECKSUM_MAX bytes, a checksum of its contents. One per file
- * mapping of VMAS, in its order.
+ * its GNU build-id or, for a file without one, a checksum of its contents
+ * (whole up to KCR_FILE_CHECKSUM_MAX bytes; of KCR_FILE_SAMPLES evenly
+ * spaced pieces of KCR_FILE_SAMPLE_BYTES beyond). None for a file the
+ * program maps shared and writable (its data), or one the checkpoint could
+ * not read within its budget. One per file mapping of VMAS, in its order.
  */
 #define KCR_BUILD_ID_MAX 20
 #define KCR_FILE_CHECKSUM_MAX (64ULL << 20)
+#define KCR_FILE_SAMPLES 64
+#define KCR_FILE_SAMPLE_BYTES (64U << 10)
 #define KCR_FILE_ID_BUILD_ID (1U << 0) /* build_id holds the ELF note's build-id */
 #define KCR_FILE_ID_CHECKSUM (1U << 1) /* checksum: xxh64 (seed 0) of the whole file */
+#define KCR_FILE_ID_SAMPLED (1U << 2) /* checksum: xxh64 (seed 0) of the samples, in order */
 
 struct kcr_file_identity {
 	__u32 vma; /* index of its mapping in VMAS */

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstring>
 #include <limits>
 #include <set>
@@ -114,11 +115,12 @@ const char* SectionName(uint32_t type) {
 
 // The rules the module checks too (kcr_file_identity_valid()).
 bool FileIdentityValid(const kcr_file_identity& id, size_t vma) {
-  constexpr uint32_t kKnown = KCR_FILE_ID_BUILD_ID | KCR_FILE_ID_CHECKSUM;
-  return id.vma == vma && !(id.flags & ~kKnown) && id.flags != kKnown &&
+  constexpr uint32_t kSummed = KCR_FILE_ID_CHECKSUM | KCR_FILE_ID_SAMPLED;
+  constexpr uint32_t kKnown = KCR_FILE_ID_BUILD_ID | kSummed;
+  return id.vma == vma && !(id.flags & ~kKnown) && std::popcount(id.flags) <= 1 &&
          id.build_id_len <= KCR_BUILD_ID_MAX &&
          ((id.flags & KCR_FILE_ID_BUILD_ID) != 0) == (id.build_id_len != 0) &&
-         ((id.flags & KCR_FILE_ID_CHECKSUM) != 0 || id.checksum == 0);
+         ((id.flags & kSummed) != 0 || id.checksum == 0);
 }
 
 }  // namespace
@@ -575,8 +577,9 @@ std::string Image::DescribeJson() const {
         for (uint32_t b = 0; b < v.identity->build_id_len; b++)
           id += fmt::format("{:02x}", v.identity->build_id[b]);
         vma["build_id"] = id;
-      } else if (v.identity->flags & KCR_FILE_ID_CHECKSUM) {
+      } else if (v.identity->flags & (KCR_FILE_ID_CHECKSUM | KCR_FILE_ID_SAMPLED)) {
         vma["checksum"] = fmt::format("{:016x}", v.identity->checksum);
+        vma["checksum_sampled"] = (v.identity->flags & KCR_FILE_ID_SAMPLED) != 0;
       }
     }
     vmas.push_back(std::move(vma));

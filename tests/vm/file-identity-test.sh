@@ -9,7 +9,7 @@
 # The program is mmap_file at a random moment: its own binary (an ELF file,
 # known by its build-id) and a data file it maps private (known by a
 # checksum of its contents), plus a file it maps shared and writes, which
-# must stay the very file.
+# must stay the very file (a copy is refused).
 set -uo pipefail
 : "${KCR_PROGS:?}"
 # shellcheck source=lib.sh
@@ -94,7 +94,15 @@ cp -p "$data.orig" "$data.new" && echo x >>"$data.new" && touch -r "$data.orig" 
 refused "a data file of another size" "$data is not the program's: .* bytes, it had"
 put_back "$data"
 
-# 5. Installed again (another inode, the same bytes and time): restores.
+# 5. The file it maps shared and writes, even as a copy: its data must be
+# the very file.
+shared=$W/run/kcr-shared.dat
+ln "$shared" "$shared.first"
+cp -p "$shared" "$shared.new" && mv "$shared.new" "$shared"
+refused "a copy of the file it writes" "$shared changed since the checkpoint (another inode)"
+mv "$shared.first" "$shared"
+
+# 6. Installed again (another inode, the same bytes and time): restores.
 before=$(inode "$prog")/$(inode "$data")
 put_back "$prog"
 put_back "$data"
