@@ -330,18 +330,29 @@ static u32 kcr_image_threads(struct kcr_ckpt_req *req, u32 *record_of)
  * its time namespace (a program restored earlier may be in one). Read once
  * it is parked, so that they are the clocks of the moment it stopped.
  */
+#ifdef CONFIG_TIME_NS
+static void kcr_time_ns_offsets(struct task_struct *t, struct timespec64 *mono,
+				struct timespec64 *boot)
+{
+	task_lock(t);
+	if (t->nsproxy) {
+		*mono = t->nsproxy->time_ns->offsets.monotonic;
+		*boot = t->nsproxy->time_ns->offsets.boottime;
+	}
+	task_unlock(t);
+}
+#else
+static void kcr_time_ns_offsets(struct task_struct *t, struct timespec64 *mono,
+				struct timespec64 *boot)
+{
+}
+#endif
+
 static void kcr_program_clocks(struct kcr_ckpt_req *req)
 {
 	struct timespec64 mono_off = {}, boot_off = {};
 
-#ifdef CONFIG_TIME_NS
-	task_lock(req->task);
-	if (req->task->nsproxy) {
-		mono_off = req->task->nsproxy->time_ns->offsets.monotonic;
-		boot_off = req->task->nsproxy->time_ns->offsets.boottime;
-	}
-	task_unlock(req->task);
-#endif
+	kcr_time_ns_offsets(req->task, &mono_off, &boot_off);
 	req->realtime_ns = ktime_get_real_ns();
 	req->monotonic_ns = ktime_get_ns() + timespec64_to_ns(&mono_off);
 	req->boottime_ns = ktime_get_boottime_ns() + timespec64_to_ns(&boot_off);

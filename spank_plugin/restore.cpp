@@ -84,13 +84,6 @@ bool NeedsNamespaces(const std::string& image_path) {
   return Image::Open(image_path, &image).ok() && kcr::NeedsNamespaces(*image);
 }
 
-// A multi-threaded program needs its own thread ids (glibc keeps them in
-// its threads' memory), and a tree its processes' ids: it is restored in a
-// pid namespace of its own, below
-// this task process, which stays the Slurm task. The task tells the agent
-// the program's pid once it runs (the agent checkpoints that process from
-// then on), waits, and ends as the program ends, so its exit code is the
-// job's. Returns only when the program never ran.
 // /proc/PID/timens_offsets' lines ("monotonic 12 345\n...") as the
 // protocol's clocks= field ("monotonic:12:345,..."), which the agent checks
 // and writes back as lines (restore_ids.h).
@@ -109,6 +102,13 @@ std::string ClocksField(const std::string& clock_offsets) {
   return field;
 }
 
+// A multi-threaded program needs its own thread ids (glibc keeps them in
+// its threads' memory), a tree its processes' ids, and a program saved on
+// another boot its clocks: it is restored in namespaces of its own, below
+// this task process, which stays the Slurm task. The task tells the agent
+// the program's pid once it runs (the agent checkpoints that process from
+// then on), waits, and ends as the program ends, so its exit code is the
+// job's. Returns only when the program never ran.
 Status RestoreWithIds(slurm::LineSocket& agent, const Candidate& c, RestartOptions options) {
   // Signals are passed on: some reach only the task (`scancel -b`,
   // `--signal=B:...`). Those proctrack sends to every process of the task
@@ -134,12 +134,9 @@ Status RestoreWithIds(slurm::LineSocket& agent, const Candidate& c, RestartOptio
     return Status::Error(
         EPERM, "the agent did not map the restore's user namespace: " + m.Get(field::kReason));
   };
-  std::unique_ptr<Image> image;
-  const bool clocks_continue = Image::Open(c.image, &image).ok() && SavedOnAnotherBoot(*image);
-  image.reset();
-  options.restored = [&](pid_t program, const std::string& /*name*/) {
+  options.restored = [&](pid_t program, const std::string& /*name*/, bool clocks_continued) {
     slurm::Fields fields{{field::kPid, std::to_string(program)}};
-    if (clocks_continue)
+    if (clocks_continued)
       fields.emplace_back(field::kClocks, "continued");
     fields.emplace_back(field::kImage, c.image);  // last: it may hold spaces
     (void)agent.Send(slurm::FormatMessage(verb::kRestored, fields));

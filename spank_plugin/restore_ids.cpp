@@ -160,7 +160,8 @@ Status MapRestoreIds(pid_t process, pid_t task, uid_t owner, const std::string& 
   if (lines > kMaxMapLines) {
     return Errorf(E2BIG,
                   "the job's user is in {} groups in {} ranges; a user namespace maps at most "
-                  "{} ranges, so a multi-threaded program cannot be restored for this user",
+                  "{} ranges, so no program can be restored in namespaces of its own for this "
+                  "user (a multi-threaded one, a tree, or one saved on another boot)",
                   groups.size(), lines, kMaxMapLines);
   }
   if (!offsets.empty())

@@ -410,12 +410,12 @@ std::string Checkpointer::Verified(const TaskInfo& t, const ImageCheck& v,
 
 namespace {
 
-// A refusal's cause without the pids it names: a batch script's shell
-// starts a new child for each command, and "fd 3 is a socket" in the
-// next child is the same cause, with the same fix.
+// A refusal's cause without the process and thread ids it names: a batch
+// script's shell starts a new child for each command, and "fd 3 is a
+// socket" in the next child is the same cause, with the same fix.
 std::string RefusalCause(const std::string& reason) {
-  static const std::regex kProcessNumber("process [0-9]+");
-  return std::regex_replace(reason, kProcessNumber, "process #");
+  static const std::regex kIds("(process|thread) [0-9]+");
+  return std::regex_replace(reason, kIds, "$1 #");
 }
 
 }  // namespace

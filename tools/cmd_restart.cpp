@@ -59,6 +59,13 @@ int RunRestart(const RestartArgs& a) {
     if (Image::Open(a.image, &image).ok()) {
       total = image->page_bytes();
       in_namespaces = NeedsNamespaces(*image);
+      if (!in_namespaces && SavedOnAnotherBoot(*image) && !::getenv("KCR_RESTART_IN_NAMESPACE")) {
+        fmt::print(stderr,
+                   "kcr restart: the program was saved on another boot or node, and this user may "
+                   "not make the namespaces its clocks would continue in: its CLOCK_MONOTONIC "
+                   "and CLOCK_BOOTTIME jump (fix: allow unprivileged user namespaces, or restore "
+                   "as root)\n");
+      }
     }
   }
   auto bar =

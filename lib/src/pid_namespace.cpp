@@ -346,8 +346,24 @@ bool SavedOnAnotherBoot(const Image& image) {
   return clocks && ClocksWouldJump(*clocks);
 }
 
+bool MayMakeNamespaces() {
+  if (::geteuid() == 0)
+    return true;
+  // Whether this user may make a user namespace (Debian allows it unless
+  // kernel.unprivileged_userns_clone=0): asked of a child, which ends.
+  pid_t child = ::fork();
+  if (child == 0)
+    ::_exit(::unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
+  int status = 0;
+  while (child > 0 && ::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  return child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 bool NeedsNamespaces(const Image& image) {
-  return image.threads().size() > 1 || SavedOnAnotherBoot(image);
+  // A single-threaded program restores in place too, where its clocks
+  // cannot continue: better a clock that jumps than no restore.
+  return image.threads().size() > 1 || (SavedOnAnotherBoot(image) && MayMakeNamespaces());
 }
 
 Status WriteProcFile(const std::string& path, const std::string& text) {
@@ -439,7 +455,7 @@ Status RestartInNamespace(pid_t image_pid, std::optional<ProgramClocks> clocks,
       if (!name.empty() && name != kRestorerName) {
         seen_running = true;
         if (options.restored)
-          options.restored(program, name);
+          options.restored(program, name, clocks.has_value());
       }
     }
     if (ready <= 0)
@@ -485,7 +501,7 @@ Status RestartInNamespace(pid_t image_pid, std::optional<ProgramClocks> clocks,
   if (got_end && m.kind == kEnded && m.ran && !seen_running) {
     seen_running = true;  // it ran, and ended before it was looked at
     if (options.restored)
-      options.restored(program, "");
+      options.restored(program, "", clocks.has_value());
   }
   Status failed = Status::Ok();
   if (!got_end) {

@@ -28,9 +28,11 @@ struct RestartOptions {
   // the capabilities it holds there (RestartWithIds sets it).
   bool drop_capabilities = false;
   // RestartWithIds() only. Called once the program runs again (its main
-  // thread has taken its own name), with its pid as the caller sees it and
-  // that name; a program that ends before it is seen running is not reported.
-  std::function<void(pid_t program, const std::string& name)> restored;
+  // thread has taken its own name), with its pid as the caller sees it,
+  // that name, and whether its clocks continued from the checkpoint in a
+  // time namespace (it was saved on another boot or node); a program that
+  // ends before it is seen running is not reported.
+  std::function<void(pid_t program, const std::string& name, bool clocks_continued)> restored;
   // RestartWithIds() only: pass the caller's signals on to the program
   // (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, ...). Where whoever signals
   // the caller also signals the program (a terminal's process group,
@@ -69,8 +71,13 @@ KCR_EXPORT Status Restart(const std::string& path, const RestartOptions& options
 // Whether the image's program must be restored with RestartWithIds(): a
 // multi-threaded one, whose thread ids glibc keeps in its memory, or one
 // saved on another boot or node, whose clocks continue only in a time
-// namespace.
+// namespace, where this process may make namespaces (a single-threaded
+// one restores in place otherwise, its clocks jumping).
 KCR_EXPORT bool NeedsNamespaces(const Image& image);
+
+// Whether this process may make the namespaces of RestartWithIds(): it is
+// root, or may make a user namespace.
+KCR_EXPORT bool MayMakeNamespaces();
 
 // Whether the image's program read other clocks than this boot's (it was
 // saved on another boot or node, or in a time namespace): restored, its
