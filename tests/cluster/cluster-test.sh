@@ -18,6 +18,8 @@
 #                latest periodic image; the output written after it is cut back
 #                and written again: output byte-identical, every step once in the
 #                progress log. Ends the cluster (kcr-n2 stays down): run it last.
+# The job's program is each node's own copy (another inode on each node):
+# the restore knows it by its build-id.
 # In both, the nodes booted 5 s apart (kcr-cluster-vm --stagger), and the
 # restored program's clocks continue from the checkpoint, never going back.
 #
@@ -37,11 +39,25 @@ SHARED=/shared
 USER_NAME=kcruser
 STEPS=${KCR_SLURM_STEPS:-60}
 
+# The jobs' program, installed on each node on its own, as sites install
+# software per node: a copy keeping its time stamp, another inode on each
+# node (files made first, as many as the node's number, see to that). A
+# restore on another node knows it by its build-id (docs/slurm.md).
+NODE_PROGRESS=/usr/local/libexec/kcr-test/progress
+install_progress() {
+	local dir=${NODE_PROGRESS%/*} i
+	mkdir -p "$dir"
+	for i in $(seq "$KCR_NODE"); do : >"$dir/pad.$i"; done
+	cp -p "$PROGRESS" "$NODE_PROGRESS"
+	stat -c %i "$NODE_PROGRESS" >"/kcr-cluster/progress-inode.$KCR_NODE"
+}
+
 # What every node needs before its slurmd starts: the job's user, the
-# agent's configuration (images on NFS, the catalog the node's own), and
-# its logs where node 1 can read them.
+# agent's configuration (images on NFS, the catalog the node's own), its
+# copy of the program, and its logs where node 1 can read them.
 prepare_node() {
 	useradd -u 4242 -m -s /bin/sh "$USER_NAME"
+	install_progress
 	# A powered-off node is down within seconds, not a minute.
 	export CLUSTER_SLURMD_TIMEOUT=10
 	rm -rf "$D"
@@ -100,6 +116,9 @@ say "starting the cluster: $(cluster_nodes)"
 # shellcheck disable=SC2046 # one word per node
 cluster_up_nodes "$D" || fail "the cluster did not start"
 say "cluster up: $(sinfo -h -o '%D nodes %T' | tr '\n' ' ')"
+inodes=$(cat /kcr-cluster/progress-inode.* | sort -u | wc -l)
+[ "$inodes" = "$KCR_NODES" ] || fail "the nodes' copies of $NODE_PROGRESS share an inode number"
+say "each node runs its own copy of $NODE_PROGRESS (inodes $(cat /kcr-cluster/progress-inode.* | tr '\n' ' '))"
 
 # The job's files, where every node sees them.
 W=$SHARED/work/test
@@ -118,7 +137,7 @@ on_node() { # on_node JOB NODE WHEN: the job runs on NODE
 start_on() {
 	local name=$1 node=$2 other=$3
 	golden "$name"
-	write_job "$name" exec "$PROGRESS" "$W/$name.log" "$STEPS"
+	write_job "$name" exec "$NODE_PROGRESS" "$W/$name.log" "$STEPS"
 	drain "$other"
 	job=$(submit "$name" -p low -c 1 --checkpoint=4s --open-mode=append)
 	wait_for 60 "job $job running" job_state_is "$job" RUNNING
