@@ -52,7 +52,7 @@ class ImageBuilder {
     Section(KCR_SEC_THREAD, 1, p);
 
     kcr_mm mm{};
-    mm.nr_vmas = 1;
+    mm.nr_vmas = file_path_ ? 2 : 1;
     mm.vdso_start = 0x7fff0000;
     mm.vdso_end = 0x7fff2000;
     mm.flags = mm_flags_;
@@ -66,7 +66,24 @@ class ImageBuilder {
     v.vm_flags = 3;
     p.clear();
     Put(&p, v);
-    Section(KCR_SEC_VMAS, 1, p);
+    if (file_path_) {
+      kcr_vma f{};
+      f.start = 0x20000;
+      f.end = 0x21000;
+      f.vm_flags = 5;
+      f.kind = KCR_VMA_FILE_PRIVATE;
+      f.path_len = static_cast<uint32_t>(file_path_->size());
+      f.file_size = 4096;
+      Put(&p, f);
+      PutString(&p, *file_path_);
+    }
+    Section(KCR_SEC_VMAS, file_path_ ? 2 : 1, p);
+    if (!file_ids_.empty()) {
+      p.clear();
+      for (const kcr_file_identity& id : file_ids_)
+        Put(&p, id);
+      Section(KCR_SEC_FILE_IDS, static_cast<uint32_t>(file_ids_.size()), p);
+    }
 
     kcr_signals sig{};
     p.clear();
@@ -150,6 +167,7 @@ class ImageBuilder {
     kcr_image_header h{};
     std::memcpy(h.magic, KCR_IMAGE_MAGIC, 8);
     h.version = version_                  ? version_
+                : file_path_              ? KCR_IMAGE_VERSION_FILE_IDS
                 : memfd_                  ? KCR_IMAGE_VERSION_MEMFD
                 : !timers_.empty()        ? KCR_IMAGE_VERSION_TIMERS
                 : locks_.empty()          ? KCR_IMAGE_VERSION_MIN
@@ -206,6 +224,14 @@ class ImageBuilder {
   }
 
   // The header's format version (default: what kcr writes for the image).
+  // A second mapping, of the file at `path` (private), and a FILE_IDS
+  // section with these records (none: no section).
+  ImageBuilder& FileMapping(const std::string& path, std::vector<kcr_file_identity> ids) {
+    file_path_ = path;
+    file_ids_ = std::move(ids);
+    return *this;
+  }
+
   ImageBuilder& Version(uint32_t version) {
     version_ = version;
     return *this;
@@ -242,6 +268,8 @@ class ImageBuilder {
   std::optional<MemfdPart> memfd_;
   int memfd_fd_id_ = -1;
   uint32_t version_ = 0;
+  std::optional<std::string> file_path_;
+  std::vector<kcr_file_identity> file_ids_;
 };
 
 }  // namespace kcr::test_images

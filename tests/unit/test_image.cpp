@@ -276,6 +276,74 @@ TEST_F(ImageTest, AVersion2ImageWithoutLocksIsRead) {
   EXPECT_TRUE(img->locks().empty());
 }
 
+kcr_file_identity BuildId(uint32_t vma, const std::string& id) {
+  kcr_file_identity f{};
+  f.vma = vma;
+  f.flags = KCR_FILE_ID_BUILD_ID;
+  f.mtime_ns = 1700000000123456789;
+  f.build_id_len = static_cast<uint32_t>(id.size());
+  std::memcpy(f.build_id, id.data(), id.size());
+  return f;
+}
+
+TEST_F(ImageTest, AFileMappingCarriesItsIdentity) {
+  std::unique_ptr<Image> img;
+  ASSERT_TRUE(OpenBytes(ImageBuilder()
+                            .FileMapping("/usr/bin/prog", {BuildId(1, "\x01\xab\xff")})
+                            .BuildDefault(out_, 10),
+                        &img)
+                  .ok());
+  ASSERT_EQ(img->vmas().size(), 2u);
+  EXPECT_FALSE(img->vmas()[0].identity);
+  ASSERT_TRUE(img->vmas()[1].identity);
+  EXPECT_EQ(img->vmas()[1].identity->build_id_len, 3u);
+  EXPECT_NE(img->DescribeJson().find(R"("build_id":"01abff")"), std::string::npos);
+}
+
+TEST_F(ImageTest, AVersion5FileMappingHasNoIdentityToCheck) {
+  std::unique_ptr<Image> img;
+  ASSERT_TRUE(
+      OpenBytes(ImageBuilder().FileMapping("/usr/bin/prog", {}).Version(5).BuildDefault(out_, 10),
+                &img)
+          .ok());
+  EXPECT_FALSE(img->vmas()[1].identity);
+}
+
+TEST_F(ImageTest, HostileFileIdentitiesAreRefused) {
+  kcr_file_identity two_kinds = BuildId(1, "ab");
+  two_kinds.flags |= KCR_FILE_ID_CHECKSUM;
+  kcr_file_identity long_id = BuildId(1, "ab");
+  long_id.build_id_len = KCR_BUILD_ID_MAX + 1;
+  kcr_file_identity stray_sum = BuildId(1, "ab");
+  stray_sum.checksum = 7;
+  kcr_file_identity no_kind = BuildId(1, "ab");
+  no_kind.flags = 0;
+  const std::vector<std::tuple<const char*, ImageBuilder, const char*>> bad = {
+      {"a version 6 file mapping without one", ImageBuilder().FileMapping("/p", {}),
+       "file identity table"},
+      {"one for the anonymous mapping", ImageBuilder().FileMapping("/p", {BuildId(0, "ab")}),
+       "file identity table"},
+      {"one too many", ImageBuilder().FileMapping("/p", {BuildId(1, "ab"), BuildId(1, "cd")}),
+       "file identity table"},
+      {"two kinds at once", ImageBuilder().FileMapping("/p", {two_kinds}), "file identity table"},
+      {"a build-id past 20 bytes", ImageBuilder().FileMapping("/p", {long_id}),
+       "file identity table"},
+      {"a checksum it does not claim", ImageBuilder().FileMapping("/p", {stray_sum}),
+       "file identity table"},
+      {"a build-id it does not claim", ImageBuilder().FileMapping("/p", {no_kind}),
+       "file identity table"},
+      {"the section in a version 5 image",
+       ImageBuilder().FileMapping("/p", {BuildId(1, "ab")}).Version(5),
+       "file identity section in an image of a version without one"},
+  };
+  for (const auto& [what, builder, expect] : bad) {
+    ImageBuilder b = builder;
+    Status st = OpenBytes(b.BuildDefault(out_, 10));
+    EXPECT_FALSE(st.ok()) << what;
+    EXPECT_NE(st.message().find(expect), std::string::npos) << what << ": " << st.message();
+  }
+}
+
 TEST_F(ImageTest, HostileLockRecordsAreRefused) {
   const uint64_t max = std::numeric_limits<int64_t>::max();
   const std::vector<std::pair<const char*, kcr_file_lock>> bad = {
