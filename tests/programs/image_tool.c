@@ -22,6 +22,9 @@
  *   image_tool poke-vma-start IMAGE INDEX ADDR
  *                                          start of the INDEXth mapping
  *   image_tool poke-memfd-map IMAGE ID     the memfd every memfd mapping names (hex)
+ *   image_tool poke-file-id IMAGE FIELD VALUE
+ *                                          FIELD (vma, flags, build_id_len) of the
+ *                                          first FILE_IDS record
  * And a whole-image edit:
  *   image_tool inflate IMAGE MIB           MIB zero bytes more in each of the first
  *                                          three sections the module holds in memory
@@ -161,6 +164,22 @@ static int poke(int fd, int argc, char **argv)
 		for (int i = 0; i < index; i++)
 			p += sizeof(struct kcr_vma) + ((((struct kcr_vma *)p)->path_len + 7) & ~7U);
 		((struct kcr_vma *)p)->start = hex(argv[4]);
+		return section_commit(&e);
+	}
+	if (!strcmp(cmd, "poke-file-id") && argc > 4) {
+		struct kcr_file_identity *id;
+
+		if (section_load(fd, KCR_SEC_FILE_IDS, &e))
+			return 1;
+		id = (struct kcr_file_identity *)e.data;
+		if (!strcmp(argv[3], "vma"))
+			id->vma = hex(argv[4]);
+		else if (!strcmp(argv[3], "flags"))
+			id->flags = hex(argv[4]);
+		else if (!strcmp(argv[3], "build_id_len"))
+			id->build_id_len = hex(argv[4]);
+		else
+			return 64;
 		return section_commit(&e);
 	}
 	if (!strcmp(cmd, "poke-memfd-map") && argc > 3) {

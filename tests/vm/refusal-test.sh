@@ -142,6 +142,14 @@ copy_with taskflags poke-task-flags 80
 both taskflags "restrictions this module does not know"
 copy_with dumpable poke-dumpable 7
 both dumpable "unknown dumpable"
+# What a mapped file is (FILE_IDS): a record for no mapping, of two
+# kinds at once, or with a build-id longer than any (21 bytes).
+copy_with fileid-vma poke-file-id vma ffff
+both fileid-vma "file identity table"
+copy_with fileid-flags poke-file-id flags 3
+both fileid-flags "file identity table"
+copy_with fileid-len poke-file-id build_id_len 15
+both fileid-len "file identity table"
 # Indirect branch speculation disabled: this guest boots with mitigations=off,
 # so no restorer can take that restriction, and none may shed it. (libkcr
 # applies and checks these; the module cannot: docs/security.md.)
