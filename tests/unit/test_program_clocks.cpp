@@ -24,8 +24,7 @@ int64_t Now(clockid_t clock) {
 // The program's clocks as this process reads them now, shifted by `boot_shift`
 // (as on a node booted that much earlier).
 ProgramClocks ClocksNow(int64_t boot_shift) {
-  return {Now(CLOCK_MONOTONIC) + boot_shift, Now(CLOCK_BOOTTIME) + boot_shift,
-          Now(CLOCK_REALTIME)};
+  return {Now(CLOCK_MONOTONIC) + boot_shift, Now(CLOCK_BOOTTIME) + boot_shift, Now(CLOCK_REALTIME)};
 }
 
 // The offset, in ns, of CLOCK's line in /proc/PID/timens_offsets' format.
