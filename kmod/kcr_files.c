@@ -532,52 +532,59 @@ out:
 }
 
 /*
- * The image records each file's size, and a restore refuses a file that
- * shrank: what the program wrote before the checkpoint must outlive a crash
- * of the node (on NFS, a client's unwritten pages die with it), or the
- * committed image could not be restored. The target is still stopped, so
- * nothing is written meanwhile.
+ * Syncs a file the program wrote, or maps shared and writable: the image
+ * records each file's size, and a restore refuses a file that shrank, or a
+ * mapped file whose size differs; what the program wrote before the
+ * checkpoint must outlive a crash of the node (on NFS, a client's unwritten
+ * pages die with it), or the committed image could not be restored. The
+ * target is still stopped, so nothing is written meanwhile.
  */
+int kcr_file_sync(const struct kcr_writer *w, struct file *f, struct kcr_reason *why)
+{
+	errseq_t since;
+	char *buf, *p;
+	int err;
+
+	/* Files with nothing to sync (procfs, sysfs) have no fsync. */
+	if (!(f->f_mode & FMODE_WRITE) || !S_ISREG(file_inode(f)->i_mode) || !f->f_op->fsync)
+		return 0;
+	if (kcr_writer_aborted(w))
+		return -EINTR;
+	/*
+	 * Only an error of this sync refuses the checkpoint: the descriptor's
+	 * error cursor is moved to now for it (an old error, which the program
+	 * has not asked about, would otherwise refuse every checkpoint until
+	 * it does), then put back, so the program's own next fsync() sees
+	 * every error.
+	 */
+	spin_lock(&f->f_lock);
+	since = f->f_wb_err;
+	f->f_wb_err = filemap_sample_wb_err(f->f_mapping);
+	spin_unlock(&f->f_lock);
+	err = vfs_fsync(f, 1);
+	spin_lock(&f->f_lock);
+	f->f_wb_err = since;
+	spin_unlock(&f->f_lock);
+	if (!err)
+		return 0;
+	buf = kmalloc(PATH_MAX, GFP_KERNEL);
+	p = buf ? file_path(f, buf, PATH_MAX) : ERR_PTR(-ENOMEM);
+	kcr_set_reason(why, "the program's written data in %s could not be synced (%d)",
+		       IS_ERR(p) ? "a file" : p, err);
+	kfree(buf);
+	return err;
+}
+
 int kcr_files_sync(const struct kcr_writer *w, const struct kcr_files_state *st,
 		   struct kcr_reason *why)
 {
-	char *buf, *p;
-	errseq_t since;
 	u32 i;
 	int err;
 
 	for (i = 0; i < st->nr; i++) {
-		struct file *f = st->ent[i].file;
-
-		/* Files with nothing to sync (procfs, sysfs) have no fsync. */
-		if (!(f->f_mode & FMODE_WRITE) || !S_ISREG(file_inode(f)->i_mode) ||
-		    !f->f_op->fsync)
-			continue;
-		if (kcr_writer_aborted(w))
-			return -EINTR;
-		/*
-		 * Only an error of this sync refuses the checkpoint: the
-		 * descriptor's error cursor is moved to now for it (an old
-		 * error, which the program has not asked about, would
-		 * otherwise refuse every checkpoint until it does), then put
-		 * back, so the program's own next fsync() sees every error.
-		 */
-		spin_lock(&f->f_lock);
-		since = f->f_wb_err;
-		f->f_wb_err = filemap_sample_wb_err(f->f_mapping);
-		spin_unlock(&f->f_lock);
-		err = vfs_fsync(f, 1);
-		spin_lock(&f->f_lock);
-		f->f_wb_err = since;
-		spin_unlock(&f->f_lock);
-		if (!err)
-			continue;
-		buf = kmalloc(PATH_MAX, GFP_KERNEL);
-		p = buf ? file_path(f, buf, PATH_MAX) : ERR_PTR(-ENOMEM);
-		kcr_set_reason(why, "the program's written data in %s could not be synced (%d)",
-			       IS_ERR(p) ? "a file" : p, err);
-		kfree(buf);
-		return err;
+		err = kcr_file_sync(w, st->ent[i].file, why);
+		if (err)
+			return err;
 	}
 	return 0;
 }

@@ -186,6 +186,7 @@ int kcr_files_check(const struct kcr_files_state *st, struct kcr_reason *why);
 int kcr_files_dump(struct kcr_writer *w, const struct kcr_files_state *st,
 		   struct kcr_memfds *memfds, struct kcr_reason *why);
 int kcr_fs_dump(struct kcr_writer *w, const struct kcr_files_state *st, struct kcr_reason *why);
+int kcr_file_sync(const struct kcr_writer *w, struct file *f, struct kcr_reason *why);
 int kcr_files_sync(const struct kcr_writer *w, const struct kcr_files_state *st,
 		   struct kcr_reason *why);
 int kcr_tree_dump(struct kcr_writer *w, const struct kcr_files_state *st);

@@ -512,6 +512,10 @@ int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *m
 	}
 	if (!err)
 		err = kcr_file_ids_collect(&plan, why);
+	/* Written through a shared mapping, as through an fd (kcr_file_sync()). */
+	for (i = 0; i < plan.nr && !err; i++)
+		if (kcr_file_identity_writes(&plan.vma[i].v))
+			err = kcr_file_sync(w, plan.vma[i].file, why);
 	if (err)
 		goto out_unlocked;
 	mmap_read_lock(mm);
