@@ -425,6 +425,10 @@ static int kcr_image_write(struct kcr_ckpt_req *req, struct kcr_writer *w)
 	kcr_signal_dump(w, req->signals, record_of, nr);
 	kvfree(record_of);
 
+	/* Synced before the mapped files' times are read, which writeback may change (NFS). */
+	err = kcr_files_sync(w, req->files, &req->why);
+	if (err)
+		return err;
 	mm = get_task_mm(req->task);
 	if (!mm)
 		return -ESRCH;
@@ -433,8 +437,6 @@ static int kcr_image_write(struct kcr_ckpt_req *req, struct kcr_writer *w)
 	if (err)
 		return err;
 	err = kcr_files_dump(w, req->files, req->memfds, &req->why);
-	if (!err)
-		err = kcr_files_sync(w, req->files, &req->why);
 	if (!err)
 		err = kcr_memfds_dump(w, req->memfds, &req->why);
 	if (!err)

@@ -105,7 +105,8 @@ static u64 kcr_checksum_bytes(u64 size)
  * else of KCR_FILE_SAMPLES pieces from its start to its end (a locale
  * archive of hundreds of MiB, glibc maps whole), *flags saying which.
  */
-static int kcr_file_checksum(struct file *f, u64 size, u64 *sum, u32 *flags)
+static int kcr_file_checksum(const struct kcr_writer *w, struct file *f, u64 size, u64 *sum,
+			     u32 *flags)
 {
 	const bool sampled = size > KCR_FILE_CHECKSUM_MAX;
 	const u64 step = sampled ? div_u64(size - KCR_FILE_SAMPLE_BYTES, KCR_FILE_SAMPLES - 1) : 0;
@@ -123,7 +124,7 @@ static int kcr_file_checksum(struct file *f, u64 size, u64 *sum, u32 *flags)
 		size_t len = sampled ? KCR_FILE_SAMPLE_BYTES :
 				       min_t(u64, KCR_CHECKSUM_CHUNK, size - done);
 
-		if (fatal_signal_pending(current))
+		if (fatal_signal_pending(current) || (w && kcr_writer_aborted(w)))
 			err = -EINTR;
 		else
 			err = kcr_read_at(f, buf, len, pos);
@@ -158,8 +159,8 @@ static bool kcr_file_readable(struct file *f)
 	       !(f->f_flags & O_DIRECT);
 }
 
-int kcr_file_identity_dump(struct file *f, const struct kcr_vma *v, u64 *budget,
-			   struct kcr_file_identity *id)
+int kcr_file_identity_dump(const struct kcr_writer *w, struct file *f, const struct kcr_vma *v,
+			   u64 *budget, struct kcr_file_identity *id)
 {
 	u64 bytes = kcr_checksum_bytes(v->file_size);
 	u32 flags;
@@ -176,7 +177,7 @@ int kcr_file_identity_dump(struct file *f, const struct kcr_vma *v, u64 *budget,
 	if (bytes > *budget)
 		return 0;
 	*budget -= bytes;
-	err = kcr_file_checksum(f, v->file_size, &id->checksum, &flags);
+	err = kcr_file_checksum(w, f, v->file_size, &id->checksum, &flags);
 	if (err == -EINTR)
 		return err;
 	if (err)
@@ -257,7 +258,7 @@ int kcr_file_identity_check(struct file *f, const char *path, const struct kcr_v
 			kcr_set_reason(why, "mapped file %s cannot be read to compare it", path);
 			return -ESTALE;
 		}
-		err = kcr_file_checksum(f, size, &sum, &flags);
+		err = kcr_file_checksum(NULL, f, size, &sum, &flags);
 		if (err == -EINTR) {
 			kcr_set_reason(why, "the restore was interrupted");
 			return err;

@@ -145,8 +145,8 @@ int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *m
 /* Bytes a dump reads to checksum mapped files, at most; beyond, inodes only. */
 #define KCR_FILE_HASH_BUDGET (256ULL << 20)
 bool kcr_file_identity_writes(const struct kcr_vma *v);
-int kcr_file_identity_dump(struct file *f, const struct kcr_vma *v, u64 *budget,
-			   struct kcr_file_identity *id);
+int kcr_file_identity_dump(const struct kcr_writer *w, struct file *f, const struct kcr_vma *v,
+			   u64 *budget, struct kcr_file_identity *id);
 int kcr_file_identity_valid(const struct kcr_file_identity *id);
 int kcr_file_identity_check(struct file *f, const char *path, const struct kcr_vma *v,
 			    const struct kcr_file_identity *id, struct kcr_reason *why);

@@ -257,7 +257,8 @@ static int kcr_vmas_collect(struct mm_struct *mm, struct kcr_mm_plan *plan,
  */
 #define KCR_FILE_IDS_MEMO 512
 
-static int kcr_file_ids_collect(struct kcr_mm_plan *plan, struct kcr_reason *why)
+static int kcr_file_ids_collect(const struct kcr_writer *w, struct kcr_mm_plan *plan,
+				struct kcr_reason *why)
 {
 	u64 budget = KCR_FILE_HASH_BUDGET;
 	u32 *read_ids, nr_read = 0, i, j;
@@ -278,7 +279,7 @@ static int kcr_file_ids_collect(struct kcr_mm_plan *plan, struct kcr_reason *why
 		if (same && !kcr_file_identity_writes(&rec->v)) {
 			rec->id = same->id;
 		} else {
-			err = kcr_file_identity_dump(rec->file, &rec->v, &budget, &rec->id);
+			err = kcr_file_identity_dump(w, rec->file, &rec->v, &budget, &rec->id);
 			if (!err && !kcr_file_identity_writes(&rec->v) &&
 			    nr_read < KCR_FILE_IDS_MEMO)
 				read_ids[nr_read++] = i;
@@ -306,7 +307,8 @@ static bool kcr_vmas_unchanged(struct mm_struct *mm, const struct kcr_mm_plan *p
 	for_each_vma(vmi, vma) {
 		const struct kcr_vma *v;
 
-		if (vma->vm_start == plan->mm.vdso_start || vma->vm_start == plan->mm.vvar_start)
+		if (vma->vm_start == plan->mm.vdso_start ||
+		    (plan->mm.vvar_start && vma->vm_start == plan->mm.vvar_start))
 			continue;
 		if (n >= plan->nr)
 			return false;
@@ -510,12 +512,15 @@ int kcr_mm_dump(struct kcr_writer *w, struct task_struct *t, struct mm_struct *m
 		kcr_set_reason(why, "target has no vdso mapping");
 		err = -EOPNOTSUPP;
 	}
-	if (!err)
-		err = kcr_file_ids_collect(&plan, why);
-	/* Written through a shared mapping, as through an fd (kcr_file_sync()). */
+	/*
+	 * Written through a shared mapping, as through an fd (kcr_file_sync()):
+	 * before the files' times are read, which writeback may change (NFS).
+	 */
 	for (i = 0; i < plan.nr && !err; i++)
 		if (kcr_file_identity_writes(&plan.vma[i].v))
 			err = kcr_file_sync(w, plan.vma[i].file, why);
+	if (!err)
+		err = kcr_file_ids_collect(w, &plan, why);
 	if (err)
 		goto out_unlocked;
 	mmap_read_lock(mm);

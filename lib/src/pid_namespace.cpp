@@ -347,17 +347,20 @@ bool SavedOnAnotherBoot(const Image& image) {
 }
 
 bool MayMakeNamespaces() {
-  if (::geteuid() == 0)
-    return true;
-  // Whether this user may make a user namespace (Debian allows it unless
-  // kernel.unprivileged_userns_clone=0): asked of a child, which ends.
+  // Asked of a child, which ends: the namespaces the maker makes, in a user
+  // namespace of their own (which root may make too, and which a kernel
+  // that restricts user namespaces, or a root without CAP_SYS_ADMIN, may
+  // refuse or leave powerless).
   pid_t child = ::fork();
   if (child == 0)
-    ::_exit(::unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
+    ::_exit(::unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWTIME) == 0 ? 0 : 1);
+  if (child < 0)
+    return false;
   int status = 0;
-  while (child > 0 && ::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  pid_t waited;
+  while ((waited = ::waitpid(child, &status, 0)) < 0 && errno == EINTR) {
   }
-  return child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  return waited == child && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 bool NeedsNamespaces(const Image& image) {
