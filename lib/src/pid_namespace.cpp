@@ -347,13 +347,17 @@ bool SavedOnAnotherBoot(const Image& image) {
 }
 
 bool MayMakeNamespaces() {
-  // Asked of a child, which ends: the namespaces the maker makes, in a user
-  // namespace of their own (which root may make too, and which a kernel
-  // that restricts user namespaces, or a root without CAP_SYS_ADMIN, may
-  // refuse or leave powerless).
+  // Asked of a child, which ends: the namespaces the maker makes, as it
+  // makes them (RunMaker): directly, or where that is not allowed in a
+  // user namespace of their own (which a kernel that restricts user
+  // namespaces may refuse, or leave powerless).
+  constexpr int kFlags = CLONE_NEWPID | CLONE_NEWTIME;
   pid_t child = ::fork();
-  if (child == 0)
-    ::_exit(::unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWTIME) == 0 ? 0 : 1);
+  if (child == 0) {
+    ::_exit(::unshare(kFlags) == 0 || (errno == EPERM && ::unshare(CLONE_NEWUSER | kFlags) == 0)
+                ? 0
+                : 1);
+  }
   if (child < 0)
     return false;
   int status = 0;
