@@ -456,7 +456,10 @@ scenario_untouched() {
 	say "ok: job $j1 without --checkpoint: no catalog rows, no log lines, no images; output correct"
 	has_row "$j2" step=batch trigger=periodic state=FAILED "of the tree of process" "is a socket" ||
 		fail "job $j2: no FAILED row naming the socket"
-	[ "$(count_rows "$j2" state=FAILED)" = 1 ] || fail "job $j2: the refusal was recorded more than once"
+	# The same refusal once. (A periodic checkpoint that meets the task as it
+	# exits is refused for that, and recorded: another cause.)
+	[ "$(count_rows "$j2" state=FAILED "is a socket")" = 1 ] ||
+		fail "job $j2: the refusal was recorded more than once"
 	kcr_log "$j2" | grep -q 'checkpoint.*failed.*is a socket' || fail "job $j2: slurmd.log does not say why"
 	[ "$(grep -c '^step' "$W/$tree.log")" = 20 ] || fail "job $j2 did not run to the end"
 	say "ok: job $j2 (a tree holding a socket): one FAILED row with the reason, logged, and it ran to completion"
