@@ -113,6 +113,17 @@ const char* SectionName(uint32_t type) {
   return "unknown";
 }
 
+// A section of fixed-size records: at least one, at most `max`, filling it.
+template <typename T>
+bool TakeRecords(const kcr_section& s, std::span<const uint8_t> data, uint32_t max,
+                 std::vector<T>* out) {
+  if (s.count == 0 || s.count > max || s.size != uint64_t{s.count} * sizeof(T))
+    return false;
+  out->resize(s.count);
+  std::memcpy(out->data(), data.data(), data.size());
+  return true;
+}
+
 // The rules the module checks too (kcr_file_identity_valid()).
 bool FileIdentityValid(const kcr_file_identity& id, size_t vma) {
   constexpr uint32_t kSummed = KCR_FILE_ID_CHECKSUM | KCR_FILE_ID_SAMPLED;
@@ -426,10 +437,8 @@ Status Image::ParseSection(const kcr_section& s, std::span<const uint8_t> data, 
     case KCR_SEC_LOCKS:
       if (header_.version < KCR_IMAGE_VERSION_LOCKS)
         return Malformed("file lock section in an image of a version without one", offset);
-      if (s.count == 0 || s.size != uint64_t{s.count} * sizeof(kcr_file_lock))
+      if (!TakeRecords(s, rest, UINT32_MAX, &locks_))
         return Malformed("file lock section size", offset);
-      locks_.resize(s.count);
-      std::memcpy(locks_.data(), rest.data(), rest.size());
       return Status::Ok();
     case KCR_SEC_MEMFD:
       if (header_.version < KCR_IMAGE_VERSION_MEMFD)
@@ -456,20 +465,14 @@ Status Image::ParseSection(const kcr_section& s, std::span<const uint8_t> data, 
     case KCR_SEC_FILE_IDS:
       if (header_.version < KCR_IMAGE_VERSION_FILE_IDS)
         return Malformed("file identity section in an image of a version without one", offset);
-      if (s.count == 0 || s.size != uint64_t{s.count} * sizeof(kcr_file_identity))
+      if (!TakeRecords(s, rest, UINT32_MAX, &file_ids_))
         return Malformed("file identity section size", offset);
-      file_ids_.resize(s.count);
-      std::memcpy(file_ids_.data(), rest.data(), rest.size());
       return Status::Ok();
     case KCR_SEC_TIMERS:
       if (header_.version < KCR_IMAGE_VERSION_TIMERS)
         return Malformed("timer section in an image of a version without one", offset);
-      if (s.count == 0 || s.count > KCR_MAX_TIMERS ||
-          s.size != uint64_t{s.count} * sizeof(kcr_posix_timer)) {
+      if (!TakeRecords(s, rest, KCR_MAX_TIMERS, &timers_))
         return Malformed("timer section size", offset);
-      }
-      timers_.resize(s.count);
-      std::memcpy(timers_.data(), rest.data(), rest.size());
       return Status::Ok();
     case KCR_SEC_TREE:
       if (header_.version < KCR_IMAGE_VERSION_TREE)
