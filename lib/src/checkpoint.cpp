@@ -294,7 +294,10 @@ Status CheckpointWithFlags(pid_t pid, const std::string& path, const CheckpointO
   // forked does; nothing was saved and it runs on. A few fresh tries.
   // A retry that fails otherwise (the new program may not be the caller's to
   // checkpoint: a set-uid one) says what the first try ran into too.
-  constexpr int kTries = 4;
+  // An exec takes a while (its program is read before the old one goes),
+  // so the tries wait longer each time: 2, 4, ... 128 ms, 254 ms in all.
+  constexpr int kTries = 8;
+  auto pause = std::chrono::milliseconds(2);
   std::string raced;
   auto with_race = [&](Status st) {
     return raced.empty() ? st : Errorf(-st.code(), "{} (an earlier try: {})", st.message(), raced);
@@ -313,6 +316,8 @@ Status CheckpointWithFlags(pid_t pid, const std::string& path, const CheckpointO
     if (raced.empty())
       raced = refused.message();
     w = Written{};
+    std::this_thread::sleep_for(pause);
+    pause *= 2;
   }
   UniqueFd held(hold ? ret : -1);
   // The image could not be published: no checkpoint, and the process runs on.

@@ -168,6 +168,7 @@ class TreeCheckpoint {
   Status MakeTempDir();
   Status HoldAll(pid_t root);
   Status HoldOne(int index);
+  bool EndedDuringHold(int index);
   Status AddChildren(int index);
   void Zombie(Member* m);
   Status CheckLeavers();
@@ -263,6 +264,14 @@ Status TreeCheckpoint::HoldOne(int index) {
   Status st = CheckpointTreeMember(m.seen_as, tmp_ + "/" + m.image, one, &m.hold, &r);
   if (!st.ok()) {
     // It ended meanwhile: its parent, held, has not reaped it.
+    if (index > 0 && st.code() == -ESRCH) {
+      if (EndedDuringHold(index))
+        return Status::Ok();
+      if (::kill(m.seen_as, 0) != 0 && errno == ESRCH) {
+        return Errorf(EAGAIN, "{} ended and was reaped as the tree was held; nothing was saved",
+                      Name(index));
+      }
+    }
     if (index > 0 && ZombieStatus(m.seen_as, &m.wait_status)) {
       Zombie(&m);
       return Status::Ok();
@@ -294,6 +303,26 @@ Status TreeCheckpoint::HoldOne(int index) {
     }
   }
   return AddChildren(index);
+}
+
+// A child that was exiting as it was held: its end takes a moment to
+// finish (exit_notify makes it a zombie last), and its parent, held, cannot
+// reap it, unless the parent ignores SIGCHLD, and then it is gone. Gone, it
+// was never part of this moment of the tree: the whole tree is tried again.
+bool TreeCheckpoint::EndedDuringHold(int index) {
+  Member& m = members_[static_cast<size_t>(index)];
+  constexpr auto kExitTakes = std::chrono::seconds(2);
+  const auto until = std::chrono::steady_clock::now() + kExitTakes;
+  while (std::chrono::steady_clock::now() < until) {
+    if (ZombieStatus(m.seen_as, &m.wait_status)) {
+      Zombie(&m);
+      return true;
+    }
+    if (::kill(m.seen_as, 0) != 0 && errno == ESRCH)
+      return false;
+    ::usleep(1000);
+  }
+  return false;
 }
 
 // Held, a process forks no more: what it has now are all its children.
@@ -697,9 +726,19 @@ Status CheckpointTree(pid_t pid, const std::string& path, const CheckpointOption
     return Status::Error(EINVAL,
                          "a tree is checkpointed to run on or to be killed, not stopped "
                          "or held");
-  TreeCheckpoint tree(path, options);
+  // EAGAIN: the tree changed as it was held (a child ended and was reaped
+  // at once, a pid was taken again); nothing was saved, and all runs on.
+  constexpr int kTries = 3;
   TreeCheckpointResult r;
-  KCR_RETURN_IF_ERROR(tree.Run(pid, &r, holds));
+  for (int attempt = 1;; attempt++) {
+    TreeCheckpoint tree(path, options);
+    Status st = tree.Run(pid, &r, holds);
+    if (st.ok())
+      break;
+    if (st.code() != -EAGAIN || attempt == kTries)
+      return st;
+    r = TreeCheckpointResult{};
+  }
   if (result)
     *result = r;
   return Status::Ok();
