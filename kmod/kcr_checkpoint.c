@@ -36,6 +36,7 @@
 #include <linux/timekeeping.h>
 #include <linux/time_namespace.h>
 #include <linux/nsproxy.h>
+#include <linux/oom.h>
 #include <asm/fpu/types.h>
 #include "kcr_internal.h"
 
@@ -401,6 +402,18 @@ static void kcr_header_fill(struct kcr_ckpt_req *req, struct kcr_image_header *h
 	h->checksum = kcr_hash(h, sizeof(*h), 0);
 }
 
+/*
+ * A target killed while it is written still gives the moment it was
+ * stopped at: the writer holds its memory. Not when the OOM killer chose
+ * it: the OOM reaper takes the memory of a victim even while it is held,
+ * and what the dump read of it may then be holes, not the program's pages.
+ * Asked once the pages are written: a victim chosen later cost nothing.
+ */
+static bool kcr_mm_reaped(struct task_struct *t, struct mm_struct *mm)
+{
+	return tsk_is_oom_victim(t) || test_bit(MMF_UNSTABLE, &mm->flags);
+}
+
 static int kcr_image_write(struct kcr_ckpt_req *req, struct kcr_writer *w)
 {
 	struct kcr_image_header h;
@@ -433,6 +446,11 @@ static int kcr_image_write(struct kcr_ckpt_req *req, struct kcr_writer *w)
 	if (!mm)
 		return -ESRCH;
 	err = kcr_mm_dump(w, req->task, mm, req->memfds, &req->pages_saved, &req->why);
+	if (!err && kcr_mm_reaped(req->task, mm)) {
+		kcr_set_reason(&req->why,
+			       "process was killed by the OOM killer while it was saved, and its memory reclaimed; no image (give the job more memory)");
+		err = -ESRCH;
+	}
 	mmput(mm);
 	if (err)
 		return err;

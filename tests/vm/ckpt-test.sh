@@ -3,7 +3,8 @@
 # the restore by comparing its output with an uninterrupted (golden) run.
 # Runs inside the guest (see kcr-vm); needs the kcr module loaded.
 #
-#   ckpt-test.sh [--mode kill|again|continue|stop|hold|hold_kill|hold_sigkill|twice|interrupted]
+#   ckpt-test.sh [--mode kill|again|continue|stop|hold|hold_kill|hold_sigkill|twice|interrupted|
+#                        target_sigkill|target_oom]
 #                [--delay MIN_MS:MAX_MS]
 #                [--restart-flag FLAG] [--ckpt-flag FLAG] -- PROGRAM ARG...
 #
@@ -28,6 +29,13 @@
 #             whose caller is SIGKILLed mid-write: it ends at once, commits
 #             nothing, the program runs on to a golden end; then restart the
 #             first image with --rollback-files: golden
+#   target_sigkill  checkpoint (the program runs on), then a second one to
+#             the same name during whose write the program is SIGKILLed: the
+#             image is still the moment it was stopped at; restart it: golden
+#   target_oom  the same, but the OOM killer of the program's memory cgroup
+#             kills it mid-write: no image is made (the OOM reaper takes a
+#             victim's memory even while it is saved), the first one stays
+#             byte for byte; restart it with --rollback-files: golden
 # --restart-flag adds FLAG to every kcr restart (e.g. --no-prefill, so the
 # module fills all memory itself); --ckpt-flag adds FLAG to every kcr
 # checkpoint (e.g. --privileged, for a program that is not dumpable).
@@ -133,7 +141,17 @@ t0=$(date +%s%N)
 golden_ms=$((($(date +%s%N) - t0) / 1000000))
 echo "uninterrupted run took ${golden_ms} ms"
 
-"${run_cmd[@]}" &
+if [[ $mode == target_oom ]]; then
+	# In a memory cgroup of its own, whose limit the test lowers to OOM-kill it.
+	cg=/sys/fs/cgroup/kcr-oom-$$
+	echo +memory >/sys/fs/cgroup/cgroup.subtree_control
+	mkdir "$cg" || die "cannot make a memory cgroup for the program"
+	trap 'rmdir "$cg" 2>/dev/null || true' EXIT
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' run "$cg" "${run_cmd[@]}" &
+else
+	"${run_cmd[@]}" &
+fi
 pid=$!
 [[ $mode == twice ]] && golden_ms=$((golden_ms / 2))
 random_delay
@@ -189,6 +207,54 @@ interrupted)
 	compare "run on after an interrupted checkpoint"
 	$KCR restart "${restart_flags[@]}" --rollback-files "$work/image" || die "restored program failed (rc $?)"
 	compare "restored from the image before the interrupted one"
+	;;
+target_sigkill | target_oom)
+	# A good image first; then a second one to the same name, during whose
+	# write the program is killed.
+	checkpoint "$pid" "$work/image"
+	first=$(md5sum <"$work/image")
+	$KCR checkpoint "$pid" -o "$work/image" --no-catalog >"$work/second.log" 2>&1 &
+	ckpt=$!
+	for _ in $(seq 200); do
+		compgen -G "$work/image.tmp-*" >/dev/null && break
+		sleep 0.01
+	done
+	compgen -G "$work/image.tmp-*" >/dev/null || die "the second checkpoint never started writing"
+	sleep 0.1
+	if [[ $mode == target_sigkill ]]; then
+		kill -KILL "$pid"
+	else
+		# Below what it uses, with no swap: the cgroup's OOM killer runs.
+		echo 1M >"$cg/memory.max" &
+		lower=$!
+	fi
+	rc=0; wait "$ckpt" || rc=$?
+	cat "$work/second.log"
+	prc=0; wait "$pid" || prc=$?
+	[[ $prc -eq 137 ]] || die "the program was not killed mid-checkpoint (rc $prc)"
+	[[ $mode == target_oom ]] && { wait "$lower" || true; }
+	for _ in $(seq 100); do
+		pgrep '^kcr-write/' >/dev/null || break
+		sleep 0.05
+	done
+	! pgrep -l '^kcr-write/' || fail "a kcr writer thread is left behind"
+	! compgen -G "$work/image.tmp-*" >/dev/null || fail "a partial image is left behind"
+	if [[ $mode == target_sigkill ]]; then
+		((rc == 0)) || die "the checkpoint of a program SIGKILLed mid-write failed (rc $rc)"
+		[[ $(md5sum <"$work/image") != "$first" ]] || die "the second image did not replace the first"
+		$KCR verify "$work/image" >/dev/null || die "the image of the killed program does not verify"
+		pass "SIGKILLed mid-write: the image holds the moment it was stopped at"
+		$KCR restart "${restart_flags[@]}" "$work/image" || die "restored program failed (rc $?)"
+		compare "restored from the image its SIGKILL interrupted"
+	else
+		((rc != 0)) || die "the checkpoint of an OOM-killed program succeeded: its memory may be holes"
+		grep -q "OOM killer" "$work/second.log" || fail "the refusal does not name the OOM killer"
+		[[ $(md5sum <"$work/image") == "$first" ]] || die "the first image was changed"
+		grep -q "oom-kill" <(dmesg) || fail "the kernel log shows no OOM kill"
+		pass "OOM-killed mid-write: refused, the first image kept"
+		$KCR restart "${restart_flags[@]}" --rollback-files "$work/image" || die "restored program failed (rc $?)"
+		compare "restored from the image before the OOM kill"
+	fi
 	;;
 continue)
 	checkpoint "$pid" "$work/image"
