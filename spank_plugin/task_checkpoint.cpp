@@ -286,6 +286,23 @@ void Checkpointer::ForEachParallel(const std::vector<Attempt*>& pending,
     w.join();
 }
 
+namespace {
+
+// A process on its way out refuses a checkpoint (its /proc files close to
+// other users once its memory is gone) a moment before it is a zombie.
+bool EndsWithin(pid_t pid, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    if (WhyNotCheckpointable(pid) == kTaskExited)
+      return true;
+    if (std::chrono::steady_clock::now() >= until)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+}  // namespace
+
 Outcome Checkpointer::Finish(Attempt& a, cat::Trigger trigger) {
   const TaskInfo& t = a.task;
   const std::string& path = a.path;
@@ -302,11 +319,11 @@ Outcome Checkpointer::Finish(Attempt& a, cat::Trigger trigger) {
     note += ", held until every task of the step was saved";
   if (!taken.holds.empty())
     holds_[t.local_id] = std::move(taken.holds);
-  if (!taken.status.ok() && taken.status.code() == -ESRCH &&
-      WhyNotCheckpointable(t.process()) == kTaskExited) {
-    // It ended between the check above and the module's request: no live
-    // process was tried, so there is no failure to record, as when it ends
-    // between two polls (slurm_spank_task_exit is on its way).
+  if (!taken.status.ok() && EndsWithin(t.process(), std::chrono::milliseconds(200))) {
+    // It ended during the checkpoint: whatever the try ran into (no
+    // process, a /proc file an exiting process no longer lets be opened),
+    // there is no live task it failed for, so no failure to record, as when
+    // it ends between two polls (slurm_spank_task_exit is on its way).
     Debug("task {}: ended during its {} checkpoint; nothing recorded", t.rank,
           cat::ToString(trigger));
     record.Abandon();
