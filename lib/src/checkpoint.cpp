@@ -298,9 +298,15 @@ Status CheckpointWithFlags(pid_t pid, const std::string& path, const CheckpointO
   // so the tries wait longer each time: 2, 4, ... 128 ms, 254 ms in all.
   constexpr int kTries = 8;
   auto pause = std::chrono::milliseconds(2);
-  std::string raced;
+  std::string raced, raced_last;
+  int tries = 0;
   auto with_race = [&](Status st) {
-    return raced.empty() ? st : Errorf(-st.code(), "{} (an earlier try: {})", st.message(), raced);
+    if (raced.empty())
+      return st;
+    if (raced_last.empty() || raced_last == raced)
+      return Errorf(-st.code(), "{} (an earlier try: {})", st.message(), raced);
+    return Errorf(-st.code(), "{} ({} earlier tries; the first: {}; the last: {})", st.message(),
+                  tries, raced, raced_last);
   };
   for (int attempt = 1;; attempt++) {
     Status run = RunCheckpointIoctl(device.get(), pid, flags, path, options, &w, &ret);
@@ -315,6 +321,9 @@ Status CheckpointWithFlags(pid_t pid, const std::string& path, const CheckpointO
       return with_race(refused);
     if (raced.empty())
       raced = refused.message();
+    else
+      raced_last = refused.message();
+    tries = attempt;
     w = Written{};
     std::this_thread::sleep_for(pause);
     pause *= 2;

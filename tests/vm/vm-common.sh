@@ -61,11 +61,17 @@ vm_make_share() {
 	[[ -z $module ]] || echo "$module" >"$share/module"
 }
 
-# vm_append PERF: the guest kernel's command line.
+# vm_append PERF [TRACK_ALLOCS]: the guest kernel's command line. With
+# TRACK_ALLOCS, slab debugging also records who allocated each live object
+# (debugfs slab/*/alloc_traces), for a test that counts the module's.
 vm_append() {
 	local append="console=ttyS0 rdinit=/init panic=-1 oops=panic panic_on_warn=1 loglevel=4 quiet"
 	append+=" mitigations=off nokaslr tsc=unstable"
-	(($1)) || append+=" slub_debug=FZP"
+	if ((${2:-0})); then
+		append+=" slub_debug=FZPU"
+	elif ! (($1)); then
+		append+=" slub_debug=FZP"
+	fi
 	echo "$append"
 }
 
