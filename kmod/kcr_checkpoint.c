@@ -58,6 +58,8 @@ struct kcr_ckpt_req {
 	struct kcr_thread **threads;
 	struct kcr_signal_state *signals;
 	struct kcr_files_state *files;
+	/* Its memory, held from the freeze until the image is written: a kill takes none */
+	struct mm_struct *mm;
 	/* The memfds the dump found, open or mapped; NULL for a tree's member */
 	struct kcr_memfds *memfds;
 	struct completion written;
@@ -86,6 +88,9 @@ static void kcr_req_drop_capture(struct kcr_ckpt_req *req)
 
 	kcr_files_state_free(req->files);
 	req->files = NULL;
+	if (req->mm)
+		mmput(req->mm);
+	req->mm = NULL;
 	kcr_memfds_free(req->memfds);
 	req->memfds = NULL;
 	kcr_signal_state_free(req->signals);
@@ -442,16 +447,13 @@ static int kcr_image_write(struct kcr_ckpt_req *req, struct kcr_writer *w)
 	err = kcr_files_sync(w, req->files, &req->why);
 	if (err)
 		return err;
-	mm = get_task_mm(req->task);
-	if (!mm)
-		return -ESRCH;
+	mm = req->mm;
 	err = kcr_mm_dump(w, req->task, mm, req->memfds, &req->pages_saved, &req->why);
 	if (!err && kcr_mm_reaped(req->task, mm)) {
 		kcr_set_reason(&req->why,
 			       "process was killed by the OOM killer while it was saved, and its memory reclaimed; no image (give the job more memory)");
-		err = -ESRCH;
+		err = -ENOMEM;
 	}
-	mmput(mm);
 	if (err)
 		return err;
 	err = kcr_files_dump(w, req->files, req->memfds, &req->why);
@@ -810,8 +812,15 @@ static long kcr_checkpoint_task(struct kcr_checkpoint_args *a, struct task_struc
 	t0 = ktime_get_ns();
 	err = kcr_stop_target(req);
 	req->freeze_ns = ktime_get_ns() - t0;
-	if (!err)
+	if (!err) {
 		kcr_program_clocks(req);
+		req->mm = get_task_mm(t);
+		if (!req->mm) {
+			kcr_set_reason(&req->why, "process was killed as it was stopped");
+			err = -ESRCH;
+			kcr_release_target(req, false);
+		}
+	}
 	if (err) {
 		kcr_set_reason(&req->why, "capturing the process state failed (error %d)", err);
 		goto out;

@@ -288,12 +288,18 @@ void Checkpointer::ForEachParallel(const std::vector<Attempt*>& pending,
 
 namespace {
 
-// A process on its way out refuses a checkpoint (its /proc files close to
-// other users once its memory is gone) a moment before it is a zombie.
-bool EndsWithin(pid_t pid, std::chrono::milliseconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
+// A process on its way out refuses a checkpoint a moment before it is a
+// zombie: no process (ESRCH), or its /proc/PID/mem no longer opens for
+// others once its memory is gone (EACCES, EPERM). Only those are waited
+// for, briefly, and only by /proc/PID/stat: any other refusal is the
+// task's own (the OOM killer's, say) and is recorded as it is.
+bool EndedDuringCheckpoint(pid_t pid, const Status& st) {
+  if (st.code() != -ESRCH && st.code() != -EACCES && st.code() != -EPERM)
+    return false;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
   for (;;) {
-    if (WhyNotCheckpointable(pid) == kTaskExited)
+    ProcStatus p = ReadProc(pid);
+    if (!p.alive || p.state == 'Z' || p.state == 'X')
       return true;
     if (std::chrono::steady_clock::now() >= until)
       return false;
@@ -319,7 +325,7 @@ Outcome Checkpointer::Finish(Attempt& a, cat::Trigger trigger) {
     note += ", held until every task of the step was saved";
   if (!taken.holds.empty())
     holds_[t.local_id] = std::move(taken.holds);
-  if (!taken.status.ok() && EndsWithin(t.process(), std::chrono::milliseconds(200))) {
+  if (!taken.status.ok() && EndedDuringCheckpoint(t.process(), taken.status)) {
     // It ended during the checkpoint: whatever the try ran into (no
     // process, a /proc file an exiting process no longer lets be opened),
     // there is no live task it failed for, so no failure to record, as when

@@ -5,6 +5,7 @@
 #include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -308,7 +309,13 @@ Status CheckpointWithFlags(pid_t pid, const std::string& path, const CheckpointO
     return Errorf(-st.code(), "{} ({} earlier tries; the first: {}; the last: {})", st.message(),
                   tries, raced, raced_last);
   };
+  // The very process each try: its pid could be taken by another between tries.
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   for (int attempt = 1;; attempt++) {
+    if (attempt > 1 && pidfd.valid() &&
+        ::syscall(SYS_pidfd_send_signal, pidfd.get(), 0, nullptr, 0) != 0 && errno == ESRCH) {
+      return with_race(Errorf(ESRCH, "cannot checkpoint process {}: it has ended", pid));
+    }
     Status run = RunCheckpointIoctl(device.get(), pid, flags, path, options, &w, &ret);
     if (!run.ok())
       return with_race(run);

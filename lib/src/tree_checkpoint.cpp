@@ -272,7 +272,7 @@ Status TreeCheckpoint::HoldOne(int index) {
                       Name(index));
       }
     }
-    if (index > 0 && ZombieStatus(m.seen_as, &m.wait_status)) {
+    if (index > 0 && st.code() == -ESRCH && ZombieStatus(m.seen_as, &m.wait_status)) {
       Zombie(&m);
       return Status::Ok();
     }

@@ -457,7 +457,7 @@ scenario_untouched() {
 	has_row "$j2" step=batch trigger=periodic state=FAILED "of the tree of process" "is a socket" ||
 		fail "job $j2: no FAILED row naming the socket"
 	# The same refusal once. (A periodic checkpoint that meets the task as it
-	# exits is refused for that, and recorded: another cause.)
+	# exits is not a failure: the agent records nothing for a task that ended.)
 	[ "$(count_rows "$j2" state=FAILED "is a socket")" = 1 ] ||
 		fail "job $j2: the refusal was recorded more than once"
 	kcr_log "$j2" | grep -q 'checkpoint.*failed.*is a socket' || fail "job $j2: slurmd.log does not say why"

@@ -5,7 +5,8 @@
 # vmalloc areas counted before, between and after (tests/vm/soak-test.sh).
 # The suite runs a short version (vm.load.soak: 20 generations, 32 at once).
 #   tests/stress/soak.sh [CYCLES [CONCURRENT]]   (default: 1000 32; needs a build)
-# Costs about 3 s of one core per generation under TCG: 1000 take ~1 hour.
+# Costs about 4.5 s per generation under TCG (its run and its uninterrupted
+# twin's): 200 took 14 minutes here, 1000 take about 70 (docs/reliability.md).
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${KCR_BUILD_DIR:-$top/build}

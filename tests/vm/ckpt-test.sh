@@ -213,14 +213,22 @@ target_sigkill | target_oom)
 	# write the program is killed.
 	checkpoint "$pid" "$work/image"
 	first=$(md5sum <"$work/image")
+	full=$(stat -c %s "$work/image")
 	$KCR checkpoint "$pid" -o "$work/image" --no-catalog >"$work/second.log" 2>&1 &
 	ckpt=$!
-	for _ in $(seq 200); do
-		compgen -G "$work/image.tmp-*" >/dev/null && break
+	# A quarter of the image written: the program is frozen, its memory
+	# being saved.
+	written=0
+	for _ in $(seq 1000); do
+		tmp=$(compgen -G "$work/image.tmp-*" | head -n 1 || true)
+		written=$(stat -c %s "$tmp" 2>/dev/null || echo 0)
+		((written >= full / 4)) && break
 		sleep 0.01
 	done
-	compgen -G "$work/image.tmp-*" >/dev/null || die "the second checkpoint never started writing"
-	sleep 0.1
+	# Mid-write: the writer still runs, the checkpoint has not returned.
+	pgrep "^kcr-write/$pid\$" >/dev/null && kill -0 "$ckpt" 2>/dev/null ||
+		die "the second checkpoint was not writing when the program was to be killed ($written of $full bytes)"
+	echo "killing the program with $written of about $full bytes of its image written"
 	if [[ $mode == target_sigkill ]]; then
 		kill -KILL "$pid"
 	else

@@ -54,6 +54,7 @@ check_memory() { # WHEN
 held_pid=$!
 sleep 0.5
 coproc HOLDER { "$KCR_PROGS/holder" "$work/held.kcr" "$held_pid"; }
+line=""
 read -r -u "${HOLDER[0]}" line || true
 [[ $line == held* ]] || die "checkpoint with a hold failed: ${line:-holder exited}"
 while_held=$(module_memory)
@@ -72,8 +73,9 @@ wait_gone() { # PID: a restored program's kcr restart has returned
 
 # --- 1. many at once ----------------------------------------------------------
 # A program that mostly sleeps (in nanosleep, clock_nanosleep and select), so
-# that many share the guest's one CPU and still run for the whole phase.
-steps=100
+# that many share the guest's CPUs and still run for the whole phase
+# (32 kcr processes starting at once over 9p take seconds under TCG).
+steps=250
 "$KCR_PROGS/sleeper" "$work/golden-c" "$steps"
 pids=()
 for i in $(seq "$concurrent"); do
@@ -143,6 +145,7 @@ for n in $(seq "$cycles"); do
 	$KCR restart "$work/gen.kcr" >"$work/restart.log" 2>&1 &
 	runner=$!
 	pid=$(program_of "$runner")
+	kill -0 "$pid" 2>/dev/null || { cat "$work/restart.log"; die "the restore of generation $n failed"; }
 	if ((n % 100 == 0 || n == cycles)); then
 		echo "$n generations, $((($(date +%s%N) - t0) / 1000000 / n)) ms each, $(wc -l <"$work/out") of $steps steps; module memory: $(module_memory)"
 	fi

@@ -83,8 +83,8 @@ vm_console_filter() {
 
 # vm_kernel_problems [--oom-reports-ok] FILE...: any kernel WARN/BUG/Oops
 # printed in them. With --oom-reports-ok, the stack trace every OOM-killer
-# report prints (from "invoked oom-killer" to its "Killed process") is not
-# one: a test that runs the OOM killer on purpose sees it.
+# report prints (from "invoked oom-killer" to the end of its trace, </TASK>)
+# is not one: a test that runs the OOM killer on purpose sees it.
 vm_kernel_problems() {
 	local pattern='WARNING:|BUG:|Oops|Call Trace|Kernel panic|general protection fault'
 	local skip_oom=0
@@ -93,6 +93,6 @@ vm_kernel_problems() {
 		awk -v skip="$skip_oom" '
 			skip && /invoked oom-killer/ { in_report = 1 }
 			!in_report { print }
-			in_report && /Killed process/ { in_report = 0 }' |
+			in_report && /<\/TASK>|Killed process|no killable processes/ { in_report = 0 }' |
 		grep -E "$pattern" | head -n 20 || true
 }
