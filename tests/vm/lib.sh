@@ -32,7 +32,7 @@ as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups --reset-env --)
 # init is the next), once it runs (no longer named kcr-restore).
 program_of() { # PID
 	local p
-	for _ in $(seq 200); do
+	for _ in $(seq 600); do # 30 s: a slow guest's restore in a user namespace
 		p=$1
 		for _ in 1 2 3; do p=${p:+$(pgrep -P "$p" | head -n 1)}; done
 		[[ -n $p && $(cat "/proc/$p/comm" 2>/dev/null) != kcr-restore ]] && { echo "$p"; return; }

@@ -71,8 +71,10 @@ expect_refused "a restorer under seccomp" "seccomp" \
 # namespace of nobody's own (only its uid and gid mapped), where the program
 # holds no capability, with its own thread ids; output as if never stopped.
 chmod 777 "$W"
-"${as_nobody[@]}" "$KCR_PROGS/thread_ring" "$W/ring-golden.out" 120 4 || die "uninterrupted run failed"
-"${as_nobody[@]}" "$KCR_PROGS/thread_ring" "$W/ring.out" 120 4 &
+# Long enough that the restored program still runs when it is looked at,
+# however slow the guest: the restore of a user namespace may take seconds.
+"${as_nobody[@]}" "$KCR_PROGS/thread_ring" "$W/ring-golden.out" 300 4 || die "uninterrupted run failed"
+"${as_nobody[@]}" "$KCR_PROGS/thread_ring" "$W/ring.out" 300 4 &
 pid=$!
 sleep 1.5
 "${as_nobody[@]}" "$KCR" checkpoint "$pid" -o "$W/ring.kcr" --no-catalog --kill ||
