@@ -272,10 +272,6 @@ Status TreeCheckpoint::HoldOne(int index) {
                       Name(index));
       }
     }
-    if (index > 0 && st.code() == -ESRCH && ZombieStatus(m.seen_as, &m.wait_status)) {
-      Zombie(&m);
-      return Status::Ok();
-    }
     return st.With(fmt::format("{} of the tree of process {} cannot be saved, so none is",
                                Name(index), members_[0].seen_as));
   }
